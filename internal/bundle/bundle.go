@@ -1,0 +1,296 @@
+// Package bundle turns instances and an issuer into the files an operator drops into
+// each node's config directory: keystores, PEM files, the elasticsearch.keystore, the
+// settings block, client CA files and a manifest. It builds everything in memory;
+// package install writes it.
+package bundle
+
+import (
+	"context"
+	"crypto"
+	"crypto/x509"
+	"encoding/json"
+	"fmt"
+	"io"
+	"io/fs"
+	"path"
+	"runtime"
+	"sort"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/escert/escert/internal/ca"
+	"github.com/escert/escert/internal/eskeystore"
+	"github.com/escert/escert/internal/fips"
+	"github.com/escert/escert/internal/install"
+	"github.com/escert/escert/internal/issuer"
+	"github.com/escert/escert/internal/p12"
+	"github.com/escert/escert/internal/spec"
+)
+
+// Format is how node keys and certificates are written.
+type Format string
+
+// The output formats.
+const (
+	P12 Format = "p12" // one PKCS#12 per layer, used as keystore and truststore
+	PEM Format = "pem" // key, certificate chain and CA files
+)
+
+// Options shape a bundle.
+type Options struct {
+	Format           Format
+	Key              fips.KeySpec
+	Policy           fips.Policy
+	Spec             spec.Options
+	KeystoreVersion  int    // elasticsearch.keystore format version
+	KeystorePassword []byte // empty: no password, as Elasticsearch creates it
+	// TransportVerification is xpack.security.transport.ssl.verification_mode.
+	TransportVerification string
+	Rand                  io.Reader
+	Now                   func() time.Time
+	Workers               int    // parallel instances; 0 means one per CPU
+	Progress              func() // called once per finished instance
+	Version               string // escert version, recorded in the manifest
+}
+
+// Result is a built bundle.
+type Result struct {
+	Files    []install.File
+	Manifest Manifest
+	Warnings []string
+}
+
+// Request is what a bundle is built from.
+type Request struct {
+	Issuer    issuer.Issuer
+	Instances []spec.Instance
+	// CAFiles are included as they are (the ca/ folder of a bootstrap); nil when the
+	// CAs live elsewhere, as with `escert cert --ca-dir`.
+	CAFiles        []install.File
+	CAKeyEncrypted bool
+	// BootstrapPassword is the elastic user's initial password, put in every node's
+	// keystore; empty for nodes added to a running cluster, which ignore it.
+	BootstrapPassword string
+}
+
+// Build builds the bundle of every instance of the request, in parallel.
+func Build(ctx context.Context, req Request, opts Options) (*Result, error) {
+	if opts.Workers <= 0 {
+		opts.Workers = runtime.GOMAXPROCS(0)
+	}
+	iss, instances, bootstrapPassword := req.Issuer, req.Instances, req.BootstrapPassword
+	res := &Result{Files: req.CAFiles}
+	res.Manifest = newManifest(iss, req, opts)
+	parts := make([]*instanceBundle, len(instances))
+	// crypto/rand is safe for concurrent use; a test's deterministic reader may not be.
+	rnd := &lockedReader{r: opts.Rand}
+	opts.Rand = rnd
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(opts.Workers)
+	for i, inst := range instances {
+		g.Go(func() error {
+			b, err := buildInstance(gctx, iss, inst, bootstrapPassword, opts)
+			if err != nil {
+				return fmt.Errorf("instance %q: %w", inst.Name, err)
+			}
+			parts[i] = b
+			if opts.Progress != nil {
+				opts.Progress()
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	for _, b := range parts {
+		res.Files = append(res.Files, b.files...)
+		res.Manifest.Instances = append(res.Manifest.Instances, b.info)
+		res.Warnings = append(res.Warnings, b.warnings...)
+	}
+	httpCA := iss.Trust(spec.HTTP)
+	res.Files = append(res.Files,
+		install.File{Path: "clients/http-ca.crt", Mode: install.PublicMode, Data: ca.EncodeCertificates(httpCA...)},
+		install.File{Path: "clients/http-ca.sha256", Mode: install.PublicMode, Data: []byte(ca.Fingerprint(httpCA[0]) + "\n")},
+	)
+	res.Manifest.HTTPCAFingerprint = ca.Fingerprint(httpCA[0])
+	if bootstrapPassword != "" {
+		res.Files = append(res.Files, install.File{Path: BootstrapPasswordFile, Mode: install.SecretMode, Data: []byte(bootstrapPassword + "\n")})
+		res.Manifest.BootstrapPasswordFile = BootstrapPasswordFile
+	}
+	for _, f := range res.Files {
+		res.Manifest.Files = append(res.Manifest.Files, f.Path)
+	}
+	sort.Strings(res.Manifest.Files)
+	data, err := json.MarshalIndent(res.Manifest, "", "  ")
+	if err != nil {
+		return nil, fmt.Errorf("encode manifest: %w", err)
+	}
+	res.Files = append(res.Files, install.File{Path: "manifest.json", Mode: install.PublicMode, Data: append(data, '\n')})
+	return res, nil
+}
+
+// BootstrapPasswordFile holds the elastic user's initial password, outside nodes/ so
+// that copying a node bundle never spreads it further than the keystores already do.
+const BootstrapPasswordFile = "elastic-bootstrap-password"
+
+type instanceBundle struct {
+	files    []install.File
+	info     InstanceInfo
+	warnings []string
+}
+
+func buildInstance(ctx context.Context, iss issuer.Issuer, inst spec.Instance, bootstrapPassword string, opts Options) (*instanceBundle, error) {
+	certs, err := spec.Certificates(inst, opts.Spec)
+	if err != nil {
+		return nil, err
+	}
+	b := &instanceBundle{info: InstanceInfo{Name: inst.Name, Filename: inst.Filename, Type: string(inst.Type)}}
+	node := inst.Type == spec.Elasticsearch
+	root := "clients/" + inst.Filename
+	if node {
+		root = "nodes/" + inst.Filename
+	}
+	b.info.Dir = root
+	var ks *eskeystore.Keystore
+	if node {
+		ks, err = eskeystore.New(opts.KeystoreVersion, opts.Rand)
+		if err != nil {
+			return nil, err
+		}
+	}
+	add := func(name string, mode fs.FileMode, data []byte) {
+		p := path.Join(root, name)
+		b.files = append(b.files, install.File{Path: p, Mode: mode, Data: data})
+		b.info.Files = append(b.info.Files, p)
+	}
+	for _, c := range certs {
+		key, err := ca.GenerateKey(opts.Rand, opts.Policy, opts.Key)
+		if err != nil {
+			return nil, err
+		}
+		chain, err := iss.Issue(ctx, c, key.Public())
+		if err != nil {
+			return nil, fmt.Errorf("%s certificate: %w", c.Base, err)
+		}
+		certDir := ""
+		if node {
+			certDir = "certs/"
+		}
+		files, settings, err := keyFiles(c, key, chain, iss.Trust(c.Layer), node, opts)
+		if err != nil {
+			return nil, fmt.Errorf("%s certificate: %w", c.Base, err)
+		}
+		for _, f := range files {
+			add(certDir+f.Path, f.Mode, f.Data)
+		}
+		for name, value := range settings {
+			if err := ks.Set(name, []byte(value)); err != nil {
+				return nil, err
+			}
+		}
+		b.info.Certificates = append(b.info.Certificates, certInfo(c, chain[0], files, root+"/"+certDir))
+		if c.ServerAuth && c.Layer == spec.HTTP && len(inst.DNS)+len(inst.IPs)+len(inst.HTTPDNS)+len(inst.HTTPIPs) == 0 {
+			b.warnings = append(b.warnings, fmt.Sprintf("instance %q has no dns or ip: clients on other hosts cannot verify its %s certificate; add dns/ip (or http_dns/http_ip) to the instances file", inst.Name, c.Base))
+		}
+	}
+	if !node {
+		add("http-ca.crt", install.PublicMode, ca.EncodeCertificates(iss.Trust(spec.HTTP)...))
+		return b, nil
+	}
+	for _, layer := range []spec.Layer{spec.Transport, spec.HTTP} {
+		add("certs/"+string(layer)+"-ca.crt", install.PublicMode, ca.EncodeCertificates(iss.Trust(layer)...))
+	}
+	if opts.Spec.TrustRestrictions {
+		add("certs/"+TrustRestrictionsFile, install.PublicMode, TrustRestrictions(opts.Spec.ClusterName))
+	}
+	if bootstrapPassword != "" {
+		if err := ks.Set("bootstrap.password", []byte(bootstrapPassword)); err != nil {
+			return nil, err
+		}
+	}
+	data, err := ks.Encode(opts.KeystorePassword, opts.Rand)
+	if err != nil {
+		return nil, fmt.Errorf("elasticsearch.keystore: %w", err)
+	}
+	add("elasticsearch.keystore", install.SecretMode, data)
+	add("elasticsearch.yml", install.PublicMode, []byte(SettingsBlock(opts)))
+	b.info.KeystoreSettings = ks.Names()
+	return b, nil
+}
+
+// keyFiles writes one certificate's key material in the bundle format and returns the
+// secure settings (passwords) Elasticsearch needs to open it.
+func keyFiles(c spec.Certificate, key crypto.Signer, chain, trust []*x509.Certificate, node bool, opts Options) ([]install.File, map[string]string, error) {
+	if node && opts.Format == P12 {
+		password, err := RandomPassword(opts.Rand)
+		if err != nil {
+			return nil, nil, err
+		}
+		var trusted []p12.TrustedCert
+		for i, t := range trust {
+			alias := string(c.Layer) + "_ca"
+			if i > 0 {
+				alias = fmt.Sprintf("%s_ca_%d", c.Layer, i+1)
+			}
+			trusted = append(trusted, p12.TrustedCert{Alias: alias, Cert: t})
+		}
+		data, err := p12.Encode(opts.Rand, password, &p12.KeyEntry{Alias: c.Base, Key: key, Chain: chain}, trusted)
+		if err != nil {
+			return nil, nil, err
+		}
+		prefix := "xpack.security." + string(c.Layer) + ".ssl."
+		settings := map[string]string{prefix + "keystore.secure_password": password}
+		if c.Layer == spec.Transport {
+			settings[prefix+"truststore.secure_password"] = password
+		}
+		return []install.File{{Path: c.Base + ".p12", Mode: install.SecretMode, Data: data}}, settings, nil
+	}
+	// PEM keys are left unencrypted and protected by file mode, as
+	// elasticsearch-certutil --pem writes them: Elasticsearch 7.x on JDK 17 and every
+	// FIPS JVM cannot read an encrypted PKCS#8 key.
+	keyPEM, err := ca.MarshalKeyPEM(opts.Rand, key, nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	return []install.File{
+		{Path: c.Base + ".crt", Mode: install.PublicMode, Data: ca.EncodeCertificates(chain...)},
+		{Path: c.Base + ".key", Mode: install.SecretMode, Data: keyPEM},
+	}, nil, nil
+}
+
+// passwordAlphabet avoids characters that YAML, shells or Java property files would
+// need quoted, so an operator can paste a password anywhere.
+const passwordAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+
+// RandomPassword returns 24 random alphanumeric characters (about 142 bits).
+func RandomPassword(rand io.Reader) (string, error) {
+	const n = 24
+	out := make([]byte, 0, n)
+	buf := make([]byte, 64)
+	for len(out) < n {
+		if _, err := io.ReadFull(rand, buf); err != nil {
+			return "", fmt.Errorf("generate password: %w", err)
+		}
+		for _, c := range buf {
+			// Rejection sampling keeps every character equally likely.
+			if int(c) < 256-256%len(passwordAlphabet) && len(out) < n {
+				out = append(out, passwordAlphabet[int(c)%len(passwordAlphabet)])
+			}
+		}
+	}
+	return string(out), nil
+}
+
+type lockedReader struct {
+	mu sync.Mutex
+	r  io.Reader
+}
+
+func (l *lockedReader) Read(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.r.Read(p)
+}

@@ -1,0 +1,125 @@
+package bundle
+
+import (
+	"crypto/x509"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/escert/escert/internal/ca"
+	"github.com/escert/escert/internal/install"
+	"github.com/escert/escert/internal/issuer"
+	"github.com/escert/escert/internal/spec"
+)
+
+// Manifest records what a bundle holds: nodes, files, names, fingerprints and expiry
+// dates. It never holds a secret: it is safe to commit or mail.
+type Manifest struct {
+	Tool                  string         `json:"tool"`
+	Created               time.Time      `json:"created"`
+	Cluster               string         `json:"cluster_name"`
+	Format                Format         `json:"format"`
+	Key                   string         `json:"key"`
+	SingleCA              bool           `json:"single_ca"`
+	TrustPattern          string         `json:"transport_trust_pattern,omitempty"`
+	CAs                   []CAInfo       `json:"cas"`
+	HTTPCAFingerprint     string         `json:"http_ca_sha256"`
+	Instances             []InstanceInfo `json:"instances"`
+	BootstrapPasswordFile string         `json:"bootstrap_password_file,omitempty"`
+	Files                 []string       `json:"files"`
+}
+
+// CAInfo describes one CA certificate of the bundle.
+type CAInfo struct {
+	Layer     string    `json:"layer"`
+	File      string    `json:"file,omitempty"`
+	Subject   string    `json:"subject"`
+	SHA256    string    `json:"sha256"`
+	NotAfter  time.Time `json:"not_after"`
+	Encrypted bool      `json:"key_encrypted"`
+}
+
+// InstanceInfo describes one instance's bundle.
+type InstanceInfo struct {
+	Name             string     `json:"name"`
+	Filename         string     `json:"filename"`
+	Type             string     `json:"type"`
+	Dir              string     `json:"dir"`
+	Certificates     []CertInfo `json:"certificates"`
+	KeystoreSettings []string   `json:"keystore_settings,omitempty"`
+	Files            []string   `json:"files"`
+}
+
+// CertInfo describes one issued certificate.
+type CertInfo struct {
+	Name       string    `json:"name"`
+	Layer      string    `json:"layer"`
+	Files      []string  `json:"files"`
+	Subject    string    `json:"subject"`
+	DNSNames   []string  `json:"dns,omitempty"`
+	IPs        []string  `json:"ip,omitempty"`
+	OtherNames []string  `json:"other_names,omitempty"`
+	Usages     []string  `json:"usages"`
+	Serial     string    `json:"serial"`
+	SHA256     string    `json:"sha256"`
+	NotBefore  time.Time `json:"not_before"`
+	NotAfter   time.Time `json:"not_after"`
+	Issuer     string    `json:"issuer"`
+}
+
+func newManifest(iss issuer.Issuer, req Request, opts Options) Manifest {
+	m := Manifest{
+		Tool:    "escert " + opts.Version,
+		Created: opts.Now().UTC().Truncate(time.Second),
+		Cluster: opts.Spec.ClusterName,
+		Format:  opts.Format,
+		Key:     opts.Key.String(),
+	}
+	if opts.Spec.TrustRestrictions {
+		m.TrustPattern = spec.TrustPattern(opts.Spec.ClusterName)
+	}
+	seen := map[string]bool{}
+	for _, layer := range []spec.Layer{spec.Transport, spec.HTTP} {
+		for _, cert := range iss.Trust(layer) {
+			fp := ca.Fingerprint(cert)
+			if seen[fp] {
+				m.SingleCA = true
+				m.CAs[0].Layer = "transport+http"
+				continue
+			}
+			seen[fp] = true
+			info := CAInfo{Layer: string(layer), Subject: cert.Subject.String(), SHA256: fp, NotAfter: cert.NotAfter.UTC()}
+			for _, f := range req.CAFiles {
+				if certs, err := ca.ParseCertificates(f.Data); err == nil && strings.HasSuffix(f.Path, ".crt") && certs[0].Equal(cert) {
+					info.File = f.Path
+					info.Encrypted = req.CAKeyEncrypted
+				}
+			}
+			m.CAs = append(m.CAs, info)
+		}
+	}
+	return m
+}
+
+func certInfo(c spec.Certificate, leaf *x509.Certificate, files []install.File, dir string) CertInfo {
+	info := CertInfo{
+		Name: c.Base, Layer: string(c.Layer), Subject: leaf.Subject.String(),
+		DNSNames: leaf.DNSNames, OtherNames: c.OtherNames,
+		Serial: leaf.SerialNumber.Text(16), SHA256: ca.Fingerprint(leaf),
+		NotBefore: leaf.NotBefore.UTC(), NotAfter: leaf.NotAfter.UTC(), Issuer: leaf.Issuer.String(),
+	}
+	for _, ip := range leaf.IPAddresses {
+		info.IPs = append(info.IPs, ip.String())
+	}
+	if c.ServerAuth {
+		info.Usages = append(info.Usages, "serverAuth")
+	}
+	if c.ClientAuth {
+		info.Usages = append(info.Usages, "clientAuth")
+	}
+	for _, f := range files {
+		info.Files = append(info.Files, dir+f.Path)
+	}
+	slices.Sort(info.Files)
+	return info
+}

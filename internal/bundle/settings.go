@@ -1,0 +1,63 @@
+package bundle
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/escert/escert/internal/spec"
+)
+
+// BlockBegin and BlockEnd mark the settings escert manages inside elasticsearch.yml,
+// the way Elasticsearch's auto-configuration marks its own block, so a later run can
+// replace the block instead of appending a second copy.
+const (
+	BlockBegin = "#----------------------- BEGIN ESCERT SECURITY CONFIGURATION -----------------------"
+	BlockEnd   = "#----------------------- END ESCERT SECURITY CONFIGURATION -------------------------"
+)
+
+// TrustRestrictionsFile is the transport trust restrictions file, beside the certificates.
+const TrustRestrictionsFile = "transport-trust.yml"
+
+// TrustRestrictions is the file xpack.security.transport.ssl.trust_restrictions.path
+// names: only certificates whose otherName matches a node of this cluster may open a
+// transport connection, whichever CA signed them.
+func TrustRestrictions(cluster string) []byte {
+	return fmt.Appendf(nil, "# Written by escert. Elasticsearch reloads this file when it changes.\n"+
+		"# Only transport certificates naming a node of cluster %q may join.\n"+
+		"trust.subject_name: [%q]\n", cluster, spec.TrustPattern(cluster))
+}
+
+// SettingsBlock is the elasticsearch.yml block that turns security and TLS on for a
+// node bundle, with paths relative to the config directory.
+func SettingsBlock(opts Options) string {
+	var lines []string
+	set := func(key, value string) { lines = append(lines, key+": "+value) }
+	lines = append(lines, BlockBegin,
+		"# Managed by escert: re-running `escert install` replaces this block. Passwords are",
+		"# in elasticsearch.keystore, never here.")
+	set("xpack.security.enabled", "true")
+	for _, layer := range []string{"transport", "http"} {
+		prefix := "xpack.security." + layer + ".ssl."
+		set(prefix+"enabled", "true")
+		if layer == "transport" {
+			set(prefix+"verification_mode", opts.TransportVerification)
+			set(prefix+"client_authentication", "required")
+		}
+		switch opts.Format {
+		case PEM:
+			set(prefix+"key", "certs/"+layer+".key")
+			set(prefix+"certificate", "certs/"+layer+".crt")
+			set(prefix+"certificate_authorities", fmt.Sprintf("[ %q ]", "certs/"+layer+"-ca.crt"))
+		default:
+			set(prefix+"keystore.path", "certs/"+layer+".p12")
+			if layer == "transport" {
+				set(prefix+"truststore.path", "certs/"+layer+".p12")
+			}
+		}
+		if layer == "transport" && opts.Spec.TrustRestrictions {
+			set(prefix+"trust_restrictions.path", "certs/"+TrustRestrictionsFile)
+		}
+	}
+	lines = append(lines, BlockEnd)
+	return strings.Join(lines, "\n") + "\n"
+}

@@ -1,0 +1,99 @@
+// Package issuer signs certificate specs. Every backend (the local CAs today; Vault and
+// step-ca later) sits behind the same small interface, so bundles, manifests and
+// renewal never care where a certificate came from.
+package issuer
+
+import (
+	"context"
+	"crypto"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/escert/escert/internal/ca"
+	"github.com/escert/escert/internal/fips"
+	"github.com/escert/escert/internal/spec"
+)
+
+// Issuer signs one certificate spec for a public key whose private half stays with
+// the caller.
+type Issuer interface {
+	// Issue returns the chain for c, leaf first, ending with the CA that clients of
+	// c.Layer trust.
+	Issue(ctx context.Context, c spec.Certificate, pub crypto.PublicKey) ([]*x509.Certificate, error)
+	// Trust returns the CA certificates peers of the layer must trust.
+	Trust(layer spec.Layer) []*x509.Certificate
+}
+
+// Local issues from CAs held in memory: one per layer, or one shared by both layers.
+type Local struct {
+	CAs    map[spec.Layer]*ca.Authority
+	Policy fips.Policy
+	Rand   io.Reader
+	Now    func() time.Time
+}
+
+// Issue signs c with the CA of its layer.
+func (l *Local) Issue(_ context.Context, c spec.Certificate, pub crypto.PublicKey) ([]*x509.Certificate, error) {
+	authority, ok := l.CAs[c.Layer]
+	if !ok {
+		return nil, fmt.Errorf("no CA for the %s layer", c.Layer)
+	}
+	leaf, err := authority.Sign(l.Rand, l.Policy, c.Leaf(l.Now()), pub)
+	if err != nil {
+		return nil, err
+	}
+	return []*x509.Certificate{leaf, authority.Cert}, nil
+}
+
+// Trust returns the CA of the layer.
+func (l *Local) Trust(layer spec.Layer) []*x509.Certificate {
+	if a, ok := l.CAs[layer]; ok {
+		return []*x509.Certificate{a.Cert}
+	}
+	return nil
+}
+
+// SingleCA reports whether both layers share one CA.
+func (l *Local) SingleCA() bool {
+	t, h := l.CAs[spec.Transport], l.CAs[spec.HTTP]
+	return t != nil && h != nil && t.Cert.Equal(h.Cert)
+}
+
+// CASubject is the subject escert gives the CA of a layer (or the shared one).
+func CASubject(cluster string, layer spec.Layer) pkix.Name {
+	name := "escert " + cluster + " CA"
+	if layer != "" {
+		name = fmt.Sprintf("escert %s %s CA", cluster, layer)
+	}
+	return pkix.Name{CommonName: name, Organization: []string{"escert"}}
+}
+
+// NewLocal creates fresh CAs: one per layer, or one for both when single is set.
+func NewLocal(rand io.Reader, policy fips.Policy, key fips.KeySpec, cluster string, days int, single bool, now func() time.Time) (*Local, error) {
+	l := &Local{CAs: map[spec.Layer]*ca.Authority{}, Policy: policy, Rand: rand, Now: now}
+	layers := []spec.Layer{spec.Transport, spec.HTTP}
+	if single {
+		layers = []spec.Layer{""}
+	}
+	for _, layer := range layers {
+		k, err := ca.GenerateKey(rand, policy, key)
+		if err != nil {
+			return nil, err
+		}
+		t := now()
+		cert, err := ca.NewRoot(rand, policy, k, CASubject(cluster, layer), t, t.AddDate(0, 0, days))
+		if err != nil {
+			return nil, err
+		}
+		a := &ca.Authority{Cert: cert, Key: k}
+		if single {
+			l.CAs[spec.Transport], l.CAs[spec.HTTP] = a, a
+		} else {
+			l.CAs[layer] = a
+		}
+	}
+	return l, nil
+}

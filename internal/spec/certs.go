@@ -1,0 +1,177 @@
+package spec
+
+import (
+	"crypto/x509/pkix"
+	"fmt"
+	"net"
+	"regexp"
+	"slices"
+	"time"
+
+	"github.com/escert/escert/internal/ca"
+)
+
+// Layer is the Elasticsearch network layer a certificate serves. Each layer has its own
+// CA, so that a certificate from the HTTP CA (which every client trusts) can never
+// open the transport layer (which only nodes may join).
+type Layer string
+
+// The two layers.
+const (
+	Transport Layer = "transport"
+	HTTP      Layer = "http"
+)
+
+// Profile is one certificate that an instance of a kind receives, declared once as data
+// (as kubeadm declares its certificate list): issuance, the manifest and later renewal
+// all read the same table.
+type Profile struct {
+	Base       string // file base name inside the bundle: transport, http, server, client
+	Layer      Layer
+	ServerAuth bool
+	ClientAuth bool
+	NodeName   bool // carries the node's otherName that the transport trust restrictions match
+	HTTPNames  bool // carries http_dns/http_ip and, unless turned off, localhost names
+	OnlyWhen   func(Instance) bool
+}
+
+func clientAuthAsked(i Instance) bool { return i.ClientAuth }
+
+// server is the HTTPS server certificate of a component that serves clients (Kibana's
+// own HTTPS, Logstash's Beats input, Fleet Server, APM Server): signed by the HTTP CA,
+// which browsers and agents are told to trust.
+var server = Profile{Base: "server", Layer: HTTP, ServerAuth: true, HTTPNames: true}
+
+// client authenticates a component to Elasticsearch's HTTP layer (PKI realm), signed
+// by the HTTP CA, never by the transport CA.
+var client = Profile{Base: "client", Layer: HTTP, ClientAuth: true, OnlyWhen: clientAuthAsked}
+
+var profiles = map[Kind][]Profile{
+	// Transport certificates serve both ends of node-to-node mutual TLS.
+	Elasticsearch: {
+		{Base: "transport", Layer: Transport, ServerAuth: true, ClientAuth: true, NodeName: true},
+		{Base: "http", Layer: HTTP, ServerAuth: true, HTTPNames: true},
+	},
+	Kibana:   {server, client},
+	Logstash: {server, client},
+	Fleet:    {server, client},
+	APM:      {server, client},
+	Beats:    {client},
+	Client:   {{Base: "client", Layer: HTTP, ClientAuth: true}},
+}
+
+// Profiles returns the certificates an instance of kind k receives, before OnlyWhen.
+func Profiles(k Kind) []Profile { return profiles[k] }
+
+// Options are the cluster-wide choices that shape every certificate.
+type Options struct {
+	ClusterName string // names the transport otherName pattern: <node>.node.<cluster>
+	// TrustRestrictions adds the node otherName to transport certificates. On by default:
+	// it keeps certificates that are not a node's off the transport layer even when
+	// they come from the same CA.
+	TrustRestrictions bool
+	Localhost         bool // add localhost, 127.0.0.1 and ::1 to HTTP server certificates
+	Days              int
+}
+
+var clusterNamePattern = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_-]{0,99}$`)
+
+// CheckClusterName refuses names that would need escaping in a trust pattern or a DNS-like name.
+func CheckClusterName(name string) error {
+	if !clusterNamePattern.MatchString(name) {
+		return fmt.Errorf("cluster name %q: use letters, digits, '-' and '_' (as in cluster.name)", name)
+	}
+	return nil
+}
+
+// NodeName is the otherName a node's transport certificate carries.
+func NodeName(filename, cluster string) string { return filename + ".node." + cluster }
+
+// TrustPattern matches the NodeName of every node of the cluster, including nodes
+// issued later, for xpack.security.transport.ssl.trust_restrictions.
+func TrustPattern(cluster string) string { return "*.node." + cluster }
+
+// Certificate is one certificate to issue, as data.
+type Certificate struct {
+	Instance   string // instance name
+	Dir        string // the instance's file name: its bundle directory
+	Kind       Kind
+	Base       string
+	Layer      Layer
+	Subject    pkix.Name
+	DNSNames   []string
+	IPs        []net.IP
+	OtherNames []string
+	ServerAuth bool
+	ClientAuth bool
+	Days       int
+}
+
+// Certificates lists the certificates an instance receives, in profile order.
+func Certificates(inst Instance, opts Options) ([]Certificate, error) {
+	subject, err := ParseName(inst.Name)
+	if err != nil {
+		return nil, err
+	}
+	var out []Certificate
+	for _, p := range profiles[inst.Type] {
+		if p.OnlyWhen != nil && !p.OnlyWhen(inst) {
+			continue
+		}
+		c := Certificate{
+			Instance: inst.Name, Dir: inst.Filename, Kind: inst.Type, Base: p.Base, Layer: p.Layer,
+			Subject: subject, ServerAuth: p.ServerAuth, ClientAuth: p.ClientAuth, Days: opts.Days,
+			DNSNames:   slices.Clone(inst.DNS),
+			IPs:        slices.Clone(inst.IPs),
+			OtherNames: slices.Clone(inst.CN),
+		}
+		if p.NodeName && opts.TrustRestrictions {
+			c.OtherNames = append(c.OtherNames, NodeName(inst.Filename, opts.ClusterName))
+		}
+		if p.HTTPNames {
+			c.DNSNames = append(c.DNSNames, inst.HTTPDNS...)
+			c.IPs = append(c.IPs, inst.HTTPIPs...)
+			if opts.Localhost {
+				c.DNSNames = append(c.DNSNames, "localhost")
+				c.IPs = append(c.IPs, net.IPv4(127, 0, 0, 1), net.IPv6loopback)
+			}
+		}
+		c.DNSNames = uniqueStrings(c.DNSNames)
+		c.IPs = uniqueIPs(c.IPs)
+		if len(c.DNSNames)+len(c.IPs)+len(c.OtherNames) == 0 {
+			// A certificate needs at least one SAN: clients ignore the CN (RFC 6125).
+			c.OtherNames = []string{subject.CommonName}
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}
+
+// Leaf is the request the CA signs for this certificate, valid from now.
+func (c Certificate) Leaf(now time.Time) ca.Leaf {
+	return ca.Leaf{
+		Subject: c.Subject, DNSNames: c.DNSNames, IPs: c.IPs, OtherNames: c.OtherNames,
+		ServerAuth: c.ServerAuth, ClientAuth: c.ClientAuth,
+		NotBefore: now, NotAfter: now.AddDate(0, 0, c.Days),
+	}
+}
+
+func uniqueStrings(in []string) []string {
+	var out []string
+	for _, s := range in {
+		if !slices.Contains(out, s) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func uniqueIPs(in []net.IP) []net.IP {
+	var out []net.IP
+	for _, ip := range in {
+		if !slices.ContainsFunc(out, ip.Equal) {
+			out = append(out, ip)
+		}
+	}
+	return out
+}

@@ -1,0 +1,328 @@
+// Package spec turns what the operator asks for (an instances.yml file and flags) into
+// certificate specs: data that says, for every certificate, its name, layer, subject
+// alternative names, usages and lifetime. The same specs drive issuance, whatever
+// the issuer, and the manifest.
+package spec
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"regexp"
+	"slices"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Kind says what an instance is. Instances files in the wild list Kibana, Logstash,
+// Beats and Fleet hosts beside the nodes; each kind gets the certificates it needs.
+type Kind string
+
+// The instance kinds escert knows.
+const (
+	Elasticsearch Kind = "elasticsearch"
+	Kibana        Kind = "kibana"
+	Logstash      Kind = "logstash"
+	Fleet         Kind = "fleet"
+	APM           Kind = "apm"
+	Beats         Kind = "beats"
+	Client        Kind = "client"
+)
+
+var kinds = []Kind{Elasticsearch, Kibana, Logstash, Fleet, APM, Beats, Client}
+
+// Instance is one entry of an instances file. The first five fields are
+// elasticsearch-certutil's `cert --in` format, which escert reads unchanged; the rest
+// are escert's optional additions.
+type Instance struct {
+	Name     string   // plain name (CN=<name>) or a full DN when it contains '='
+	Filename string   // bundle directory name; defaults to the name
+	IPs      []net.IP // IP SANs on every certificate of the instance
+	DNS      []string // DNS SANs on every certificate of the instance
+	CN       []string // otherName SANs (type-id 2.5.4.3), as certutil writes them
+
+	Type       Kind     // what the instance is; default elasticsearch
+	HTTPDNS    []string // DNS SANs only on the HTTP (server) certificate
+	HTTPIPs    []net.IP // IP SANs only on the HTTP (server) certificate
+	ClientAuth bool     // also issue a client certificate for mutual TLS to Elasticsearch's HTTP layer
+
+	line int // where the instance starts in the file, for error messages
+}
+
+// InputError is bad input: it names the file, the instance and the field, says what is
+// wrong and how to fix it, in one line.
+type InputError struct {
+	File     string
+	Line     int
+	Instance string
+	Field    string
+	Problem  string
+}
+
+func (e *InputError) Error() string {
+	var b strings.Builder
+	b.WriteString(e.File)
+	if e.Line > 0 {
+		fmt.Fprintf(&b, ":%d", e.Line)
+	}
+	if e.Instance != "" {
+		fmt.Fprintf(&b, ": instance %q", e.Instance)
+	}
+	if e.Field != "" {
+		fmt.Fprintf(&b, ": field %s", e.Field)
+	}
+	b.WriteString(": ")
+	b.WriteString(e.Problem)
+	return b.String()
+}
+
+// fields lists the keys an instance may have, in the order the help shows them.
+var fields = []string{"name", "filename", "ip", "dns", "cn", "type", "http_dns", "http_ip", "client_auth"}
+
+// filenamePattern is certutil's rule for instance file names.
+var filenamePattern = regexp.MustCompile("^[a-zA-Z0-9!@#$%^&{}\\[\\]()_+\\-=,.~'` ]{1,251}$")
+
+// ParseInstances reads an instances file. file names the file in errors.
+func ParseInstances(file string, data []byte) ([]Instance, error) {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return nil, &InputError{File: file, Problem: strings.TrimPrefix(err.Error(), "yaml: ") + ": fix the YAML syntax"}
+	}
+	if len(doc.Content) == 0 {
+		return nil, &InputError{File: file, Problem: "file is empty: list the nodes under \"instances:\""}
+	}
+	root := doc.Content[0]
+	if root.Kind != yaml.MappingNode {
+		return nil, &InputError{File: file, Line: root.Line, Problem: "expected a mapping with an \"instances\" list"}
+	}
+	var list *yaml.Node
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		key, value := root.Content[i], root.Content[i+1]
+		if key.Value != "instances" {
+			return nil, &InputError{File: file, Line: key.Line, Field: key.Value, Problem: "unknown top-level key: only \"instances\" is allowed"}
+		}
+		list = value
+	}
+	if list == nil || list.Kind != yaml.SequenceNode || len(list.Content) == 0 {
+		return nil, &InputError{File: file, Line: root.Line, Field: "instances", Problem: "no instances: list at least one, e.g. \"- name: node1\""}
+	}
+	var out []Instance
+	for _, node := range list.Content {
+		inst, err := parseInstance(file, node)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, inst)
+	}
+	if err := checkUnique(file, out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func parseInstance(file string, node *yaml.Node) (Instance, error) {
+	inst := Instance{Type: Elasticsearch, line: node.Line}
+	if node.Kind != yaml.MappingNode {
+		return inst, &InputError{File: file, Line: node.Line, Problem: "an instance must be a mapping with at least \"name\""}
+	}
+	// Find the name first so every later error can name the instance.
+	for i := 0; i+1 < len(node.Content); i += 2 {
+		if node.Content[i].Value == "name" {
+			inst.Name = strings.TrimSpace(node.Content[i+1].Value)
+		}
+	}
+	fail := func(n *yaml.Node, field, format string, args ...any) error {
+		return &InputError{File: file, Line: n.Line, Instance: inst.Name, Field: field, Problem: fmt.Sprintf(format, args...)}
+	}
+	seen := map[string]bool{}
+	for i := 0; i+1 < len(node.Content); i += 2 {
+		key, value := node.Content[i], node.Content[i+1]
+		if !slices.Contains(fields, key.Value) {
+			return inst, fail(key, key.Value, "unknown field: use one of %s", strings.Join(fields, ", "))
+		}
+		if seen[key.Value] {
+			return inst, fail(key, key.Value, "given twice: keep one")
+		}
+		seen[key.Value] = true
+		var err error
+		switch key.Value {
+		case "name":
+			err = scalar(value)
+		case "filename":
+			err = scalar(value)
+			inst.Filename = value.Value
+		case "type":
+			err = scalar(value)
+			inst.Type = Kind(strings.ToLower(value.Value))
+			if err == nil && !slices.Contains(kinds, inst.Type) {
+				err = fmt.Errorf("%q is not a known type: use one of %s", value.Value, kindList())
+			}
+		case "client_auth":
+			err = value.Decode(&inst.ClientAuth)
+			if err != nil {
+				err = errors.New("must be true or false")
+			}
+		case "dns":
+			inst.DNS, err = dnsList(value)
+		case "http_dns":
+			inst.HTTPDNS, err = dnsList(value)
+		case "ip":
+			inst.IPs, err = ipList(value)
+		case "http_ip":
+			inst.HTTPIPs, err = ipList(value)
+		case "cn":
+			inst.CN, err = stringList(value)
+			for _, cn := range inst.CN {
+				if err == nil && strings.TrimSpace(cn) == "" {
+					err = errors.New("empty name: remove it or give a value")
+				}
+			}
+		}
+		if err != nil {
+			return inst, fail(value, key.Value, "%v", err)
+		}
+	}
+	if inst.Name == "" {
+		return inst, fail(node, "name", "missing: every instance needs a name, e.g. \"name: node1\"")
+	}
+	if inst.Name == "ca" {
+		return inst, fail(node, "name", "\"ca\" is reserved for the CA's own files: choose another name")
+	}
+	subject, err := ParseName(inst.Name)
+	if err != nil {
+		return inst, fail(node, "name", "%v", err)
+	}
+	if inst.Filename == "" {
+		inst.Filename = inst.Name
+		if strings.Contains(inst.Name, "=") {
+			inst.Filename = subject.CommonName
+		}
+	}
+	if !filenamePattern.MatchString(inst.Filename) || strings.HasPrefix(inst.Filename, ".") {
+		return inst, fail(node, "filename", "%q is not a valid file name: use 1-251 letters, digits, spaces or !@#$%%^&{}[]()_+-=,.~'` and no leading '.'", inst.Filename)
+	}
+	if (len(inst.HTTPDNS) > 0 || len(inst.HTTPIPs) > 0) && !inst.Type.hasServer() {
+		return inst, fail(node, "http_dns", "type %s runs no HTTPS server: remove http_dns/http_ip", inst.Type)
+	}
+	return inst, nil
+}
+
+func checkUnique(file string, list []Instance) error {
+	names := map[string]bool{}
+	files := map[string]bool{}
+	for _, inst := range list {
+		if names[inst.Name] {
+			return &InputError{File: file, Line: inst.line, Instance: inst.Name, Field: "name", Problem: "duplicate name: every instance needs its own"}
+		}
+		names[inst.Name] = true
+		// Case-insensitive: two bundles that differ only in case collide on macOS and
+		// Windows file systems, where operators often unpack them.
+		key := strings.ToLower(inst.Filename)
+		if files[key] {
+			return &InputError{File: file, Line: inst.line, Instance: inst.Name, Field: "filename", Problem: fmt.Sprintf("duplicate filename %q: set a distinct \"filename\"", inst.Filename)}
+		}
+		files[key] = true
+	}
+	return nil
+}
+
+func kindList() string {
+	s := make([]string, len(kinds))
+	for i, k := range kinds {
+		s[i] = string(k)
+	}
+	return strings.Join(s, ", ")
+}
+
+func scalar(n *yaml.Node) error {
+	if n.Kind != yaml.ScalarNode {
+		return errors.New("must be a single value")
+	}
+	return nil
+}
+
+// stringList accepts a single value or a list, as certutil's parser does.
+func stringList(n *yaml.Node) ([]string, error) {
+	switch n.Kind {
+	case yaml.ScalarNode:
+		if n.Tag == "!!null" {
+			return nil, nil
+		}
+		return []string{n.Value}, nil
+	case yaml.SequenceNode:
+		out := make([]string, 0, len(n.Content))
+		for _, item := range n.Content {
+			if item.Kind != yaml.ScalarNode {
+				return nil, errors.New("must be a list of strings")
+			}
+			out = append(out, item.Value)
+		}
+		return out, nil
+	}
+	return nil, errors.New("must be a string or a list of strings")
+}
+
+func ipList(n *yaml.Node) ([]net.IP, error) {
+	values, err := stringList(n)
+	if err != nil {
+		return nil, err
+	}
+	var ips []net.IP
+	for _, v := range values {
+		ip := net.ParseIP(strings.TrimSpace(v))
+		if ip == nil {
+			return nil, fmt.Errorf("%q is not an IP address: use an IPv4 or IPv6 address such as 192.0.2.10 (host names go under dns)", v)
+		}
+		ips = append(ips, ip)
+	}
+	return ips, nil
+}
+
+func dnsList(n *yaml.Node) ([]string, error) {
+	values, err := stringList(n)
+	if err != nil {
+		return nil, err
+	}
+	for i, v := range values {
+		v = strings.ToLower(strings.TrimSpace(v))
+		if err := CheckDNSName(v); err != nil {
+			return nil, err
+		}
+		values[i] = v
+	}
+	return values, nil
+}
+
+var dnsLabel = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
+
+// CheckDNSName accepts a host name as RFC 1123 allows it, with an optional leading
+// "*." wildcard label as RFC 6125 allows in certificates.
+func CheckDNSName(name string) error {
+	fix := "use a host name such as node1.example.com"
+	if net.ParseIP(name) != nil {
+		return fmt.Errorf("%q is an IP address: put it under ip", name)
+	}
+	if name == "" || len(name) > 253 {
+		return fmt.Errorf("%q is not a valid DNS name: %s", name, fix)
+	}
+	labels := strings.Split(strings.TrimSuffix(name, "."), ".")
+	for i, label := range labels {
+		if i == 0 && label == "*" && len(labels) > 2 {
+			continue
+		}
+		if !dnsLabel.MatchString(label) {
+			return fmt.Errorf("%q is not a valid DNS name: %s", name, fix)
+		}
+	}
+	return nil
+}
+
+func (k Kind) hasServer() bool {
+	for _, p := range profiles[k] {
+		if p.ServerAuth {
+			return true
+		}
+	}
+	return false
+}
