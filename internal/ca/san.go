@@ -15,9 +15,12 @@ const (
 	tagIPAddress = 7
 )
 
+// otherName is RFC 5280's OtherName; Value is the [0] EXPLICIT wrapper, built and
+// read by hand because encoding/asn1 writes a RawValue's FullBytes verbatim and would
+// drop an explicit tag.
 type otherName struct {
 	TypeID asn1.ObjectIdentifier
-	Value  asn1.RawValue `asn1:"explicit,tag:0"`
+	Value  asn1.RawValue
 }
 
 func marshalSAN(leaf Leaf) (pkix.Extension, error) {
@@ -37,7 +40,8 @@ func marshalSAN(leaf Leaf) (pkix.Extension, error) {
 		if err != nil {
 			return pkix.Extension{}, fmt.Errorf("encode otherName %q: %w", cn, err)
 		}
-		der, err := asn1.Marshal(otherName{TypeID: OIDOtherNameCommonName, Value: asn1.RawValue{FullBytes: utf8}})
+		value := asn1.RawValue{Class: asn1.ClassContextSpecific, Tag: 0, IsCompound: true, Bytes: utf8}
+		der, err := asn1.Marshal(otherName{TypeID: OIDOtherNameCommonName, Value: value})
 		if err != nil {
 			return pkix.Extension{}, fmt.Errorf("encode otherName %q: %w", cn, err)
 		}
@@ -80,6 +84,9 @@ func OtherNames(cert *x509.Certificate) ([]string, error) {
 			}
 			if !on.TypeID.Equal(OIDOtherNameCommonName) {
 				continue
+			}
+			if on.Value.Class != asn1.ClassContextSpecific || on.Value.Tag != 0 || !on.Value.IsCompound {
+				return nil, fmt.Errorf("malformed otherName value: want [0] EXPLICIT")
 			}
 			var s string
 			if _, err := asn1.UnmarshalWithParams(on.Value.Bytes, &s, "utf8"); err != nil {

@@ -1,0 +1,249 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/escert/escert/internal/bundle"
+	"github.com/escert/escert/internal/fips"
+	"github.com/escert/escert/internal/install"
+	"github.com/escert/escert/internal/issuer"
+	"github.com/escert/escert/internal/spec"
+)
+
+func newBootstrapCmd(e *env) *cobra.Command {
+	var (
+		f         issueFlags
+		instances string
+		out       string
+		caDir     string
+		singleCA  bool
+		output    string
+	)
+	cmd := &cobra.Command{
+		Use:   "bootstrap --instances FILE --out DIR",
+		Short: "Create the CAs and every node's certificates, keystores and settings",
+		Long: `Create everything a cluster needs to turn security on, for every instance of an
+instances file (elasticsearch-certutil's format works unchanged):
+
+  DIR/ca/transport-ca.crt, .key    the private transport CA (nodes only)
+  DIR/ca/http-ca.crt, .key         the HTTP CA that clients trust
+  DIR/nodes/<filename>/            copy into the node's config directory:
+      certs/transport.p12, certs/http.p12, certs/*-ca.crt, certs/transport-trust.yml,
+      elasticsearch.keystore (p12 passwords, bootstrap.password, keystore.seed),
+      elasticsearch.yml (the settings block to merge)
+  DIR/clients/http-ca.crt, http-ca.sha256, DIR/clients/<filename>/ for non-node instances
+  DIR/elastic-bootstrap-password   the elastic user's initial password (mode 0600)
+  DIR/manifest.json                what was made; never a secret
+
+Instances may say what they are with "type: kibana|logstash|fleet|apm|beats|client"
+(default elasticsearch), add HTTP-only names with http_dns/http_ip, and ask for a
+client certificate with "client_auth: true".
+
+Everything is built in memory and moved into place at the end: a failure leaves
+nothing behind.`,
+		Example: `  escert bootstrap --instances instances.yml --out escert-out
+  escert bootstrap --instances instances.yml --out out --format pem --key-type rsa --key-size 3072
+  ESCERT_CA_PASSWORD=... escert bootstrap --instances instances.yml --out out --cluster-name prod
+  escert bootstrap --instances instances.yml --out out --ca-dir offline-ca/   # CAs made with 'escert ca create'
+
+  # instances.yml
+  instances:
+    - name: node1
+      dns: [node1.example.com]
+      ip: [192.0.2.11]
+    - name: kibana
+      type: kibana
+      dns: [kibana.example.com]` + exitCodeDoc,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := required(cmd, "instances", "out"); err != nil {
+				return err
+			}
+			if output != "text" && output != "json" {
+				return usageError{fmt.Errorf("-o %q: use text or json", output)}
+			}
+			return runBootstrap(cmd.Context(), e, cmd.OutOrStdout(), cmd.ErrOrStderr(), &f, instances, out, caDir, singleCA, output == "json")
+		},
+	}
+	f.register(cmd.Flags())
+	cmd.Flags().StringVar(&instances, "instances", "", "instances file (elasticsearch-certutil format, with escert's optional fields)")
+	cmd.Flags().StringVar(&out, "out", "", "output directory (must not exist or be empty, unless --force)")
+	cmd.Flags().StringVar(&caDir, "ca-dir", "", "issue from existing CAs (from 'escert ca create') instead of creating new ones")
+	cmd.Flags().BoolVar(&singleCA, "single-ca", false, "one CA for both layers (trust restrictions then keep non-node certificates off the transport layer)")
+	cmd.Flags().StringVarP(&output, "output", "o", "text", "stdout format: text or json (the manifest)")
+	return cmd
+}
+
+func runBootstrap(ctx context.Context, e *env, stdout, stderr io.Writer, f *issueFlags, instancesFile, out, caDir string, singleCA, asJSON bool) error {
+	policy := fips.ForCurrent()
+	opts, err := f.options(e, policy)
+	if err != nil {
+		return err
+	}
+	if singleCA && caDir != "" {
+		return usageError{errors.New("--single-ca and --ca-dir conflict: the CA directory decides how many CAs there are")}
+	}
+	if err := checkOutput(out, f.force); err != nil {
+		return err
+	}
+	data, err := os.ReadFile(instancesFile)
+	if err != nil {
+		return badInput("%s: %v", instancesFile, unwrapPathError(err))
+	}
+	instances, err := spec.ParseInstances(instancesFile, data)
+	if err != nil {
+		return err
+	}
+	caPass, err := readSecret(e, f.caPassFile, "ESCERT_CA_PASSWORD", "--ca-pass-file")
+	if err != nil {
+		return err
+	}
+	log := progress{w: stderr, quiet: f.quiet}
+
+	var (
+		local   *issuer.Local
+		caFiles []install.File
+	)
+	if caDir != "" {
+		local, err = issuer.LoadLocal(caDir, caPass, policy, e.rand, e.now)
+		if err != nil {
+			return err
+		}
+		log.printf("[ca] using the CAs in %s", caDir)
+	} else {
+		local, err = issuer.NewLocal(e.rand, policy, opts.Key, f.cluster, f.caDays, singleCA, e.now)
+		if err != nil {
+			return err
+		}
+		caFiles, err = bundle.CAFiles(local, "ca/", e.rand, caPass)
+		if err != nil {
+			return err
+		}
+		log.printf("[ca] created %s (%s, %d days)", caSummary(singleCA), opts.Key, f.caDays)
+		if len(caPass) == 0 {
+			fmt.Fprintln(stderr, "warning: CA keys are written unencrypted (mode 0600): set ESCERT_CA_PASSWORD or --ca-pass-file to encrypt them, and keep ca/ offline")
+		}
+	}
+	bootstrapPassword, err := bundle.RandomPassword(e.rand)
+	if err != nil {
+		return err
+	}
+	bar := log.bar(len(instances), "[certs] issuing")
+	opts.Progress = func() { bar.Add(1) }
+	res, err := bundle.Build(ctx, bundle.Request{
+		Issuer: local, Instances: instances, CAFiles: caFiles,
+		CAKeyEncrypted: len(caPass) > 0, BootstrapPassword: bootstrapPassword,
+	}, opts)
+	bar.Finish()
+	if err != nil {
+		return err
+	}
+	backup, err := install.WriteTree(out, res.Files, f.force, e.now())
+	if err != nil {
+		return err
+	}
+	if backup != "" {
+		log.printf("[out] kept the previous %s as %s", out, backup)
+	}
+	for _, w := range res.Warnings {
+		fmt.Fprintln(stderr, "warning: "+w)
+	}
+	if asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(res.Manifest)
+	}
+	printSummary(stdout, out, res.Manifest)
+	return nil
+}
+
+func caSummary(single bool) string {
+	if single {
+		return "one CA for both layers"
+	}
+	return "the transport CA and the HTTP CA"
+}
+
+// checkOutput fails early, before any key is generated, when --out has content.
+func checkOutput(out string, force bool) error {
+	entries, err := os.ReadDir(out)
+	if errors.Is(err, fs.ErrNotExist) || (err == nil && len(entries) == 0) || (err == nil && force) {
+		return nil
+	}
+	if err != nil {
+		return badInput("--out %s: %v", out, unwrapPathError(err))
+	}
+	return fmt.Errorf("%s: %w: use --force to replace it (the old one is kept as a backup)", out, install.ErrNotEmpty)
+}
+
+func printSummary(w io.Writer, out string, m bundle.Manifest) {
+	nodes := 0
+	for _, i := range m.Instances {
+		if i.Type == string(spec.Elasticsearch) {
+			nodes++
+		}
+	}
+	fmt.Fprintf(w, "Wrote %s: %d node bundle(s), %d other instance(s), %s keys, %s format.\n\n", out, nodes, len(m.Instances)-nodes, m.Key, m.Format)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	for _, c := range m.CAs {
+		file := c.File
+		if file == "" {
+			file = "(external CA)"
+		} else {
+			file = filepath.Join(out, file)
+		}
+		fmt.Fprintf(tw, "CA\t%s\t%s\texpires %s\tsha256 %s\n", c.Layer, file, c.NotAfter.Format(time.DateOnly), c.SHA256)
+	}
+	for _, i := range m.Instances {
+		var names []string
+		expires := time.Time{}
+		for _, c := range i.Certificates {
+			names = append(names, c.Name)
+			if expires.IsZero() || c.NotAfter.Before(expires) {
+				expires = c.NotAfter
+			}
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\texpires %s\t%s\n", i.Type, i.Name, filepath.Join(out, i.Dir), expires.Format(time.DateOnly), strings.Join(names, "+"))
+	}
+	tw.Flush()
+	if m.BootstrapPasswordFile != "" {
+		fmt.Fprintf(w, "\nThe elastic user's initial password is in %s (mode 0600).\n", filepath.Join(out, m.BootstrapPasswordFile))
+	}
+	fmt.Fprintf(w, "HTTP CA fingerprint (Beats ssl.ca_trusted_fingerprint): %s\n", m.HTTPCAFingerprint)
+	fmt.Fprintf(w, "Next: copy %s/nodes/<name>/ into each node's config directory and merge its elasticsearch.yml block.\n", out)
+}
+
+// progress writes human progress to stderr: lines, and a bar on a terminal.
+type progress struct {
+	w     io.Writer
+	quiet bool
+}
+
+func (p progress) printf(format string, args ...any) {
+	if !p.quiet {
+		fmt.Fprintf(p.w, format+"\n", args...)
+	}
+}
+
+func (p progress) bar(n int, label string) *progressbar.ProgressBar {
+	if f, ok := p.w.(*os.File); p.quiet || !ok || !term.IsTerminal(int(f.Fd())) {
+		p.printf("%s %d instance(s)", label, n)
+		return progressbar.DefaultSilent(int64(n))
+	}
+	return progressbar.NewOptions(n, progressbar.OptionSetWriter(p.w), progressbar.OptionSetDescription(label),
+		progressbar.OptionShowCount(), progressbar.OptionClearOnFinish())
+}

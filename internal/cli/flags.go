@@ -1,0 +1,138 @@
+package cli
+
+import (
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/spf13/pflag"
+
+	"github.com/escert/escert/internal/bundle"
+	"github.com/escert/escert/internal/eskeystore"
+	"github.com/escert/escert/internal/fips"
+	"github.com/escert/escert/internal/spec"
+)
+
+// keyFlags choose the key of every certificate (and CA) escert generates.
+type keyFlags struct {
+	keyType string
+	keySize int
+	curve   string
+	caDays  int
+}
+
+func (f *keyFlags) register(fs *pflag.FlagSet) {
+	fs.StringVar(&f.keyType, "key-type", "ecdsa", "key type: ecdsa or rsa")
+	fs.IntVar(&f.keySize, "key-size", 0, "RSA key size: 2048, 3072 or 4096 (default 3072)")
+	fs.StringVar(&f.curve, "curve", "P-256", "ECDSA curve: P-256 or P-384")
+	fs.IntVar(&f.caDays, "ca-days", 3650, "CA lifetime in days")
+}
+
+func (f *keyFlags) spec(policy fips.Policy) (fips.KeySpec, error) {
+	k, err := policy.ParseKeySpec(f.keyType, f.keySize, f.curve)
+	if err != nil {
+		return k, usageError{err}
+	}
+	return k, nil
+}
+
+// issueFlags shape the node bundles of bootstrap and cert.
+type issueFlags struct {
+	keyFlags
+	format           string
+	days             int
+	cluster          string
+	noTrust          bool
+	noLocalhost      bool
+	transportVerify  string
+	esVersion        string
+	keystorePassFile string
+	caPassFile       string
+	quiet            bool
+	force            bool
+}
+
+func (f *issueFlags) register(fs *pflag.FlagSet) {
+	f.keyFlags.register(fs)
+	fs.StringVar(&f.format, "format", "p12", "node key material: p12 (one PKCS#12 per layer) or pem")
+	fs.IntVar(&f.days, "days", 365, "certificate lifetime in days")
+	fs.StringVar(&f.cluster, "cluster-name", "elasticsearch", "cluster.name, used in the transport trust pattern *.node.<name>")
+	fs.BoolVar(&f.noTrust, "no-trust-restrictions", false, "do not restrict the transport layer to this cluster's node certificates")
+	fs.BoolVar(&f.noLocalhost, "no-localhost", false, "leave localhost, 127.0.0.1 and ::1 out of HTTP certificates")
+	fs.StringVar(&f.transportVerify, "transport-verification", "certificate", "transport verification_mode: certificate (chain + trust restrictions, as ECK) or full (also host names)")
+	fs.StringVar(&f.esVersion, "es-version", "8.14", "target Elasticsearch version; picks the elasticsearch.keystore format (7.x: 4, 8.0-8.13: 5, 8.14+: 6)")
+	fs.StringVar(&f.keystorePassFile, "keystore-pass-file", "", "file holding the elasticsearch.keystore password (default: no password, like Elasticsearch)")
+	fs.StringVar(&f.caPassFile, "ca-pass-file", "", "file holding the CA key passphrase (or set ESCERT_CA_PASSWORD)")
+	fs.BoolVarP(&f.quiet, "quiet", "q", false, "no progress output")
+	fs.BoolVar(&f.force, "force", false, "replace a non-empty --out (the old one is kept as <out>.bak-<time>)")
+}
+
+func (f *issueFlags) options(e *env, policy fips.Policy) (bundle.Options, error) {
+	key, err := f.spec(policy)
+	if err != nil {
+		return bundle.Options{}, err
+	}
+	format := bundle.Format(strings.ToLower(f.format))
+	if format != bundle.P12 && format != bundle.PEM {
+		return bundle.Options{}, usageError{fmt.Errorf("--format %q: use p12 or pem", f.format)}
+	}
+	if f.transportVerify != "certificate" && f.transportVerify != "full" {
+		return bundle.Options{}, usageError{fmt.Errorf("--transport-verification %q: use certificate or full", f.transportVerify)}
+	}
+	if f.days < 1 || f.caDays < 1 {
+		return bundle.Options{}, usageError{fmt.Errorf("--days and --ca-days must be at least 1")}
+	}
+	if err := spec.CheckClusterName(f.cluster); err != nil {
+		return bundle.Options{}, usageError{fmt.Errorf("--cluster-name: %w", err)}
+	}
+	version, err := eskeystore.VersionFor(f.esVersion)
+	if err != nil {
+		return bundle.Options{}, usageError{fmt.Errorf("--es-version: %w", err)}
+	}
+	ksPass, err := readSecret(e, f.keystorePassFile, "", "--keystore-pass-file")
+	if err != nil {
+		return bundle.Options{}, err
+	}
+	return bundle.Options{
+		Format:                format,
+		Key:                   key,
+		Policy:                policy,
+		Spec:                  spec.Options{ClusterName: f.cluster, TrustRestrictions: !f.noTrust, Localhost: !f.noLocalhost, Days: f.days},
+		KeystoreVersion:       version,
+		KeystorePassword:      ksPass,
+		TransportVerification: f.transportVerify,
+		Rand:                  e.rand,
+		Now:                   e.now,
+		Version:               Version,
+	}, nil
+}
+
+// readSecret reads a secret from a file (trailing newline removed) or else from the
+// environment variable envName. Secrets never come from flag values, which other
+// users can read in the process list.
+func readSecret(e *env, file, envName, flag string) ([]byte, error) {
+	if file != "" {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			return nil, badInput("%s %s: %v", flag, file, unwrapPathError(err))
+		}
+		secret := []byte(strings.TrimRight(string(data), "\r\n"))
+		if len(secret) == 0 {
+			return nil, badInput("%s %s: the file is empty: write the passphrase into it", flag, file)
+		}
+		return secret, nil
+	}
+	if envName != "" {
+		if v := e.getenv(envName); v != "" {
+			return []byte(v), nil
+		}
+	}
+	return nil, nil
+}
+
+func unwrapPathError(err error) error {
+	if pe, ok := err.(*os.PathError); ok {
+		return pe.Err
+	}
+	return err
+}

@@ -1,0 +1,96 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/escert/escert/internal/eskeystore"
+	"github.com/escert/escert/internal/inspect"
+)
+
+func newInspectCmd(e *env) *cobra.Command {
+	var passFile, output string
+	cmd := &cobra.Command{
+		Use:   "inspect FILE...",
+		Short: "Describe certificates, keys, PKCS#12 files and elasticsearch.keystore files",
+		Long: `Describe each file: a PEM or DER certificate or chain (names, usages, expiry,
+SHA-256 fingerprint), a private key (its type only: key material is never shown),
+a PKCS#12 file (entries, aliases, chains, trusted certificates) or an
+elasticsearch.keystore (format version and setting names: values are never shown).
+
+A password for a PKCS#12 file or a password-protected keystore comes from
+--pass-file or the ESCERT_PASSWORD environment variable, never from a flag value.
+Without one, a PKCS#12 file of a node bundle (certs/*.p12) is opened with the
+passwords in the bundle's elasticsearch.keystore, when that has no password.`,
+		Example: `  escert inspect escert-out/ca/http-ca.crt
+  escert inspect escert-out/nodes/node1/elasticsearch.keystore -o json
+  escert inspect escert-out/nodes/node1/certs/transport.p12 --pass-file transport.pass` + exitCodeDoc,
+		Args: minArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if output != "text" && output != "json" {
+				return usageError{fmt.Errorf("-o %q: use text or json", output)}
+			}
+			var reports []*inspect.Report
+			for _, file := range args {
+				data, err := os.ReadFile(file)
+				if err != nil {
+					return badInput("%s: %v", file, unwrapPathError(err))
+				}
+				r, err := inspect.File(file, data, passwordsFor(e, file, passFile), e.now())
+				if err != nil {
+					if ExitCode(err) == ExitFailed {
+						err = inputError{err}
+					}
+					return fmt.Errorf("%s: %w", file, err)
+				}
+				reports = append(reports, r)
+			}
+			if output == "json" {
+				enc := json.NewEncoder(cmd.OutOrStdout())
+				enc.SetIndent("", "  ")
+				return enc.Encode(reports)
+			}
+			for _, r := range reports {
+				inspect.Render(cmd.OutOrStdout(), r)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&passFile, "pass-file", "", "file holding the PKCS#12 or keystore password (or set ESCERT_PASSWORD)")
+	cmd.Flags().StringVarP(&output, "output", "o", "text", "text or json")
+	return cmd
+}
+
+// passwordsFor lists the passwords to try for file: the one the operator gave, or
+// else the secure passwords of the node bundle's elasticsearch.keystore next to it.
+func passwordsFor(e *env, file, passFile string) inspect.Passwords {
+	return func() ([][]byte, error) {
+		given, err := readSecret(e, passFile, "ESCERT_PASSWORD", "--pass-file")
+		if err != nil || given != nil {
+			return [][]byte{given}, err
+		}
+		candidates := [][]byte{nil}
+		for _, dir := range []string{filepath.Dir(file), filepath.Dir(filepath.Dir(file))} {
+			data, err := os.ReadFile(filepath.Join(dir, "elasticsearch.keystore"))
+			if err != nil {
+				continue
+			}
+			ks, err := eskeystore.Decode(data, nil)
+			if err != nil {
+				continue
+			}
+			for _, name := range ks.Names() {
+				if strings.HasSuffix(name, ".secure_password") {
+					value, _ := ks.Get(name)
+					candidates = append(candidates, value)
+				}
+			}
+		}
+		return candidates, nil
+	}
+}

@@ -1,0 +1,104 @@
+package eskeystore
+
+import (
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/fips140"
+	"crypto/pbkdf2"
+	"crypto/sha512"
+	"errors"
+	"fmt"
+	"io"
+)
+
+// MinFIPSPasswordLen is the shortest keystore password accepted under
+// GODEBUG=fips140=only. FIPS 140-3 (IG C.M) does not approve HMAC keys shorter than
+// 112 bits, and PBKDF2 uses the password as the HMAC key; Elasticsearch in FIPS mode
+// refuses shorter keystore passwords for the same reason.
+const MinFIPSPasswordLen = 14
+
+// ErrWrongPassword is returned by Decode when the GCM authentication tag does not
+// verify. Because Decode checks the CRC32 footer first, a tag failure on a file with
+// a valid checksum almost always means the password is wrong.
+var ErrWrongPassword = errors.New("wrong keystore password")
+
+// ErrCorrupted is returned, wrapped with the detail, for any structural problem in a
+// keystore file: bad magic, unsupported version, lengths that do not add up, bytes
+// after the footer or a checksum mismatch.
+var ErrCorrupted = errors.New("keystore is corrupted")
+
+// ErrPasswordTooShortFIPS is returned by Decode and Encode under
+// GODEBUG=fips140=only when the password is shorter than MinFIPSPasswordLen bytes,
+// including the empty password.
+var ErrPasswordTooShortFIPS = fmt.Errorf("keystore password must be at least %d bytes in FIPS 140-only mode", MinFIPSPasswordLen)
+
+// checkFIPSPassword refuses short passwords when FIPS 140 is enforced. Go's PBKDF2
+// only marks a short HMAC key as non-approved instead of refusing it, so the rule is
+// enforced here.
+func checkFIPSPassword(password []byte) error {
+	if fips140.Enforced() && len(password) < MinFIPSPasswordLen {
+		return ErrPasswordTooShortFIPS
+	}
+	return nil
+}
+
+// deriveKey is KeyStoreWrapper.createCipher's key derivation:
+// PBKDF2WithHmacSHA512 over the password's UTF-8 bytes, 128-bit key.
+func deriveKey(password, salt []byte, version int) ([]byte, error) {
+	// crypto/pbkdf2 takes the password as a string, which costs one copy that
+	// cannot be cleared.
+	key, err := pbkdf2.Key(sha512.New, string(password), salt, iterations(version), keyLen)
+	if err != nil {
+		return nil, fmt.Errorf("derive keystore key: %w", err)
+	}
+	return key, nil
+}
+
+// seal encrypts plaintext with AES-128-GCM and the salt as additional data, and
+// returns the IV and the ciphertext with the tag appended. Outside FIPS 140-only
+// mode the IV is read from rand, so tests can fix it. In FIPS 140-only mode Go
+// refuses caller-chosen GCM nonces, so the FIPS module draws the IV itself.
+func seal(key, salt, plaintext []byte, rand io.Reader) (iv, enc []byte, err error) {
+	block, err := aes.NewCipher(key)
+	if err != nil {
+		return nil, nil, err
+	}
+	if fips140.Enforced() {
+		aead, err := cipher.NewGCMWithRandomNonce(block)
+		if err != nil {
+			return nil, nil, err
+		}
+		out := aead.Seal(nil, nil, plaintext, salt)
+		return out[:ivLen], out[ivLen:], nil
+	}
+	aead, err := cipher.NewGCM(block)
+	if err != nil {
+		return nil, nil, err
+	}
+	iv = make([]byte, ivLen)
+	if _, err := io.ReadFull(rand, iv); err != nil {
+		return nil, nil, fmt.Errorf("generate keystore iv: %w", err)
+	}
+	return iv, aead.Seal(nil, iv, plaintext, salt), nil
+}
+
+// open decrypts and authenticates enc. It always uses NewGCMWithRandomNonce, whose
+// input is iv||ciphertext||tag, because that is the one GCM constructor Go allows in
+// every FIPS 140 mode; opening with a given nonce is the same computation.
+func open(key, salt, iv, enc []byte) ([]byte, error) {
+	block, err := aes.NewCipher(key)
+	if err != nil {
+		return nil, err
+	}
+	aead, err := cipher.NewGCMWithRandomNonce(block)
+	if err != nil {
+		return nil, err
+	}
+	in := make([]byte, 0, len(iv)+len(enc))
+	in = append(append(in, iv...), enc...)
+	plaintext, err := aead.Open(nil, nil, in, salt)
+	if err != nil {
+		return nil, ErrWrongPassword
+	}
+	return plaintext, nil
+}

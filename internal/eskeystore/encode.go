@@ -1,0 +1,103 @@
+package eskeystore
+
+import (
+	"encoding/binary"
+	"fmt"
+	"hash/crc32"
+	"io"
+)
+
+// Encode encrypts the keystore with password and returns the file in format
+// k.Version (3 to 6), laid out as KeyStoreWrapper.save writes it. An empty password
+// gives a keystore Elasticsearch opens without prompting (hasPassword 0).
+//
+// rand supplies the salt, the IV (except in FIPS 140-only mode, where the FIPS
+// module draws the IV) and a new keystore.seed if the keystore has none; Encode
+// stores that seed in k, as Elasticsearch adds a missing seed on start. Settings are
+// written sorted by name, so the output depends only on the content and rand.
+func (k *Keystore) Encode(password []byte, rand io.Reader) ([]byte, error) {
+	if k.Version < minVersion || k.Version > maxVersion {
+		return nil, fmt.Errorf("cannot write keystore version %d: escert writes versions %d to %d", k.Version, minVersion, maxVersion)
+	}
+	if err := checkFIPSPassword(password); err != nil {
+		return nil, err
+	}
+	if k.entries == nil {
+		k.entries = map[string]entry{}
+	}
+	if _, ok := k.entries[SeedSetting]; !ok {
+		if err := k.addSeed(rand); err != nil {
+			return nil, err
+		}
+	}
+
+	plaintext := k.plaintext()
+	defer clear(plaintext)
+	salt := make([]byte, saltLen)
+	if _, err := io.ReadFull(rand, salt); err != nil {
+		return nil, fmt.Errorf("generate keystore salt: %w", err)
+	}
+	key, err := deriveKey(password, salt, k.Version)
+	if err != nil {
+		return nil, err
+	}
+	defer clear(key)
+	iv, enc, err := seal(key, salt, plaintext, rand)
+	if err != nil {
+		return nil, fmt.Errorf("encrypt keystore: %w", err)
+	}
+
+	dataLen := 4 + len(salt) + 4 + len(iv) + 4 + len(enc)
+	out := make([]byte, 0, headerLen+1+4+dataLen+footerLen)
+	out = binary.BigEndian.AppendUint32(out, codecMagic)
+	out = append(out, byte(len(codecName)))
+	out = append(out, codecName...)
+	out = binary.BigEndian.AppendUint32(out, uint32(k.Version))
+	if len(password) > 0 {
+		out = append(out, 1)
+	} else {
+		out = append(out, 0)
+	}
+	order := byteOrder(k.Version).(binary.AppendByteOrder)
+	out = order.AppendUint32(out, uint32(dataLen))
+	out = order.AppendUint32(out, uint32(len(salt)))
+	out = append(out, salt...)
+	out = order.AppendUint32(out, uint32(len(iv)))
+	out = append(out, iv...)
+	out = order.AppendUint32(out, uint32(len(enc)))
+	out = append(out, enc...)
+	out = binary.BigEndian.AppendUint32(out, footerMagic)
+	out = binary.BigEndian.AppendUint32(out, crcAlgorithm)
+	out = binary.BigEndian.AppendUint64(out, uint64(crc32.ChecksumIEEE(out)))
+	return out, nil
+}
+
+// plaintext serialises the settings as KeyStoreWrapper does with a
+// DataOutputStream: big-endian int32 count, then per setting the name as
+// writeUTF (uint16 length; names are ASCII, so modified UTF-8 is the plain bytes),
+// for version 3 the entry type the same way, and the value with an int32 length.
+func (k *Keystore) plaintext() []byte {
+	names := k.Names()
+	size := 4
+	for _, name := range names {
+		size += 2 + len(name) + 2 + len(typeString) + 4 + len(k.entries[name].value)
+	}
+	b := make([]byte, 0, size)
+	b = binary.BigEndian.AppendUint32(b, uint32(len(names)))
+	for _, name := range names {
+		e := k.entries[name]
+		b = binary.BigEndian.AppendUint16(b, uint16(len(name)))
+		b = append(b, name...)
+		if k.Version == 3 {
+			kind := e.kind
+			if kind == "" {
+				kind = typeString
+			}
+			b = binary.BigEndian.AppendUint16(b, uint16(len(kind)))
+			b = append(b, kind...)
+		}
+		b = binary.BigEndian.AppendUint32(b, uint32(len(e.value)))
+		b = append(b, e.value...)
+	}
+	return b
+}

@@ -1,0 +1,142 @@
+package eskeystore
+
+import (
+	"encoding/binary"
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// The framing comes from Lucene's CodecUtil, which KeyStoreWrapper uses for the
+// header and footer.
+const (
+	codecMagic  uint32 = 0x3FD76C17  // CodecUtil.CODEC_MAGIC
+	footerMagic uint32 = ^codecMagic // CodecUtil.FOOTER_MAGIC, 0xC02893E8
+	codecName          = "elasticsearch.keystore"
+	// headerLen is magic, the one-byte VInt length of the codec name, the name and
+	// the version (CodecUtil.headerLength).
+	headerLen = 4 + 1 + len(codecName) + 4
+	// footerLen is the magic, the checksum algorithm id and the int64 checksum
+	// (CodecUtil.footerLength).
+	footerLen = 4 + 4 + 8
+	// crcAlgorithm is the only checksum algorithm id Lucene defines: CRC32.
+	crcAlgorithm = 0
+)
+
+// Format versions (KeyStoreWrapper.MIN_FORMAT_VERSION to CURRENT_VERSION).
+const (
+	minVersion = 3 // 6.3: oldest version Elasticsearch 8 still reads
+	// leVersion is the first version whose data block ints are little-endian:
+	// Elasticsearch 8.0 moved to Lucene 9, whose DataOutput.writeInt is
+	// little-endian. The CodecUtil header and footer stay big-endian.
+	leVersion = 5
+	// pbkdf2v6Version is the first version whose key derivation uses 210,000
+	// PBKDF2 iterations instead of 10,000 (Elasticsearch 8.14; 210,000 is OWASP's
+	// recommended count for PBKDF2-HMAC-SHA512).
+	pbkdf2v6Version = 6
+	maxVersion      = 6
+)
+
+// KeyStoreWrapper's crypto parameters.
+const (
+	saltLen        = 64 // new byte[64] in KeyStoreWrapper.encrypt
+	ivLen          = 12 // new byte[12]; GCM's standard nonce size
+	tagLen         = 16 // GCM_TAG_BITS = 128
+	keyLen         = 16 // AES_KEY_BITS = 128
+	iterationsOld  = 10_000
+	iterationsV6   = 210_000
+	hasPasswordOff = headerLen
+)
+
+// byteOrder returns the byte order of the ints inside the data block of a file of
+// the given version.
+func byteOrder(version int) binary.ByteOrder {
+	if version >= leVersion {
+		return binary.LittleEndian
+	}
+	return binary.BigEndian
+}
+
+// iterations returns the PBKDF2 iteration count of the given version.
+func iterations(version int) int {
+	if version >= pbkdf2v6Version {
+		return iterationsV6
+	}
+	return iterationsOld
+}
+
+// VersionFor returns the keystore format version to write for a cluster running the
+// given Elasticsearch version, written MAJOR.MINOR or MAJOR.MINOR.PATCH: 6 for 8.14
+// and later, 5 for 8.0 to 8.13 (which refuse version 6 as too new), 4 for 6.8 and 7.x.
+func VersionFor(esVersion string) (int, error) {
+	major, minor, ok := parseESVersion(esVersion)
+	if ok {
+		switch {
+		case major == 9, major == 8 && minor >= 14:
+			return 6, nil
+		case major == 8:
+			return 5, nil
+		case major == 7, major == 6 && minor == 8:
+			return 4, nil
+		}
+	}
+	return 0, fmt.Errorf("unsupported Elasticsearch version %q: escert writes keystores for 6.8, 7.x, 8.x and 9.x, given as MAJOR.MINOR or MAJOR.MINOR.PATCH (for example 8.15 or 7.17.2)", esVersion)
+}
+
+// parseESVersion splits "8.15" or "8.15.1" into 8 and 15.
+func parseESVersion(s string) (major, minor int, ok bool) {
+	parts := strings.Split(s, ".")
+	if len(parts) < 2 || len(parts) > 3 {
+		return 0, 0, false
+	}
+	nums := make([]int, len(parts))
+	for i, p := range parts {
+		if p == "" || len(p) > 4 || strings.TrimLeft(p, "0123456789") != "" {
+			return 0, 0, false
+		}
+		nums[i], _ = strconv.Atoi(p)
+	}
+	return nums[0], nums[1], true
+}
+
+// HasPassword reports whether the keystore in data is protected by a non-empty
+// password, reading only the header. Elasticsearch's CLI uses this to decide whether
+// to prompt; the password itself is only checked by Decode.
+func HasPassword(data []byte) (bool, error) {
+	if _, err := parseHeader(data); err != nil {
+		return false, err
+	}
+	if len(data) <= hasPasswordOff {
+		return false, fmt.Errorf("%w: file ends after the header", ErrCorrupted)
+	}
+	return parseHasPassword(data[hasPasswordOff])
+}
+
+// parseHeader checks the CodecUtil header (CodecUtil.checkHeader) and returns the
+// format version.
+func parseHeader(data []byte) (int, error) {
+	if len(data) < headerLen {
+		return 0, fmt.Errorf("%w: file is %d bytes, shorter than the keystore header", ErrCorrupted, len(data))
+	}
+	if binary.BigEndian.Uint32(data) != codecMagic {
+		return 0, fmt.Errorf("%w: not an elasticsearch.keystore file (bad header magic)", ErrCorrupted)
+	}
+	if int(data[4]) != len(codecName) || string(data[5:5+len(codecName)]) != codecName {
+		return 0, fmt.Errorf("%w: not an elasticsearch.keystore file (wrong codec name)", ErrCorrupted)
+	}
+	v := int32(binary.BigEndian.Uint32(data[headerLen-4:]))
+	if v < minVersion || v > maxVersion {
+		return 0, fmt.Errorf("%w: unsupported version %d (escert reads %d to %d)", ErrCorrupted, v, minVersion, maxVersion)
+	}
+	return int(v), nil
+}
+
+func parseHasPassword(b byte) (bool, error) {
+	switch b {
+	case 0:
+		return false, nil
+	case 1:
+		return true, nil
+	}
+	return false, fmt.Errorf("%w: invalid hasPassword byte %d (must be 0 or 1)", ErrCorrupted, b)
+}

@@ -1,0 +1,273 @@
+// Package inspect describes escert's files, and anything of the same kinds, for
+// people and for scripts: certificates and chains, private keys (never their
+// material), PKCS#12 files and elasticsearch.keystore files (setting names, never
+// values).
+package inspect
+
+import (
+	"bytes"
+	"crypto"
+	"crypto/x509"
+	"encoding/binary"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/escert/escert/internal/ca"
+	"github.com/escert/escert/internal/eskeystore"
+	"github.com/escert/escert/internal/fips"
+	"github.com/escert/escert/internal/p12"
+)
+
+// Report describes one file.
+type Report struct {
+	File         string       `json:"file"`
+	Kind         string       `json:"kind"` // certificates, private-key, pkcs12, elasticsearch-keystore
+	Certificates []CertReport `json:"certificates,omitempty"`
+	Key          *KeyReport   `json:"key,omitempty"`
+	PKCS12       *P12Report   `json:"pkcs12,omitempty"`
+	Keystore     *KSReport    `json:"keystore,omitempty"`
+}
+
+// CertReport summarises one certificate.
+type CertReport struct {
+	Subject    string    `json:"subject"`
+	Issuer     string    `json:"issuer"`
+	Serial     string    `json:"serial"`
+	NotBefore  time.Time `json:"not_before"`
+	NotAfter   time.Time `json:"not_after"`
+	DaysLeft   int       `json:"days_left"`
+	IsCA       bool      `json:"is_ca"`
+	Key        string    `json:"key"`
+	Signature  string    `json:"signature"`
+	DNSNames   []string  `json:"dns,omitempty"`
+	IPs        []string  `json:"ip,omitempty"`
+	OtherNames []string  `json:"other_names,omitempty"`
+	KeyUsage   []string  `json:"key_usage,omitempty"`
+	ExtUsage   []string  `json:"ext_key_usage,omitempty"`
+	SHA256     string    `json:"sha256"`
+}
+
+// KeyReport describes a private key without revealing it.
+type KeyReport struct {
+	Type      string `json:"type"`
+	Encrypted bool   `json:"encrypted"`
+	Format    string `json:"format"`
+}
+
+// P12Report lists a PKCS#12 file's entries.
+type P12Report struct {
+	Encryption string       `json:"encryption"`
+	Keys       []P12Key     `json:"key_entries"`
+	Trusted    []P12Trusted `json:"trusted_entries"`
+}
+
+// P12Key is a key entry: alias, key type and chain.
+type P12Key struct {
+	Alias string       `json:"alias"`
+	Key   string       `json:"key"`
+	Chain []CertReport `json:"chain"`
+}
+
+// P12Trusted is a trusted-certificate entry.
+type P12Trusted struct {
+	Alias string     `json:"alias"`
+	Cert  CertReport `json:"certificate"`
+}
+
+// KSReport lists an elasticsearch.keystore's settings, never their values.
+type KSReport struct {
+	Version     int      `json:"version"`
+	HasPassword bool     `json:"has_password"`
+	Settings    []string `json:"settings"`
+}
+
+// Passwords supplies the passwords to try, in order, when a file needs one; nil or no
+// candidates means the empty password.
+type Passwords func() ([][]byte, error)
+
+// keystoreMagic opens every Lucene codec file, the elasticsearch.keystore included.
+const keystoreMagic = 0x3FD76C17
+
+// File inspects data read from file.
+func File(file string, data []byte, passwords Passwords, now time.Time) (*Report, error) {
+	r := &Report{File: file}
+	candidates := func() ([][]byte, error) {
+		if passwords == nil {
+			return [][]byte{nil}, nil
+		}
+		list, err := passwords()
+		if len(list) == 0 {
+			list = [][]byte{nil}
+		}
+		return list, err
+	}
+	switch {
+	case len(data) >= 4 && binary.BigEndian.Uint32(data) == keystoreMagic:
+		r.Kind = "elasticsearch-keystore"
+		has, err := eskeystore.HasPassword(data)
+		if err != nil {
+			return nil, err
+		}
+		list := [][]byte{nil}
+		if has {
+			if list, err = candidates(); err != nil {
+				return nil, err
+			}
+		}
+		var ks *eskeystore.Keystore
+		for _, pw := range list {
+			if ks, err = eskeystore.Decode(data, pw); !errors.Is(err, eskeystore.ErrWrongPassword) {
+				break
+			}
+		}
+		if err != nil {
+			return nil, err
+		}
+		r.Keystore = &KSReport{Version: ks.Version, HasPassword: has, Settings: ks.Names()}
+	case bytes.Contains(data, []byte("-----BEGIN")):
+		return r, inspectPEM(r, data, now)
+	case isPKCS12(data):
+		r.Kind = "pkcs12"
+		list, err := candidates()
+		if err != nil {
+			return nil, err
+		}
+		var c *p12.Contents
+		for _, pw := range list {
+			if c, err = p12.Decode(data, string(pw)); !errors.Is(err, p12.ErrWrongPassword) {
+				break
+			}
+		}
+		if err != nil {
+			return nil, err
+		}
+		r.PKCS12 = &P12Report{Encryption: c.Encryption, Keys: []P12Key{}, Trusted: []P12Trusted{}}
+		for _, k := range c.Keys {
+			entry := P12Key{Alias: k.Alias, Key: keyType(k.Key)}
+			for _, cert := range k.Chain {
+				entry.Chain = append(entry.Chain, certReport(cert, now))
+			}
+			r.PKCS12.Keys = append(r.PKCS12.Keys, entry)
+		}
+		for _, t := range c.Trusted {
+			r.PKCS12.Trusted = append(r.PKCS12.Trusted, P12Trusted{Alias: t.Alias, Cert: certReport(t.Cert, now)})
+		}
+	default:
+		cert, err := x509.ParseCertificate(data)
+		if err != nil {
+			return nil, errors.New("not a certificate, key, PKCS#12 or elasticsearch.keystore")
+		}
+		r.Kind = "certificates"
+		r.Certificates = []CertReport{certReport(cert, now)}
+	}
+	return r, nil
+}
+
+// isPKCS12 recognises a DER PFX: SEQUENCE { INTEGER 3, ... }.
+func isPKCS12(data []byte) bool {
+	if len(data) < 8 || data[0] != 0x30 {
+		return false
+	}
+	i := 2
+	if data[1]&0x80 != 0 {
+		i += int(data[1] & 0x7f)
+	}
+	return i+3 <= len(data) && data[i] == 0x02 && data[i+1] == 0x01 && data[i+2] == 0x03
+}
+
+func inspectPEM(r *Report, data []byte, now time.Time) error {
+	rest := data
+	for {
+		var block *pem.Block
+		block, rest = pem.Decode(rest)
+		if block == nil {
+			break
+		}
+		switch block.Type {
+		case "CERTIFICATE":
+			cert, err := x509.ParseCertificate(block.Bytes)
+			if err != nil {
+				return fmt.Errorf("certificate %d: %w", len(r.Certificates)+1, err)
+			}
+			r.Certificates = append(r.Certificates, certReport(cert, now))
+		case "ENCRYPTED PRIVATE KEY":
+			r.Key = &KeyReport{Type: "unknown until decrypted", Encrypted: true, Format: "PKCS#8 (encrypted)"}
+		case "PRIVATE KEY", "EC PRIVATE KEY", "RSA PRIVATE KEY":
+			format := map[string]string{"PRIVATE KEY": "PKCS#8", "EC PRIVATE KEY": "SEC 1", "RSA PRIVATE KEY": "PKCS#1"}[block.Type]
+			if block.Headers["Proc-Type"] != "" {
+				r.Key = &KeyReport{Type: "unknown until decrypted", Encrypted: true, Format: format + " (legacy PEM encryption)"}
+				continue
+			}
+			key, err := ca.ParseKeyPEM(pem.EncodeToMemory(block), nil)
+			if err != nil {
+				return err
+			}
+			r.Key = &KeyReport{Type: keyType(key), Format: format}
+		}
+	}
+	switch {
+	case len(r.Certificates) > 0:
+		r.Kind = "certificates"
+	case r.Key != nil:
+		r.Kind = "private-key"
+	default:
+		return errors.New("no certificate or private key in this PEM file")
+	}
+	return nil
+}
+
+func keyType(key crypto.PrivateKey) string {
+	signer, ok := key.(crypto.Signer)
+	if !ok {
+		return fmt.Sprintf("%T", key)
+	}
+	spec, err := fips.SpecOf(signer.Public())
+	if err != nil {
+		return fmt.Sprintf("%T", key)
+	}
+	return spec.String()
+}
+
+func certReport(c *x509.Certificate, now time.Time) CertReport {
+	r := CertReport{
+		Subject: c.Subject.String(), Issuer: c.Issuer.String(), Serial: c.SerialNumber.Text(16),
+		NotBefore: c.NotBefore.UTC(), NotAfter: c.NotAfter.UTC(),
+		DaysLeft: int(c.NotAfter.Sub(now).Hours() / 24), IsCA: c.IsCA,
+		Signature: c.SignatureAlgorithm.String(), DNSNames: c.DNSNames, SHA256: ca.Fingerprint(c),
+	}
+	if spec, err := fips.SpecOf(c.PublicKey); err == nil {
+		r.Key = spec.String()
+	}
+	for _, ip := range c.IPAddresses {
+		r.IPs = append(r.IPs, ip.String())
+	}
+	r.OtherNames, _ = ca.OtherNames(c)
+	for _, u := range keyUsageNames {
+		if c.KeyUsage&u.bit != 0 {
+			r.KeyUsage = append(r.KeyUsage, u.name)
+		}
+	}
+	for _, u := range c.ExtKeyUsage {
+		name, ok := extUsageNames[u]
+		if !ok {
+			name = fmt.Sprintf("eku-%d", u)
+		}
+		r.ExtUsage = append(r.ExtUsage, name)
+	}
+	return r
+}
+
+var keyUsageNames = []struct {
+	bit  x509.KeyUsage
+	name string
+}{
+	{x509.KeyUsageDigitalSignature, "digitalSignature"}, {x509.KeyUsageContentCommitment, "contentCommitment"},
+	{x509.KeyUsageKeyEncipherment, "keyEncipherment"}, {x509.KeyUsageDataEncipherment, "dataEncipherment"},
+	{x509.KeyUsageKeyAgreement, "keyAgreement"}, {x509.KeyUsageCertSign, "keyCertSign"}, {x509.KeyUsageCRLSign, "cRLSign"},
+}
+
+var extUsageNames = map[x509.ExtKeyUsage]string{
+	x509.ExtKeyUsageServerAuth: "serverAuth", x509.ExtKeyUsageClientAuth: "clientAuth", x509.ExtKeyUsageAny: "any",
+}
