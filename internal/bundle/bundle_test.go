@@ -1,0 +1,353 @@
+package bundle_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/escert/escert/internal/bundle"
+	"github.com/escert/escert/internal/ca"
+	"github.com/escert/escert/internal/eskeystore"
+	"github.com/escert/escert/internal/fips"
+	"github.com/escert/escert/internal/install"
+	"github.com/escert/escert/internal/issuer"
+	"github.com/escert/escert/internal/p12"
+	"github.com/escert/escert/internal/spec"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
+
+// fixedNow keeps certificate dates independent of the wall clock.
+var fixedNow = time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)
+
+const cluster = "escert-test"
+
+// testInstances mirrors testdata/instances.yml at the repository root: three nodes,
+// Kibana with a client certificate, and Beats.
+const testInstances = `
+instances:
+  - name: node1
+    dns: [node1.escert.test]
+    ip: [127.0.0.1]
+  - name: node2
+    dns: [node2.escert.test]
+    ip: [127.0.0.2]
+  - name: "CN=node3,OU=search,O=Example"
+    dns: node3.escert.test
+  - name: kibana
+    type: kibana
+    dns: [kibana.escert.test]
+    client_auth: true
+  - name: beats
+    type: beats
+`
+
+type testBundle struct {
+	dir      string
+	res      *bundle.Result
+	issuer   *issuer.Local
+	password string // bootstrap password
+}
+
+func options(format bundle.Format) bundle.Options {
+	return bundle.Options{
+		Format: format, Key: fips.DefaultKey, Policy: fips.ForCurrent(),
+		Spec:                  spec.Options{ClusterName: cluster, TrustRestrictions: true, Localhost: true, Days: 365},
+		KeystoreVersion:       eskeystore.DefaultVersion,
+		TransportVerification: "certificate",
+		Rand:                  rand.Reader,
+		// Certificates must be valid now for the real consumers, which use the wall clock.
+		Now:     time.Now,
+		Version: "test",
+	}
+}
+
+// build bootstraps testInstances into a temporary directory, as `escert bootstrap` does.
+func build(t testing.TB, opts bundle.Options, single bool) testBundle {
+	t.Helper()
+	instances, err := spec.ParseInstances("instances.yml", []byte(testInstances))
+	if err != nil {
+		t.Fatal(err)
+	}
+	local, err := issuer.NewLocal(opts.Rand, opts.Policy, opts.Key, cluster, 3650, single, opts.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	caFiles, err := bundle.CAFiles(local, "ca/", opts.Rand, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	password, err := bundle.RandomPassword(opts.Rand)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := bundle.Build(context.Background(), bundle.Request{Issuer: local, Instances: instances, CAFiles: caFiles, BootstrapPassword: password}, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "out")
+	if _, err := install.WriteTree(dir, res.Files, false, opts.Now()); err != nil {
+		t.Fatal(err)
+	}
+	return testBundle{dir: dir, res: res, issuer: local, password: password}
+}
+
+func (b testBundle) path(parts ...string) string { return filepath.Join(append([]string{b.dir}, parts...)...) }
+
+// keystore opens a node's elasticsearch.keystore.
+func (b testBundle) keystore(t testing.TB, node string) *eskeystore.Keystore {
+	t.Helper()
+	data, err := os.ReadFile(b.path("nodes", node, "elasticsearch.keystore"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ks, err := eskeystore.Decode(data, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ks
+}
+
+// secret returns one secure setting of a node's keystore.
+func (b testBundle) secret(t testing.TB, node, setting string) string {
+	t.Helper()
+	v, ok := b.keystore(t, node).Get(setting)
+	if !ok {
+		t.Fatalf("node %s keystore lacks %s", node, setting)
+	}
+	return string(v)
+}
+
+func TestNodeKeystoreHoldsThePasswordsThatOpenItsP12Files(t *testing.T) {
+	b := build(t, options(bundle.P12), false)
+	ks := b.keystore(t, "node1")
+	want := []string{
+		"bootstrap.password", "keystore.seed",
+		"xpack.security.http.ssl.keystore.secure_password",
+		"xpack.security.transport.ssl.keystore.secure_password",
+		"xpack.security.transport.ssl.truststore.secure_password",
+	}
+	if got := ks.Names(); strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Fatalf("settings = %v, want %v", got, want)
+	}
+	if got, _ := ks.Get("bootstrap.password"); string(got) != b.password {
+		t.Error("bootstrap.password differs from the password handed to the operator")
+	}
+	for _, layer := range []string{"transport", "http"} {
+		data, err := os.ReadFile(b.path("nodes", "node1", "certs", layer+".p12"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := p12.Decode(data, b.secret(t, "node1", "xpack.security."+layer+".ssl.keystore.secure_password"))
+		if err != nil {
+			t.Fatalf("%s.p12: %v", layer, err)
+		}
+		if len(c.Keys) != 1 || c.Keys[0].Alias != layer || len(c.Keys[0].Chain) != 2 {
+			t.Errorf("%s.p12 key entries = %+v, want one %q entry with leaf+CA", layer, c.Keys, layer)
+		}
+		if len(c.Trusted) != 1 || c.Trusted[0].Alias != layer+"_ca" || !c.Trusted[0].Cert.Equal(b.issuer.CAs[spec.Layer(layer)].Cert) {
+			t.Errorf("%s.p12 trusted entries = %+v, want the %s CA as %s_ca", layer, c.Trusted, layer, layer)
+		}
+	}
+}
+
+func TestEveryNodeHasTheSameBootstrapPasswordAndItsOwnSeed(t *testing.T) {
+	b := build(t, options(bundle.P12), false)
+	seeds := map[string]bool{}
+	for _, node := range []string{"node1", "node2", "node3"} {
+		if got := b.secret(t, node, "bootstrap.password"); got != b.password {
+			t.Errorf("%s: bootstrap.password differs", node)
+		}
+		seeds[b.secret(t, node, "keystore.seed")] = true
+	}
+	if len(seeds) != 3 {
+		t.Error("keystore.seed is shared between nodes; each keystore needs its own")
+	}
+	data, err := os.ReadFile(b.path(bundle.BootstrapPasswordFile))
+	if err != nil || strings.TrimSpace(string(data)) != b.password {
+		t.Fatalf("bootstrap password file: %q, %v", data, err)
+	}
+}
+
+func TestOutputModesProtectEverySecret(t *testing.T) {
+	for _, format := range []bundle.Format{bundle.P12, bundle.PEM} {
+		b := build(t, options(format), false)
+		err := filepath.Walk(b.dir, func(path string, info os.FileInfo, err error) error {
+			if err != nil {
+				return err
+			}
+			rel, _ := filepath.Rel(b.dir, path)
+			secret := strings.HasSuffix(path, ".key") || strings.HasSuffix(path, ".p12") ||
+				strings.HasSuffix(path, ".keystore") || rel == bundle.BootstrapPasswordFile
+			switch mode := info.Mode().Perm(); {
+			case info.IsDir() && mode != 0o700:
+				t.Errorf("%s: directory mode %o, want 0700", rel, mode)
+			case !info.IsDir() && secret && mode != 0o600:
+				t.Errorf("%s: secret with mode %o, want 0600", rel, mode)
+			case !info.IsDir() && !secret && mode != 0o644:
+				t.Errorf("%s: mode %o, want 0644", rel, mode)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestManifestAndPublicFilesHoldNoSecret(t *testing.T) {
+	b := build(t, options(bundle.P12), false)
+	secrets := []string{b.password}
+	for _, node := range []string{"node1", "node2", "node3"} {
+		ks := b.keystore(t, node)
+		for _, name := range ks.Names() {
+			v, _ := ks.Get(name)
+			secrets = append(secrets, string(v))
+		}
+	}
+	for _, f := range b.res.Files {
+		if f.Mode == install.SecretMode {
+			continue
+		}
+		for _, s := range secrets {
+			if bytes.Contains(f.Data, []byte(s)) {
+				t.Errorf("%s (mode %o) contains a secret", f.Path, f.Mode)
+			}
+		}
+		if bytes.Contains(f.Data, []byte("PRIVATE KEY")) {
+			t.Errorf("%s (mode %o) contains a private key", f.Path, f.Mode)
+		}
+	}
+	var m bundle.Manifest
+	data, err := os.ReadFile(b.path("manifest.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(data, &m); err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Instances) != 5 || len(m.CAs) != 2 || m.BootstrapPasswordFile != bundle.BootstrapPasswordFile {
+		t.Errorf("manifest: %d instances, %d CAs, password file %q", len(m.Instances), len(m.CAs), m.BootstrapPasswordFile)
+	}
+	for _, f := range m.Files {
+		if _, err := os.Stat(b.path(f)); err != nil {
+			t.Errorf("manifest lists %s: %v", f, err)
+		}
+	}
+}
+
+func TestClientFilesCarryTheHTTPCAAndItsFingerprint(t *testing.T) {
+	b := build(t, options(bundle.P12), false)
+	httpCA := b.issuer.CAs[spec.HTTP].Cert
+	data, err := os.ReadFile(b.path("clients", "http-ca.sha256"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fp := strings.TrimSpace(string(data)); len(fp) != 64 || fp != ca.Fingerprint(httpCA) {
+		t.Errorf("http-ca.sha256 = %q, want the 64-hex SHA-256 of the HTTP CA", fp)
+	}
+	for _, f := range []string{"clients/http-ca.crt", "clients/kibana/http-ca.crt", "nodes/node1/certs/http-ca.crt"} {
+		data, err := os.ReadFile(b.path(f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		certs, err := ca.ParseCertificates(data)
+		if err != nil || len(certs) != 1 || !certs[0].Equal(httpCA) {
+			t.Errorf("%s is not the HTTP CA", f)
+		}
+	}
+	// Beats without client_auth gets the CA only; Kibana asked for a client certificate.
+	for f, want := range map[string]bool{"clients/beats/http-ca.crt": true, "clients/beats/client.crt": false, "clients/kibana/client.crt": true, "clients/kibana/server.key": true} {
+		if _, err := os.Stat(b.path(f)); (err == nil) != want {
+			t.Errorf("%s exists = %v, want %v", f, err == nil, want)
+		}
+	}
+}
+
+func TestSettingsBlockMatchesGolden(t *testing.T) {
+	cases := []struct {
+		name   string
+		golden string
+		change func(*bundle.Options)
+	}{
+		{"p12 with trust restrictions", "settings-p12.golden", func(*bundle.Options) {}},
+		{"pem", "settings-pem.golden", func(o *bundle.Options) { o.Format = bundle.PEM }},
+		{"full verification without trust restrictions", "settings-full.golden", func(o *bundle.Options) {
+			o.TransportVerification = "full"
+			o.Spec.TrustRestrictions = false
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			opts := options(bundle.P12)
+			tc.change(&opts)
+			checkGolden(t, tc.golden, []byte(bundle.SettingsBlock(opts)))
+		})
+	}
+	checkGolden(t, "transport-trust.golden", bundle.TrustRestrictions(cluster))
+}
+
+func checkGolden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -update to create it)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("%s differs from golden:\n%s\nwant:\n%s", name, got, want)
+	}
+}
+
+func TestBuildFailsWholeWhenOneInstanceCannotBeIssued(t *testing.T) {
+	opts := options(bundle.P12)
+	opts.Spec.Days = 4000 // beyond the CA's 3650 days
+	instances, _ := spec.ParseInstances("i.yml", []byte(testInstances))
+	local, err := issuer.NewLocal(opts.Rand, opts.Policy, opts.Key, cluster, 3650, false, opts.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = bundle.Build(context.Background(), bundle.Request{Issuer: local, Instances: instances}, opts)
+	if err == nil || !strings.Contains(err.Error(), "after its CA") {
+		t.Fatalf("err = %v, want a refusal naming the CA's expiry", err)
+	}
+}
+
+func BenchmarkBootstrap100Nodes(b *testing.B) {
+	var yml strings.Builder
+	yml.WriteString("instances:\n")
+	for i := range 100 {
+		yml.WriteString("  - name: node" + strconv.Itoa(i) + "\n    dns: [node" + strconv.Itoa(i) + ".example.com]\n")
+	}
+	instances, err := spec.ParseInstances("bench.yml", []byte(yml.String()))
+	if err != nil {
+		b.Fatal(err)
+	}
+	opts := options(bundle.P12)
+	for b.Loop() {
+		local, err := issuer.NewLocal(opts.Rand, opts.Policy, opts.Key, cluster, 3650, false, opts.Now)
+		if err != nil {
+			b.Fatal(err)
+		}
+		res, err := bundle.Build(context.Background(), bundle.Request{Issuer: local, Instances: instances, BootstrapPassword: "x"}, opts)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := install.WriteTree(filepath.Join(b.TempDir(), "out"), res.Files, false, time.Now()); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
