@@ -100,7 +100,9 @@ func build(t testing.TB, opts bundle.Options, single bool) testBundle {
 	return testBundle{dir: dir, res: res, issuer: local, password: password}
 }
 
-func (b testBundle) path(parts ...string) string { return filepath.Join(append([]string{b.dir}, parts...)...) }
+func (b testBundle) path(parts ...string) string {
+	return filepath.Join(append([]string{b.dir}, parts...)...)
+}
 
 // keystore opens a node's elasticsearch.keystore.
 func (b testBundle) keystore(t testing.TB, node string) *eskeystore.Keystore {

@@ -173,25 +173,63 @@ func parseInstance(file string, node *yaml.Node) (Instance, error) {
 			inst.HTTPIPs, err = ipList(value)
 		case "cn":
 			inst.CN, err = stringList(value)
-			for _, cn := range inst.CN {
-				if err == nil && strings.TrimSpace(cn) == "" {
-					err = errors.New("empty name: remove it or give a value")
-				}
-			}
 		}
 		if err != nil {
 			return inst, fail(value, key.Value, "%v", err)
 		}
 	}
+	if field, problem := inst.complete(); problem != "" {
+		return inst, fail(node, field, "%s", problem)
+	}
+	return inst, nil
+}
+
+// NewInstance builds one instance from command-line values with the same checks as
+// an instances file; errors name the flag.
+func NewInstance(name, filename string, kind Kind, dns, ips, cn, httpDNS, httpIPs []string, clientAuth bool) (Instance, error) {
+	inst := Instance{Name: name, Filename: filename, Type: kind, CN: cn, ClientAuth: clientAuth}
+	fail := func(field string, err error) (Instance, error) {
+		return inst, &InputError{File: "command line", Instance: name, Field: "--" + strings.ReplaceAll(field, "_", "-"), Problem: err.Error()}
+	}
+	var err error
+	if !slices.Contains(kinds, kind) {
+		return fail("type", fmt.Errorf("%q is not a known type: use one of %s", kind, kindList()))
+	}
+	if inst.DNS, err = checkDNSNames(dns); err != nil {
+		return fail("dns", err)
+	}
+	if inst.HTTPDNS, err = checkDNSNames(httpDNS); err != nil {
+		return fail("http_dns", err)
+	}
+	if inst.IPs, err = parseIPs(ips); err != nil {
+		return fail("ip", err)
+	}
+	if inst.HTTPIPs, err = parseIPs(httpIPs); err != nil {
+		return fail("http_ip", err)
+	}
+	if field, problem := inst.complete(); problem != "" {
+		return fail(field, errors.New(problem))
+	}
+	return inst, nil
+}
+
+// complete checks the name, derives the file name and checks field combinations. It
+// returns the offending field and the problem, or "" when the instance is sound.
+func (inst *Instance) complete() (field, problem string) {
 	if inst.Name == "" {
-		return inst, fail(node, "name", "missing: every instance needs a name, e.g. \"name: node1\"")
+		return "name", "missing: every instance needs a name, e.g. \"name: node1\""
 	}
 	if inst.Name == "ca" {
-		return inst, fail(node, "name", "\"ca\" is reserved for the CA's own files: choose another name")
+		return "name", "\"ca\" is reserved for the CA's own files: choose another name"
 	}
 	subject, err := ParseName(inst.Name)
 	if err != nil {
-		return inst, fail(node, "name", "%v", err)
+		return "name", err.Error()
+	}
+	for _, cn := range inst.CN {
+		if strings.TrimSpace(cn) == "" {
+			return "cn", "empty name: remove it or give a value"
+		}
 	}
 	if inst.Filename == "" {
 		inst.Filename = inst.Name
@@ -200,12 +238,12 @@ func parseInstance(file string, node *yaml.Node) (Instance, error) {
 		}
 	}
 	if !filenamePattern.MatchString(inst.Filename) || strings.HasPrefix(inst.Filename, ".") {
-		return inst, fail(node, "filename", "%q is not a valid file name: use 1-251 letters, digits, spaces or !@#$%%^&{}[]()_+-=,.~'` and no leading '.'", inst.Filename)
+		return "filename", fmt.Sprintf("%q is not a valid file name: use 1-251 letters, digits, spaces or !@#$%%^&{}[]()_+-=,.~'` and no leading '.'", inst.Filename)
 	}
 	if (len(inst.HTTPDNS) > 0 || len(inst.HTTPIPs) > 0) && !inst.Type.hasServer() {
-		return inst, fail(node, "http_dns", "type %s runs no HTTPS server: remove http_dns/http_ip", inst.Type)
+		return "http_dns", fmt.Sprintf("type %s runs no HTTPS server: remove http_dns/http_ip", inst.Type)
 	}
-	return inst, nil
+	return "", ""
 }
 
 func checkUnique(file string, list []Instance) error {
@@ -268,6 +306,10 @@ func ipList(n *yaml.Node) ([]net.IP, error) {
 	if err != nil {
 		return nil, err
 	}
+	return parseIPs(values)
+}
+
+func parseIPs(values []string) ([]net.IP, error) {
 	var ips []net.IP
 	for _, v := range values {
 		ip := net.ParseIP(strings.TrimSpace(v))
@@ -284,6 +326,11 @@ func dnsList(n *yaml.Node) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
+	return checkDNSNames(values)
+}
+
+// checkDNSNames lower-cases and checks host names.
+func checkDNSNames(values []string) ([]string, error) {
 	for i, v := range values {
 		v = strings.ToLower(strings.TrimSpace(v))
 		if err := CheckDNSName(v); err != nil {
