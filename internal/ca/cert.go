@@ -167,7 +167,9 @@ func SubjectKeyID(pub crypto.PublicKey) ([]byte, error) {
 // randomSerial returns a positive 159-bit serial: random (CA/B Forum asks for at least
 // 64 random bits) and below 2^159 so it fits the 20 octets RFC 5280 allows.
 func randomSerial(random io.Reader) (*big.Int, error) {
+	// Draw from [0, 2^159-1) and add one: [1, 2^159-1].
 	limit := new(big.Int).Lsh(big.NewInt(1), 159)
+	limit.Sub(limit, big.NewInt(1))
 	n, err := rand.Int(random, limit)
 	if err != nil {
 		return nil, fmt.Errorf("generate serial number: %w", err)

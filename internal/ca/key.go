@@ -88,9 +88,9 @@ func ParseKeyPEM(data, password []byte) (crypto.Signer, error) {
 			if len(password) == 0 {
 				return nil, fmt.Errorf("key is encrypted: %w", ErrKeyPassword)
 			}
-			der, derr := pemutil.DecryptPKCS8PrivateKey(block.Bytes, password)
+			der, derr := decryptPKCS8(block.Bytes, password)
 			if derr != nil {
-				return nil, fmt.Errorf("decrypt key: %w", ErrKeyPassword)
+				return nil, derr
 			}
 			key, err = x509.ParsePKCS8PrivateKey(der)
 			if err != nil {
@@ -109,6 +109,23 @@ func ParseKeyPEM(data, password []byte) (crypto.Signer, error) {
 		}
 		return signer, nil
 	}
+}
+
+// decryptPKCS8 decrypts a PBES2-encrypted PKCS#8 key. pemutil panics on parameters it
+// cannot use (an IV or ciphertext that is not whole cipher blocks) and, through
+// x/crypto/pbkdf2, on ones FIPS 140-only mode refuses (a salt under 128 bits, as
+// OpenSSL 3.0 writes by default, or a SHA-1 PRF); those become errors here.
+func decryptPKCS8(data, password []byte) (der []byte, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			der, err = nil, fmt.Errorf("decrypt key: unusable encryption parameters (%v): re-encrypt it with AES-256-CBC, PBKDF2-HMAC-SHA256 and a 16-byte salt (OpenSSL 3.2+: openssl pkcs8 -topk8 -v2 aes-256-cbc -saltlen 16)", r)
+		}
+	}()
+	der, err = pemutil.DecryptPKCS8PrivateKey(data, password)
+	if err != nil {
+		return nil, fmt.Errorf("decrypt key: %w", ErrKeyPassword)
+	}
+	return der, nil
 }
 
 // KeyMatches reports an error when key is not the private key of cert.

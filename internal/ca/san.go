@@ -5,6 +5,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/asn1"
 	"fmt"
+	"unicode/utf8"
 )
 
 // Go's x509 package cannot write otherName SANs, so escert builds the whole
@@ -36,11 +37,15 @@ func marshalSAN(leaf Leaf) (pkix.Extension, error) {
 		names = append(names, asn1.RawValue{Class: asn1.ClassContextSpecific, Tag: tagIPAddress, Bytes: b})
 	}
 	for _, cn := range leaf.OtherNames {
-		utf8, err := asn1.MarshalWithParams(cn, "utf8")
+		// encoding/asn1 writes a UTF8String without checking it.
+		if !utf8.ValidString(cn) {
+			return pkix.Extension{}, fmt.Errorf("encode otherName %q: not valid UTF-8", cn)
+		}
+		utf8String, err := asn1.MarshalWithParams(cn, "utf8")
 		if err != nil {
 			return pkix.Extension{}, fmt.Errorf("encode otherName %q: %w", cn, err)
 		}
-		value := asn1.RawValue{Class: asn1.ClassContextSpecific, Tag: 0, IsCompound: true, Bytes: utf8}
+		value := asn1.RawValue{Class: asn1.ClassContextSpecific, Tag: 0, IsCompound: true, Bytes: utf8String}
 		der, err := asn1.Marshal(otherName{TypeID: OIDOtherNameCommonName, Value: value})
 		if err != nil {
 			return pkix.Extension{}, fmt.Errorf("encode otherName %q: %w", cn, err)

@@ -102,6 +102,10 @@ func ParseInstances(file string, data []byte) ([]Instance, error) {
 		if key.Value != "instances" {
 			return nil, &InputError{File: file, Line: key.Line, Field: key.Value, Problem: "unknown top-level key: only \"instances\" is allowed"}
 		}
+		if list != nil {
+			// yaml.v3 keeps duplicate keys in a node; taking the last would drop instances.
+			return nil, &InputError{File: file, Line: key.Line, Field: key.Value, Problem: "given twice: merge the lists into one"}
+		}
 		list = value
 	}
 	if list == nil || list.Kind != yaml.SequenceNode || len(list.Content) == 0 {
