@@ -153,6 +153,9 @@ func parseInstance(file string, node *yaml.Node) (Instance, error) {
 		switch key.Value {
 		case "name":
 			err = scalar(value)
+			if err == nil && value.Tag != "!!str" && value.Tag != "!!int" {
+				err = errors.New("must be a string such as node1")
+			}
 		case "filename":
 			err = scalar(value)
 			inst.Filename = value.Value
@@ -191,6 +194,7 @@ func parseInstance(file string, node *yaml.Node) (Instance, error) {
 // NewInstance builds one instance from command-line values with the same checks as
 // an instances file; errors name the flag.
 func NewInstance(name, filename string, kind Kind, dns, ips, cn, httpDNS, httpIPs []string, clientAuth bool) (Instance, error) {
+	kind = Kind(strings.ToLower(string(kind)))
 	inst := Instance{Name: name, Filename: filename, Type: kind, CN: cn, ClientAuth: clientAuth}
 	fail := func(field string, err error) (Instance, error) {
 		return inst, &InputError{File: "command line", Instance: name, Field: "--" + strings.ReplaceAll(field, "_", "-"), Problem: err.Error()}
@@ -245,7 +249,11 @@ func (inst *Instance) complete() (field, problem string) {
 		return "filename", fmt.Sprintf("%q is not a valid file name: use 1-251 letters, digits, spaces or !@#$%%^&{}[]()_+-=,.~'` and no leading '.'", inst.Filename)
 	}
 	if (len(inst.HTTPDNS) > 0 || len(inst.HTTPIPs) > 0) && !inst.Type.hasServer() {
-		return "http_dns", fmt.Sprintf("type %s runs no HTTPS server: remove http_dns/http_ip", inst.Type)
+		field := "http_dns"
+		if len(inst.HTTPDNS) == 0 {
+			field = "http_ip"
+		}
+		return field, fmt.Sprintf("type %s runs no HTTPS server: remove http_dns/http_ip", inst.Type)
 	}
 	return "", ""
 }
@@ -334,7 +342,8 @@ func dnsList(n *yaml.Node) ([]string, error) {
 }
 
 // checkDNSNames lower-cases and checks host names.
-func checkDNSNames(values []string) ([]string, error) {
+func checkDNSNames(in []string) ([]string, error) {
+	values := slices.Clone(in)
 	for i, v := range values {
 		v = strings.ToLower(strings.TrimSpace(v))
 		if err := CheckDNSName(v); err != nil {
@@ -357,7 +366,14 @@ func CheckDNSName(name string) error {
 	if name == "" || len(name) > 253 {
 		return fmt.Errorf("%q is not a valid DNS name: %s", name, fix)
 	}
-	labels := strings.Split(strings.TrimSuffix(name, "."), ".")
+	if strings.HasSuffix(name, ".") {
+		// A SAN with the root dot never matches: verifiers compare without it.
+		return fmt.Errorf("%q ends with a dot: write it without the trailing dot", name)
+	}
+	labels := strings.Split(name, ".")
+	if len(labels) > 1 && allNumeric(labels) {
+		return fmt.Errorf("%q looks like an IP address but is not one: fix it and put it under ip", name)
+	}
 	for i, label := range labels {
 		if i == 0 && label == "*" && len(labels) > 2 {
 			continue
@@ -367,6 +383,17 @@ func CheckDNSName(name string) error {
 		}
 	}
 	return nil
+}
+
+// allNumeric reports a dotted all-digit name such as 192.0.2.300: a mistyped IP,
+// which no resolver would accept as a host name either.
+func allNumeric(labels []string) bool {
+	for _, l := range labels {
+		if strings.Trim(l, "0123456789") != "" {
+			return false
+		}
+	}
+	return true
 }
 
 func (k Kind) hasServer() bool {

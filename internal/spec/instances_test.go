@@ -554,8 +554,13 @@ var invalidFiles = []struct {
 		fix: "type beats runs no HTTPS server: remove http_dns/http_ip",
 	},
 	{
+		name: "null name",
+		yaml: "instances:\n  - name: ~\n", line: 2, instance: "~", field: "name",
+		fix: "must be a string such as node1",
+	},
+	{
 		name: "http_ip on a client instance",
-		yaml: "instances:\n  - name: app\n    type: client\n    http_ip: 192.0.2.1\n", line: 2, instance: "app", field: "http_dns",
+		yaml: "instances:\n  - name: app\n    type: client\n    http_ip: 192.0.2.1\n", line: 2, instance: "app", field: "http_ip",
 		fix: "type client runs no HTTPS server",
 	},
 	{
@@ -745,7 +750,7 @@ func TestNewInstanceAppliesTheFileChecksToFlags(t *testing.T) {
 		{
 			name:    "http names on beats",
 			args:    args{name: "fb", kind: Beats, httpIPs: []string{"192.0.2.1"}},
-			wantErr: `command line: instance "fb": field --http-dns: type beats runs no HTTPS server: remove http_dns/http_ip`,
+			wantErr: `command line: instance "fb": field --http-ip: type beats runs no HTTPS server: remove http_dns/http_ip`,
 		},
 	}
 	for _, tt := range tests {
@@ -789,7 +794,9 @@ func TestCheckDNSName(t *testing.T) {
 		"-node":                 `"-node" is not a valid DNS name: use a host name such as node1.example.com`,
 		"node-":                 `"node-" is not a valid DNS name: use a host name such as node1.example.com`,
 		"a..b":                  `"a..b" is not a valid DNS name: use a host name such as node1.example.com`,
-		".":                     `"." is not a valid DNS name: use a host name such as node1.example.com`,
+		"node1.example.com.":    `"node1.example.com." ends with a dot: write it without the trailing dot`,
+		"192.0.2.300":           `"192.0.2.300" looks like an IP address but is not one: fix it and put it under ip`,
+		".":                     `"." ends with a dot: write it without the trailing dot`,
 		"Node1":                 `"Node1" is not a valid DNS name: use a host name such as node1.example.com`,
 		"*":                     `"*" is not a valid DNS name: use a host name such as node1.example.com`,
 		"*.com":                 `"*.com" is not a valid DNS name: use a host name such as node1.example.com`,
