@@ -1,0 +1,423 @@
+package realtest
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// Tests run in parallel and each starts its own JSSE servers: a JVM start per server,
+// not TLS, is what costs time here (Java clients share one daemon JVM).
+
+// p12Password has characters java.util.Properties gives meaning to, so the test also
+// proves passwords reach Java intact.
+const p12Password = `s3cret pass=:#!\x`
+
+// makeP12 writes node.key/node-chain.crt as a PKCS#12 file with openssl 3 (AES-256,
+// HMAC-SHA256: what Java 17 reads), and with trusted=true adds ca.pem as a
+// trustedCertEntry with keytool, the way certutil's p12 carries its CA.
+func makeP12(t *testing.T, trusted bool) string {
+	t.Helper()
+	openssl := Require(t, "openssl")
+	path := filepath.Join(t.TempDir(), "node.p12")
+	env := []string{"P12PASS=" + p12Password}
+	mustRun(t, openssl, []string{"pkcs12", "-export", "-name", "node1",
+		"-inkey", pki(t, "node.key"), "-in", pki(t, "node-chain.crt"),
+		"-out", path, "-passout", "env:P12PASS"}, env)
+	if trusted {
+		mustRun(t, Require(t, "keytool"), []string{"-importcert", "-noprompt", "-alias", "ca",
+			"-file", pki(t, "ca.pem"), "-keystore", path, "-storetype", "PKCS12",
+			"-storepass:env", "P12PASS"}, env)
+	}
+	return path
+}
+
+func mustRun(t *testing.T, path string, args, env []string) {
+	t.Helper()
+	res, err := run(path, args, env)
+	if err == nil && res.code != 0 {
+		err = errors.New(res.message())
+	}
+	if err != nil {
+		t.Fatalf("%s %s: %v", filepath.Base(path), args[0], err)
+	}
+}
+
+// nodePEM is the node's key material as PEM files.
+func nodePEM(t *testing.T) Store {
+	return Store{KeyPEM: pki(t, "node.key"), CertPEM: pki(t, "node-chain.crt")}
+}
+
+func trustCA(t *testing.T, names ...string) Store {
+	var s Store
+	for _, n := range names {
+		s.CAPEMs = append(s.CAPEMs, pki(t, n))
+	}
+	return s
+}
+
+// wantHandshakeError fails unless err is a handshake failure (not a load failure)
+// whose text contains want.
+func wantHandshakeError(t *testing.T, err error, want string) {
+	t.Helper()
+	switch {
+	case err == nil:
+		t.Fatalf("handshake succeeded, want an error containing %q", want)
+	case errors.Is(err, ErrLoad):
+		t.Fatalf("got a load error, want a handshake error containing %q: %v", want, err)
+	case !strings.Contains(err.Error(), want):
+		t.Fatalf("error %q does not contain %q", err, want)
+	}
+}
+
+func TestJSSEMutualTLS(t *testing.T) {
+	t.Parallel()
+	addr := StartJSSEServer(t, JSSEConfig{Key: nodePEM(t), Trust: trustCA(t, "ca.pem"), ClientAuth: true})
+
+	tests := []struct {
+		name     string
+		cfg      JSSEConfig
+		host     string
+		wantLine string // prefix of the server's line; "" means want an error
+		wantErr  string
+	}{
+		{name: "PKCS#8 EC key, DNS name", cfg: JSSEConfig{Key: nodePEM(t), Trust: trustCA(t, "ca.pem")},
+			host: "localhost", wantLine: "OK CN=node1 TLSv1.3"},
+		{name: "IP address", cfg: JSSEConfig{Key: nodePEM(t), Trust: trustCA(t, "ca.pem")},
+			host: "127.0.0.1", wantLine: "OK CN=node1 TLSv1.3"},
+		{name: "chain only", cfg: JSSEConfig{Key: nodePEM(t), Trust: trustCA(t, "ca.pem")},
+			wantLine: "OK CN=node1"},
+		{name: "SEC1 EC key", cfg: JSSEConfig{
+			Key: Store{KeyPEM: pki(t, "node-sec1.key"), CertPEM: pki(t, "node.crt")}, Trust: trustCA(t, "ca.pem")},
+			host: "localhost", wantLine: "OK CN=node1"},
+		{name: "PKCS#1 RSA key", cfg: JSSEConfig{
+			Key: Store{KeyPEM: pki(t, "rsa.key"), CertPEM: pki(t, "rsa.crt")}, Trust: trustCA(t, "ca.pem")},
+			host: "localhost", wantLine: "OK CN=rsa"},
+		{name: "TLSv1.2", cfg: JSSEConfig{Key: nodePEM(t), Trust: trustCA(t, "ca.pem"), Protocols: []string{"TLSv1.2"}},
+			host: "localhost", wantLine: "OK CN=node1 TLSv1.2"},
+		// JDK 17 answers with bad_certificate, later JDKs with certificate_required.
+		{name: "no client certificate", cfg: JSSEConfig{Trust: trustCA(t, "ca.pem")},
+			host: "localhost", wantErr: "Received fatal alert: "},
+		// The JDK's key manager offers only certificates from the issuers the server
+		// names, so this client sends none, as a node with a foreign CA would.
+		{name: "client certificate from another CA", cfg: JSSEConfig{
+			Key: Store{KeyPEM: pki(t, "other.key"), CertPEM: pki(t, "other.crt")}, Trust: trustCA(t, "ca.pem")},
+			host: "localhost", wantErr: "Received fatal alert: "},
+		{name: "server from an untrusted CA", cfg: JSSEConfig{Key: nodePEM(t), Trust: trustCA(t, "other-ca.pem")},
+			host: "localhost", wantErr: "PKIX path building failed"},
+		{name: "hostname mismatch", cfg: JSSEConfig{Key: nodePEM(t), Trust: trustCA(t, "ca.pem")},
+			host: "node1.example.com", wantErr: "No subject alternative DNS name matching node1.example.com"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			line, err := JSSEDial(t, tc.cfg, addr, tc.host)
+			if tc.wantErr != "" {
+				wantHandshakeError(t, err, tc.wantErr)
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.HasPrefix(line, tc.wantLine) {
+				t.Fatalf("server line %q, want prefix %q", line, tc.wantLine)
+			}
+		})
+	}
+}
+
+func TestJSSEPKCS12(t *testing.T) {
+	t.Parallel()
+	p12 := makeP12(t, true)
+	store := Store{P12Path: p12, P12Password: p12Password}
+
+	t.Run("keytool", func(t *testing.T) {
+		t.Parallel()
+		entries, err := KeytoolList(t, p12, p12Password)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]KeytoolEntry{}
+		for _, e := range entries {
+			got[e.Alias] = e
+		}
+		want := []KeytoolEntry{{"node1", "PrivateKeyEntry", 2}, {"ca", "trustedCertEntry", 1}}
+		if len(entries) != len(want) {
+			t.Fatalf("entries %+v, want %+v", entries, want)
+		}
+		for _, w := range want {
+			if got[w.Alias] != w {
+				t.Errorf("entry %q = %+v, want %+v", w.Alias, got[w.Alias], w)
+			}
+		}
+		if _, err := KeytoolList(t, p12, "wrong"); !errors.Is(err, ErrLoad) || !strings.Contains(err.Error(), "password") {
+			t.Errorf("wrong password: got %v, want a load error about the password", err)
+		}
+	})
+
+	t.Run("server keystore and truststore", func(t *testing.T) {
+		t.Parallel()
+		// transport.p12 style: one file as keystore and truststore.
+		addr := StartJSSEServer(t, JSSEConfig{Key: store, Trust: store, ClientAuth: true})
+		// The client mirrors it with the same p12.
+		line, err := JSSEDial(t, JSSEConfig{Key: store, Trust: store}, addr, "localhost")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.HasPrefix(line, "OK CN=node1 ") {
+			t.Fatalf("server line %q", line)
+		}
+	})
+
+	t.Run("keystore without trusted entries as truststore", func(t *testing.T) {
+		t.Parallel()
+		bare := Store{P12Path: makeP12(t, false), P12Password: p12Password}
+		_, err := TryStartJSSEServer(t, JSSEConfig{Key: bare, Trust: bare})
+		if !errors.Is(err, ErrLoad) || !strings.Contains(err.Error(), "does not contain any trusted certificate entries") {
+			t.Fatalf("got %v, want Elasticsearch's truststore error", err)
+		}
+		// As a keystore next to PEM CAs it is fine (keystore.path + certificate_authorities).
+		if err := JSSELoad(t, JSSEConfig{Key: bare, Trust: trustCA(t, "ca.pem")}); err != nil {
+			t.Fatal(err)
+		}
+	})
+
+	t.Run("wrong password", func(t *testing.T) {
+		t.Parallel()
+		err := JSSELoad(t, JSSEConfig{Key: Store{P12Path: p12, P12Password: "wrong"}})
+		if !errors.Is(err, ErrLoad) || !strings.Contains(err.Error(), "password") {
+			t.Fatalf("got %v, want a load error about the password", err)
+		}
+	})
+}
+
+func TestJSSEKeyFiles(t *testing.T) {
+	t.Parallel()
+	openssl := Require(t, "openssl")
+	// PBES2 with AES-256 and HMAC-SHA256, the encrypted PKCS#8 escert writes.
+	encrypted := filepath.Join(t.TempDir(), "node-enc.key")
+	mustRun(t, openssl, []string{"pkcs8", "-topk8", "-v2", "aes-256-cbc", "-v2prf", "hmacWithSHA256",
+		"-in", pki(t, "node.key"), "-out", encrypted, "-passout", "env:KEYPASS"}, []string{"KEYPASS=" + p12Password})
+
+	tests := []struct {
+		name    string
+		key     Store
+		wantErr string // "" means Java must load it
+	}{
+		{name: "encrypted PKCS#8", key: Store{KeyPEM: encrypted, CertPEM: pki(t, "node.crt"), KeyPassword: p12Password}},
+		{name: "encrypted PKCS#8, wrong password", wantErr: "wrong key password?",
+			key: Store{KeyPEM: encrypted, CertPEM: pki(t, "node.crt"), KeyPassword: "wrong"}},
+		{name: "encrypted PKCS#8, no password", wantErr: "no key password",
+			key: Store{KeyPEM: encrypted, CertPEM: pki(t, "node.crt")}},
+		{name: "key of another certificate", wantErr: "does not match the certificate",
+			key: Store{KeyPEM: pki(t, "other.key"), CertPEM: pki(t, "node.crt")}},
+		{name: "certificate as key", wantErr: "no private key PEM block",
+			key: Store{KeyPEM: pki(t, "node.crt"), CertPEM: pki(t, "node.crt")}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			err := JSSELoad(t, JSSEConfig{Key: tc.key})
+			if tc.wantErr == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			if !errors.Is(err, ErrLoad) || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Fatalf("got %v, want a load error containing %q", err, tc.wantErr)
+			}
+		})
+	}
+}
+
+func TestJSSETrustRestrictions(t *testing.T) {
+	t.Parallel()
+	client := JSSEConfig{Key: nodePEM(t), Trust: trustCA(t, "ca.pem")}
+
+	t.Run("matching pattern", func(t *testing.T) {
+		t.Parallel()
+		addr := StartJSSEServer(t, JSSEConfig{Key: nodePEM(t), Trust: trustCA(t, "ca.pem"), ClientAuth: true,
+			TrustSubjectPatterns: []string{"*.other.cluster", "*.node.escert"}})
+		if err := JSSEHandshake(t, client, addr, "localhost"); err != nil {
+			t.Fatal(err)
+		}
+		// The client side restricts the server the same way.
+		restricted := client
+		restricted.TrustSubjectPatterns = []string{"node?.node.escert"}
+		if err := JSSEHandshake(t, restricted, addr, "localhost"); err != nil {
+			t.Fatal(err)
+		}
+		restricted.TrustSubjectPatterns = []string{"*.node.other"}
+		wantHandshakeError(t, JSSEHandshake(t, restricted, addr, "localhost"),
+			"with fields [node1.node.escert] does not match the trusted names [*.node.other]")
+	})
+
+	t.Run("non-matching pattern", func(t *testing.T) {
+		t.Parallel()
+		// The chain is fine; only the name restriction refuses the client.
+		addr := StartJSSEServer(t, JSSEConfig{Key: nodePEM(t), Trust: trustCA(t, "ca.pem"), ClientAuth: true,
+			TrustSubjectPatterns: []string{"*.node.other"}})
+		wantHandshakeError(t, JSSEHandshake(t, client, addr, "localhost"), "certificate_unknown")
+	})
+}
+
+func TestClients(t *testing.T) {
+	t.Parallel()
+	addr := StartJSSEServer(t, JSSEConfig{Key: nodePEM(t)})
+	ca, otherCA := pki(t, "ca.pem"), pki(t, "other-ca.pem")
+
+	clients := []struct {
+		name    string
+		connect func(t testing.TB, addr, caFile, host string) error
+		// messages for a name mismatch and an untrusted CA
+		wrongName, untrusted string
+	}{
+		{"node", NodeTLSConnect, "ERR_TLS_CERT_ALTNAME_INVALID", "SELF_SIGNED_CERT_IN_CHAIN"},
+		{"python", PythonStrictConnect, "Hostname mismatch", "self-signed certificate in certificate chain"},
+		{"go", GoTLSConnect, "certificate is valid for localhost, not node1.example.com", "certificate signed by unknown authority"},
+	}
+	for _, c := range clients {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			for _, host := range []string{"localhost", "127.0.0.1", ""} {
+				if err := c.connect(t, addr, ca, host); err != nil {
+					t.Errorf("host %q: %v", host, err)
+				}
+			}
+			wantHandshakeError(t, c.connect(t, addr, ca, "node1.example.com"), c.wrongName)
+			wantHandshakeError(t, c.connect(t, addr, otherCA, "localhost"), c.untrusted)
+			if err := c.connect(t, addr, filepath.Join(t.TempDir(), "missing.pem"), "localhost"); !errors.Is(err, ErrLoad) {
+				t.Errorf("missing CA file: got %v, want ErrLoad", err)
+			}
+		})
+	}
+}
+
+// TestPythonStrictRejectsCAWithoutKeyUsage proves strict mode is on: the same chain
+// passes Go and Node but not Python with VERIFY_X509_STRICT.
+func TestPythonStrictRejectsCAWithoutKeyUsage(t *testing.T) {
+	t.Parallel()
+	addr := StartJSSEServer(t, JSSEConfig{Key: Store{KeyPEM: pki(t, "noku.key"), CertPEM: pki(t, "noku.crt")}})
+	ca := pki(t, "noku-ca.pem")
+	if err := GoTLSConnect(t, addr, ca, "localhost"); err != nil {
+		t.Fatalf("go: %v", err)
+	}
+	if err := NodeTLSConnect(t, addr, ca, "localhost"); err != nil {
+		t.Fatalf("node: %v", err)
+	}
+	wantHandshakeError(t, PythonStrictConnect(t, addr, ca, "localhost"), "CA cert does not include key usage extension")
+}
+
+func TestOpenSSLVerify(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name, ca, cert, purpose string
+		untrusted               []string
+		wantErr                 string
+	}{
+		{name: "server", ca: "ca.pem", cert: "node.crt", purpose: "sslserver"},
+		{name: "client", ca: "ca.pem", cert: "node.crt", purpose: "sslclient"},
+		{name: "RSA", ca: "ca.pem", cert: "rsa.crt", purpose: "any"},
+		{name: "intermediate offered", ca: "ca.pem", cert: "int-leaf.crt", purpose: "sslserver", untrusted: []string{"int-ca.pem"}},
+		{name: "intermediate missing", ca: "ca.pem", cert: "int-leaf.crt", purpose: "sslserver",
+			wantErr: "unable to get local issuer certificate"},
+		{name: "serverAuth only as client", ca: "ca.pem", cert: "int-leaf.crt", purpose: "sslclient", untrusted: []string{"int-ca.pem"},
+			wantErr: "unsuitable certificate purpose"},
+		{name: "other CA", ca: "other-ca.pem", cert: "node.crt", purpose: "sslserver",
+			wantErr: "unable to get local issuer certificate"},
+		{name: "CA without key usage", ca: "noku-ca.pem", cert: "noku.crt", purpose: "sslserver",
+			wantErr: "CA cert does not include key usage extension"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var untrusted []string
+			for _, u := range tc.untrusted {
+				untrusted = append(untrusted, pki(t, u))
+			}
+			err := OpenSSLVerify(t, pki(t, tc.ca), pki(t, tc.cert), tc.purpose, untrusted...)
+			switch {
+			case tc.wantErr == "" && err != nil:
+				t.Fatal(err)
+			case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
+				t.Fatalf("got %v, want an error containing %q", err, tc.wantErr)
+			}
+		})
+	}
+}
+
+func TestPropertiesEscape(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"plain", "plain"},
+		{`a b=c:d#e!f\g`, `a\ b\=c\:d\#e\!f\\g`},
+		{"tab\tnl\n", `tab\tnl\n`},
+		{"é€😀", `\u00e9\u20ac\ud83d\ude00`},
+	}
+	for _, tc := range tests {
+		if got := propertiesEscape(tc.in); got != tc.want {
+			t.Errorf("propertiesEscape(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+func TestParseKeytoolList(t *testing.T) {
+	out := `Keystore type: PKCS12
+Keystore provider: SUN
+
+Your keystore contains 2 entries
+
+Alias name: ca
+Creation date: Nov 27, 2025
+Entry type: trustedCertEntry
+
+Owner: CN=realtest CA
+*******************************************
+
+
+Alias name: node1
+Creation date: Nov 27, 2025
+Entry type: PrivateKeyEntry
+Certificate chain length: 2
+Certificate[1]:
+Owner: CN=node1
+`
+	got, err := parseKeytoolList(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []KeytoolEntry{{"ca", "trustedCertEntry", 1}, {"node1", "PrivateKeyEntry", 2}}
+	if len(got) != 2 || got[0] != want[0] || got[1] != want[1] {
+		t.Fatalf("got %+v, want %+v", got, want)
+	}
+}
+
+// recordingTB records Skip and Fatalf instead of stopping the test, to observe Require.
+type recordingTB struct {
+	testing.TB
+	skipped, failed string
+}
+
+func (r *recordingTB) Helper()                        {}
+func (r *recordingTB) Skip(args ...any)               { r.skipped = fmt.Sprint(args...) }
+func (r *recordingTB) Fatalf(format string, a ...any) { r.failed = fmt.Sprintf(format, a...) }
+
+func TestRequire(t *testing.T) {
+	t.Setenv("PATH", t.TempDir()) // nothing to find
+
+	t.Setenv("ESCERT_REQUIRE_TOOLS", "")
+	r := &recordingTB{TB: t}
+	Require(r, "node")
+	if !strings.Contains(r.skipped, "install the Debian package nodejs") || r.failed != "" {
+		t.Errorf("missing tool: skipped %q, failed %q; want a skip naming nodejs", r.skipped, r.failed)
+	}
+
+	t.Setenv("ESCERT_REQUIRE_TOOLS", "1")
+	r = &recordingTB{TB: t}
+	Require(r, "javac")
+	if !strings.Contains(r.failed, "openjdk-17-jdk-headless") || r.skipped != "" {
+		t.Errorf("ESCERT_REQUIRE_TOOLS=1: skipped %q, failed %q; want a failure naming the JDK", r.skipped, r.failed)
+	}
+}
