@@ -137,7 +137,7 @@ func TestOpenSSLStrictVerifiesEveryLeafForItsPurpose(t *testing.T) {
 			for _, c := range inst.Certificates {
 				leaf := certFile(t, b, c)
 				caFile := b.path("ca", c.Layer+"-ca.crt")
-				for _, usage := range c.Usages {
+				for _, usage := range c.ExtKeyUsage {
 					purpose := map[string]string{"serverAuth": "sslserver", "clientAuth": "sslclient"}[usage]
 					if err := realtest.OpenSSLVerify(t, caFile, leaf, purpose); err != nil {
 						t.Errorf("%s %s (%s): %v", inst.Name, c.Name, purpose, err)

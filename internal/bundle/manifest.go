@@ -50,21 +50,12 @@ type InstanceInfo struct {
 	Files            []string   `json:"files"`
 }
 
-// CertInfo describes one issued certificate.
+// CertInfo describes one issued certificate and the files that hold it.
 type CertInfo struct {
-	Name       string    `json:"name"`
-	Layer      string    `json:"layer"`
-	Files      []string  `json:"files"`
-	Subject    string    `json:"subject"`
-	DNSNames   []string  `json:"dns,omitempty"`
-	IPs        []string  `json:"ip,omitempty"`
-	OtherNames []string  `json:"other_names,omitempty"`
-	Usages     []string  `json:"usages"`
-	Serial     string    `json:"serial"`
-	SHA256     string    `json:"sha256"`
-	NotBefore  time.Time `json:"not_before"`
-	NotAfter   time.Time `json:"not_after"`
-	Issuer     string    `json:"issuer"`
+	Name  string   `json:"name"`
+	Layer string   `json:"layer"`
+	Files []string `json:"files"`
+	ca.Summary
 }
 
 func newManifest(iss issuer.Issuer, req Request, opts Options) Manifest {
@@ -102,21 +93,7 @@ func newManifest(iss issuer.Issuer, req Request, opts Options) Manifest {
 }
 
 func certInfo(c spec.Certificate, leaf *x509.Certificate, files []install.File, dir string) CertInfo {
-	info := CertInfo{
-		Name: c.Base, Layer: string(c.Layer), Subject: leaf.Subject.String(),
-		DNSNames: leaf.DNSNames, OtherNames: c.OtherNames,
-		Serial: leaf.SerialNumber.Text(16), SHA256: ca.Fingerprint(leaf),
-		NotBefore: leaf.NotBefore.UTC(), NotAfter: leaf.NotAfter.UTC(), Issuer: leaf.Issuer.String(),
-	}
-	for _, ip := range leaf.IPAddresses {
-		info.IPs = append(info.IPs, ip.String())
-	}
-	if c.ServerAuth {
-		info.Usages = append(info.Usages, "serverAuth")
-	}
-	if c.ClientAuth {
-		info.Usages = append(info.Usages, "clientAuth")
-	}
+	info := CertInfo{Name: c.Base, Layer: string(c.Layer), Summary: ca.Summarize(leaf)}
 	for _, f := range files {
 		info.Files = append(info.Files, dir+f.Path)
 	}

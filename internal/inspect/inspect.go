@@ -30,23 +30,10 @@ type Report struct {
 	Keystore     *KSReport    `json:"keystore,omitempty"`
 }
 
-// CertReport summarises one certificate.
+// CertReport summarises one certificate, with the days it has left.
 type CertReport struct {
-	Subject    string    `json:"subject"`
-	Issuer     string    `json:"issuer"`
-	Serial     string    `json:"serial"`
-	NotBefore  time.Time `json:"not_before"`
-	NotAfter   time.Time `json:"not_after"`
-	DaysLeft   int       `json:"days_left"`
-	IsCA       bool      `json:"is_ca"`
-	Key        string    `json:"key"`
-	Signature  string    `json:"signature"`
-	DNSNames   []string  `json:"dns,omitempty"`
-	IPs        []string  `json:"ip,omitempty"`
-	OtherNames []string  `json:"other_names,omitempty"`
-	KeyUsage   []string  `json:"key_usage,omitempty"`
-	ExtUsage   []string  `json:"ext_key_usage,omitempty"`
-	SHA256     string    `json:"sha256"`
+	ca.Summary
+	DaysLeft int `json:"days_left"`
 }
 
 // KeyReport describes a private key without revealing it.
@@ -231,43 +218,5 @@ func keyType(key crypto.PrivateKey) string {
 }
 
 func certReport(c *x509.Certificate, now time.Time) CertReport {
-	r := CertReport{
-		Subject: c.Subject.String(), Issuer: c.Issuer.String(), Serial: c.SerialNumber.Text(16),
-		NotBefore: c.NotBefore.UTC(), NotAfter: c.NotAfter.UTC(),
-		DaysLeft: int(c.NotAfter.Sub(now).Hours() / 24), IsCA: c.IsCA,
-		Signature: c.SignatureAlgorithm.String(), DNSNames: c.DNSNames, SHA256: ca.Fingerprint(c),
-	}
-	if spec, err := fips.SpecOf(c.PublicKey); err == nil {
-		r.Key = spec.String()
-	}
-	for _, ip := range c.IPAddresses {
-		r.IPs = append(r.IPs, ip.String())
-	}
-	r.OtherNames, _ = ca.OtherNames(c)
-	for _, u := range keyUsageNames {
-		if c.KeyUsage&u.bit != 0 {
-			r.KeyUsage = append(r.KeyUsage, u.name)
-		}
-	}
-	for _, u := range c.ExtKeyUsage {
-		name, ok := extUsageNames[u]
-		if !ok {
-			name = fmt.Sprintf("eku-%d", u)
-		}
-		r.ExtUsage = append(r.ExtUsage, name)
-	}
-	return r
-}
-
-var keyUsageNames = []struct {
-	bit  x509.KeyUsage
-	name string
-}{
-	{x509.KeyUsageDigitalSignature, "digitalSignature"}, {x509.KeyUsageContentCommitment, "contentCommitment"},
-	{x509.KeyUsageKeyEncipherment, "keyEncipherment"}, {x509.KeyUsageDataEncipherment, "dataEncipherment"},
-	{x509.KeyUsageKeyAgreement, "keyAgreement"}, {x509.KeyUsageCertSign, "keyCertSign"}, {x509.KeyUsageCRLSign, "cRLSign"},
-}
-
-var extUsageNames = map[x509.ExtKeyUsage]string{
-	x509.ExtKeyUsageServerAuth: "serverAuth", x509.ExtKeyUsageClientAuth: "clientAuth", x509.ExtKeyUsageAny: "any",
+	return CertReport{Summary: ca.Summarize(c), DaysLeft: int(c.NotAfter.Sub(now).Hours() / 24)}
 }

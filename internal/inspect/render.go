@@ -57,7 +57,7 @@ func renderCert(w io.Writer, label string, c CertReport) {
 	line("dns", strings.Join(c.DNSNames, ", "))
 	line("ip", strings.Join(c.IPs, ", "))
 	line("othername", strings.Join(c.OtherNames, ", "))
-	line("usage", strings.Join(append(append([]string{}, c.KeyUsage...), c.ExtUsage...), ", "))
+	line("usage", strings.Join(append(append([]string{}, c.KeyUsage...), c.ExtKeyUsage...), ", "))
 	line("serial", c.Serial)
 	line("sha256", c.SHA256)
 }
