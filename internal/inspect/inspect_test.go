@@ -1,0 +1,121 @@
+package inspect
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/escert/escert/internal/eskeystore"
+	"github.com/escert/escert/internal/p12"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/*.golden")
+
+// The fixtures were made once with openssl 3 (see the test names); a fixed clock keeps
+// "days left" stable.
+var fixedNow = time.Date(2026, 11, 27, 0, 0, 0, 0, time.UTC)
+
+func fixture(t testing.TB, name string) []byte {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join("testdata", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
+
+func passwords(p ...string) Passwords {
+	return func() ([][]byte, error) {
+		var out [][]byte
+		for _, s := range p {
+			out = append(out, []byte(s))
+		}
+		return out, nil
+	}
+}
+
+func TestFileRendersEachKindLikeTheGolden(t *testing.T) {
+	cases := []struct {
+		file      string
+		passwords Passwords
+	}{
+		{"node.crt", nil},
+		{"node.der", nil},
+		{"node.key", nil},
+		{"openssl.p12", passwords("wrong", "fixture-pass-123")},
+		{"v5-s3-credentials.keystore", nil},
+	}
+	for _, tc := range cases {
+		t.Run(tc.file, func(t *testing.T) {
+			r, err := File(tc.file, fixture(t, tc.file), tc.passwords, fixedNow)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var text bytes.Buffer
+			Render(&text, r)
+			js, _ := json.MarshalIndent(r, "", "  ")
+			got := append(text.Bytes(), append(js, '\n')...)
+			golden := filepath.Join("testdata", tc.file+".golden")
+			if *update {
+				os.WriteFile(golden, got, 0o644)
+			}
+			if want := fixture(t, tc.file+".golden"); !bytes.Equal(got, want) {
+				t.Errorf("output differs from %s (go test -update):\n%s", golden, got)
+			}
+		})
+	}
+}
+
+func TestFileNeverShowsSecrets(t *testing.T) {
+	ks, err := File("ks", fixture(t, "v5-s3-credentials.keystore"), nil, fixedNow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := File("key", fixture(t, "node.key"), nil, fixedNow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range []*Report{ks, key} {
+		var out bytes.Buffer
+		Render(&out, r)
+		js, _ := json.Marshal(r)
+		out.Write(js)
+		for _, secret := range []string{"wJalrXUtnFEMI", "AKIAIOSFODNN7EXAMPLE", "PRIVATE KEY-----"} {
+			if strings.Contains(out.String(), secret) {
+				t.Errorf("%s: output shows %q", r.File, secret)
+			}
+		}
+	}
+}
+
+func TestFileReportsWrongPasswordAndGarbage(t *testing.T) {
+	if _, err := File("p", fixture(t, "openssl.p12"), passwords("nope"), fixedNow); !errors.Is(err, p12.ErrWrongPassword) {
+		t.Errorf("wrong p12 password: %v", err)
+	}
+	if _, err := File("g", []byte("hello"), nil, fixedNow); err == nil || !strings.Contains(err.Error(), "not a certificate, key, PKCS#12 or elasticsearch.keystore") {
+		t.Errorf("garbage: %v", err)
+	}
+	corrupt := fixture(t, "v5-s3-credentials.keystore")
+	corrupt[len(corrupt)/2] ^= 1
+	if _, err := File("k", corrupt, nil, fixedNow); !errors.Is(err, eskeystore.ErrCorrupted) {
+		t.Errorf("corrupted keystore: %v", err)
+	}
+}
+
+func FuzzFile(f *testing.F) {
+	for _, name := range []string{"node.crt", "node.der", "node.key", "openssl.p12", "v5-s3-credentials.keystore"} {
+		f.Add(fixture(f, name))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		r, err := File("fuzz", data, passwords("fixture-pass-123"), fixedNow)
+		if err == nil {
+			Render(&bytes.Buffer{}, r)
+		}
+	})
+}
