@@ -1,0 +1,135 @@
+package issuer
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/x509"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/escert/escert/internal/ca"
+	"github.com/escert/escert/internal/fips"
+	"github.com/escert/escert/internal/spec"
+)
+
+var fixedNow = func() time.Time { return time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC) }
+
+func newLocal(t *testing.T, single bool) *Local {
+	t.Helper()
+	l, err := NewLocal(rand.Reader, fips.Policy{}, fips.DefaultKey, "prod", 3650, single, fixedNow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+// writeCADir writes a local issuer's CAs the way bundle.CAFiles lays them out.
+func writeCADir(t *testing.T, l *Local, password []byte) string {
+	t.Helper()
+	dir := t.TempDir()
+	layers := []spec.Layer{spec.Transport, spec.HTTP}
+	if l.SingleCA() {
+		layers = layers[:1]
+	}
+	for _, layer := range layers {
+		base := filepath.Join(dir, CAFileBase(layer, l.SingleCA()))
+		key, err := ca.MarshalKeyPEM(rand.Reader, l.CAs[layer].Key, password)
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(base+".crt", ca.EncodeCertificates(l.CAs[layer].Cert), 0o644)
+		os.WriteFile(base+".key", key, 0o600)
+	}
+	return dir
+}
+
+func TestIssueSignsWithTheCAOfTheLayerAndReturnsLeafThenCA(t *testing.T) {
+	l := newLocal(t, false)
+	if l.SingleCA() {
+		t.Fatal("two CAs reported as one")
+	}
+	key, _ := ca.GenerateKey(rand.Reader, fips.Policy{}, fips.DefaultKey)
+	for _, layer := range []spec.Layer{spec.Transport, spec.HTTP} {
+		c := spec.Certificate{Layer: layer, DNSNames: []string{"node1.example.com"}, ServerAuth: true, Days: 30}
+		c.Subject.CommonName = "node1"
+		chain, err := l.Issue(context.Background(), c, key.Public())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(chain) != 2 || !chain[1].Equal(l.Trust(layer)[0]) {
+			t.Fatalf("%s chain does not end with the layer's CA", layer)
+		}
+		pool := x509.NewCertPool()
+		pool.AddCert(chain[1])
+		if _, err := chain[0].Verify(x509.VerifyOptions{Roots: pool, DNSName: "node1.example.com", CurrentTime: fixedNow()}); err != nil {
+			t.Errorf("%s leaf does not verify: %v", layer, err)
+		}
+	}
+	if subj := l.Trust(spec.HTTP)[0].Subject.CommonName; subj != "escert prod http CA" {
+		t.Errorf("HTTP CA subject = %q", subj)
+	}
+}
+
+func TestLoadLocalReadsBothLayoutsAndEncryptedKeys(t *testing.T) {
+	for _, single := range []bool{false, true} {
+		l := newLocal(t, single)
+		password := []byte("correct horse battery staple")
+		dir := writeCADir(t, l, password)
+		got, err := LoadLocal(dir, password, fips.Policy{}, rand.Reader, fixedNow)
+		if err != nil {
+			t.Fatalf("single=%v: %v", single, err)
+		}
+		if got.SingleCA() != single || !got.CAs[spec.HTTP].Cert.Equal(l.CAs[spec.HTTP].Cert) {
+			t.Errorf("single=%v: loaded different CAs", single)
+		}
+	}
+}
+
+func TestLoadLocalNamesTheFileAndTheFix(t *testing.T) {
+	cases := []struct {
+		name   string
+		damage func(t *testing.T, dir string)
+		file   string
+		want   string
+	}{
+		{"missing certificate", func(t *testing.T, dir string) { os.Remove(filepath.Join(dir, "http-ca.crt")) }, "http-ca.crt", "missing: run `escert ca create"},
+		{"missing key", func(t *testing.T, dir string) { os.Remove(filepath.Join(dir, "transport-ca.key")) }, "transport-ca.key", "missing: the CA key must sit beside its certificate"},
+		{"key of another CA", func(t *testing.T, dir string) {
+			other, _ := os.ReadFile(filepath.Join(dir, "transport-ca.key"))
+			os.WriteFile(filepath.Join(dir, "http-ca.key"), other, 0o600)
+		}, "http-ca.key", "does not match the CA certificate"},
+		{"leaf instead of CA", func(t *testing.T, dir string) {
+			l := newLocal(t, false)
+			key, _ := ca.GenerateKey(rand.Reader, fips.Policy{}, fips.DefaultKey)
+			c := spec.Certificate{Layer: spec.HTTP, DNSNames: []string{"x.example.com"}, ServerAuth: true, Days: 1}
+			chain, _ := l.Issue(context.Background(), c, key.Public())
+			os.WriteFile(filepath.Join(dir, "http-ca.crt"), ca.EncodeCertificates(chain[0]), 0o644)
+		}, "http-ca.crt", "not a CA certificate"},
+		{"garbage certificate", func(t *testing.T, dir string) { os.WriteFile(filepath.Join(dir, "http-ca.crt"), []byte("junk"), 0o644) }, "http-ca.crt", "neither PEM nor a DER certificate"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := writeCADir(t, newLocal(t, false), nil)
+			tc.damage(t, dir)
+			_, err := LoadLocal(dir, nil, fips.Policy{}, rand.Reader, fixedNow)
+			var cadir *CADirError
+			if !errors.As(err, &cadir) || filepath.Base(cadir.File) != tc.file || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %v, want a CADirError on %s saying %q", err, tc.file, tc.want)
+			}
+		})
+	}
+}
+
+func TestLoadLocalWantsThePassphraseOfAnEncryptedKey(t *testing.T) {
+	dir := writeCADir(t, newLocal(t, false), []byte("correct horse battery staple"))
+	for _, pw := range [][]byte{nil, []byte("wrong password here")} {
+		_, err := LoadLocal(dir, pw, fips.Policy{}, rand.Reader, fixedNow)
+		if err == nil || !strings.Contains(err.Error(), "--ca-pass-file or ESCERT_CA_PASSWORD") {
+			t.Errorf("password %q: err = %v", pw, err)
+		}
+	}
+}
