@@ -76,7 +76,8 @@ nothing behind.`,
 			if output != "text" && output != "json" {
 				return usageError{fmt.Errorf("-o %q: use text or json", output)}
 			}
-			return runBootstrap(cmd.Context(), e, cmd.OutOrStdout(), cmd.ErrOrStderr(), &f, instances, out, caDir, singleCA, output == "json")
+			clusterGiven := cmd.Flags().Changed("cluster-name")
+			return runBootstrap(cmd.Context(), e, cmd.OutOrStdout(), cmd.ErrOrStderr(), &f, instances, out, caDir, singleCA, clusterGiven, output == "json")
 		},
 	}
 	f.register(cmd.Flags())
@@ -88,7 +89,7 @@ nothing behind.`,
 	return cmd
 }
 
-func runBootstrap(ctx context.Context, e *env, stdout, stderr io.Writer, f *issueFlags, instancesFile, out, caDir string, singleCA, asJSON bool) error {
+func runBootstrap(ctx context.Context, e *env, stdout, stderr io.Writer, f *issueFlags, instancesFile, out, caDir string, singleCA, clusterGiven, asJSON bool) error {
 	policy := fips.ForCurrent()
 	opts, err := f.options(e, policy)
 	if err != nil {
@@ -123,7 +124,8 @@ func runBootstrap(ctx context.Context, e *env, stdout, stderr io.Writer, f *issu
 		if err != nil {
 			return err
 		}
-		log.printf("[ca] using the CAs in %s", caDir)
+		adoptClusterName(local, &opts, clusterGiven, stderr)
+		log.printf("[ca] using the CAs in %s (cluster %s)", caDir, opts.Spec.ClusterName)
 	} else {
 		local, err = issuer.NewLocal(e.rand, policy, opts.Key, f.cluster, f.caDays, singleCA, e.now)
 		if err != nil {

@@ -25,7 +25,8 @@ func newCertCmd(e *env) *cobra.Command {
 		Long: `Issue the bundle of one instance from the CAs of an earlier bootstrap (its ca/
 folder) or of 'escert ca create'. The output has the same layout as a bootstrap,
 without the CAs' keys and without a bootstrap password (a node joining a running
-cluster does not use one).`,
+cluster does not use one). The cluster name in the node's transport otherName is
+taken from the CA, so the node matches the cluster's trust restrictions.`,
 		Example: `  escert cert --name node4 --dns node4.example.com --ip 192.0.2.14 --ca-dir escert-out/ca --out node4-bundle
   escert cert --name kibana --type kibana --dns kibana.example.com --ca-dir escert-out/ca --out kibana-bundle` + exitCodeDoc,
 		Args: noArgs,
@@ -53,6 +54,7 @@ cluster does not use one).`,
 			if err != nil {
 				return err
 			}
+			adoptClusterName(local, &opts, cmd.Flags().Changed("cluster-name"), cmd.ErrOrStderr())
 			res, err := bundle.Build(cmd.Context(), bundle.Request{Issuer: local, Instances: []spec.Instance{inst}}, opts)
 			if err != nil {
 				return err

@@ -328,3 +328,28 @@ func TestVersionReportsCryptoMode(t *testing.T) {
 		t.Fatalf("exit %d, stdout %q", r.code, r.stdout)
 	}
 }
+
+func TestCertTakesTheClusterNameFromTheCA(t *testing.T) {
+	dir := t.TempDir()
+	in := writeFile(t, dir, "instances.yml", threeNodes)
+	out := filepath.Join(dir, "out")
+	if r := escert(t, nil, "bootstrap", "--instances", in, "--out", out, "--cluster-name", "prod"); r.code != ExitOK {
+		t.Fatal(r.stderr)
+	}
+	node4 := filepath.Join(dir, "node4")
+	if r := escert(t, nil, "cert", "--name", "node4", "--ca-dir", filepath.Join(out, "ca"), "--out", node4); r.code != ExitOK {
+		t.Fatal(r.stderr)
+	}
+	r := escert(t, nil, "inspect", "-o", "json", filepath.Join(node4, "nodes", "node4", "certs", "transport.p12"))
+	if r.code != ExitOK || !strings.Contains(r.stdout, `"node4.node.prod"`) {
+		t.Fatalf("node4's transport certificate does not carry node4.node.prod: %s %s", r.stdout, r.stderr)
+	}
+	trust, _ := os.ReadFile(filepath.Join(node4, "nodes", "node4", "certs", "transport-trust.yml"))
+	if !strings.Contains(string(trust), `"*.node.prod"`) {
+		t.Errorf("trust restrictions: %s", trust)
+	}
+	r = escert(t, nil, "cert", "--name", "node5", "--cluster-name", "other", "--ca-dir", filepath.Join(out, "ca"), "--out", filepath.Join(dir, "node5"))
+	if r.code != ExitOK || !strings.Contains(r.stderr, `differs from the CA's cluster "prod"`) {
+		t.Errorf("mismatched --cluster-name: exit %d, stderr %q", r.code, r.stderr)
+	}
+}

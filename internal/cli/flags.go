@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"strings"
 
@@ -10,6 +11,7 @@ import (
 	"github.com/escert/escert/internal/bundle"
 	"github.com/escert/escert/internal/eskeystore"
 	"github.com/escert/escert/internal/fips"
+	"github.com/escert/escert/internal/issuer"
 	"github.com/escert/escert/internal/spec"
 )
 
@@ -135,4 +137,18 @@ func unwrapPathError(err error) error {
 		return pe.Err
 	}
 	return err
+}
+
+// adoptClusterName makes nodes issued from existing CAs carry the node name the
+// cluster's trust restrictions expect: the cluster name recorded in the CA wins
+// unless --cluster-name was given, and a mismatch is pointed out.
+func adoptClusterName(local *issuer.Local, opts *bundle.Options, given bool, stderr io.Writer) {
+	name, ok := local.ClusterName()
+	switch {
+	case !ok:
+	case !given:
+		opts.Spec.ClusterName = name
+	case name != opts.Spec.ClusterName && opts.Spec.TrustRestrictions:
+		fmt.Fprintf(stderr, "warning: --cluster-name %q differs from the CA's cluster %q: these nodes match only a trust pattern for %q\n", opts.Spec.ClusterName, name, opts.Spec.ClusterName)
+	}
 }

@@ -10,6 +10,7 @@ import (
 	"crypto/x509/pkix"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/escert/escert/internal/ca"
@@ -69,6 +70,25 @@ func CASubject(cluster string, layer spec.Layer) pkix.Name {
 		name = fmt.Sprintf("escert %s %s CA", cluster, layer)
 	}
 	return pkix.Name{CommonName: name, Organization: []string{"escert"}}
+}
+
+// ClusterName recovers the cluster name escert wrote into the transport CA's subject,
+// so that a node issued later gets the node name the cluster's trust restrictions
+// expect without the operator repeating --cluster-name. ok is false for CAs escert
+// did not create.
+func (l *Local) ClusterName() (name string, ok bool) {
+	a := l.CAs[spec.Transport]
+	if a == nil {
+		return "", false
+	}
+	cn := a.Cert.Subject.CommonName
+	for _, suffix := range []string{" transport CA", " CA"} {
+		if rest, found := strings.CutPrefix(cn, "escert "); found && strings.HasSuffix(rest, suffix) {
+			name = strings.TrimSuffix(rest, suffix)
+			return name, spec.CheckClusterName(name) == nil
+		}
+	}
+	return "", false
 }
 
 // NewLocal creates fresh CAs: one per layer, or one for both when single is set.
