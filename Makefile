@@ -24,7 +24,7 @@ demo: build
 	./bin/escert inspect $(DEMO)/nodes/node1/certs/transport.p12
 
 bench:
-	$(GO) test -run '^$$' -bench . -benchtime 3x -count 6 ./internal/bundle/ | tee bench/last.txt
+	$(GO) test -run '^$$' -bench . -benchtime 1x -count 6 ./internal/bundle/ | tee bench/last.txt
 
 clean:
 	rm -rf bin $(DEMO) $(DEMO).bak-*
