@@ -14,29 +14,15 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/escert/escert/internal/realtest"
 )
 
 // These tests run the real consumers of escert's files. CI sets ESCERT_REQUIRE_TOOLS=1
 // so that a missing tool fails the build instead of silently skipping.
 
-// tool returns the path of a command-line tool, or skips (fails under
-// ESCERT_REQUIRE_TOOLS=1) naming the Debian package that provides it.
-func tool(t *testing.T, name, debianPackage string) string {
-	t.Helper()
-	path, err := exec.LookPath(name)
-	if err == nil {
-		return path
-	}
-	msg := fmt.Sprintf("%s not found (Debian package %s): %v", name, debianPackage, err)
-	if os.Getenv("ESCERT_REQUIRE_TOOLS") == "1" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
-	return ""
-}
-
-func keytool(t *testing.T) string { return tool(t, "keytool", "openjdk-17-jre-headless") }
-func openssl(t *testing.T) string { return tool(t, "openssl", "openssl") }
+func keytool(t *testing.T) string { return realtest.Require(t, "keytool") }
+func openssl(t *testing.T) string { return realtest.Require(t, "openssl") }
 
 // run runs a tool and returns its combined output; passwords go through files only.
 func run(t *testing.T, name string, args ...string) string {
