@@ -4,15 +4,8 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/escert/escert/internal/esconfig"
 	"github.com/escert/escert/internal/spec"
-)
-
-// BlockBegin and BlockEnd mark the settings escert manages inside elasticsearch.yml,
-// the way Elasticsearch's auto-configuration marks its own block, so a later run can
-// replace the block instead of appending a second copy.
-const (
-	BlockBegin = "#----------------------- BEGIN ESCERT SECURITY CONFIGURATION -----------------------"
-	BlockEnd   = "#----------------------- END ESCERT SECURITY CONFIGURATION -------------------------"
 )
 
 // TrustRestrictionsFile is the transport trust restrictions file, beside the certificates.
@@ -32,7 +25,7 @@ func TrustRestrictions(cluster string) []byte {
 func SettingsBlock(opts Options) string {
 	var lines []string
 	set := func(key, value string) { lines = append(lines, key+": "+value) }
-	lines = append(lines, BlockBegin,
+	lines = append(lines, esconfig.BlockBegin,
 		"# Managed by escert: re-running `escert install` replaces this block. Passwords are",
 		"# in elasticsearch.keystore, never here.")
 	set("xpack.security.enabled", "true")
@@ -58,6 +51,6 @@ func SettingsBlock(opts Options) string {
 			set(prefix+"trust_restrictions.path", "certs/"+TrustRestrictionsFile)
 		}
 	}
-	lines = append(lines, BlockEnd)
+	lines = append(lines, esconfig.BlockEnd)
 	return strings.Join(lines, "\n") + "\n"
 }

@@ -45,8 +45,23 @@ type usageError struct{ err error }
 func (e usageError) Error() string { return e.err.Error() }
 func (e usageError) Unwrap() error { return e.err }
 
+// codedError carries its own exit code, for commands whose codes follow another tool's
+// contract (escert keystore mirrors elasticsearch-keystore). An empty message prints
+// nothing.
+type codedError struct {
+	code int
+	err  error
+}
+
+func (e codedError) Error() string { return e.err.Error() }
+func (e codedError) Unwrap() error { return e.err }
+
 // ExitCode maps an error to the documented exit code.
 func ExitCode(err error) int {
+	var coded codedError
+	if errors.As(err, &coded) {
+		return coded.code
+	}
 	var (
 		in    inputError
 		use   usageError
@@ -87,7 +102,9 @@ func run(e *env, args []string, stdout, stderr io.Writer) int {
 	if code == ExitFailed && strings.HasPrefix(err.Error(), "unknown command") {
 		code = ExitUsage
 	}
-	fmt.Fprintf(stderr, "escert: %v\n", err)
+	if msg := err.Error(); msg != "" {
+		fmt.Fprintf(stderr, "escert: %s\n", msg)
+	}
 	return code
 }
 

@@ -20,10 +20,13 @@ type env struct {
 	rand   io.Reader
 	now    func() time.Time
 	getenv func(string) string
+	stdin  io.Reader
+	// prompt asks for a secret on a terminal; nil when there is none to ask on.
+	prompt func(msg string) ([]byte, error)
 }
 
 func defaultEnv() *env {
-	return &env{rand: rand.Reader, now: time.Now, getenv: os.Getenv}
+	return &env{rand: rand.Reader, now: time.Now, getenv: os.Getenv, stdin: os.Stdin, prompt: terminalPrompt()}
 }
 
 // NewRoot builds the escert command tree.
@@ -45,6 +48,7 @@ that turn security on. One static binary; no Java needed.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newBootstrapCmd(e), newCertCmd(e), newCACmd(e), newInspectCmd(e), newVersionCmd())
+	root.AddCommand(newBootstrapCmd(e), newCertCmd(e), newCACmd(e), newInstallCmd(e), newKeystoreCmd(e),
+		newClientConfigCmd(e), newCheckCmd(e), newInspectCmd(e), newVersionCmd())
 	return root
 }

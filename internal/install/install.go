@@ -115,9 +115,38 @@ func writeAll(root string, files []File) error {
 	return nil
 }
 
+// Perm is the mode and owner a file must end up with. UID or GID -1 leaves that part
+// to the process (the file's creator).
+type Perm struct {
+	Mode     fs.FileMode
+	UID, GID int
+}
+
+// PermOf returns the mode and owner of an existing file, or fallback (owned by the
+// process) when it does not exist, so that a rewrite never changes who may read it.
+func PermOf(path string, fallback fs.FileMode) (Perm, error) {
+	info, err := os.Stat(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return Perm{Mode: fallback, UID: -1, GID: -1}, nil
+	}
+	if err != nil {
+		return Perm{}, err
+	}
+	uid, gid := ownerOf(info)
+	return Perm{Mode: info.Mode().Perm(), UID: uid, GID: gid}, nil
+}
+
 // WriteFile atomically replaces (or creates) path with data and mode: temp file in the
 // same directory, created with mode, fsync, rename, fsync the directory.
 func WriteFile(path string, data []byte, mode fs.FileMode) error {
+	return WriteFileAs(path, data, Perm{Mode: mode, UID: -1, GID: -1})
+}
+
+// WriteFileAs is WriteFile with an owner: the temporary file gets its owner and mode
+// before any byte is written, so the content is never readable by anyone else, and
+// the rename swaps in a complete file.
+func WriteFileAs(path string, data []byte, perm Perm) error {
+	mode := perm.Mode
 	dir := filepath.Dir(path)
 	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".escert-*")
 	if err != nil {
@@ -126,7 +155,7 @@ func WriteFile(path string, data []byte, mode fs.FileMode) error {
 	name := tmp.Name()
 	tmp.Close()
 	os.Remove(name)
-	if err := writeNew(name, data, mode); err != nil {
+	if err := writeNewAs(name, data, mode, perm.UID, perm.GID); err != nil {
 		os.Remove(name)
 		return fmt.Errorf("write %s: %w", path, err)
 	}
@@ -140,9 +169,19 @@ func WriteFile(path string, data []byte, mode fs.FileMode) error {
 // writeNew creates path exclusively with its final mode (no window where a secret is
 // readable by others), writes and syncs it.
 func writeNew(path string, data []byte, mode fs.FileMode) error {
+	return writeNewAs(path, data, mode, -1, -1)
+}
+
+func writeNewAs(path string, data []byte, mode fs.FileMode, uid, gid int) error {
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
 	if err != nil {
 		return err
+	}
+	if uid != -1 || gid != -1 {
+		if err := f.Chown(uid, gid); err != nil {
+			f.Close()
+			return err
+		}
 	}
 	// The umask may have narrowed the mode; Chmod makes it exact (never wider than asked).
 	if err := f.Chmod(mode); err != nil {
