@@ -1,6 +1,164 @@
 package cli
 
-import "github.com/spf13/cobra"
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/user"
+	"path/filepath"
+	"strconv"
 
-// placeholder until the command lands.
-func newInstallCmd(e *env) *cobra.Command { return &cobra.Command{Use: "install", Hidden: true} }
+	"github.com/spf13/cobra"
+
+	"github.com/escert/escert/internal/install"
+)
+
+func newInstallCmd(e *env) *cobra.Command {
+	var (
+		bundleDir, configDir, owner, passFile string
+		dryRun, force, noAudit, enrollment    bool
+	)
+	cmd := &cobra.Command{
+		Use:   "install --bundle DIR/nodes/<name> --es-config DIR",
+		Short: "Install a node bundle into a node's config directory, safely",
+		Long: `Install a node bundle from 'escert bootstrap' or 'escert cert':
+
+  certs/*                  copied into <config>/certs/ (keys and p12 0640, certificates 0644,
+                           the directory 0750), owned by root:<group of --owner>
+  elasticsearch.keystore   the bundle's secure settings merged into the node's keystore:
+                           every other entry, the password and the format version are kept
+  elasticsearch.yml        escert's block written between BEGIN/END ESCERT lines; a re-run
+                           replaces it; every byte outside the block is kept
+
+Settings outside the block that the block would set (or any other TLS setting of the
+transport and HTTP layers, such as Elasticsearch's own auto-configuration) stop the
+run; --force comments them out with a note instead. Replaced files are kept under
+<config>/escert-backups/<time>/. A p12 that replaces one already in place keeps the
+password the node's keystore holds, so Elasticsearch hot-reloads it without a restart.
+
+Every write is atomic (temp file, fsync, rename, fsync directory), in an order that
+keeps the node loadable at every step, under a lock so two runs cannot interleave.
+Re-running with the same bundle changes nothing and says so. The block also turns on
+audit logging (--no-audit to leave it out) and, with --enrollment, enrollment tokens.
+
+The node's keystore password comes from --keystore-pass-file, ESCERT_KEYSTORE_PASSWORD
+or a prompt on a terminal; none is needed when the keystore has none.`,
+		Example: `  escert install --bundle escert-out/nodes/node1 --es-config /etc/elasticsearch --dry-run
+  escert install --bundle escert-out/nodes/node1 --es-config /etc/elasticsearch
+  escert install --bundle escert-out/nodes/node1 --es-config /etc/elasticsearch --force   # comment out auto-configuration's TLS settings
+  escert install --bundle node4/nodes/node4 --es-config /usr/share/elasticsearch/config --owner -` + `
+EXIT CODES
+  0  installed, or nothing to do
+  1  the work failed (I/O); files written so far are consistent, see the message
+  2  usage error
+  3  invalid input: bundle, config directory, keystore password, or conflicting settings
+  5  another escert run holds the config directory's lock`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := required(cmd, "bundle", "es-config"); err != nil {
+				return err
+			}
+			stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
+			own, err := resolveOwner(owner)
+			if err != nil {
+				return err
+			}
+			var password []byte
+			if data, err := os.ReadFile(filepath.Join(configDir, "elasticsearch.keystore")); err == nil {
+				if password, err = keystorePassword(e, passFile, data); err != nil {
+					return err
+				}
+			} else if password, err = readSecret(e, passFile, "ESCERT_KEYSTORE_PASSWORD", "--keystore-pass-file"); err != nil {
+				return err
+			}
+			opts := install.NodeOptions{
+				BundleDir: bundleDir, ConfigDir: configDir, KeystorePassword: password, Owner: own,
+				Audit: !noAudit, Enrollment: enrollment, Force: force, Now: e.now(), Rand: e.rand,
+			}
+			if !dryRun {
+				unlock, err := install.Lock(configDir)
+				if err != nil {
+					return installError(err)
+				}
+				defer unlock()
+			}
+			plan, err := install.PlanNode(opts)
+			if err != nil {
+				return installError(err)
+			}
+			for _, n := range plan.Notes {
+				fmt.Fprintln(stderr, "note: "+n)
+			}
+			if len(plan.Changes) == 0 {
+				fmt.Fprintf(stdout, "%s already matches %s: nothing to do\n", configDir, bundleDir)
+				return nil
+			}
+			if dryRun {
+				plan.Diff(stdout)
+				fmt.Fprintf(stderr, "dry run: %d file(s) would change; nothing was written\n", len(plan.Changes))
+				return nil
+			}
+			backup, err := plan.Apply(own)
+			if err != nil {
+				return fmt.Errorf("%w (backups of replaced files: %s; re-run the same command to finish)", err, backup)
+			}
+			for _, c := range plan.Changes {
+				fmt.Fprintf(stdout, "%s: %s\n", filepath.Join(configDir, c.Path), c.Reason)
+			}
+			if backup != "" {
+				fmt.Fprintf(stdout, "previous versions kept in %s\n", backup)
+			}
+			fmt.Fprintln(stderr, "Elasticsearch reloads certificates by itself; restart the node for new keystore passwords and yml settings.")
+			return nil
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&bundleDir, "bundle", "", "the node bundle: DIR/nodes/<name> of a bootstrap")
+	fl.StringVar(&configDir, "es-config", "", "the node's config directory (e.g. /etc/elasticsearch)")
+	fl.StringVar(&owner, "owner", "elasticsearch", "user Elasticsearch runs as: files become root:<its group>; '-' keeps owners as they are")
+	fl.StringVar(&passFile, "keystore-pass-file", "", "file holding the node keystore's password (or set ESCERT_KEYSTORE_PASSWORD)")
+	fl.BoolVar(&dryRun, "dry-run", false, "print a unified diff of every change and write nothing")
+	fl.BoolVar(&force, "force", false, "comment out conflicting settings outside escert's block instead of stopping")
+	fl.BoolVar(&noAudit, "no-audit", false, "leave xpack.security.audit.enabled out of the block")
+	fl.BoolVar(&enrollment, "enrollment", false, "set xpack.security.enrollment.enabled: true (enrollment tokens for new nodes and Kibana)")
+	return cmd
+}
+
+// ExitLocked is install's code for a config directory another run holds.
+const ExitLocked = 5
+
+func installError(err error) error {
+	var in *install.InputError
+	var conflict *install.ConflictError
+	switch {
+	case errors.Is(err, install.ErrLocked):
+		return codedError{ExitLocked, err}
+	case errors.As(err, &in), errors.As(err, &conflict):
+		return inputError{err}
+	}
+	return err
+}
+
+// resolveOwner turns --owner into root:<group of the user>. Only root can give files
+// to root, so other users keep their own files, and are told so.
+func resolveOwner(name string) (*install.Owner, error) {
+	if name == "-" {
+		return nil, nil
+	}
+	u, err := user.Lookup(name)
+	if err != nil {
+		return nil, badInput("--owner %s: no such user: create it (Elasticsearch's packages do) or pass --owner - to keep owners as they are", name)
+	}
+	gid, err := strconv.Atoi(u.Gid)
+	if err != nil {
+		return nil, badInput("--owner %s: group id %q is not numeric", name, u.Gid)
+	}
+	if os.Geteuid() != 0 {
+		return nil, badInput("--owner %s: only root can make files root:%s; run as root or pass --owner -", name, name)
+	}
+	group := name
+	if g, err := user.LookupGroupId(u.Gid); err == nil {
+		group = g.Name
+	}
+	return &install.Owner{UID: 0, GID: gid, Group: group}, nil
+}

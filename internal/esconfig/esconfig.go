@@ -28,6 +28,9 @@ type Setting struct {
 	Value  string   // scalar value; empty for lists
 	Values []string // list values (e.g. certificate_authorities)
 	Line   int      // 1-based line of the key
+	// Top is the line of the top-level key this setting sits under: Line itself for a
+	// dotted key, the parent's line for nested YAML ("xpack.security.http.ssl:").
+	Top int
 }
 
 // Settings maps a flattened key to its setting.
@@ -85,26 +88,30 @@ func Parse(data []byte) (Settings, error) {
 	if root.Kind != yaml.MappingNode {
 		return nil, errors.New("not a mapping of settings")
 	}
-	return out, flatten(out, "", root)
+	return out, flatten(out, "", 0, root)
 }
 
-func flatten(out Settings, prefix string, node *yaml.Node) error {
+func flatten(out Settings, prefix string, top int, node *yaml.Node) error {
 	for i := 0; i+1 < len(node.Content); i += 2 {
 		key, value := node.Content[i], node.Content[i+1]
 		full := key.Value
 		if prefix != "" {
 			full = prefix + "." + key.Value
 		}
+		keyTop := top
+		if prefix == "" {
+			keyTop = key.Line
+		}
 		switch value.Kind {
 		case yaml.MappingNode:
-			if err := flatten(out, full, value); err != nil {
+			if err := flatten(out, full, keyTop, value); err != nil {
 				return err
 			}
 			continue
 		case yaml.AliasNode:
 			return fmt.Errorf("line %d: %s: YAML aliases are not supported in elasticsearch.yml", key.Line, full)
 		}
-		s := Setting{Key: full, Line: key.Line}
+		s := Setting{Key: full, Line: key.Line, Top: keyTop}
 		if value.Kind == yaml.SequenceNode {
 			s.Values = []string{}
 			for _, item := range value.Content {

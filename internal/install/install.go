@@ -159,10 +159,12 @@ func WriteFileAs(path string, data []byte, perm Perm) error {
 		os.Remove(name)
 		return fmt.Errorf("write %s: %w", path, err)
 	}
+	faultPoint()
 	if err := os.Rename(name, path); err != nil {
 		os.Remove(name)
 		return fmt.Errorf("write %s: %w", path, err)
 	}
+	faultPoint()
 	return syncDir(dir)
 }
 

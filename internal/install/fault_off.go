@@ -1,0 +1,7 @@
+//go:build !escertfault
+
+package install
+
+// faultPoint marks a place where a crash must leave the config directory loadable.
+// Only test builds (-tags escertfault) can crash there; this build does nothing.
+func faultPoint() {}

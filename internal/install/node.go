@@ -1,0 +1,549 @@
+package install
+
+import (
+	"bytes"
+	"crypto"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/escert/escert/internal/esconfig"
+	"github.com/escert/escert/internal/eskeystore"
+	"github.com/escert/escert/internal/p12"
+)
+
+// NodeOptions say how a node bundle goes into a config directory.
+type NodeOptions struct {
+	BundleDir string // DIR/nodes/<name> of a bootstrap
+	ConfigDir string // the node's config directory, e.g. /etc/elasticsearch
+	// KeystorePassword opens the node's elasticsearch.keystore (nil: it has none) and
+	// protects a keystore created here.
+	KeystorePassword []byte
+	// Owner gets the files: uid 0 (root) and the group Elasticsearch runs as, so the
+	// node can read but not rewrite its configuration. nil keeps the process's.
+	Owner      *Owner
+	Audit      bool // add xpack.security.audit.enabled: true to the block
+	Enrollment bool // add xpack.security.enrollment.enabled: true to the block
+	Force      bool // comment out conflicting settings instead of stopping
+	Now        time.Time
+	Rand       io.Reader
+}
+
+// Owner is who a file belongs to.
+type Owner struct {
+	UID, GID int
+	Group    string
+}
+
+// Change is one file the plan writes.
+type Change struct {
+	Path   string // relative to the config directory, slash-separated
+	Old    []byte // nil when the file is new
+	New    []byte
+	Perm   Perm
+	Text   bool   // shown as a unified diff in a dry run
+	Reason string // what changes, for people
+}
+
+// Plan is everything an install would change, computed without writing anything.
+type Plan struct {
+	ConfigDir string
+	Changes   []Change
+	Notes     []string // what was decided, e.g. settings commented out under --force
+	now       time.Time
+}
+
+// ConflictError lists settings outside escert's block that the block would set too.
+type ConflictError struct {
+	File     string
+	Settings []esconfig.Setting
+}
+
+func (e *ConflictError) Error() string {
+	var parts []string
+	for _, s := range e.Settings {
+		parts = append(parts, fmt.Sprintf("%s (line %d)", s.Key, s.Line))
+	}
+	return fmt.Sprintf("%s: already sets %s outside escert's block: remove them, or re-run with --force to comment them out", e.File, strings.Join(parts, ", "))
+}
+
+// Modes of what install writes. Elasticsearch only reads keys and certificates, so
+// they are group-readable and never group-writable; the keystore keeps Elasticsearch's
+// own 0660 because elasticsearch-keystore and upgrades rewrite it.
+const (
+	certsDirMode fs.FileMode = 0o750
+	keyMode      fs.FileMode = 0o640
+	certMode     fs.FileMode = 0o644
+	keystoreMode fs.FileMode = 0o660
+	ymlMode      fs.FileMode = 0o660
+	backupMode   fs.FileMode = 0o700
+)
+
+// PlanNode works out what installing a node bundle into a config directory changes:
+// certificates into certs/, secure settings merged into elasticsearch.keystore, and
+// escert's settings block written into elasticsearch.yml. Re-running with the same
+// bundle yields an empty plan.
+func PlanNode(o NodeOptions) (*Plan, error) {
+	p := &Plan{ConfigDir: o.ConfigDir, now: o.Now}
+	if err := checkConfigDir(o.ConfigDir); err != nil {
+		return nil, err
+	}
+	bundleKS, err := readBundleKeystore(o)
+	if err != nil {
+		return nil, err
+	}
+	nodeKSPath := filepath.Join(o.ConfigDir, "elasticsearch.keystore")
+	nodeKSData, err := readOptional(nodeKSPath)
+	if err != nil {
+		return nil, err
+	}
+	var nodeKS *eskeystore.Keystore
+	if nodeKSData != nil {
+		nodeKS, err = eskeystore.Decode(nodeKSData, o.KeystorePassword)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", nodeKSPath, err)
+		}
+	}
+	// Passwords the node keeps: a p12 already in place is re-encrypted with the
+	// password its keystore holds, since Elasticsearch reloads files but not passwords.
+	keep := map[string]bool{}
+	if err := p.planCerts(o, bundleKS, nodeKS, keep); err != nil {
+		return nil, err
+	}
+	if err := p.planKeystore(o, bundleKS, nodeKS, nodeKSData, keep); err != nil {
+		return nil, err
+	}
+	if err := p.planYML(o); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+func checkConfigDir(dir string) error {
+	info, err := os.Stat(dir)
+	if err != nil {
+		return &InputError{Path: dir, Problem: "not a readable config directory: point --es-config at the node's config directory (e.g. /etc/elasticsearch)"}
+	}
+	if !info.IsDir() {
+		return &InputError{Path: dir, Problem: "not a directory"}
+	}
+	if info.Mode().Perm()&0o002 != 0 {
+		return &InputError{Path: dir, Problem: "is world-writable, so anyone could swap its keys: chmod o-w it first"}
+	}
+	// A key or keystore that others can already read would stay readable beside the
+	// new files: refuse rather than pretend the node is secure.
+	for _, pattern := range []string{"*.keystore", "*.p12", "*.pfx", "*.key", "certs/*.p12", "certs/*.pfx", "certs/*.key", "certs/*.jks"} {
+		matches, _ := filepath.Glob(filepath.Join(dir, pattern))
+		for _, m := range matches {
+			if info, err := os.Stat(m); err == nil && info.Mode().Perm()&0o004 != 0 {
+				return &InputError{Path: m, Problem: "is world-readable: chmod o-rwx it, then re-run"}
+			}
+		}
+	}
+	return nil
+}
+
+// InputError is a problem with the bundle or the config directory: bad input, not a
+// failure of the install itself.
+type InputError struct {
+	Path    string
+	Problem string
+}
+
+func (e *InputError) Error() string { return e.Path + ": " + e.Problem }
+
+func readOptional(path string) ([]byte, error) {
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, &InputError{Path: path, Problem: err.Error()}
+	}
+	return data, nil
+}
+
+func readBundleKeystore(o NodeOptions) (*eskeystore.Keystore, error) {
+	path := filepath.Join(o.BundleDir, "elasticsearch.keystore")
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, &InputError{Path: path, Problem: "missing: --bundle must be a node bundle, DIR/nodes/<name> of an escert bootstrap"}
+	}
+	ks, err := eskeystore.Decode(data, nil)
+	if errors.Is(err, eskeystore.ErrWrongPassword) && len(o.KeystorePassword) > 0 {
+		ks, err = eskeystore.Decode(data, o.KeystorePassword)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return ks, nil
+}
+
+// p12Setting is the keystore setting holding the password of a bundle p12 file.
+func p12Setting(name string) (string, bool) {
+	layer, ok := strings.CutSuffix(name, ".p12")
+	if !ok || (layer != "transport" && layer != "http") {
+		return "", false
+	}
+	return "xpack.security." + layer + ".ssl.keystore.secure_password", true
+}
+
+func (p *Plan) planCerts(o NodeOptions, bundleKS, nodeKS *eskeystore.Keystore, keep map[string]bool) error {
+	entries, err := os.ReadDir(filepath.Join(o.BundleDir, "certs"))
+	if err != nil {
+		return &InputError{Path: filepath.Join(o.BundleDir, "certs"), Problem: "missing: --bundle must be a node bundle, DIR/nodes/<name> of an escert bootstrap"}
+	}
+	for _, e := range entries {
+		if e.IsDir() {
+			continue
+		}
+		rel := "certs/" + e.Name()
+		data, err := os.ReadFile(filepath.Join(o.BundleDir, rel))
+		if err != nil {
+			return &InputError{Path: filepath.Join(o.BundleDir, rel), Problem: err.Error()}
+		}
+		target := filepath.Join(o.ConfigDir, filepath.FromSlash(rel))
+		old, err := readOptional(target)
+		if err != nil {
+			return err
+		}
+		mode := certMode
+		secret := strings.HasSuffix(e.Name(), ".key") || strings.HasSuffix(e.Name(), ".p12")
+		if secret {
+			mode = keyMode
+		}
+		perm := o.perm(mode)
+		if setting, ok := p12Setting(e.Name()); ok && old != nil && nodeKS != nil {
+			if nodePass, has := nodeKS.Get(setting); has {
+				same, reencoded, err := reencodeP12(data, bundleKS, setting, old, string(nodePass), o.Rand)
+				if err != nil {
+					return fmt.Errorf("%s: %w", rel, err)
+				}
+				keep[setting] = true
+				if layer := strings.TrimSuffix(e.Name(), ".p12"); layer == "transport" {
+					keep["xpack.security.transport.ssl.truststore.secure_password"] = true
+				}
+				if same {
+					continue
+				}
+				data = reencoded
+			}
+		}
+		if old != nil && bytes.Equal(old, data) {
+			continue
+		}
+		reason := "new"
+		if old != nil {
+			reason = "replaced (old copy backed up)"
+		}
+		p.Changes = append(p.Changes, Change{Path: rel, Old: old, New: data, Perm: perm, Text: !secret && !strings.HasSuffix(rel, ".p12"), Reason: reason})
+	}
+	return nil
+}
+
+// reencodeP12 opens the bundle's p12 and re-encrypts it with the password the node
+// already uses. same reports that the node's p12 already holds the same key and
+// certificates, so nothing needs writing.
+func reencodeP12(bundleData []byte, bundleKS *eskeystore.Keystore, setting string, nodeData []byte, nodePass string, rand io.Reader) (same bool, out []byte, err error) {
+	bundlePass, _ := bundleKS.Get(setting)
+	fresh, err := p12.Decode(bundleData, string(bundlePass))
+	if err != nil {
+		return false, nil, fmt.Errorf("open the bundle's file with its keystore password: %w", err)
+	}
+	if len(fresh.Keys) != 1 {
+		return false, nil, errors.New("the bundle's file must hold exactly one key entry")
+	}
+	if current, err := p12.Decode(nodeData, nodePass); err == nil && sameP12(current, fresh) {
+		return true, nil, nil
+	}
+	out, err = p12.Encode(rand, nodePass, &fresh.Keys[0], fresh.Trusted)
+	return false, out, err
+}
+
+func sameP12(a, b *p12.Contents) bool {
+	if len(a.Keys) != len(b.Keys) || len(a.Trusted) != len(b.Trusted) {
+		return false
+	}
+	for i := range a.Keys {
+		ka, kb := a.Keys[i], b.Keys[i]
+		if ka.Alias != kb.Alias || !slices.EqualFunc(ka.Chain, kb.Chain, (*x509.Certificate).Equal) {
+			return false
+		}
+		if e, ok := ka.Key.(interface{ Equal(crypto.PrivateKey) bool }); !ok || !e.Equal(kb.Key) {
+			return false
+		}
+	}
+	for i := range a.Trusted {
+		if a.Trusted[i].Alias != b.Trusted[i].Alias || !a.Trusted[i].Cert.Equal(b.Trusted[i].Cert) {
+			return false
+		}
+	}
+	return true
+}
+
+func (p *Plan) planKeystore(o NodeOptions, bundleKS, nodeKS *eskeystore.Keystore, nodeData []byte, keep map[string]bool) error {
+	target, kept := nodeKS, 0
+	if nodeKS != nil {
+		kept = len(nodeKS.Names())
+	}
+	if target == nil {
+		var err error
+		if target, err = eskeystore.New(bundleKS.Version, o.Rand); err != nil {
+			return err
+		}
+	}
+	var added, changed []string
+	for _, name := range bundleKS.Names() {
+		if name == eskeystore.SeedSetting || keep[name] {
+			continue
+		}
+		value, _ := bundleKS.Get(name)
+		current, has := target.Get(name)
+		switch {
+		case !has:
+			added = append(added, name)
+		case !bytes.Equal(current, value):
+			changed = append(changed, name)
+		default:
+			continue
+		}
+		if err := target.Set(name, value); err != nil {
+			return err
+		}
+	}
+	if nodeKS != nil && len(added)+len(changed) == 0 {
+		return nil
+	}
+	data, err := target.Encode(o.KeystorePassword, o.Rand)
+	if err != nil {
+		return fmt.Errorf("elasticsearch.keystore: %w", err)
+	}
+	perm, err := PermOf(filepath.Join(o.ConfigDir, "elasticsearch.keystore"), keystoreMode)
+	if err != nil {
+		return err
+	}
+	if nodeKS == nil {
+		perm = o.perm(keystoreMode)
+	}
+	reason := fmt.Sprintf("created with %d setting(s)", len(added))
+	if nodeKS != nil {
+		reason = fmt.Sprintf("merged: %d added, %d changed, %d other setting(s) kept", len(added), len(changed), kept-len(changed))
+	}
+	p.Changes = append(p.Changes, Change{Path: "elasticsearch.keystore", Old: nodeData, New: data, Perm: perm, Reason: reason})
+	return nil
+}
+
+func (p *Plan) planYML(o NodeOptions) error {
+	blockPath := filepath.Join(o.BundleDir, "elasticsearch.yml")
+	blockData, err := os.ReadFile(blockPath)
+	if err != nil {
+		return &InputError{Path: blockPath, Problem: "missing: --bundle must be a node bundle, DIR/nodes/<name> of an escert bootstrap"}
+	}
+	block, err := hardenBlock(string(blockData), o)
+	if err != nil {
+		return &InputError{Path: blockPath, Problem: err.Error()}
+	}
+	path := filepath.Join(o.ConfigDir, "elasticsearch.yml")
+	old, err := readOptional(path)
+	if err != nil {
+		return err
+	}
+	current := old
+	if current != nil {
+		if current, err = p.resolveConflicts(path, current, block, o.Force); err != nil {
+			return err
+		}
+	}
+	updated, err := esconfig.ReplaceBlock(current, block)
+	if err != nil {
+		return &InputError{Path: path, Problem: err.Error()}
+	}
+	if _, err := esconfig.Parse(updated); err != nil {
+		return fmt.Errorf("%s would not parse after the change (%v): please report this", path, err)
+	}
+	if bytes.Equal(updated, old) {
+		return nil
+	}
+	perm, err := PermOf(path, ymlMode)
+	if err != nil {
+		return err
+	}
+	if old == nil {
+		perm = o.perm(ymlMode)
+	}
+	reason := "escert block written"
+	if _, _, ok, _ := esconfig.Block(old); ok {
+		reason = "escert block replaced"
+	}
+	p.Changes = append(p.Changes, Change{Path: "elasticsearch.yml", Old: old, New: updated, Perm: perm, Text: true, Reason: reason})
+	return nil
+}
+
+// hardenBlock adds the checklist's optional settings inside the bundle's block.
+func hardenBlock(block string, o NodeOptions) (string, error) {
+	if !strings.HasPrefix(block, esconfig.BlockBegin+"\n") || !strings.HasSuffix(block, esconfig.BlockEnd+"\n") {
+		return "", errors.New("not an escert settings block (BEGIN/END markers missing)")
+	}
+	var extra []string
+	if o.Audit {
+		extra = append(extra, "xpack.security.audit.enabled: true")
+	}
+	if o.Enrollment {
+		extra = append(extra, "xpack.security.enrollment.enabled: true")
+	}
+	if len(extra) == 0 {
+		return block, nil
+	}
+	body := strings.TrimSuffix(block, esconfig.BlockEnd+"\n")
+	return body + strings.Join(extra, "\n") + "\n" + esconfig.BlockEnd + "\n", nil
+}
+
+// resolveConflicts finds settings outside the block that the block also sets (or
+// that would clash with it: any TLS setting of a layer the block configures), and
+// stops, or with force comments them out line by line with a note.
+func (p *Plan) resolveConflicts(path string, data []byte, block string, force bool) ([]byte, error) {
+	outside, err := esconfig.Outside(data)
+	if err != nil {
+		return nil, &InputError{Path: path, Problem: err.Error()}
+	}
+	settings, err := esconfig.Parse(outside)
+	if err != nil {
+		return nil, &InputError{Path: path, Problem: err.Error() + ": fix the file first"}
+	}
+	ours, err := esconfig.Parse([]byte(block))
+	if err != nil {
+		return nil, err
+	}
+	var conflicts []esconfig.Setting
+	for _, key := range settings.Keys() {
+		if _, clash := ours[key]; clash || strings.HasPrefix(key, "xpack.security.transport.ssl.") || strings.HasPrefix(key, "xpack.security.http.ssl.") {
+			conflicts = append(conflicts, settings[key])
+		}
+	}
+	if len(conflicts) == 0 {
+		return data, nil
+	}
+	if !force {
+		return nil, &ConflictError{File: path, Settings: conflicts}
+	}
+	return p.commentOut(path, data, settings, conflicts)
+}
+
+// commentOut turns the conflicting settings into comments, each top-level entry as a
+// whole: a dotted key with its list items, or a nested mapping such as the
+// "xpack.security.http.ssl:" that Elasticsearch's auto-configuration writes. A nested
+// mapping that also holds settings escert does not replace is left for the operator.
+func (p *Plan) commentOut(path string, data []byte, settings esconfig.Settings, conflicts []esconfig.Setting) ([]byte, error) {
+	lines := strings.SplitAfter(string(data), "\n")
+	groups := map[int][]string{}
+	for _, c := range conflicts {
+		groups[c.Top] = append(groups[c.Top], c.Key)
+	}
+	for _, s := range settings {
+		if keys, ok := groups[s.Top]; ok && !slices.Contains(keys, s.Key) {
+			return nil, &InputError{Path: path, Problem: fmt.Sprintf("line %d: %s shares a nested YAML entry with settings escert replaces, so --force cannot comment them out safely: edit it by hand", s.Line, s.Key)}
+		}
+	}
+	tops := make([]int, 0, len(groups))
+	for top := range groups {
+		tops = append(tops, top)
+	}
+	sort.Sort(sort.Reverse(sort.IntSlice(tops)))
+	for _, top := range tops {
+		i := top - 1
+		end := i + 1
+		for end < len(lines) && (strings.HasPrefix(lines[end], " ") || strings.HasPrefix(lines[end], "\t") || strings.HasPrefix(lines[end], "-")) {
+			end++
+		}
+		for k := i; k < end; k++ {
+			lines[k] = "#" + lines[k]
+		}
+		keys := groups[top]
+		sort.Strings(keys)
+		note := fmt.Sprintf("# escert %s: commented out by `escert install --force`; escert's block sets it\n", p.now.UTC().Format(time.DateOnly))
+		lines = slices.Insert(lines, i, note)
+		p.Notes = append(p.Notes, fmt.Sprintf("elasticsearch.yml: commented out %s (line %d)", strings.Join(keys, ", "), top))
+	}
+	return []byte(strings.Join(lines, "")), nil
+}
+
+func (o NodeOptions) perm(mode fs.FileMode) Perm {
+	if o.Owner == nil {
+		return Perm{Mode: mode, UID: -1, GID: -1}
+	}
+	return Perm{Mode: mode, UID: o.Owner.UID, GID: o.Owner.GID}
+}
+
+// Diff writes what the plan would change: a unified diff for text files, a summary
+// line for keystores, keys and PKCS#12 files (whose bytes mean nothing to people and
+// must not be shown).
+func (p *Plan) Diff(w io.Writer) {
+	for _, c := range p.Changes {
+		if c.Text {
+			old := ""
+			if c.Old != nil {
+				old = string(c.Old)
+			}
+			unifiedDiff(w, c.Path, old, string(c.New))
+			continue
+		}
+		fmt.Fprintf(w, "--- a/%s\n+++ b/%s\n(binary or secret file: %s, mode %04o)\n", c.Path, c.Path, c.Reason, c.Perm.Mode)
+	}
+}
+
+// Apply writes the plan: backups of every replaced file first, then certificates,
+// then the keystore, then elasticsearch.yml, each atomically. That order keeps every
+// intermediate state loadable: new certificate files are unreferenced until the yml
+// names them, and a replaced p12 keeps the password the keystore already holds.
+// It returns the backup directory ("" when nothing was replaced).
+func (p *Plan) Apply(owner *Owner) (backupDir string, err error) {
+	if len(p.Changes) == 0 {
+		return "", nil
+	}
+	for _, c := range p.Changes {
+		if c.Old == nil {
+			continue
+		}
+		if backupDir == "" {
+			backupDir = filepath.Join(p.ConfigDir, "escert-backups", p.now.UTC().Format("20060102T150405Z"))
+			if err := os.MkdirAll(backupDir, backupMode); err != nil {
+				return "", fmt.Errorf("create backup directory: %w", err)
+			}
+		}
+		dst := filepath.Join(backupDir, filepath.FromSlash(c.Path))
+		if err := os.MkdirAll(filepath.Dir(dst), backupMode); err != nil {
+			return "", fmt.Errorf("create backup directory: %w", err)
+		}
+		if err := WriteFile(dst, c.Old, 0o600); err != nil {
+			return "", fmt.Errorf("back up %s: %w", c.Path, err)
+		}
+	}
+	certsDir := filepath.Join(p.ConfigDir, "certs")
+	if _, err := os.Stat(certsDir); errors.Is(err, fs.ErrNotExist) {
+		if err := os.Mkdir(certsDir, certsDirMode); err != nil {
+			return backupDir, fmt.Errorf("create %s: %w", certsDir, err)
+		}
+		if owner != nil {
+			if err := os.Chown(certsDir, owner.UID, owner.GID); err != nil {
+				return backupDir, fmt.Errorf("chown %s: %w", certsDir, err)
+			}
+		}
+		if err := syncDir(p.ConfigDir); err != nil {
+			return backupDir, err
+		}
+	}
+	for _, c := range p.Changes {
+		if err := WriteFileAs(filepath.Join(p.ConfigDir, filepath.FromSlash(c.Path)), c.New, c.Perm); err != nil {
+			return backupDir, err
+		}
+	}
+	return backupDir, nil
+}
