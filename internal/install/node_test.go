@@ -1,0 +1,393 @@
+package install_test
+
+import (
+	"bytes"
+	"crypto"
+	"context"
+	"crypto/rand"
+	"errors"
+	"os"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/escert/escert/internal/bundle"
+	"github.com/escert/escert/internal/ca"
+	"github.com/escert/escert/internal/esconfig"
+	"github.com/escert/escert/internal/eskeystore"
+	"github.com/escert/escert/internal/fips"
+	"github.com/escert/escert/internal/install"
+	"github.com/escert/escert/internal/issuer"
+	"github.com/escert/escert/internal/p12"
+	"github.com/escert/escert/internal/spec"
+)
+
+var fixedNow = time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)
+
+// nodeBundle bootstraps a one-node cluster and returns DIR/nodes/node1.
+func nodeBundle(t testing.TB, format bundle.Format) string {
+	t.Helper()
+	opts := bundle.Options{
+		Format: format, Key: fips.DefaultKey, Policy: fips.Policy{},
+		Spec:            spec.Options{ClusterName: "prod", TrustRestrictions: true, Localhost: true, Days: 365},
+		KeystoreVersion: eskeystore.DefaultVersion, TransportVerification: "certificate",
+		Rand: rand.Reader, Now: func() time.Time { return fixedNow }, Version: "test",
+	}
+	instances, err := spec.ParseInstances("i.yml", []byte("instances:\n  - name: node1\n    dns: [node1.example.com]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	local, err := issuer.NewLocal(rand.Reader, opts.Policy, opts.Key, "prod", 3650, false, opts.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := bundle.Build(context.Background(), bundle.Request{Issuer: local, Instances: instances, BootstrapPassword: "bootstrap-pw"}, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "bundle")
+	if _, err := install.WriteTree(dir, res.Files, false, fixedNow); err != nil {
+		t.Fatal(err)
+	}
+	return filepath.Join(dir, "nodes", "node1")
+}
+
+// configDir makes a config directory holding yml and, when given, a keystore.
+func configDir(t testing.TB, yml string, keystore []byte) string {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "config")
+	if err := os.Mkdir(dir, 0o750); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(filepath.Join("testdata", yml))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "elasticsearch.yml"), data, 0o660); err != nil {
+		t.Fatal(err)
+	}
+	if keystore != nil {
+		if err := os.WriteFile(filepath.Join(dir, "elasticsearch.keystore"), keystore, 0o660); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+func options(bundleDir, config string) install.NodeOptions {
+	return install.NodeOptions{BundleDir: bundleDir, ConfigDir: config, Audit: true, Now: fixedNow, Rand: rand.Reader}
+}
+
+func apply(t testing.TB, o install.NodeOptions) *install.Plan {
+	t.Helper()
+	plan, err := install.PlanNode(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := plan.Apply(o.Owner); err != nil {
+		t.Fatal(err)
+	}
+	return plan
+}
+
+// checkLoadable asserts what Elasticsearch needs to start: the yml parses, the
+// keystore decrypts, and every p12 the yml names opens with the keystore's password
+// and holds a key matching its certificate.
+func checkLoadable(t testing.TB, config string, password []byte) esconfig.Settings {
+	t.Helper()
+	yml, err := os.ReadFile(filepath.Join(config, "elasticsearch.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	settings, err := esconfig.Parse(yml)
+	if err != nil {
+		t.Fatalf("elasticsearch.yml does not parse: %v", err)
+	}
+	data, err := os.ReadFile(filepath.Join(config, "elasticsearch.keystore"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ks, err := eskeystore.Decode(data, password)
+	if err != nil {
+		t.Fatalf("keystore: %v", err)
+	}
+	for _, layer := range []string{"transport", "http"} {
+		path, ok := settings.Get("xpack.security." + layer + ".ssl.keystore.path")
+		if !ok {
+			continue
+		}
+		pw, _ := ks.Get("xpack.security." + layer + ".ssl.keystore.secure_password")
+		raw, err := os.ReadFile(filepath.Join(config, path))
+		if err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		c, err := p12.Decode(raw, string(pw))
+		if err != nil {
+			t.Fatalf("%s does not open with the keystore's password: %v", path, err)
+		}
+		if err := ca.KeyMatches(c.Keys[0].Chain[0], c.Keys[0].Key.(crypto.Signer)); err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+	}
+	return settings
+}
+
+func TestInstallIntoDefaultConfigKeepsEveryByteOutsideTheBlock(t *testing.T) {
+	b := nodeBundle(t, bundle.P12)
+	config := configDir(t, "elasticsearch-default.yml", nil)
+	before, _ := os.ReadFile(filepath.Join(config, "elasticsearch.yml"))
+	apply(t, options(b, config))
+	after, _ := os.ReadFile(filepath.Join(config, "elasticsearch.yml"))
+	if !bytes.HasPrefix(after, before) {
+		t.Fatal("the original elasticsearch.yml is not kept byte for byte")
+	}
+	settings := checkLoadable(t, config, nil)
+	for key, want := range map[string]string{"xpack.security.enabled": "true", "xpack.security.audit.enabled": "true", "path.data": "/var/lib/elasticsearch"} {
+		if got, _ := settings.Get(key); got != want {
+			t.Errorf("%s = %q, want %q", key, got, want)
+		}
+	}
+	if _, set := settings["xpack.security.enrollment.enabled"]; set {
+		t.Error("enrollment was enabled without being asked for")
+	}
+	// A second run with the same bundle changes nothing.
+	plan, err := install.PlanNode(options(b, config))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(plan.Changes) != 0 {
+		t.Errorf("re-run would change %d file(s): %v", len(plan.Changes), plan.Changes[0].Path)
+	}
+}
+
+func TestReinstallReplacesTheBlockNeverAddsASecondOne(t *testing.T) {
+	config := configDir(t, "elasticsearch-default.yml", nil)
+	apply(t, options(nodeBundle(t, bundle.P12), config))
+	o := options(nodeBundle(t, bundle.PEM), config)
+	o.Enrollment = true
+	apply(t, o)
+	yml, _ := os.ReadFile(filepath.Join(config, "elasticsearch.yml"))
+	if n := strings.Count(string(yml), esconfig.BlockBegin); n != 1 {
+		t.Fatalf("%d escert blocks", n)
+	}
+	settings, err := esconfig.Parse(yml)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := settings.Get("xpack.security.transport.ssl.key"); v != "certs/transport.key" {
+		t.Errorf("PEM block not in place: transport.ssl.key = %q", v)
+	}
+	if v, _ := settings.Get("xpack.security.enrollment.enabled"); v != "true" {
+		t.Error("--enrollment did not enable enrollment")
+	}
+}
+
+func TestConflictingSettingsStopTheRunUnlessForced(t *testing.T) {
+	b := nodeBundle(t, bundle.P12)
+	config := configDir(t, "elasticsearch-autoconfigured.yml", nil)
+	before, _ := os.ReadFile(filepath.Join(config, "elasticsearch.yml"))
+	_, err := install.PlanNode(options(b, config))
+	var conflict *install.ConflictError
+	if !errors.As(err, &conflict) || !strings.Contains(err.Error(), "xpack.security.http.ssl.keystore.path (line 99)") || !strings.Contains(err.Error(), "--force") {
+		t.Fatalf("err = %v, want a conflict naming the settings and --force", err)
+	}
+	o := options(b, config)
+	o.Force = true
+	plan := apply(t, o)
+	if len(plan.Notes) != 3 {
+		t.Errorf("notes = %v, want one per commented-out entry", plan.Notes)
+	}
+	after, _ := os.ReadFile(filepath.Join(config, "elasticsearch.yml"))
+	settings := checkLoadable(t, config, nil)
+	if v, _ := settings.Get("xpack.security.enrollment.enabled"); v != "true" {
+		t.Error("a setting escert does not manage was lost")
+	}
+	if !strings.Contains(string(after), "#xpack.security.http.ssl:\n#  enabled: true\n#  keystore.path: certs/http.p12\n") {
+		t.Error("auto-configuration's nested http.ssl entry is not commented out whole")
+	}
+	// Lines escert does not touch are kept in order, byte for byte.
+	kept := strings.Split(string(before), "\n")[:80]
+	if !strings.HasPrefix(string(after), strings.Join(kept, "\n")) {
+		t.Error("lines before the conflicts changed")
+	}
+}
+
+func TestForceRefusesANestedEntryMixingOursAndOthers(t *testing.T) {
+	config := configDir(t, "elasticsearch-default.yml", nil)
+	yml := filepath.Join(config, "elasticsearch.yml")
+	os.WriteFile(yml, []byte("xpack:\n  security:\n    enabled: true\n  ml.enabled: false\n"), 0o660)
+	o := options(nodeBundle(t, bundle.P12), config)
+	o.Force = true
+	_, err := install.PlanNode(o)
+	if err == nil || !strings.Contains(err.Error(), "edit it by hand") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestKeystoreMergeKeepsEntriesPasswordAndVersion(t *testing.T) {
+	for _, version := range []int{4, 5, 6} {
+		for _, password := range [][]byte{nil, []byte("an existing keystore password")} {
+			ks, err := eskeystore.New(version, rand.Reader)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ks.Set("s3.client.default.secret_key", []byte("s3-secret"))
+			data, err := ks.Encode(password, rand.Reader)
+			if err != nil {
+				t.Fatal(err)
+			}
+			seed, _ := ks.Get("keystore.seed")
+			config := configDir(t, "elasticsearch-default.yml", data)
+			o := options(nodeBundle(t, bundle.P12), config)
+			o.KeystorePassword = password
+			apply(t, o)
+			merged, _ := os.ReadFile(filepath.Join(config, "elasticsearch.keystore"))
+			got, err := eskeystore.Decode(merged, password)
+			if err != nil {
+				t.Fatalf("v%d: %v", version, err)
+			}
+			if got.Version != version {
+				t.Errorf("version %d became %d", version, got.Version)
+			}
+			if v, _ := got.Get("s3.client.default.secret_key"); string(v) != "s3-secret" {
+				t.Errorf("v%d: the existing entry was lost", version)
+			}
+			if v, _ := got.Get("keystore.seed"); !bytes.Equal(v, seed) {
+				t.Errorf("v%d: keystore.seed changed", version)
+			}
+			if has, _ := eskeystore.HasPassword(merged); has != (password != nil) {
+				t.Errorf("v%d: password protection changed", version)
+			}
+			checkLoadable(t, config, password)
+		}
+	}
+}
+
+func TestNewBundleBacksUpAndKeepsTheNodesP12Password(t *testing.T) {
+	config := configDir(t, "elasticsearch-default.yml", nil)
+	apply(t, options(nodeBundle(t, bundle.P12), config))
+	ksBefore, _ := os.ReadFile(filepath.Join(config, "elasticsearch.keystore"))
+	p12Before, _ := os.ReadFile(filepath.Join(config, "certs", "http.p12"))
+
+	plan := apply(t, options(nodeBundle(t, bundle.P12), config))
+	checkLoadable(t, config, nil)
+	// The passwords stay: Elasticsearch hot-reloads files, not passwords.
+	before, _ := eskeystore.Decode(ksBefore, nil)
+	ksAfter, _ := os.ReadFile(filepath.Join(config, "elasticsearch.keystore"))
+	after, _ := eskeystore.Decode(ksAfter, nil)
+	for _, name := range []string{"xpack.security.http.ssl.keystore.secure_password", "xpack.security.transport.ssl.keystore.secure_password"} {
+		a, _ := before.Get(name)
+		b, _ := after.Get(name)
+		if !bytes.Equal(a, b) {
+			t.Errorf("%s changed: the node would need a restart", name)
+		}
+	}
+	backups, _ := filepath.Glob(filepath.Join(config, "escert-backups", "*", "certs", "http.p12"))
+	if len(backups) != 1 {
+		t.Fatalf("backups: %v", backups)
+	}
+	if old, _ := os.ReadFile(backups[0]); !bytes.Equal(old, p12Before) {
+		t.Error("the backup is not the replaced file")
+	}
+	if len(plan.Changes) == 0 {
+		t.Error("a new bundle changed nothing")
+	}
+}
+
+func TestInstallRefusesUnsafeConfigDirectories(t *testing.T) {
+	b := nodeBundle(t, bundle.P12)
+	cases := []struct {
+		name  string
+		setup func(config string)
+		want  string
+	}{
+		{"world-writable directory", func(c string) { os.Chmod(c, 0o777) }, "world-writable"},
+		{"world-readable keystore", func(c string) {
+			os.WriteFile(filepath.Join(c, "elasticsearch.keystore"), []byte("x"), 0o644)
+			os.Chmod(filepath.Join(c, "elasticsearch.keystore"), 0o644)
+		}, "world-readable"},
+		{"missing directory", func(c string) { os.RemoveAll(c) }, "not a readable config directory"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			config := configDir(t, "elasticsearch-default.yml", nil)
+			tc.setup(config)
+			_, err := install.PlanNode(options(b, config))
+			var in *install.InputError
+			if !errors.As(err, &in) || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %v, want an InputError saying %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestDiffShowsTextChangesAndHidesSecrets(t *testing.T) {
+	config := configDir(t, "elasticsearch-default.yml", nil)
+	plan, err := install.PlanNode(options(nodeBundle(t, bundle.PEM), config))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	plan.Diff(&out)
+	if !strings.Contains(out.String(), "+xpack.security.enabled: true") || !strings.Contains(out.String(), "--- a/elasticsearch.yml") {
+		t.Errorf("diff lacks the yml change:\n%s", out.String())
+	}
+	if strings.Contains(out.String(), "PRIVATE KEY") {
+		t.Error("diff shows a private key")
+	}
+	if entries, _ := os.ReadDir(config); len(entries) != 1 {
+		t.Errorf("planning wrote files: %v", entries)
+	}
+}
+
+func TestLockKeepsASecondRunOut(t *testing.T) {
+	dir := t.TempDir()
+	unlock, err := install.Lock(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := install.Lock(dir); !errors.Is(err, install.ErrLocked) {
+		t.Fatalf("second lock: %v", err)
+	}
+	unlock()
+	again, err := install.Lock(dir)
+	if err != nil {
+		t.Fatalf("lock after release: %v", err)
+	}
+	again()
+}
+
+// TestOwnersAndModesAsRoot needs root and a real elasticsearch user, which .ci/run
+// creates with useradd.
+func TestOwnersAndModesAsRoot(t *testing.T) {
+	u, err := user.Lookup("elasticsearch")
+	if os.Geteuid() != 0 || err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("CI must run as root with an elasticsearch user (see .ci/run)")
+		}
+		t.Skip("needs root and an elasticsearch user (useradd --system elasticsearch)")
+	}
+	gid, _ := strconv.Atoi(u.Gid)
+	config := configDir(t, "elasticsearch-default.yml", nil)
+	o := options(nodeBundle(t, bundle.P12), config)
+	o.Owner = &install.Owner{UID: 0, GID: gid, Group: "elasticsearch"}
+	apply(t, o)
+	want := map[string]os.FileMode{
+		"certs": 0o750 | os.ModeDir, "certs/transport.p12": 0o640, "certs/http.p12": 0o640,
+		"certs/http-ca.crt": 0o644, "elasticsearch.keystore": 0o660,
+	}
+	for rel, mode := range want {
+		info, err := os.Stat(filepath.Join(config, rel))
+		if err != nil {
+			t.Fatal(err)
+		}
+		st := info.Sys().(*syscall.Stat_t)
+		if info.Mode() != mode || st.Uid != 0 || int(st.Gid) != gid {
+			t.Errorf("%s: %v %d:%d, want %v 0:%d", rel, info.Mode(), st.Uid, st.Gid, mode, gid)
+		}
+	}
+}
