@@ -9,6 +9,7 @@ import (
 	"crypto"
 	"crypto/x509"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -21,6 +22,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/escert/escert/internal/ca"
+	"github.com/escert/escert/internal/clientconfig"
 	"github.com/escert/escert/internal/eskeystore"
 	"github.com/escert/escert/internal/fips"
 	"github.com/escert/escert/internal/install"
@@ -119,6 +121,13 @@ func Build(ctx context.Context, req Request, opts Options) (*Result, error) {
 	if bootstrapPassword != "" {
 		res.Files = append(res.Files, install.File{Path: BootstrapPasswordFile, Mode: install.SecretMode, Data: []byte(bootstrapPassword + "\n")})
 		res.Manifest.BootstrapPasswordFile = BootstrapPasswordFile
+	}
+	if bootstrapPassword != "" {
+		// Client settings belong to a cluster's bootstrap only: `escert cert` adding a
+		// node must not mint new Kibana encryption keys.
+		if err := addClientSettings(res, httpCA, opts); err != nil {
+			return nil, err
+		}
 	}
 	for _, f := range res.Files {
 		res.Manifest.Files = append(res.Manifest.Files, f.Path)
@@ -293,4 +302,22 @@ func (l *lockedReader) Read(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.r.Read(p)
+}
+
+// addClientSettings writes kibana.yml, the Beats and Logstash outputs and a curl line
+// into clients/, from the manifest built so far.
+func addClientSettings(res *Result, httpCA []*x509.Certificate, opts Options) error {
+	m, err := json.Marshal(res.Manifest)
+	if err != nil {
+		return fmt.Errorf("encode manifest: %w", err)
+	}
+	files, err := clientconfig.Files(clientconfig.Input{Manifest: m, HTTPCA: ca.EncodeCertificates(httpCA...), Rand: opts.Rand})
+	switch {
+	case errors.Is(err, clientconfig.ErrNoHosts):
+		res.Warnings = append(res.Warnings, "no client settings written: "+err.Error()+" (escert client-config --es-hosts)")
+	case err != nil:
+		return fmt.Errorf("client settings: %w", err)
+	}
+	res.Files = append(res.Files, files...)
+	return nil
 }

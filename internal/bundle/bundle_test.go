@@ -188,7 +188,8 @@ func TestOutputModesProtectEverySecret(t *testing.T) {
 			}
 			rel, _ := filepath.Rel(b.dir, path)
 			secret := strings.HasSuffix(path, ".key") || strings.HasSuffix(path, ".p12") ||
-				strings.HasSuffix(path, ".keystore") || rel == bundle.BootstrapPasswordFile
+				strings.HasSuffix(path, ".keystore") || rel == bundle.BootstrapPasswordFile ||
+				rel == filepath.Join("clients", "kibana.yml") // holds Kibana's encryption keys
 			switch mode := info.Mode().Perm(); {
 			case info.IsDir() && mode != 0o700:
 				t.Errorf("%s: directory mode %o, want 0700", rel, mode)

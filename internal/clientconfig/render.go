@@ -1,0 +1,226 @@
+package clientconfig
+
+import (
+	"fmt"
+	"path"
+	"strings"
+)
+
+// Where the settings expect their files on the client hosts. Kibana and Logstash
+// resolve relative paths against their working directory, so these are absolute: the
+// config directories of the deb and rpm packages. Beats expand ${path.config}.
+const (
+	KibanaCertDir   = "/etc/kibana/certs"
+	LogstashCertDir = "/etc/logstash/certs"
+	BeatsCertDir    = "${path.config}/certs"
+)
+
+// Session lifetimes for kibana.yml. Elastic "highly recommends" setting both; Kibana's
+// defaults (3 days idle, 30 days in all) leave an unattended browser signed in for days.
+const (
+	SessionIdleTimeout = "1h"
+	SessionLifespan    = "30d"
+)
+
+// settings renders the files from the values they share.
+type settings struct {
+	hosts       []string
+	fingerprint string
+}
+
+// text collects the lines of one file.
+type text struct{ b strings.Builder }
+
+func (t *text) line(format string, args ...any) {
+	fmt.Fprintf(&t.b, format, args...)
+	t.b.WriteByte('\n')
+}
+
+func (t *text) set(key, value string) { t.line("%s: %s", key, value) }
+
+func (t *text) String() string { return t.b.String() }
+
+// kibana renders kibana.yml for one Kibana instance of the bundle, or for a Kibana the
+// bundle made no certificate for (inst nil).
+func (s settings) kibana(inst *instance, keys []kibanaKey) string {
+	var t text
+	file := func(name string) string { return yamlString(path.Join(KibanaCertDir, name)) }
+	t.line("# Written by escert: merge into kibana.yml, replacing any setting of the same name.")
+	t.line("# It holds Kibana's encryption keys: keep it mode 0600, readable by Kibana only.")
+	t.line("#")
+	if inst != nil {
+		t.line("# Copy the bundle's %s/ (instance %s) to %s/ on the Kibana host,", inst.Dir, inst.Name, KibanaCertDir)
+	} else {
+		t.line("# Copy the bundle's %s/http-ca.crt to %s/ on the Kibana host,", Dir, KibanaCertDir)
+	}
+	t.line("# or change the paths below (/etc/kibana is the deb and rpm packages' config directory).")
+	t.line("")
+	t.line("# Elasticsearch over HTTPS, each node's certificate and host name verified against")
+	t.line("# the HTTP CA.")
+	t.set("elasticsearch.hosts", yamlList(s.hosts))
+	t.set("elasticsearch.ssl.certificateAuthorities", "["+file("http-ca.crt")+"]")
+	t.set("elasticsearch.ssl.verificationMode", "full")
+	t.line("")
+	t.line("# Kibana signs in as the built-in kibana_system user. escert does not know its password")
+	t.line("# and never invents one: set it on the cluster, then keep it in Kibana's keystore, not here:")
+	t.line("#   bin/elasticsearch-reset-password -u kibana_system   (on a node: prints a new password)")
+	t.line("#   bin/kibana-keystore add elasticsearch.password      (on the Kibana host: paste it)")
+	t.set("elasticsearch.username", "kibana_system")
+	if inst != nil {
+		if crt, key, ok := inst.pemFiles("client"); ok {
+			t.line("")
+			t.line("# Kibana's client certificate (client_auth). Elasticsearch asks for it only with")
+			t.line("# xpack.security.http.ssl.client_authentication: optional or required; Kibana still")
+			t.line("# signs in as kibana_system unless a PKI realm maps the certificate.")
+			t.set("elasticsearch.ssl.certificate", file(crt))
+			t.set("elasticsearch.ssl.key", file(key))
+		}
+		if crt, key, ok := inst.pemFiles("server"); ok {
+			t.line("")
+			t.line("# Kibana's own HTTPS, with its certificate from the HTTP CA (browsers must trust")
+			t.line("# http-ca.crt). PEM files, not PKCS#12: Kibana reads PKCS#12 through node-forge,")
+			t.line("# which cannot read EC keys.")
+			t.set("server.ssl.enabled", "true")
+			t.set("server.ssl.certificate", file(crt))
+			t.set("server.ssl.key", file(key))
+		}
+	}
+	t.line("")
+	t.line("# Encryption keys, %d random characters each. Every Kibana instance of the deployment", KeyLength)
+	t.line("# needs the same three. Keep them: a new xpack.encryptedSavedObjects.encryptionKey leaves")
+	t.line("# encrypted saved objects (alerting rules, connectors) unreadable; rotate it through")
+	t.line("# xpack.encryptedSavedObjects.keyRotation.decryptionOnlyKeys instead.")
+	t.line("# `escert client-config --force` keeps the keys of the kibana.yml it replaces.")
+	for _, k := range keys {
+		t.set(k.setting, yamlString(k.value))
+	}
+	t.line("")
+	t.line("# Sessions end after %s without activity and after %s in any case.", SessionIdleTimeout, SessionLifespan)
+	t.set("xpack.security.session.idleTimeout", yamlString(SessionIdleTimeout))
+	t.set("xpack.security.session.lifespan", yamlString(SessionLifespan))
+	return t.String()
+}
+
+// pemFiles returns the base names of the PEM certificate and key of the instance's
+// certificate called name.
+func (i *instance) pemFiles(name string) (crt, key string, ok bool) {
+	for _, c := range i.Certificates {
+		if c.Name != name {
+			continue
+		}
+		for _, f := range c.Files {
+			switch path.Ext(f) {
+			case ".crt":
+				crt = path.Base(f)
+			case ".key":
+				key = path.Base(f)
+			}
+		}
+	}
+	return crt, key, crt != "" && key != ""
+}
+
+// beats renders the Elasticsearch output of a Beat.
+func (s settings) beats() string {
+	var t text
+	const p = "output.elasticsearch."
+	t.line("# Written by escert: the Elasticsearch output of a Beat (Filebeat, Metricbeat, ...).")
+	t.line("# Merge into its configuration, e.g. /etc/filebeat/filebeat.yml, replacing any other")
+	t.line("# output.elasticsearch settings. Copy the bundle's %s/http-ca.crt to the Beat's config", Dir)
+	t.line("# directory as certs/http-ca.crt (${path.config} is that directory).")
+	t.set(p+"hosts", yamlList(s.hosts))
+	t.set(p+"protocol", "https")
+	t.set(p+"ssl.certificate_authorities", "["+yamlString(BeatsCertDir+"/http-ca.crt")+"]")
+	t.set(p+"ssl.verification_mode", "full")
+	t.line("# The HTTP CA's SHA-256 (64 hex characters, no colons). A Beat trusts the CA with this")
+	t.line("# fingerprint when the node sends it in its chain, which escert's nodes do: their HTTP")
+	t.line("# certificates are served as leaf + CA. It can replace certificate_authorities where")
+	t.line("# copying http-ca.crt is impractical.")
+	t.set(p+"ssl.ca_trusted_fingerprint", yamlString(s.fingerprint))
+	t.line("# Credentials come from the Beat's keystore, never from this file, e.g. an API key:")
+	t.line("#   filebeat keystore add ES_API_KEY      (value: id:api_key)")
+	t.line("#%s %s", p+"api_key:", yamlString("${ES_API_KEY}"))
+	t.line("#")
+	t.line("# Elastic Agent: a standalone agent takes the same ssl.* settings under outputs.default;")
+	t.line("# in Fleet, paste the fingerprint into the output's \"Elasticsearch CA trusted fingerprint\".")
+	return t.String()
+}
+
+// logstash renders the elasticsearch output of a Logstash pipeline, with the option
+// names of the plugin shipped since Logstash 8.x (ssl_enabled, ssl_certificate_authorities
+// and ssl_verification_mode replaced ssl, cacert and ssl_certificate_verification).
+func (s settings) logstash() string {
+	var t text
+	quoted := make([]string, len(s.hosts))
+	for i, h := range s.hosts {
+		quoted[i] = logstashString(h)
+	}
+	t.line("# Written by escert: the elasticsearch output of a Logstash pipeline (e.g. in")
+	t.line("# /etc/logstash/conf.d/), with the option names of Logstash 8.x and later. Copy the")
+	t.line("# bundle's %s/http-ca.crt to %s/http-ca.crt.", Dir, LogstashCertDir)
+	t.line("output {")
+	t.line("  elasticsearch {")
+	t.line("    hosts => [%s]", strings.Join(quoted, ", "))
+	t.line("    ssl_enabled => true")
+	t.line("    ssl_certificate_authorities => [%s]", logstashString(LogstashCertDir+"/http-ca.crt"))
+	t.line("    ssl_verification_mode => \"full\"")
+	t.line("    # The HTTP CA's SHA-256: trusted when a node sends the CA in its chain, which escert's")
+	t.line("    # nodes do (leaf + CA).")
+	t.line("    ca_trusted_fingerprint => %s", logstashString(s.fingerprint))
+	t.line("    # Credentials come from the Logstash keystore, never from this file:")
+	t.line("    #   bin/logstash-keystore add ES_API_KEY      (value: id:api_key)")
+	t.line("    # api_key => \"${ES_API_KEY}\"")
+	t.line("  }")
+	t.line("}")
+	return t.String()
+}
+
+// logstashString quotes a value for the pipeline syntax. Logstash does not process
+// escapes by default, so a value must not contain the quote; the URLs and paths here
+// cannot (URLs are percent-encoded).
+func logstashString(s string) string { return `"` + strings.ReplaceAll(s, `"`, "%22") + `"` }
+
+// curl renders a script that proves the first host's certificate verifies.
+func (s settings) curl() string {
+	var t text
+	cmd := func(host string) string {
+		u := host
+		if !strings.HasSuffix(u, "/") {
+			u += "/"
+		}
+		glob := ""
+		if strings.Contains(u, "[") {
+			glob = "-g " // an IPv6 literal, not a curl glob
+		}
+		return "curl --cacert http-ca.crt -u elastic " + glob + `"$@" ` + shellQuote(u)
+	}
+	t.line("#!/bin/sh")
+	t.line("# Written by escert: checks that Elasticsearch answers over HTTPS with a certificate")
+	t.line("# that verifies against the HTTP CA for the host name clients use. curl asks for the")
+	t.line("# elastic user's password (on a new cluster, the bundle's elastic-bootstrap-password),")
+	t.line("# so it is never on a command line. Extra arguments go to curl, e.g.: sh curl.sh -s")
+	t.line("#")
+	t.line("# By hand, from this directory:")
+	t.line("#   %s", strings.Replace(cmd(s.hosts[0]), `"$@" `, "", 1))
+	for _, h := range s.hosts[1:] {
+		t.line("#   %s", strings.Replace(cmd(h), `"$@" `, "", 1))
+	}
+	t.line(`cd "$(dirname "$0")" || exit 1`)
+	t.line("exec %s", cmd(s.hosts[0]))
+	return t.String()
+}
+
+// shellQuote leaves a word alone when sh would not change it, else single-quotes it.
+func shellQuote(s string) string {
+	safe := true
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-._~:/@%+=,", r)) {
+			safe = false
+			break
+		}
+	}
+	if safe {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
