@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -226,6 +227,9 @@ func printSummary(w io.Writer, out string, m bundle.Manifest) {
 		fmt.Fprintf(w, "\nThe elastic user's initial password is in %s (mode 0600).\n", filepath.Join(out, m.BootstrapPasswordFile))
 	}
 	fmt.Fprintf(w, "HTTP CA fingerprint (Beats ssl.ca_trusted_fingerprint): %s\n", m.HTTPCAFingerprint)
+	if slices.Contains(m.Files, "clients/kibana.yml") {
+		fmt.Fprintf(w, "Client settings (kibana.yml, Beats and Logstash outputs, curl.sh) are in %s.\n", filepath.Join(out, "clients"))
+	}
 	fmt.Fprintf(w, "Next: copy %s/nodes/<name>/ into each node's config directory and merge its elasticsearch.yml block.\n", out)
 }
 
