@@ -1,6 +1,109 @@
 package cli
 
-import "github.com/spf13/cobra"
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
 
-// placeholder until the command lands.
-func newCheckCmd(e *env) *cobra.Command { return &cobra.Command{Use: "check", Hidden: true} }
+	"github.com/spf13/cobra"
+
+	"github.com/escert/escert/internal/check"
+)
+
+// Seams for tests: the /proc tree and the account Elasticsearch runs as (nil: the
+// machine's own).
+var (
+	checkProc     fs.FS
+	checkIdentity *check.Identity
+)
+
+const checkExitCodes = `
+EXIT CODES
+  0  clean: no problems and no warnings
+  1  warnings only
+  2  at least one problem (a usage error also exits 2, with a message)
+  3  unusable input: the config directory or elasticsearch.yml is missing or
+     unparsable, elasticsearch.keystore is corrupt or its password wrong, or a file
+     cannot be read (run as root or as the user Elasticsearch runs as)`
+
+func newCheckCmd(e *env) *cobra.Command {
+	var dir, output, passFile string
+	var warnDays int
+	cmd := &cobra.Command{
+		Use:   "check --es-config DIR",
+		Short: "Check a node's security settings, files, modes and certificates against Elastic's checklist",
+		Long: `Check one Elasticsearch node's security against Elastic's "secure your cluster"
+checklist and print one line per finding: its severity, a stable ID, the file, line
+and setting concerned, what is wrong and how to fix it. Passed checks print nothing;
+a node with no findings gets a one-line "clean" summary.
+
+Problems (exit 2): security or TLS off, verification_mode none, transport client
+authentication none, files the settings name missing or unparsable, PKCS#12 files
+or keys that do not open with the passwords in elasticsearch.keystore, keys not
+matching their certificates, chains not verifying to the configured CAs, trust
+restrictions the node's own certificate fails, secrets in elasticsearch.yml, key files
+readable by everyone, world-writable files, an Elasticsearch process running as root,
+expired certificates, and a missing elasticsearch.keystore the settings need.
+
+Warnings (exit 1): audit logging off, certificates expiring within --warn-days,
+HTTP certificates not naming network.host, http.host or http.publish_host (special
+values such as _site_ and 0.0.0.0 are skipped), key files writable by their group,
+config files Elasticsearch's own user could rewrite, xpack.security.enabled left to
+its version-dependent default while TLS is configured, and JKS stores escert cannot open.
+
+The keystore password, when it has one, comes from --keystore-pass-file, the
+ESCERT_KEYSTORE_PASSWORD environment variable or a prompt. Secret values are never
+printed, in either output format.`,
+		Example: `  # Check a package install (run as root to read the keys):
+  escert check --es-config /etc/elasticsearch
+
+  # In a script, warn 60 days before certificates expire, as JSON:
+  escert check --es-config /etc/elasticsearch --warn-days 60 -o json
+
+  # A password-protected elasticsearch.keystore:
+  escert check --es-config /etc/elasticsearch --keystore-pass-file /root/es-keystore.pass` + checkExitCodes,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := required(cmd, "es-config"); err != nil {
+				return err
+			}
+			if output != "text" && output != "json" {
+				return usageError{fmt.Errorf("-o %q: use text or json", output)}
+			}
+			if warnDays < 0 {
+				return usageError{fmt.Errorf("--warn-days %d: must be 0 or more", warnDays)}
+			}
+			password := func(keystore []byte) ([]byte, error) { return keystorePassword(e, passFile, keystore) }
+			findings, err := check.Node(dir, password, e.now(), check.Options{WarnDays: warnDays, Proc: checkProc, Elasticsearch: checkIdentity})
+			if err != nil {
+				if ExitCode(err) != ExitInput {
+					err = inputError{err}
+				}
+				return err
+			}
+			if output == "json" {
+				enc := json.NewEncoder(cmd.OutOrStdout())
+				enc.SetIndent("", "  ")
+				if err := enc.Encode(check.NewReport(findings)); err != nil {
+					return err
+				}
+			} else {
+				check.Render(cmd.OutOrStdout(), dir, findings)
+			}
+			// The findings are the message: exit with their code and print nothing more.
+			switch problems, warnings := check.Count(findings); {
+			case problems > 0:
+				return codedError{2, errors.New("")}
+			case warnings > 0:
+				return codedError{1, errors.New("")}
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&dir, "es-config", "", "the node's config directory, holding elasticsearch.yml (e.g. /etc/elasticsearch)")
+	cmd.Flags().StringVarP(&output, "output", "o", "text", "text or json")
+	cmd.Flags().IntVar(&warnDays, "warn-days", 30, "warn about certificates expiring within this many days")
+	cmd.Flags().StringVar(&passFile, "keystore-pass-file", "", "file holding the elasticsearch.keystore password (or set ESCERT_KEYSTORE_PASSWORD)")
+	return cmd
+}

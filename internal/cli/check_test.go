@@ -1,0 +1,164 @@
+package cli
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"testing/fstest"
+
+	"github.com/escert/escert/internal/check"
+)
+
+// checkedNode bootstraps a node with extra bootstrap flags and installs it the way an
+// operator would: nodes/node1 copied into a config directory, the settings block
+// appended to the elasticsearch.yml Elasticsearch ships, plus extra lines. The check
+// sees no processes and an Elasticsearch user that owns none of the files.
+func checkedNode(t *testing.T, extra string, bootstrapArgs ...string) string {
+	t.Helper()
+	oldProc, oldIdentity := checkProc, checkIdentity
+	checkProc, checkIdentity = fstest.MapFS{}, &check.Identity{Name: "elasticsearch", UID: 4242424, GID: -1}
+	t.Cleanup(func() { checkProc, checkIdentity = oldProc, oldIdentity })
+
+	dir := t.TempDir()
+	in := writeFile(t, dir, "instances.yml", threeNodes)
+	out := filepath.Join(dir, "out")
+	args := append([]string{"bootstrap", "--instances", in, "--out", out, "--quiet"}, bootstrapArgs...)
+	if r := escert(t, nil, args...); r.code != ExitOK {
+		t.Fatalf("bootstrap: exit %d: %s", r.code, r.stderr)
+	}
+	node := filepath.Join(out, "nodes", "node1")
+	config := filepath.Join(dir, "config")
+	if err := os.CopyFS(config, os.DirFS(node)); err != nil {
+		t.Fatal(err)
+	}
+	// os.CopyFS makes files 0644 or 0755: put the bundle's modes back.
+	filepath.Walk(node, func(p string, info os.FileInfo, err error) error {
+		if err == nil {
+			rel, _ := filepath.Rel(node, p)
+			os.Chmod(filepath.Join(config, rel), info.Mode().Perm())
+		}
+		return nil
+	})
+	shipped, err := os.ReadFile(filepath.Join("..", "check", "testdata", "elasticsearch.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	block, err := os.ReadFile(filepath.Join(node, "elasticsearch.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(config, "elasticsearch.yml"), []byte(string(shipped)+"\n"+string(block)+extra), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return config
+}
+
+const auditOn = "xpack.security.audit.enabled: true\n"
+
+func TestCheckExitCodesFollowTheWorstFinding(t *testing.T) {
+	cases := []struct {
+		name  string
+		extra string
+		args  []string
+		code  int
+		want  string
+	}{
+		{"clean", auditOn, nil, 0, "clean: "},
+		{"warnings only", "", nil, 1, "warning audit-disabled elasticsearch.yml [xpack.security.audit.enabled]: "},
+		{"certificates expiring within --warn-days", auditOn, []string{"--warn-days", "400"}, 1, "warning cert-expiring "},
+		{"a problem", auditOn + "bootstrap.password: hunter2-in-the-yml\n", nil, 2, "problem plaintext-secret elasticsearch.yml:"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			config := checkedNode(t, tc.extra)
+			r := escert(t, nil, append([]string{"check", "--es-config", config}, tc.args...)...)
+			if r.code != tc.code {
+				t.Fatalf("exit %d, want %d\nstdout:\n%s\nstderr:\n%s", r.code, tc.code, r.stdout, r.stderr)
+			}
+			if r.stderr != "" {
+				t.Errorf("stderr is not empty: %q", r.stderr)
+			}
+			if !strings.Contains(r.stdout, tc.want) {
+				t.Errorf("stdout lacks %q:\n%s", tc.want, r.stdout)
+			}
+			if strings.Contains(r.stdout, "hunter2") {
+				t.Error("a plaintext secret's value was printed")
+			}
+		})
+	}
+}
+
+func TestCheckJSON(t *testing.T) {
+	config := checkedNode(t, "bootstrap.password: hunter2-in-the-yml\n")
+	r := escert(t, nil, "check", "--es-config", config, "-o", "json")
+	if r.code != 2 || r.stderr != "" {
+		t.Fatalf("exit %d, stderr %q", r.code, r.stderr)
+	}
+	var report struct {
+		Findings []check.Finding `json:"findings"`
+		Summary  check.Summary   `json:"summary"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &report); err != nil {
+		t.Fatalf("stdout is not JSON: %v\n%s", err, r.stdout)
+	}
+	if report.Summary != (check.Summary{Problems: 1, Warnings: 1}) || len(report.Findings) != 2 {
+		t.Fatalf("report: %s", r.stdout)
+	}
+	if f := report.Findings[0]; f.ID != "plaintext-secret" || f.Setting != "bootstrap.password" || f.Line == 0 {
+		t.Errorf("first finding: %+v", f)
+	}
+	if strings.Contains(r.stdout, "hunter2") {
+		t.Error("a plaintext secret's value was printed")
+	}
+
+	clean := checkedNode(t, auditOn)
+	r = escert(t, nil, "check", "--es-config", clean, "-o", "json")
+	if r.code != 0 || strings.TrimSpace(r.stdout) != "{\n  \"findings\": [],\n  \"summary\": {\n    \"problems\": 0,\n    \"warnings\": 0\n  }\n}" {
+		t.Errorf("clean: exit %d, stdout %s", r.code, r.stdout)
+	}
+}
+
+func TestCheckPasswordProtectedKeystore(t *testing.T) {
+	dir := t.TempDir()
+	right := writeFile(t, dir, "ks.pass", "correct horse battery staple\n")
+	wrong := writeFile(t, dir, "wrong.pass", "not the keystore password\n")
+	config := checkedNode(t, auditOn, "--keystore-pass-file", right)
+
+	if r := escert(t, nil, "check", "--es-config", config, "--keystore-pass-file", right); r.code != 0 {
+		t.Errorf("right password: exit %d: %s%s", r.code, r.stdout, r.stderr)
+	}
+	if r := escert(t, map[string]string{"ESCERT_KEYSTORE_PASSWORD": "correct horse battery staple"}, "check", "--es-config", config); r.code != 0 {
+		t.Errorf("password from the environment: exit %d: %s%s", r.code, r.stdout, r.stderr)
+	}
+	r := escert(t, nil, "check", "--es-config", config, "--keystore-pass-file", wrong)
+	if r.code != ExitInput || r.stdout != "" || !strings.Contains(r.stderr, "wrong keystore password") || strings.Count(r.stderr, "\n") != 1 {
+		t.Errorf("wrong password: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+	}
+	r = escert(t, nil, "check", "--es-config", config)
+	if r.code != ExitInput || !strings.Contains(r.stderr, "--keystore-pass-file") {
+		t.Errorf("no password: exit %d, stderr %q", r.code, r.stderr)
+	}
+}
+
+func TestCheckUnusableInputAndUsage(t *testing.T) {
+	dir := t.TempDir()
+	r := escert(t, nil, "check", "--es-config", filepath.Join(dir, "missing"))
+	if r.code != ExitInput || !strings.HasPrefix(r.stderr, "escert: config directory ") || strings.Count(r.stderr, "\n") != 1 {
+		t.Errorf("missing directory: exit %d, stderr %q", r.code, r.stderr)
+	}
+	writeFile(t, dir, "elasticsearch.yml", "xpack.security.enabled: [true\n")
+	if r := escert(t, nil, "check", "--es-config", dir); r.code != ExitInput || !strings.Contains(r.stderr, "not valid YAML") {
+		t.Errorf("unparsable elasticsearch.yml: exit %d, stderr %q", r.code, r.stderr)
+	}
+	if r := escert(t, nil, "check"); r.code != ExitUsage || !strings.Contains(r.stderr, "missing --es-config") {
+		t.Errorf("no --es-config: exit %d, stderr %q", r.code, r.stderr)
+	}
+	if r := escert(t, nil, "check", "--es-config", dir, "-o", "yaml"); r.code != ExitUsage {
+		t.Errorf("-o yaml: exit %d, stderr %q", r.code, r.stderr)
+	}
+	if r := escert(t, nil, "check", "--es-config", dir, "--warn-days", "-1"); r.code != ExitUsage {
+		t.Errorf("--warn-days -1: exit %d, stderr %q", r.code, r.stderr)
+	}
+}
