@@ -2,8 +2,8 @@ package install_test
 
 import (
 	"bytes"
-	"crypto"
 	"context"
+	"crypto"
 	"crypto/rand"
 	"errors"
 	"os"
