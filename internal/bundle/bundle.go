@@ -55,6 +55,8 @@ type Options struct {
 	Workers               int    // parallel instances; 0 means one per CPU
 	Progress              func() // called once per finished instance
 	Version               string // escert version, recorded in the manifest
+	// FIPS adds the settings a FIPS 140 mode Elasticsearch needs to the block.
+	FIPS bool
 }
 
 // Result is a built bundle.

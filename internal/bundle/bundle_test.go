@@ -59,7 +59,7 @@ type testBundle struct {
 
 func options(format bundle.Format) bundle.Options {
 	return bundle.Options{
-		Format: format, Key: fips.DefaultKey, Policy: fips.ForCurrent(),
+		Format: format, Key: fips.DefaultKey, Policy: fips.ForCurrent(false),
 		Spec:                  spec.Options{ClusterName: cluster, TrustRestrictions: true, Localhost: true, Days: 365},
 		KeystoreVersion:       eskeystore.DefaultVersion,
 		TransportVerification: "certificate",

@@ -29,9 +29,20 @@ func SettingsBlock(opts Options) string {
 		"# Managed by escert: re-running `escert install` replaces this block. Passwords are",
 		"# in elasticsearch.keystore, never here.")
 	set("xpack.security.enabled", "true")
+	if opts.FIPS {
+		// Elasticsearch's FIPS 140 mode: it checks its providers at start, needs
+		// PBKDF2 password hashes, and auto-configuration would write PKCS#12 files a
+		// FIPS JVM cannot read.
+		set("xpack.security.fips_mode.enabled", "true")
+		set("xpack.security.autoconfiguration.enabled", "false")
+		set("xpack.security.authc.password_hashing.algorithm", "pbkdf2_stretch")
+	}
 	for _, layer := range []string{"transport", "http"} {
 		prefix := "xpack.security." + layer + ".ssl."
 		set(prefix+"enabled", "true")
+		if opts.FIPS {
+			set(prefix+"supported_protocols", `[ "TLSv1.3", "TLSv1.2" ]`)
+		}
 		if layer == "transport" {
 			set(prefix+"verification_mode", opts.TransportVerification)
 			set(prefix+"client_authentication", "required")

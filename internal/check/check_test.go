@@ -75,7 +75,7 @@ func TestMain(m *testing.M) {
 
 func options(format bundle.Format, ksPassword []byte) bundle.Options {
 	return bundle.Options{
-		Format: format, Key: fips.DefaultKey, Policy: fips.ForCurrent(),
+		Format: format, Key: fips.DefaultKey, Policy: fips.ForCurrent(false),
 		Spec:                  spec.Options{ClusterName: cluster, TrustRestrictions: true, Localhost: true, Days: 365},
 		KeystoreVersion:       eskeystore.DefaultVersion,
 		KeystorePassword:      ksPassword,
@@ -569,7 +569,7 @@ func TestEachFindingOnAConfigBrokenOneWay(t *testing.T) {
 
 func mustKey(t *testing.T) crypto.Signer {
 	t.Helper()
-	key, err := ca.GenerateKey(rand.Reader, fips.ForCurrent(), fips.DefaultKey)
+	key, err := ca.GenerateKey(rand.Reader, fips.ForCurrent(false), fips.DefaultKey)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -91,7 +91,7 @@ nothing behind.`,
 }
 
 func runBootstrap(ctx context.Context, e *env, stdout, stderr io.Writer, f *issueFlags, instancesFile, out, caDir string, singleCA, clusterGiven, asJSON bool) error {
-	policy := fips.ForCurrent()
+	policy := fips.ForCurrent(f.fips)
 	opts, err := f.options(e, policy)
 	if err != nil {
 		return err
@@ -128,6 +128,9 @@ func runBootstrap(ctx context.Context, e *env, stdout, stderr io.Writer, f *issu
 		adoptClusterName(local, &opts, clusterGiven, stderr)
 		log.printf("[ca] using the CAs in %s (cluster %s)", caDir, opts.Spec.ClusterName)
 	} else {
+		if err := policy.CheckPassword("CA passphrase", "--ca-pass-file or ESCERT_CA_PASSWORD", caPass); err != nil {
+			return usageError{err}
+		}
 		local, err = issuer.NewLocal(e.rand, policy, opts.Key, f.cluster, f.caDays, singleCA, e.now)
 		if err != nil {
 			return err

@@ -24,6 +24,7 @@ func newCACmd(e *env) *cobra.Command {
 		single     bool
 		force      bool
 		caPassFile string
+		fipsMode   bool
 	)
 	create := &cobra.Command{
 		Use:   "create --out DIR",
@@ -38,7 +39,7 @@ func newCACmd(e *env) *cobra.Command {
 			if err := required(cmd, "out"); err != nil {
 				return err
 			}
-			policy := fips.ForCurrent()
+			policy := fips.ForCurrent(fipsMode)
 			key, err := f.spec(policy)
 			if err != nil {
 				return err
@@ -52,6 +53,9 @@ func newCACmd(e *env) *cobra.Command {
 			caPass, err := readSecret(e, caPassFile, "ESCERT_CA_PASSWORD", "--ca-pass-file")
 			if err != nil {
 				return err
+			}
+			if err := policy.CheckPassword("CA passphrase", "--ca-pass-file or ESCERT_CA_PASSWORD", caPass); err != nil {
+				return usageError{err}
 			}
 			local, err := issuer.NewLocal(e.rand, policy, key, cluster, f.caDays, single, e.now)
 			if err != nil {
@@ -78,6 +82,7 @@ func newCACmd(e *env) *cobra.Command {
 	create.Flags().StringVar(&cluster, "cluster-name", "elasticsearch", "cluster name, shown in the CA subjects")
 	create.Flags().BoolVar(&single, "single-ca", false, "one CA for both layers")
 	create.Flags().BoolVar(&force, "force", false, "replace a non-empty --out (the old one is kept as a backup)")
+	create.Flags().BoolVar(&fipsMode, "fips", false, "FIPS 140 policy: the CA passphrase must have 14+ bytes (implied by a FIPS build)")
 	create.Flags().StringVar(&caPassFile, "ca-pass-file", "", "file holding the CA key passphrase (or set ESCERT_CA_PASSWORD)")
 	cmd.AddCommand(create)
 	return cmd

@@ -38,7 +38,7 @@ taken from the CA, so the node matches the cluster's trust restrictions.`,
 			if err != nil {
 				return err
 			}
-			policy := fips.ForCurrent()
+			policy := fips.ForCurrent(f.fips)
 			opts, err := f.options(e, policy)
 			if err != nil {
 				return err

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -52,11 +53,15 @@ type issueFlags struct {
 	caPassFile       string
 	quiet            bool
 	force            bool
+	fips             bool
+	flags            *pflag.FlagSet
 }
 
 func (f *issueFlags) register(fs *pflag.FlagSet) {
+	f.flags = fs
 	f.keyFlags.register(fs)
-	fs.StringVar(&f.format, "format", "p12", "node key material: p12 (one PKCS#12 per layer) or pem")
+	fs.StringVar(&f.format, "format", "p12", "node key material: p12 (one PKCS#12 per layer) or pem (the only format under --fips)")
+	fs.BoolVar(&f.fips, "fips", false, "FIPS 140 output for a FIPS-mode Elasticsearch: PEM only, keystore and CA passwords of 14+ bytes, fips_mode settings (implied by a FIPS build)")
 	fs.IntVar(&f.days, "days", 365, "certificate lifetime in days")
 	fs.StringVar(&f.cluster, "cluster-name", "elasticsearch", "cluster.name, used in the transport trust pattern *.node.<name>")
 	fs.BoolVar(&f.noTrust, "no-trust-restrictions", false, "do not restrict the transport layer to this cluster's node certificates")
@@ -78,6 +83,12 @@ func (f *issueFlags) options(e *env, policy fips.Policy) (bundle.Options, error)
 	if format != bundle.P12 && format != bundle.PEM {
 		return bundle.Options{}, usageError{fmt.Errorf("--format %q: use p12 or pem", f.format)}
 	}
+	if policy.FIPS {
+		if format == bundle.P12 && f.flags.Changed("format") {
+			return bundle.Options{}, usageError{errors.New("--format p12 is not allowed in FIPS mode: a FIPS JVM reads no PKCS#12 keystore; use --format pem (the default under --fips)")}
+		}
+		format = bundle.PEM
+	}
 	if f.transportVerify != "certificate" && f.transportVerify != "full" {
 		return bundle.Options{}, usageError{fmt.Errorf("--transport-verification %q: use certificate or full", f.transportVerify)}
 	}
@@ -91,9 +102,12 @@ func (f *issueFlags) options(e *env, policy fips.Policy) (bundle.Options, error)
 	if err != nil {
 		return bundle.Options{}, usageError{fmt.Errorf("--es-version: %w", err)}
 	}
-	ksPass, err := readSecret(e, f.keystorePassFile, "", "--keystore-pass-file")
+	ksPass, err := readSecret(e, f.keystorePassFile, "ESCERT_KEYSTORE_PASSWORD", "--keystore-pass-file")
 	if err != nil {
 		return bundle.Options{}, err
+	}
+	if err := policy.CheckPassword("keystore password", "--keystore-pass-file or ESCERT_KEYSTORE_PASSWORD", ksPass); err != nil {
+		return bundle.Options{}, usageError{err}
 	}
 	return bundle.Options{
 		Format:                format,
@@ -106,6 +120,7 @@ func (f *issueFlags) options(e *env, policy fips.Policy) (bundle.Options, error)
 		Rand:                  e.rand,
 		Now:                   e.now,
 		Version:               Version,
+		FIPS:                  policy.FIPS,
 	}, nil
 }
 

@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/escert/escert/internal/fips"
 	"github.com/escert/escert/internal/install"
 )
 
@@ -17,6 +18,7 @@ func newInstallCmd(e *env) *cobra.Command {
 	var (
 		bundleDir, configDir, owner, passFile string
 		dryRun, force, noAudit, enrollment    bool
+		fipsMode                              bool
 	)
 	cmd := &cobra.Command{
 		Use:   "install --bundle DIR/nodes/<name> --es-config DIR",
@@ -71,9 +73,13 @@ EXIT CODES
 			} else if password, err = readSecret(e, passFile, "ESCERT_KEYSTORE_PASSWORD", "--keystore-pass-file"); err != nil {
 				return err
 			}
+			policy := fips.ForCurrent(fipsMode)
+			if err := policy.CheckPassword("keystore password", "--keystore-pass-file or ESCERT_KEYSTORE_PASSWORD", password); err != nil {
+				return inputError{err}
+			}
 			opts := install.NodeOptions{
 				BundleDir: bundleDir, ConfigDir: configDir, KeystorePassword: password, Owner: own,
-				Audit: !noAudit, Enrollment: enrollment, Force: force, Now: e.now(), Rand: e.rand,
+				Audit: !noAudit, Enrollment: enrollment, Force: force, FIPS: policy.FIPS, Now: e.now(), Rand: e.rand,
 			}
 			if !dryRun {
 				unlock, err := install.Lock(configDir)
@@ -120,6 +126,7 @@ EXIT CODES
 	fl.BoolVar(&dryRun, "dry-run", false, "print a unified diff of every change and write nothing")
 	fl.BoolVar(&force, "force", false, "comment out conflicting settings outside escert's block instead of stopping")
 	fl.BoolVar(&noAudit, "no-audit", false, "leave xpack.security.audit.enabled out of the block")
+	fl.BoolVar(&fipsMode, "fips", false, "FIPS 140 node: refuse PKCS#12 bundles and keystore passwords under 14 bytes (implied by a FIPS build)")
 	fl.BoolVar(&enrollment, "enrollment", false, "set xpack.security.enrollment.enabled: true (enrollment tokens for new nodes and Kibana)")
 	return cmd
 }

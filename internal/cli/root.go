@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/escert/escert/internal/fips"
 )
 
 // Version is set at build time with -ldflags "-X github.com/escert/escert/internal/cli.Version=...".
@@ -47,6 +49,14 @@ that turn security on. One static binary; no Java needed.`,
   escert inspect escert-out/nodes/node1/certs/http.p12 --pass-file p12.pass`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		// A FIPS build whose module is switched off must not do crypto work; version
+		// and help still run, so the operator can see why.
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			if cmd.Name() == "version" || cmd.Name() == "help" {
+				return nil
+			}
+			return fips.CheckRuntime()
+		},
 	}
 	root.AddCommand(newBootstrapCmd(e), newCertCmd(e), newCACmd(e), newInstallCmd(e), newKeystoreCmd(e),
 		newClientConfigCmd(e), newCheckCmd(e), newInspectCmd(e), newVersionCmd())

@@ -80,7 +80,7 @@ func buildBundle() (string, error) {
 	const cluster = "escert-test"
 	// Certificates must be valid now for the real consumers, which use the wall clock.
 	opts := bundle.Options{
-		Format: bundle.P12, Key: fips.DefaultKey, Policy: fips.ForCurrent(),
+		Format: bundle.P12, Key: fips.DefaultKey, Policy: fips.ForCurrent(false),
 		Spec:            spec.Options{ClusterName: cluster, TrustRestrictions: true, Localhost: true, Days: 30},
 		KeystoreVersion: eskeystore.DefaultVersion, TransportVerification: "certificate",
 		Rand: rand.Reader, Now: time.Now, Version: "test",

@@ -82,21 +82,34 @@ func seal(key, salt, plaintext []byte, rand io.Reader) (iv, enc []byte, err erro
 	return iv, aead.Seal(nil, iv, plaintext, salt), nil
 }
 
-// open decrypts and authenticates enc. It always uses NewGCMWithRandomNonce, whose
-// input is iv||ciphertext||tag, because that is the one GCM constructor Go allows in
-// every FIPS 140 mode; opening with a given nonce is the same computation.
+// open decrypts and authenticates enc. Each FIPS flavour allows a different GCM
+// constructor: Go's enforced module only NewGCMWithRandomNonce (whose input is
+// iv||ciphertext||tag), BoringCrypto only NewGCM ("requires aes.Block" otherwise).
+// Opening is the same computation either way.
 func open(key, salt, iv, enc []byte) ([]byte, error) {
 	block, err := aes.NewCipher(key)
 	if err != nil {
 		return nil, err
 	}
-	aead, err := cipher.NewGCMWithRandomNonce(block)
-	if err != nil {
-		return nil, err
+	var plaintext []byte
+	if fips140.Enforced() {
+		aead, aerr := cipher.NewGCMWithRandomNonce(block)
+		if aerr != nil {
+			return nil, aerr
+		}
+		in := make([]byte, 0, len(iv)+len(enc))
+		in = append(append(in, iv...), enc...)
+		plaintext, err = aead.Open(nil, nil, in, salt)
+	} else {
+		aead, aerr := cipher.NewGCM(block)
+		if aerr != nil {
+			return nil, aerr
+		}
+		if len(iv) != aead.NonceSize() {
+			return nil, fmt.Errorf("%w: iv of %d bytes, want %d", ErrCorrupted, len(iv), aead.NonceSize())
+		}
+		plaintext, err = aead.Open(nil, iv, enc, salt)
 	}
-	in := make([]byte, 0, len(iv)+len(enc))
-	in = append(append(in, iv...), enc...)
-	plaintext, err := aead.Open(nil, nil, in, salt)
 	if err != nil {
 		return nil, ErrWrongPassword
 	}

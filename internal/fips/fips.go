@@ -48,6 +48,7 @@ var DefaultKey = KeySpec{Type: ECDSA, Curve: "P-256"}
 
 // Mode is the FIPS 140 mode of the running binary.
 type Mode struct {
+	Build         string `json:"build,omitempty"`          // the FIPS flavour the binary was built as, "" for standard
 	Name          string `json:"name"`                     // "off", "go-fips140" or "boringcrypto"
 	ModuleVersion string `json:"module_version,omitempty"` // Go FIPS 140-3 module version
 	Enforced      bool   `json:"enforced"`                 // non-approved algorithms are refused (fips140=only)
@@ -70,13 +71,14 @@ func (m Mode) String() string {
 
 // Current reports the mode of this process.
 func Current() Mode {
-	if boringEnabled() {
-		return Mode{Name: "boringcrypto", Enforced: true}
+	m := Mode{Name: "off", Build: Build()}
+	switch {
+	case boringEnabled():
+		m.Name, m.Enforced = "boringcrypto", true
+	case fips140.Enabled():
+		m.Name, m.ModuleVersion, m.Enforced = "go-fips140", fips140.Version(), fips140.Enforced()
 	}
-	if fips140.Enabled() {
-		return Mode{Name: "go-fips140", ModuleVersion: fips140.Version(), Enforced: fips140.Enforced()}
-	}
-	return Mode{Name: "off"}
+	return m
 }
 
 // Policy is the allow-list every algorithm choice goes through.
@@ -85,8 +87,32 @@ type Policy struct {
 	FIPS bool
 }
 
-// ForCurrent returns the policy for this process: FIPS when the binary runs in a FIPS mode.
-func ForCurrent() Policy { return Policy{FIPS: Current().Name != "off"} }
+// ForCurrent returns the policy for this process: FIPS when the binary runs in a FIPS
+// mode or was built as a FIPS binary, or when the operator asks for it (--fips).
+func ForCurrent(asked bool) Policy {
+	m := Current()
+	return Policy{FIPS: asked || m.Name != "off" || m.Build != ""}
+}
+
+// MinPasswordLen is the shortest password FIPS mode accepts for anything escert
+// derives a key from (PBKDF2): SP 800-132 via Go's module wants 112-bit HMAC keys,
+// and Elasticsearch's FIPS mode demands 14 bytes for the keystore password.
+const MinPasswordLen = 14
+
+// CheckPassword refuses a password the policy would not derive keys from; what names
+// it in the message ("keystore password", "CA passphrase") and how to give one.
+func (p Policy) CheckPassword(what, how string, password []byte) error {
+	if !p.FIPS {
+		return nil
+	}
+	if len(password) == 0 {
+		return fmt.Errorf("FIPS mode needs a %s: give one of at least %d bytes with %s", what, MinPasswordLen, how)
+	}
+	if len(password) < MinPasswordLen {
+		return fmt.Errorf("the %s has %d bytes; FIPS mode needs at least %d: give a longer one with %s", what, len(password), MinPasswordLen, how)
+	}
+	return nil
+}
 
 var (
 	allowedCurves  = map[string]elliptic.Curve{"P-256": elliptic.P256(), "P-384": elliptic.P384()}

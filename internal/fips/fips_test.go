@@ -8,7 +8,10 @@ import (
 	"crypto/fips140"
 	"crypto/rsa"
 	"crypto/x509"
+	"errors"
+	"fmt"
 	"math/big"
+	"runtime/debug"
 	"testing"
 )
 
@@ -330,23 +333,23 @@ func TestCurrentReflectsTheProcess(t *testing.T) {
 	m := Current()
 	switch {
 	case boringEnabled():
-		if m != (Mode{Name: "boringcrypto", Enforced: true}) {
+		if m != (Mode{Name: "boringcrypto", Enforced: true, Build: Build()}) {
 			t.Errorf("Current() = %+v in a BoringCrypto build", m)
 		}
 	case fips140.Enabled():
-		want := Mode{Name: "go-fips140", ModuleVersion: fips140.Version(), Enforced: fips140.Enforced()}
+		want := Mode{Name: "go-fips140", ModuleVersion: fips140.Version(), Enforced: fips140.Enforced(), Build: Build()}
 		if m != want {
 			t.Errorf("Current() = %+v, want %+v", m, want)
 		}
-		if !ForCurrent().FIPS {
-			t.Error("ForCurrent().FIPS = false in FIPS 140 mode")
+		if !ForCurrent(false).FIPS {
+			t.Error("ForCurrent(false).FIPS = false in FIPS 140 mode")
 		}
 	default:
-		if m != (Mode{Name: "off"}) {
+		if m != (Mode{Name: "off", Build: Build()}) {
 			t.Errorf("Current() = %+v in a normal test run, want off", m)
 		}
-		if ForCurrent().FIPS {
-			t.Error("ForCurrent().FIPS = true in a normal test run")
+		if ForCurrent(false).FIPS {
+			t.Error("ForCurrent(false).FIPS = true in a normal test run")
 		}
 		if got, want := m.String(), "off (standard Go crypto)"; got != want {
 			t.Errorf("Current().String() = %q, want %q", got, want)
@@ -378,4 +381,66 @@ func errString(err error) string {
 		return ""
 	}
 	return err.Error()
+}
+
+func TestBuildFlavourComesFromTheRecordedSettings(t *testing.T) {
+	cases := []struct {
+		name     string
+		settings []debug.BuildSetting
+		want     string
+	}{
+		{"standard", []debug.BuildSetting{{Key: "CGO_ENABLED", Value: "0"}}, ""},
+		{"go fips140", []debug.BuildSetting{{Key: "GOFIPS140", Value: "v1.0.0-c2097c7c"}}, "go-fips140"},
+		{"fips140 off", []debug.BuildSetting{{Key: "GOFIPS140", Value: "off"}}, ""},
+		{"boringcrypto", []debug.BuildSetting{{Key: "GOEXPERIMENT", Value: "boringcrypto"}}, "boringcrypto"},
+	}
+	for _, tc := range cases {
+		if got := buildFlavour(tc.settings); got != tc.want {
+			t.Errorf("%s: buildFlavour = %q, want %q", tc.name, got, tc.want)
+		}
+	}
+}
+
+func TestCheckRuntimeRefusesAFIPSBuildWithItsModuleOff(t *testing.T) {
+	cases := []struct {
+		name  string
+		build string
+		mode  Mode
+		ok    bool
+	}{
+		{"standard build", "", Mode{Name: "off"}, true},
+		{"go fips140 enforced", "go-fips140", Mode{Name: "go-fips140", Enforced: true}, true},
+		{"go fips140 switched off", "go-fips140", Mode{Name: "off"}, false},
+		{"go fips140 not enforced", "go-fips140", Mode{Name: "go-fips140"}, false},
+		{"boringcrypto in use", "boringcrypto", Mode{Name: "boringcrypto", Enforced: true}, true},
+		{"boringcrypto without cgo", "boringcrypto", Mode{Name: "off"}, false},
+	}
+	for _, tc := range cases {
+		err := checkRuntime(tc.build, tc.mode)
+		if (err == nil) != tc.ok || (err != nil && !errors.Is(err, ErrModuleOff)) {
+			t.Errorf("%s: err = %v", tc.name, err)
+		}
+	}
+}
+
+func TestCheckPasswordOnlyBindsInFIPSMode(t *testing.T) {
+	how := "--keystore-pass-file"
+	if err := (Policy{}).CheckPassword("keystore password", how, nil); err != nil {
+		t.Errorf("outside FIPS an empty password is refused: %v", err)
+	}
+	fips := Policy{FIPS: true}
+	cases := map[string]string{
+		"":                 "FIPS mode needs a keystore password: give one of at least 14 bytes with --keystore-pass-file",
+		"short":            "the keystore password has 5 bytes; FIPS mode needs at least 14: give a longer one with --keystore-pass-file",
+		"fourteen bytes!!": "",
+	}
+	for pw, want := range cases {
+		err := fips.CheckPassword("keystore password", how, []byte(pw))
+		if got := fmt.Sprint(err); (want == "" && err != nil) || (want != "" && got != want) {
+			t.Errorf("%q: err = %v, want %q", pw, err, want)
+		}
+	}
+	if !ForCurrent(true).FIPS {
+		t.Error("--fips does not turn the policy on")
+	}
 }

@@ -33,8 +33,11 @@ type NodeOptions struct {
 	Audit      bool // add xpack.security.audit.enabled: true to the block
 	Enrollment bool // add xpack.security.enrollment.enabled: true to the block
 	Force      bool // comment out conflicting settings instead of stopping
-	Now        time.Time
-	Rand       io.Reader
+	// FIPS refuses bundles a FIPS 140 mode Elasticsearch cannot load: PKCS#12 files,
+	// or a block without fips_mode.
+	FIPS bool
+	Now  time.Time
+	Rand io.Reader
 }
 
 // Owner is who a file belongs to.
@@ -96,6 +99,11 @@ func PlanNode(o NodeOptions) (*Plan, error) {
 	if err := checkConfigDir(o.ConfigDir); err != nil {
 		return nil, err
 	}
+	if o.FIPS {
+		if err := checkFIPSBundle(o.BundleDir); err != nil {
+			return nil, err
+		}
+	}
 	bundleKS, err := readBundleKeystore(o)
 	if err != nil {
 		return nil, err
@@ -151,6 +159,22 @@ func checkConfigDir(dir string) error {
 	return nil
 }
 
+// checkFIPSBundle refuses a bundle made without --fips: a FIPS JVM reads no PKCS#12
+// keystore, and Elasticsearch needs fips_mode set to run as a FIPS node.
+func checkFIPSBundle(dir string) error {
+	if p12s, _ := filepath.Glob(filepath.Join(dir, "certs", "*.p12")); len(p12s) > 0 {
+		return &InputError{Path: p12s[0], Problem: "PKCS#12 cannot be loaded in FIPS mode: bootstrap the bundle with --fips (PEM files)"}
+	}
+	block, err := os.ReadFile(filepath.Join(dir, "elasticsearch.yml"))
+	if err == nil {
+		settings, perr := esconfig.Parse(block)
+		if v, _ := settings.Get("xpack.security.fips_mode.enabled"); perr != nil || v != "true" {
+			return &InputError{Path: filepath.Join(dir, "elasticsearch.yml"), Problem: "the block does not enable xpack.security.fips_mode: bootstrap the bundle with --fips"}
+		}
+	}
+	return nil
+}
+
 // InputError is a problem with the bundle or the config directory: bad input, not a
 // failure of the install itself.
 type InputError struct {
@@ -177,10 +201,12 @@ func readBundleKeystore(o NodeOptions) (*eskeystore.Keystore, error) {
 	if err != nil {
 		return nil, &InputError{Path: path, Problem: "missing: --bundle must be a node bundle, DIR/nodes/<name> of an escert bootstrap"}
 	}
-	ks, err := eskeystore.Decode(data, nil)
-	if errors.Is(err, eskeystore.ErrWrongPassword) && len(o.KeystorePassword) > 0 {
-		ks, err = eskeystore.Decode(data, o.KeystorePassword)
+	// A bundle made with --keystore-pass-file shares the node's password.
+	var password []byte
+	if has, err := eskeystore.HasPassword(data); err == nil && has {
+		password = o.KeystorePassword
 	}
+	ks, err := eskeystore.Decode(data, password)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
