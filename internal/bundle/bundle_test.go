@@ -15,6 +15,7 @@ import (
 
 	"github.com/escert/escert/internal/bundle"
 	"github.com/escert/escert/internal/ca"
+	"github.com/escert/escert/internal/esconfig"
 	"github.com/escert/escert/internal/eskeystore"
 	"github.com/escert/escert/internal/fips"
 	"github.com/escert/escert/internal/install"
@@ -51,14 +52,25 @@ instances:
 `
 
 type testBundle struct {
-	dir      string
-	res      *bundle.Result
-	issuer   *issuer.Local
-	password string // bootstrap password
+	dir        string
+	res        *bundle.Result
+	issuer     *issuer.Local
+	password   string // bootstrap password
+	format     bundle.Format
+	ksPassword []byte
 }
 
+// fipsMode is true when the tests run under GODEBUG=fips140=only or a BoringCrypto
+// build: the bundle is then what `escert bootstrap --fips` writes.
+var fipsMode = fips.Current().Name != "off"
+
+// fipsKeystorePassword meets Elasticsearch's 14-byte FIPS rule.
+var fipsKeystorePassword = []byte("fips keystore password")
+
+// options are a bootstrap's defaults for format. Under FIPS they become --fips's:
+// PEM whatever the format asked, a keystore password and the fips_mode settings.
 func options(format bundle.Format) bundle.Options {
-	return bundle.Options{
+	opts := bundle.Options{
 		Format: format, Key: fips.DefaultKey, Policy: fips.ForCurrent(false),
 		Spec:                  spec.Options{ClusterName: cluster, TrustRestrictions: true, Localhost: true, Days: 365},
 		KeystoreVersion:       eskeystore.DefaultVersion,
@@ -67,6 +79,17 @@ func options(format bundle.Format) bundle.Options {
 		// Certificates must be valid now for the real consumers, which use the wall clock.
 		Now:     time.Now,
 		Version: "test",
+	}
+	if fipsMode {
+		opts.Format, opts.FIPS, opts.KeystorePassword = bundle.PEM, true, fipsKeystorePassword
+	}
+	return opts
+}
+
+// skipP12UnderFIPS skips a test about PKCS#12 files, which FIPS mode does not write.
+func skipP12UnderFIPS(t *testing.T) {
+	if fipsMode {
+		t.Skip("FIPS mode writes PEM only: a FIPS JVM reads no PKCS#12 keystore")
 	}
 }
 
@@ -97,7 +120,7 @@ func build(t testing.TB, opts bundle.Options, single bool) testBundle {
 	if _, err := install.WriteTree(dir, res.Files, false, opts.Now()); err != nil {
 		t.Fatal(err)
 	}
-	return testBundle{dir: dir, res: res, issuer: local, password: password}
+	return testBundle{dir: dir, res: res, issuer: local, password: password, format: opts.Format, ksPassword: opts.KeystorePassword}
 }
 
 func (b testBundle) path(parts ...string) string {
@@ -111,7 +134,7 @@ func (b testBundle) keystore(t testing.TB, node string) *eskeystore.Keystore {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ks, err := eskeystore.Decode(data, nil)
+	ks, err := eskeystore.Decode(data, b.ksPassword)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -129,6 +152,7 @@ func (b testBundle) secret(t testing.TB, node, setting string) string {
 }
 
 func TestNodeKeystoreHoldsThePasswordsThatOpenItsP12Files(t *testing.T) {
+	skipP12UnderFIPS(t)
 	b := build(t, options(bundle.P12), false)
 	ks := b.keystore(t, "node1")
 	want := []string{
@@ -287,15 +311,52 @@ func TestSettingsBlockMatchesGolden(t *testing.T) {
 			o.TransportVerification = "full"
 			o.Spec.TrustRestrictions = false
 		}},
+		{"fips", "settings-fips.golden", func(o *bundle.Options) { o.Format, o.FIPS = bundle.PEM, true }},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			opts := options(bundle.P12)
+			opts.Format, opts.FIPS = bundle.P12, false // the same goldens in every crypto mode
 			tc.change(&opts)
 			checkGolden(t, tc.golden, []byte(bundle.SettingsBlock(opts)))
 		})
 	}
 	checkGolden(t, "transport-trust.golden", bundle.TrustRestrictions(cluster))
+}
+
+// TestFIPSBlockFollowsElasticsearchFIPSRules checks the --fips block against what a
+// FIPS 140 mode Elasticsearch demands (its FIPS docs): fips_mode on, no PKCS#12 or JKS
+// stores, PBKDF2 password hashing, TLS 1.2/1.3 only, no auto-configuration.
+func TestFIPSBlockFollowsElasticsearchFIPSRules(t *testing.T) {
+	opts := options(bundle.PEM)
+	opts.Format, opts.FIPS = bundle.PEM, true
+	s, err := esconfig.Parse([]byte(bundle.SettingsBlock(opts)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for key, want := range map[string]string{
+		"xpack.security.fips_mode.enabled":                "true",
+		"xpack.security.autoconfiguration.enabled":        "false",
+		"xpack.security.authc.password_hashing.algorithm": "pbkdf2_stretch",
+	} {
+		if got, _ := s.Get(key); got != want {
+			t.Errorf("%s = %q, want %q", key, got, want)
+		}
+	}
+	for _, layer := range []string{"transport", "http"} {
+		prefix := "xpack.security." + layer + ".ssl."
+		if p := s.List(prefix + "supported_protocols"); strings.Join(p, ",") != "TLSv1.3,TLSv1.2" {
+			t.Errorf("%s supported_protocols = %v", layer, p)
+		}
+		for _, key := range []string{"keystore.path", "truststore.path"} {
+			if v, ok := s.Get(prefix + key); ok {
+				t.Errorf("%s%s = %q: a FIPS JVM reads no PKCS#12 or JKS store", prefix, key, v)
+			}
+		}
+		if _, ok := s.Get(prefix + "key"); !ok {
+			t.Errorf("%s has no PEM key", layer)
+		}
+	}
 }
 
 func checkGolden(t *testing.T, name string, got []byte) {

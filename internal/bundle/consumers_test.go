@@ -24,15 +24,33 @@ func (b testBundle) p12Store(t testing.TB, node, layer string) realtest.Store {
 	}
 }
 
+// keyStore is a node's key material for layer as its yml configures it: the p12, or
+// the PEM key and certificate chain.
+func (b testBundle) keyStore(t testing.TB, node, layer string) realtest.Store {
+	if b.format == bundle.P12 {
+		return b.p12Store(t, node, layer)
+	}
+	certs := b.path("nodes", node, "certs")
+	return realtest.Store{KeyPEM: filepath.Join(certs, layer+".key"), CertPEM: filepath.Join(certs, layer+".crt")}
+}
+
+// trustStore is what a node trusts on layer: the p12's trusted entries, or the CA file.
+func (b testBundle) trustStore(t testing.TB, node, layer string) realtest.Store {
+	if b.format == bundle.P12 {
+		return b.p12Store(t, node, layer)
+	}
+	return realtest.Store{CAPEMs: []string{b.path("nodes", node, "certs", layer+"-ca.crt")}}
+}
+
 // transportPeer configures a node's transport layer the way the bundle's
 // elasticsearch.yml does: transport.p12 as keystore and truststore, client
 // authentication required, trust restricted to the cluster's node names.
 func (b testBundle) transportPeer(t testing.TB, node string) realtest.JSSEConfig {
-	store := b.p12Store(t, node, "transport")
-	return realtest.JSSEConfig{Key: store, Trust: store, ClientAuth: true, TrustSubjectPatterns: []string{"*.node." + cluster}}
+	return realtest.JSSEConfig{Key: b.keyStore(t, node, "transport"), Trust: b.trustStore(t, node, "transport"), ClientAuth: true, TrustSubjectPatterns: []string{"*.node." + cluster}}
 }
 
 func TestKeytoolListsKeyEntryWithChainAndTrustedCA(t *testing.T) {
+	skipP12UnderFIPS(t)
 	b := build(t, options(bundle.P12), false)
 	for _, layer := range []string{"transport", "http"} {
 		store := b.p12Store(t, "node1", layer)
@@ -69,14 +87,14 @@ func TestHTTPCertificateCannotOpenTheTransportLayer(t *testing.T) {
 	server := b.transportPeer(t, "node1")
 	server.TrustSubjectPatterns = nil // the CA split alone must refuse it
 	addr := realtest.StartJSSEServer(t, server)
-	intruder := realtest.JSSEConfig{Key: b.p12Store(t, "node2", "http"), Trust: b.p12Store(t, "node2", "transport")}
+	intruder := realtest.JSSEConfig{Key: b.keyStore(t, "node2", "http"), Trust: b.trustStore(t, "node2", "transport")}
 	if err := realtest.JSSEHandshake(t, intruder, addr, ""); !refused(err) {
 		t.Fatalf("a certificate from the HTTP CA opened the transport layer: %v", err)
 	}
 	// Kibana's client certificate, also from the HTTP CA, is refused too.
 	kibana := realtest.JSSEConfig{
 		Key:   realtest.Store{KeyPEM: b.path("clients", "kibana", "client.key"), CertPEM: b.path("clients", "kibana", "client.crt")},
-		Trust: b.p12Store(t, "node2", "transport"),
+		Trust: b.trustStore(t, "node2", "transport"),
 	}
 	if err := realtest.JSSEHandshake(t, kibana, addr, ""); !refused(err) {
 		t.Fatalf("Kibana's client certificate opened the transport layer: %v", err)
@@ -90,7 +108,7 @@ func TestSingleCATrustRestrictionsKeepNonNodeCertificatesOut(t *testing.T) {
 		t.Fatalf("node2 -> node1 with one shared CA: %v", err)
 	}
 	// node2's HTTP certificate chains to the same CA but names no node.
-	intruder := realtest.JSSEConfig{Key: b.p12Store(t, "node2", "http"), Trust: b.p12Store(t, "node2", "transport")}
+	intruder := realtest.JSSEConfig{Key: b.keyStore(t, "node2", "http"), Trust: b.trustStore(t, "node2", "transport")}
 	if err := realtest.JSSEHandshake(t, intruder, addr, ""); !refused(err) {
 		t.Fatalf("with one CA, an HTTP certificate opened the trust-restricted transport layer: %v", err)
 	}
@@ -99,7 +117,7 @@ func TestSingleCATrustRestrictionsKeepNonNodeCertificatesOut(t *testing.T) {
 func TestHTTPSOnHTTPP12VerifiesInNodePythonStrictAndGo(t *testing.T) {
 	b := build(t, options(bundle.P12), false)
 	// Elasticsearch's HTTP layer: http.p12 as keystore, no client authentication.
-	addr := realtest.StartJSSEServer(t, realtest.JSSEConfig{Key: b.p12Store(t, "node1", "http")})
+	addr := realtest.StartJSSEServer(t, realtest.JSSEConfig{Key: b.keyStore(t, "node1", "http")})
 	ca := b.path("clients", "http-ca.crt")
 	for _, host := range []string{"node1.escert.test", "127.0.0.1", "localhost"} {
 		if err := realtest.NodeTLSConnect(t, addr, ca, host); err != nil {
@@ -132,7 +150,11 @@ func TestKibanaServerCertificateServesHTTPSToNode(t *testing.T) {
 
 func TestOpenSSLStrictVerifiesEveryLeafForItsPurpose(t *testing.T) {
 	for _, format := range []bundle.Format{bundle.P12, bundle.PEM} {
-		b := build(t, options(format), false)
+		opts := options(format)
+		if opts.Format != format {
+			continue // FIPS mode: PKCS#12 is not written
+		}
+		b := build(t, opts, false)
 		for _, inst := range b.res.Manifest.Instances {
 			for _, c := range inst.Certificates {
 				leaf := certFile(t, b, c)
