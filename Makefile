@@ -29,9 +29,9 @@ fips-boring:
 check-fips: build fips fips-boring
 	scripts/check-fips-binaries
 
-# Everything CI checks. The tests drive real consumers (keytool/JSSE, openssl, node,
+# Everything CI checks (the unit suite last, so its summary closes the log). The tests drive real consumers (keytool/JSSE, openssl, node,
 # python3, curl); with ESCERT_REQUIRE_TOOLS=1 (as in CI) a missing one fails.
-test: lint test-unit test-fips test-boring check-fips
+test: lint check-fips test-fips test-boring test-unit
 
 test-unit:
 	$(GO) test -count=1 ./...
