@@ -29,8 +29,9 @@ fips-boring:
 check-fips: build fips fips-boring
 	scripts/check-fips-binaries
 
-# Everything CI checks (the unit suite last, so its summary closes the log). The tests drive real consumers (keytool/JSSE, openssl, node,
-# python3, curl); with ESCERT_REQUIRE_TOOLS=1 (as in CI) a missing one fails.
+# Everything CI checks, the unit suite last so its summary closes the log. The tests
+# drive real consumers (keytool/JSSE, openssl, node, python3, curl); with
+# ESCERT_REQUIRE_TOOLS=1 (as in CI) a missing one fails.
 test: lint check-fips test-fips test-boring test-unit
 
 test-unit:
