@@ -28,6 +28,7 @@ type Authority struct {
 // Leaf describes a certificate to sign: who it names and what it may be used for.
 type Leaf struct {
 	Subject    pkix.Name
+	RawSubject []byte // the subject's DER, overriding Subject (kept as-is on renewal)
 	DNSNames   []string
 	IPs        []net.IP
 	OtherNames []string // subjectAltName otherName, type-id 2.5.4.3, UTF8String
@@ -118,6 +119,7 @@ func (a *Authority) Sign(rand io.Reader, policy fips.Policy, leaf Leaf, pub cryp
 	tmpl := &x509.Certificate{
 		SerialNumber:          serial,
 		Subject:               leaf.Subject,
+		RawSubject:            leaf.RawSubject,
 		NotBefore:             leaf.NotBefore.Add(-backdate),
 		NotAfter:              leaf.NotAfter,
 		KeyUsage:              x509.KeyUsageDigitalSignature,

@@ -25,10 +25,11 @@ type env struct {
 	stdin  io.Reader
 	// prompt asks for a secret on a terminal; nil when there is none to ask on.
 	prompt func(msg string) ([]byte, error)
+	sleep  func(time.Duration)
 }
 
 func defaultEnv() *env {
-	return &env{rand: rand.Reader, now: time.Now, getenv: os.Getenv, stdin: os.Stdin, prompt: terminalPrompt()}
+	return &env{rand: rand.Reader, now: time.Now, getenv: os.Getenv, stdin: os.Stdin, prompt: terminalPrompt(), sleep: time.Sleep}
 }
 
 // NewRoot builds the escert command tree.
@@ -59,6 +60,6 @@ that turn security on. One static binary; no Java needed.`,
 		},
 	}
 	root.AddCommand(newBootstrapCmd(e), newCertCmd(e), newCACmd(e), newInstallCmd(e), newKeystoreCmd(e),
-		newClientConfigCmd(e), newCheckCmd(e), newInspectCmd(e), newVersionCmd())
+		newClientConfigCmd(e), newCheckCmd(e), newNeedsRenewalCmd(e), newRenewCmd(e), newInspectCmd(e), newVersionCmd())
 	return root
 }

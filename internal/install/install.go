@@ -168,6 +168,56 @@ func WriteFileAs(path string, data []byte, perm Perm) error {
 	return syncDir(dir)
 }
 
+// Replacement is one file of a group that must change together.
+type Replacement struct {
+	Path string
+	Data []byte
+	Perm Perm
+}
+
+// ReplaceTogether writes every file to a temporary file first and only then renames
+// them into place back to back, so files that must match (a PEM key and its
+// certificate) are apart for the time of one rename, never for the time of a write.
+func ReplaceTogether(files []Replacement) error {
+	temps := make([]string, len(files))
+	defer func() {
+		for _, t := range temps {
+			if t != "" {
+				os.Remove(t)
+			}
+		}
+	}()
+	for i, f := range files {
+		tmp, err := os.CreateTemp(filepath.Dir(f.Path), "."+filepath.Base(f.Path)+".escert-*")
+		if err != nil {
+			return fmt.Errorf("write %s: %w", f.Path, err)
+		}
+		name := tmp.Name()
+		tmp.Close()
+		os.Remove(name)
+		if err := writeNewAs(name, f.Data, f.Perm.Mode, f.Perm.UID, f.Perm.GID); err != nil {
+			return fmt.Errorf("write %s: %w", f.Path, err)
+		}
+		temps[i] = name
+		faultPoint()
+	}
+	dirs := map[string]bool{}
+	for i, f := range files {
+		if err := os.Rename(temps[i], f.Path); err != nil {
+			return fmt.Errorf("move %s into place: %w", f.Path, err)
+		}
+		temps[i] = ""
+		dirs[filepath.Dir(f.Path)] = true
+		faultPoint()
+	}
+	for d := range dirs {
+		if err := syncDir(d); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // writeNew creates path exclusively with its final mode (no window where a secret is
 // readable by others), writes and syncs it.
 func writeNew(path string, data []byte, mode fs.FileMode) error {

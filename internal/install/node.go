@@ -508,6 +508,35 @@ func (o NodeOptions) perm(mode fs.FileMode) Perm {
 	return Perm{Mode: mode, UID: o.Owner.UID, GID: o.Owner.GID}
 }
 
+// Backup copies files (config-relative path to content) into
+// <config>/escert-backups/<time>/ with mode 0600 in a 0700 directory, and returns that
+// directory ("" when there is nothing to keep).
+func Backup(configDir string, now time.Time, files map[string][]byte) (string, error) {
+	if len(files) == 0 {
+		return "", nil
+	}
+	// Two runs in one second (a re-run after a failure) must not overwrite each
+	// other's backups.
+	base := filepath.Join(configDir, "escert-backups", now.UTC().Format("20060102T150405Z"))
+	dir := base
+	for i := 2; ; i++ {
+		if _, err := os.Lstat(dir); errors.Is(err, fs.ErrNotExist) {
+			break
+		}
+		dir = fmt.Sprintf("%s-%d", base, i)
+	}
+	for rel, data := range files {
+		dst := filepath.Join(dir, filepath.FromSlash(rel))
+		if err := os.MkdirAll(filepath.Dir(dst), backupMode); err != nil {
+			return "", fmt.Errorf("create backup directory: %w", err)
+		}
+		if err := WriteFile(dst, data, 0o600); err != nil {
+			return "", fmt.Errorf("back up %s: %w", rel, err)
+		}
+	}
+	return dir, nil
+}
+
 // Diff writes what the plan would change: a unified diff for text files, a summary
 // line for keystores, keys and PKCS#12 files (whose bytes mean nothing to people and
 // must not be shown).
@@ -534,23 +563,14 @@ func (p *Plan) Apply(owner *Owner) (backupDir string, err error) {
 	if len(p.Changes) == 0 {
 		return "", nil
 	}
+	old := map[string][]byte{}
 	for _, c := range p.Changes {
-		if c.Old == nil {
-			continue
+		if c.Old != nil {
+			old[c.Path] = c.Old
 		}
-		if backupDir == "" {
-			backupDir = filepath.Join(p.ConfigDir, "escert-backups", p.now.UTC().Format("20060102T150405Z"))
-			if err := os.MkdirAll(backupDir, backupMode); err != nil {
-				return "", fmt.Errorf("create backup directory: %w", err)
-			}
-		}
-		dst := filepath.Join(backupDir, filepath.FromSlash(c.Path))
-		if err := os.MkdirAll(filepath.Dir(dst), backupMode); err != nil {
-			return "", fmt.Errorf("create backup directory: %w", err)
-		}
-		if err := WriteFile(dst, c.Old, 0o600); err != nil {
-			return "", fmt.Errorf("back up %s: %w", c.Path, err)
-		}
+	}
+	if backupDir, err = Backup(p.ConfigDir, p.now, old); err != nil {
+		return "", err
 	}
 	certsDir := filepath.Join(p.ConfigDir, "certs")
 	if _, err := os.Stat(certsDir); errors.Is(err, fs.ErrNotExist) {

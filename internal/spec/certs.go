@@ -1,6 +1,7 @@
 package spec
 
 import (
+	"crypto/x509"
 	"crypto/x509/pkix"
 	"fmt"
 	"net"
@@ -105,6 +106,37 @@ type Certificate struct {
 	ServerAuth bool
 	ClientAuth bool
 	Days       int
+	// Until, when set, ends the certificate there instead of Days from issuance:
+	// renewal caps a leaf at its CA's expiry.
+	Until time.Time
+	// RawSubject, when set, is the subject's DER, kept as it was on renewal.
+	RawSubject []byte
+}
+
+// FromCertificate describes an existing certificate as a spec, for renewal: the same
+// subject, names and usages, and its original lifetime.
+func FromCertificate(cert *x509.Certificate, layer Layer) (Certificate, error) {
+	others, err := ca.OtherNames(cert)
+	if err != nil {
+		return Certificate{}, err
+	}
+	c := Certificate{
+		Instance: cert.Subject.CommonName, Layer: layer, Base: string(layer),
+		Subject: cert.Subject, DNSNames: slices.Clone(cert.DNSNames), IPs: slices.Clone(cert.IPAddresses), OtherNames: others,
+		Days: max(1, int(cert.NotAfter.Sub(cert.NotBefore).Round(24*time.Hour).Hours()/24)),
+	}
+	for _, u := range cert.ExtKeyUsage {
+		c.ServerAuth = c.ServerAuth || u == x509.ExtKeyUsageServerAuth
+		c.ClientAuth = c.ClientAuth || u == x509.ExtKeyUsageClientAuth
+	}
+	if len(cert.ExtKeyUsage) == 0 {
+		// certutil's leaves carry no EKU: they serve both ends, as on the transport layer.
+		c.ServerAuth, c.ClientAuth = true, true
+	}
+	// The renewed certificate keeps the subject's exact DER, whatever attributes and
+	// order the original had (DC components, a certutil DN).
+	c.RawSubject = cert.RawSubject
+	return c, nil
 }
 
 // Certificates lists the certificates an instance receives, in profile order.
@@ -150,10 +182,17 @@ func Certificates(inst Instance, opts Options) ([]Certificate, error) {
 // Leaf is the request the CA signs for this certificate, valid from now.
 func (c Certificate) Leaf(now time.Time) ca.Leaf {
 	return ca.Leaf{
-		Subject: c.Subject, DNSNames: c.DNSNames, IPs: c.IPs, OtherNames: c.OtherNames,
+		Subject: c.Subject, RawSubject: c.RawSubject, DNSNames: c.DNSNames, IPs: c.IPs, OtherNames: c.OtherNames,
 		ServerAuth: c.ServerAuth, ClientAuth: c.ClientAuth,
-		NotBefore: now, NotAfter: now.AddDate(0, 0, c.Days),
+		NotBefore: now, NotAfter: c.notAfter(now),
 	}
+}
+
+func (c Certificate) notAfter(now time.Time) time.Time {
+	if !c.Until.IsZero() {
+		return c.Until
+	}
+	return now.AddDate(0, 0, c.Days)
 }
 
 func uniqueStrings(in []string) []string {

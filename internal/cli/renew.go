@@ -1,0 +1,293 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/escert/escert/internal/eskeystore"
+	"github.com/escert/escert/internal/fips"
+	"github.com/escert/escert/internal/install"
+	"github.com/escert/escert/internal/issuer"
+	"github.com/escert/escert/internal/rotate"
+)
+
+// windowFlags are --before and --at, shared by needs-renewal and renew.
+type windowFlags struct{ before, at string }
+
+func (w *windowFlags) register(fs *pflag.FlagSet) {
+	fs.StringVar(&w.before, "before", "30d", "renew this long before expiry (e.g. 30d, 2w, 12h)")
+	fs.StringVar(&w.at, "at", "", "renew once this fraction of the lifetime has passed (e.g. 2/3); replaces --before")
+}
+
+func (w *windowFlags) window(fs *pflag.FlagSet) (rotate.Window, error) {
+	if w.at != "" {
+		if fs.Changed("before") {
+			return rotate.Window{}, usageError{errors.New("--before and --at conflict: give one")}
+		}
+		f, err := rotate.ParseFraction(w.at)
+		if err != nil {
+			return rotate.Window{}, usageError{fmt.Errorf("--at: %w", err)}
+		}
+		return rotate.Window{Fraction: f}, nil
+	}
+	d, err := rotate.ParseBefore(w.before)
+	if err != nil {
+		return rotate.Window{}, usageError{fmt.Errorf("--before: %w", err)}
+	}
+	return rotate.Window{Before: d}, nil
+}
+
+// discover loads the node's certificates, asking for the keystore password as needed.
+func discover(e *env, configDir, passFile string) ([]rotate.NodeCert, error) {
+	var password []byte
+	if data, err := os.ReadFile(configDir + "/elasticsearch.keystore"); err == nil {
+		if password, err = keystorePassword(e, passFile, data); err != nil {
+			return nil, err
+		}
+	}
+	return rotate.Discover(configDir, password)
+}
+
+// Exit codes of needs-renewal: step's contract, so shell scripts compose.
+const (
+	exitRenewNow = 0
+	exitNotYet   = 1
+	exitMissing  = 2
+	exitError    = 3
+)
+
+func newNeedsRenewalCmd(e *env) *cobra.Command {
+	var (
+		configDir, passFile, output string
+		w                           windowFlags
+	)
+	cmd := &cobra.Command{
+		Use:   "needs-renewal --es-config DIR",
+		Short: "Exit 0 when a node certificate is due for renewal (for shell scripts)",
+		Long: `Check the certificates a node's elasticsearch.yml configures (transport and HTTP,
+PKCS#12 or PEM) and exit 0 when at least one is due: 30 days before it expires by
+default (--before), or once a fraction of its lifetime has passed (--at 2/3).`,
+		Example: `  escert needs-renewal --es-config /etc/elasticsearch && escert renew --es-config /etc/elasticsearch --ca-dir /root/ca
+  escert needs-renewal --es-config /etc/elasticsearch --at 2/3 -o json
+
+EXIT CODES
+  0  renew now: at least one certificate is due
+  1  not yet
+  2  missing: no certificate configured, or a configured file does not exist
+  3  error: unreadable files, wrong keystore password, bad flags`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			fail := func(err error) error { return codedError{exitError, err} }
+			if err := required(cmd, "es-config"); err != nil {
+				return fail(err)
+			}
+			win, err := w.window(cmd.Flags())
+			if err != nil {
+				return fail(err)
+			}
+			certs, err := discover(e, configDir, passFile)
+			if errors.Is(err, rotate.ErrMissing) {
+				return codedError{exitMissing, err}
+			}
+			if err != nil {
+				return fail(err)
+			}
+			now := e.now()
+			type row struct {
+				Layer    string    `json:"layer"`
+				Files    []string  `json:"files"`
+				NotAfter time.Time `json:"not_after"`
+				RenewAt  time.Time `json:"renew_at"`
+				Due      bool      `json:"due"`
+			}
+			var rows []row
+			due := false
+			for _, c := range certs {
+				r := row{Layer: string(c.Layer), Files: c.Files(), NotAfter: c.Leaf().NotAfter.UTC(), RenewAt: win.RenewAt(c.Leaf()).UTC(), Due: win.Due(c.Leaf(), now)}
+				due = due || r.Due
+				rows = append(rows, r)
+			}
+			if output == "json" {
+				enc := json.NewEncoder(cmd.OutOrStdout())
+				enc.SetIndent("", "  ")
+				enc.Encode(rows)
+			} else {
+				tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 0, 2, ' ', 0)
+				for _, r := range rows {
+					state := "not yet"
+					if r.Due {
+						state = "due"
+					}
+					fmt.Fprintf(tw, "%s\t%s\texpires %s\trenew from %s\t%s\n", r.Layer, strings.Join(r.Files, ","), r.NotAfter.Format(time.DateOnly), r.RenewAt.Format(time.DateOnly), state)
+				}
+				tw.Flush()
+			}
+			if due {
+				return nil
+			}
+			return codedError{exitNotYet, errors.New("")}
+		},
+	}
+	w.register(cmd.Flags())
+	cmd.Flags().StringVar(&configDir, "es-config", "", "the node's config directory")
+	cmd.Flags().StringVar(&passFile, "keystore-pass-file", "", "file holding the node keystore's password (or ESCERT_KEYSTORE_PASSWORD)")
+	cmd.Flags().StringVarP(&output, "output", "o", "text", "text or json")
+	// Exit 2 means "missing" here, so even a bad flag is an error (3).
+	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return codedError{exitError, err} })
+	return cmd
+}
+
+func newRenewCmd(e *env) *cobra.Command {
+	var (
+		configDir, caDir, passFile, caPassFile, execCmd, output string
+		force                                                   bool
+		jitter                                                  time.Duration
+		w                                                       windowFlags
+	)
+	cmd := &cobra.Command{
+		Use:   "renew --es-config DIR --ca-dir DIR",
+		Short: "Re-issue a node's due certificates in place, for cron and systemd timers",
+		Long: `Re-issue the node's due certificates from the current ones (same subject, names and
+usages, a new key of the same type), validate them, and swap them in under the same
+file names so Elasticsearch hot-reloads them: a p12 keeps its password, alias and
+trusted entries; a PEM key and certificate are renamed into place back to back.
+Passwords never change (that would need a restart). A certificate that would outlive
+its CA is capped at the CA's expiry, and the run says so; when the CA expires inside
+the renewal window, renew refuses: rotate the CA first.
+
+Not due: exits 0 and says so. A lock keeps two runs apart; --jitter spreads a fleet's
+runs; --exec runs a command once every file is in place (ESCERT_RENEWED holds the
+renewed files). Replaced files are kept under <config>/escert-backups/<time>/.`,
+		Example: `  escert renew --es-config /etc/elasticsearch --ca-dir /root/escert-ca
+  escert renew --es-config /etc/elasticsearch --ca-dir /root/escert-ca --at 2/3 --jitter 30m
+  escert renew --es-config /etc/elasticsearch --ca-dir /root/escert-ca --force --exec 'logger escert renewed'
+  # packaging/escert-renew.timer runs it daily; see the README for cron.
+
+EXIT CODES
+  0  renewed, or nothing due
+  1  the work failed; files already swapped are consistent (see the message)
+  2  usage error
+  3  invalid input: node files, CA directory, passwords, or a CA that expires too soon
+  5  another escert run holds the config directory's lock`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := required(cmd, "es-config", "ca-dir"); err != nil {
+				return err
+			}
+			if output != "text" && output != "json" {
+				return usageError{fmt.Errorf("-o %q: use text or json", output)}
+			}
+			win, err := w.window(cmd.Flags())
+			if err != nil {
+				return err
+			}
+			if jitter > 0 {
+				e.sleep(time.Duration(rand.Int64N(int64(jitter))))
+			}
+			unlock, err := install.Lock(configDir)
+			if err != nil {
+				return installError(err)
+			}
+			defer unlock()
+			certs, err := discover(e, configDir, passFile)
+			if err != nil {
+				return renewError(err)
+			}
+			caPass, err := readSecret(e, caPassFile, "ESCERT_CA_PASSWORD", "--ca-pass-file")
+			if err != nil {
+				return err
+			}
+			policy := fips.ForCurrent(false)
+			local, err := issuer.LoadLocal(caDir, caPass, policy, e.rand, e.now)
+			if err != nil {
+				return err
+			}
+			renewed, backup, err := rotate.Renew(cmd.Context(), certs, rotate.Options{
+				ConfigDir: configDir, Issuer: local, Policy: policy, Window: win, Force: force, Rand: e.rand, Now: e.now(),
+			})
+			report(cmd.OutOrStdout(), renewed, output == "json")
+			if err != nil {
+				if len(renewed) > 0 {
+					err = fmt.Errorf("%w (already renewed: %d; backups in %s; re-run to finish)", err, len(renewed), backup)
+				}
+				return renewError(err)
+			}
+			if len(renewed) == 0 {
+				fmt.Fprintln(cmd.ErrOrStderr(), "not due: nothing renewed")
+				return nil
+			}
+			for _, r := range renewed {
+				if r.DueAgain && !r.CappedAtCA {
+					fmt.Fprintf(cmd.ErrOrStderr(), "warning: the new %s certificate lives %s, less than the renewal window, so every run renews it: use a shorter --before or --at 2/3\n", r.Layer, r.NotAfter.Sub(e.now()).Round(time.Hour))
+				}
+				if r.CappedAtCA {
+					fmt.Fprintf(cmd.ErrOrStderr(), "warning: the %s certificate is capped at its CA's expiry %s: rotate the CA before then\n", r.Layer, r.NotAfter.Format(time.DateOnly))
+				}
+			}
+			fmt.Fprintf(cmd.ErrOrStderr(), "previous files kept in %s; Elasticsearch reloads the new ones within 5 s\n", backup)
+			if execCmd != "" {
+				if err := runExec(cmd.Context(), execCmd, renewed, cmd.OutOrStdout(), cmd.ErrOrStderr()); err != nil {
+					return fmt.Errorf("renewed, but --exec failed: %w", err)
+				}
+			}
+			return nil
+		},
+	}
+	w.register(cmd.Flags())
+	fl := cmd.Flags()
+	fl.StringVar(&configDir, "es-config", "", "the node's config directory")
+	fl.StringVar(&caDir, "ca-dir", "", "the CA directory (transport-ca.crt/.key, http-ca.crt/.key)")
+	fl.StringVar(&passFile, "keystore-pass-file", "", "file holding the node keystore's password (or ESCERT_KEYSTORE_PASSWORD)")
+	fl.StringVar(&caPassFile, "ca-pass-file", "", "file holding the CA key passphrase (or ESCERT_CA_PASSWORD)")
+	fl.BoolVar(&force, "force", false, "renew every certificate, due or not")
+	fl.DurationVar(&jitter, "jitter", 0, "wait a random time up to this long first, to spread a fleet's runs")
+	fl.StringVar(&execCmd, "exec", "", "shell command to run once every renewed file is in place")
+	fl.StringVarP(&output, "output", "o", "text", "text or json")
+	return cmd
+}
+
+func renewError(err error) error {
+	var in *rotate.InputError
+	if errors.As(err, &in) || errors.Is(err, rotate.ErrCATooShort) || errors.Is(err, rotate.ErrMissing) || errors.Is(err, eskeystore.ErrWrongPassword) {
+		return inputError{err}
+	}
+	return err
+}
+
+func report(w io.Writer, renewed []rotate.Renewed, asJSON bool) {
+	if asJSON {
+		if renewed == nil {
+			renewed = []rotate.Renewed{}
+		}
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		enc.Encode(renewed)
+		return
+	}
+	for _, r := range renewed {
+		fmt.Fprintf(w, "renewed %s: %s, expires %s (was %s)\n", r.Layer, strings.Join(r.Files, ", "), r.NotAfter.Format(time.DateOnly), r.OldNotAfter.Format(time.DateOnly))
+	}
+}
+
+func runExec(ctx context.Context, command string, renewed []rotate.Renewed, stdout, stderr io.Writer) error {
+	var files []string
+	for _, r := range renewed {
+		files = append(files, r.Files...)
+	}
+	c := exec.CommandContext(ctx, "/bin/sh", "-c", command)
+	c.Env = append(os.Environ(), "ESCERT_RENEWED="+strings.Join(files, " "))
+	c.Stdout, c.Stderr = stdout, stderr
+	return c.Run()
+}

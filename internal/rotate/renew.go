@@ -1,0 +1,213 @@
+package rotate
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/escert/escert/internal/ca"
+	"github.com/escert/escert/internal/fips"
+	"github.com/escert/escert/internal/install"
+	"github.com/escert/escert/internal/issuer"
+	"github.com/escert/escert/internal/p12"
+	"github.com/escert/escert/internal/spec"
+)
+
+// Options shape a renewal.
+type Options struct {
+	ConfigDir string
+	Issuer    issuer.Issuer
+	Policy    fips.Policy
+	Window    Window
+	Force     bool // renew even when not due
+	Rand      io.Reader
+	Now       time.Time
+}
+
+// Renewed reports one certificate that was replaced.
+type Renewed struct {
+	Layer       spec.Layer `json:"layer"`
+	Files       []string   `json:"files"`
+	OldNotAfter time.Time  `json:"old_not_after"`
+	NotAfter    time.Time  `json:"not_after"`
+	SHA256      string     `json:"sha256"`
+	// CappedAtCA says the lifetime was shortened to end with the CA's.
+	CappedAtCA bool `json:"capped_at_ca"`
+	// DueAgain says the new certificate is already inside the renewal window: its
+	// lifetime is shorter than the window, so every run would renew it.
+	DueAgain bool `json:"due_again"`
+}
+
+// ErrCATooShort means the CA expires so soon that a renewed certificate, capped at
+// the CA's expiry, would be due again at once: the CA must be rotated first.
+var ErrCATooShort = errors.New("the CA expires too soon to renew from")
+
+// Renew re-issues the due certificates among certs and swaps them into place under the
+// same file names, keeping passwords, aliases and trusted entries, so Elasticsearch
+// hot-reloads them. Every new certificate is issued and validated before any file is
+// touched; replaced files are backed up under escert-backups/.
+func Renew(ctx context.Context, certs []NodeCert, o Options) ([]Renewed, string, error) {
+	type job struct {
+		node  NodeCert
+		files []install.Replacement
+		info  Renewed
+	}
+	var jobs []job
+	for _, n := range certs {
+		if !o.Force && !o.Window.Due(n.Leaf(), o.Now) {
+			continue
+		}
+		j, err := reissue(ctx, n, o)
+		if err != nil {
+			return nil, "", fmt.Errorf("%s certificate: %w", n.Layer, err)
+		}
+		jobs = append(jobs, job{node: n, files: j.files, info: j.info})
+	}
+	if len(jobs) == 0 {
+		return nil, "", nil
+	}
+	old := map[string][]byte{}
+	for _, j := range jobs {
+		for _, f := range j.files {
+			data, err := os.ReadFile(f.Path)
+			if err != nil {
+				return nil, "", fmt.Errorf("read %s for backup: %w", f.Path, err)
+			}
+			rel, err := filepath.Rel(o.ConfigDir, f.Path)
+			if err != nil || !filepath.IsLocal(rel) {
+				rel = filepath.Join("outside", filepath.Base(f.Path))
+			}
+			old[filepath.ToSlash(rel)] = data
+		}
+	}
+	backup, err := install.Backup(o.ConfigDir, o.Now, old)
+	if err != nil {
+		return nil, "", err
+	}
+	var done []Renewed
+	for _, j := range jobs {
+		if err := install.ReplaceTogether(j.files); err != nil {
+			return done, backup, fmt.Errorf("%s certificate: %w", j.node.Layer, err)
+		}
+		done = append(done, j.info)
+	}
+	return done, backup, nil
+}
+
+type reissued struct {
+	files []install.Replacement
+	info  Renewed
+}
+
+func reissue(ctx context.Context, n NodeCert, o Options) (*reissued, error) {
+	leaf := n.Leaf()
+	c, err := spec.FromCertificate(leaf, n.Layer)
+	if err != nil {
+		return nil, err
+	}
+	trust := o.Issuer.Trust(n.Layer)
+	if len(trust) == 0 {
+		return nil, fmt.Errorf("the issuer has no CA for the %s layer", n.Layer)
+	}
+	// Renewal keeps the issuer: a certificate from another CA would not be trusted by
+	// the node's peers until their trust stores change (that is CA rotation).
+	if !bytes.Equal(leaf.AuthorityKeyId, trust[0].SubjectKeyId) && leaf.Issuer.String() != trust[0].Subject.String() {
+		return nil, &InputError{Path: n.Files()[0], Problem: fmt.Sprintf("was issued by %q, not by the CA given (%q): point --ca-dir at the CA that issued it, or change CAs with escert ca rotate", leaf.Issuer.CommonName, trust[0].Subject.CommonName)}
+	}
+	capped := false
+	if caEnd := trust[0].NotAfter; o.Now.AddDate(0, 0, c.Days).After(caEnd) {
+		c.Until, capped = caEnd, true
+		if o.Window.Due(&x509.Certificate{NotBefore: o.Now, NotAfter: caEnd}, o.Now) {
+			return nil, fmt.Errorf("%w: the %s CA %q expires %s, so a renewed certificate would be due again at once: rotate the CA (escert ca rotate begin)",
+				ErrCATooShort, n.Layer, trust[0].Subject.CommonName, caEnd.UTC().Format(time.DateOnly))
+		}
+	}
+	keySpec, err := fips.SpecOf(n.Key.Public())
+	if err != nil {
+		return nil, err
+	}
+	key, err := ca.GenerateKey(o.Rand, o.Policy, keySpec)
+	if err != nil {
+		return nil, err
+	}
+	chain, err := o.Issuer.Issue(ctx, c, key.Public())
+	if err != nil {
+		return nil, err
+	}
+	if err := validate(chain, key, trust, c); err != nil {
+		return nil, fmt.Errorf("the new certificate does not validate, nothing was changed: %w", err)
+	}
+	r := &reissued{info: Renewed{
+		Layer: n.Layer, Files: n.Files(), OldNotAfter: leaf.NotAfter.UTC(), NotAfter: chain[0].NotAfter.UTC(),
+		SHA256: ca.Fingerprint(chain[0]), CappedAtCA: capped, DueAgain: o.Window.Due(chain[0], o.Now),
+	}}
+	if n.P12Path != "" {
+		data, err := p12.Encode(o.Rand, n.password, &p12.KeyEntry{Alias: n.alias, Key: key, Chain: chain}, n.trusted)
+		if err != nil {
+			return nil, err
+		}
+		// Prove the file opens with the password Elasticsearch holds, before it replaces
+		// the working one.
+		if _, err := p12.Decode(data, n.password); err != nil {
+			return nil, fmt.Errorf("the new keystore does not open with the node's password: %w", err)
+		}
+		perm, err := install.PermOf(n.P12Path, 0o640)
+		if err != nil {
+			return nil, err
+		}
+		r.files = []install.Replacement{{Path: n.P12Path, Data: data, Perm: perm}}
+		return r, nil
+	}
+	keyPEM, err := ca.MarshalKeyPEM(o.Rand, key, []byte(n.password))
+	if err != nil {
+		return nil, err
+	}
+	keyPerm, err := install.PermOf(n.KeyPath, 0o640)
+	if err != nil {
+		return nil, err
+	}
+	certPerm, err := install.PermOf(n.CertPath, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	// Key first, certificate right after: Elasticsearch reloads when either changes and
+	// keeps its old context while the two do not match.
+	r.files = []install.Replacement{
+		{Path: n.KeyPath, Data: keyPEM, Perm: keyPerm},
+		{Path: n.CertPath, Data: ca.EncodeCertificates(chain...), Perm: certPerm},
+	}
+	return r, nil
+}
+
+// validate checks the new chain as a peer would: it verifies to the layer's CA for
+// every usage the certificate claims, and the key belongs to the leaf.
+func validate(chain []*x509.Certificate, key crypto.Signer, trust []*x509.Certificate, c spec.Certificate) error {
+	roots := x509.NewCertPool()
+	for _, t := range trust {
+		roots.AddCert(t)
+	}
+	inter := x509.NewCertPool()
+	for _, cert := range chain[1:] {
+		inter.AddCert(cert)
+	}
+	var usages []x509.ExtKeyUsage
+	if c.ServerAuth {
+		usages = append(usages, x509.ExtKeyUsageServerAuth)
+	}
+	if c.ClientAuth {
+		usages = append(usages, x509.ExtKeyUsageClientAuth)
+	}
+	for _, u := range usages {
+		if _, err := chain[0].Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter, KeyUsages: []x509.ExtKeyUsage{u}, CurrentTime: chain[0].NotBefore.Add(time.Hour)}); err != nil {
+			return err
+		}
+	}
+	return ca.KeyMatches(chain[0], key)
+}
