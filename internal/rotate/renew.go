@@ -1,7 +1,6 @@
 package rotate
 
 import (
-	"bytes"
 	"context"
 	"crypto"
 	"crypto/x509"
@@ -118,7 +117,7 @@ func reissue(ctx context.Context, n NodeCert, o Options) (*reissued, error) {
 	}
 	// Renewal keeps the issuer: a certificate from another CA would not be trusted by
 	// the node's peers until their trust stores change (that is CA rotation).
-	if !bytes.Equal(leaf.AuthorityKeyId, trust[0].SubjectKeyId) && leaf.Issuer.String() != trust[0].Subject.String() {
+	if leaf.CheckSignatureFrom(trust[0]) != nil {
 		return nil, &InputError{Path: n.Files()[0], Problem: fmt.Sprintf("was issued by %q, not by the CA given (%q): point --ca-dir at the CA that issued it, or change CAs with escert ca rotate", leaf.Issuer.CommonName, trust[0].Subject.CommonName)}
 	}
 	capped := false

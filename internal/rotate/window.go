@@ -32,19 +32,23 @@ func (w Window) RenewAt(cert *x509.Certificate) time.Time {
 // Due reports whether cert must be renewed at now.
 func (w Window) Due(cert *x509.Certificate, now time.Time) bool { return !now.Before(w.RenewAt(cert)) }
 
+// maxBefore is 100 years: no certificate lives longer.
+const maxBefore = 100 * 365 * 24 * time.Hour
+
 // ParseBefore reads a duration such as 30d, 12h or 2w.
 func ParseBefore(s string) (time.Duration, error) {
 	unit := map[byte]time.Duration{'d': 24 * time.Hour, 'w': 7 * 24 * time.Hour}
 	if n := len(s); n > 1 {
 		if mult, ok := unit[s[n-1]]; ok {
 			v, err := strconv.ParseFloat(s[:n-1], 64)
-			if err == nil && v >= 0 {
+			// Bounded well below time.Duration's ~292 years, so it cannot overflow.
+			if err == nil && v >= 0 && v*float64(mult) <= float64(maxBefore) {
 				return time.Duration(v * float64(mult)), nil
 			}
 		}
 	}
 	d, err := time.ParseDuration(s)
-	if err != nil || d < 0 {
+	if err != nil || d < 0 || d > maxBefore {
 		return 0, fmt.Errorf("%q is not a duration: use e.g. 30d, 2w or 12h", s)
 	}
 	return d, nil
@@ -66,7 +70,7 @@ func ParseFraction(s string) (float64, error) {
 	} else {
 		f, err = strconv.ParseFloat(s, 64)
 	}
-	if err != nil || f <= 0 || f >= 1 {
+	if err != nil || !(f > 0 && f < 1) { // also false for NaN
 		return 0, fmt.Errorf("%q is not a fraction of the lifetime between 0 and 1: use e.g. 2/3", s)
 	}
 	return f, nil

@@ -1,0 +1,256 @@
+package rotate_test
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/escert/escert/internal/bundle"
+	"github.com/escert/escert/internal/ca"
+	"github.com/escert/escert/internal/eskeystore"
+	"github.com/escert/escert/internal/fips"
+	"github.com/escert/escert/internal/install"
+	"github.com/escert/escert/internal/issuer"
+	"github.com/escert/escert/internal/p12"
+	"github.com/escert/escert/internal/rotate"
+	"github.com/escert/escert/internal/spec"
+)
+
+// issued is the day the test cluster's certificates were made; tests move the clock
+// forward from it instead of waiting.
+var issued = time.Date(2026, 1, 10, 12, 0, 0, 0, time.UTC)
+
+type node struct {
+	config string
+	local  *issuer.Local
+}
+
+// installedNode bootstraps a one-node cluster at issued (leaves for days, CAs for
+// caDays) and installs it into a fresh config directory.
+func installedNode(t *testing.T, format bundle.Format, days, caDays int) node {
+	t.Helper()
+	now := func() time.Time { return issued }
+	local, err := issuer.NewLocal(rand.Reader, fips.Policy{}, fips.DefaultKey, "prod", caDays, false, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	instances, _ := spec.ParseInstances("i.yml", []byte("instances:\n  - name: \"CN=node1,OU=search,DC=example,DC=com\"\n    dns: [node1.example.com]\n    ip: [192.0.2.1]\n"))
+	opts := bundle.Options{
+		Format: format, Key: fips.DefaultKey, Policy: fips.Policy{},
+		Spec:            spec.Options{ClusterName: "prod", TrustRestrictions: true, Localhost: true, Days: days},
+		KeystoreVersion: eskeystore.DefaultVersion, TransportVerification: "certificate",
+		Rand: rand.Reader, Now: now, Version: "test",
+	}
+	res, err := bundle.Build(context.Background(), bundle.Request{Issuer: local, Instances: instances}, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if _, err := install.WriteTree(filepath.Join(dir, "bundle"), res.Files, false, issued); err != nil {
+		t.Fatal(err)
+	}
+	config := filepath.Join(dir, "config")
+	os.Mkdir(config, 0o750)
+	os.WriteFile(filepath.Join(config, "elasticsearch.yml"), []byte("path.data: /var/lib/elasticsearch\n"), 0o660)
+	plan, err := install.PlanNode(install.NodeOptions{BundleDir: filepath.Join(dir, "bundle", "nodes", "node1"), ConfigDir: config, Now: issued, Rand: rand.Reader})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := plan.Apply(nil); err != nil {
+		t.Fatal(err)
+	}
+	return node{config: config, local: local}
+}
+
+func renewAt(t *testing.T, n node, now time.Time, w rotate.Window) ([]rotate.Renewed, []rotate.NodeCert, []rotate.NodeCert) {
+	t.Helper()
+	before, err := rotate.Discover(n.config, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.local.Now = func() time.Time { return now }
+	renewed, _, err := rotate.Renew(context.Background(), before, rotate.Options{ConfigDir: n.config, Issuer: n.local, Policy: fips.Policy{}, Window: w, Rand: rand.Reader, Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	after, err := rotate.Discover(n.config, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return renewed, before, after
+}
+
+func TestWindowDecidesWhenACertificateIsDue(t *testing.T) {
+	n := installedNode(t, bundle.P12, 365, 3650)
+	certs, err := rotate.Discover(n.config, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf := certs[0].Leaf()
+	cases := []struct {
+		name string
+		w    rotate.Window
+		now  time.Time
+		due  bool
+	}{
+		{"fresh", rotate.DefaultWindow, issued, false},
+		{"expires in 40 days", rotate.DefaultWindow, leaf.NotAfter.AddDate(0, 0, -40), false},
+		{"expires in 10 days", rotate.DefaultWindow, leaf.NotAfter.AddDate(0, 0, -10), true},
+		{"expired", rotate.DefaultWindow, leaf.NotAfter.Add(time.Hour), true},
+		{"half of the life at 2/3", rotate.Window{Fraction: 2.0 / 3}, issued.AddDate(0, 6, 0), false},
+		{"three quarters at 2/3", rotate.Window{Fraction: 2.0 / 3}, issued.AddDate(0, 9, 0), true},
+	}
+	for _, tc := range cases {
+		if got := tc.w.Due(leaf, tc.now); got != tc.due {
+			t.Errorf("%s: Due = %v, want %v", tc.name, got, tc.due)
+		}
+	}
+}
+
+func TestParseWindowFlags(t *testing.T) {
+	for in, want := range map[string]time.Duration{"30d": 720 * time.Hour, "2w": 336 * time.Hour, "12h": 12 * time.Hour, "1.5d": 36 * time.Hour} {
+		if got, err := rotate.ParseBefore(in); err != nil || got != want {
+			t.Errorf("ParseBefore(%q) = %v, %v", in, got, err)
+		}
+	}
+	for _, bad := range []string{"", "d", "-3d", "soon"} {
+		if _, err := rotate.ParseBefore(bad); err == nil {
+			t.Errorf("ParseBefore(%q) accepted", bad)
+		}
+	}
+	for in, want := range map[string]float64{"2/3": 2.0 / 3, "0.75": 0.75} {
+		if got, err := rotate.ParseFraction(in); err != nil || got != want {
+			t.Errorf("ParseFraction(%q) = %v, %v", in, got, err)
+		}
+	}
+	for _, bad := range []string{"1", "0", "3/2", "1/0", "x"} {
+		if _, err := rotate.ParseFraction(bad); err == nil {
+			t.Errorf("ParseFraction(%q) accepted", bad)
+		}
+	}
+}
+
+func TestRenewKeepsNamesUsagesPasswordAliasAndTrust(t *testing.T) {
+	for _, format := range []bundle.Format{bundle.P12, bundle.PEM} {
+		t.Run(string(format), func(t *testing.T) {
+			n := installedNode(t, format, 365, 3650)
+			ksBefore, _ := os.ReadFile(filepath.Join(n.config, "elasticsearch.keystore"))
+			now := issued.AddDate(0, 0, 350) // 15 days left
+			renewed, before, after := renewAt(t, n, now, rotate.DefaultWindow)
+			if len(renewed) != 2 {
+				t.Fatalf("renewed %d certificates, want both layers", len(renewed))
+			}
+			for i := range before {
+				old, fresh := before[i].Leaf(), after[i].Leaf()
+				if string(old.RawSubject) != string(fresh.RawSubject) {
+					t.Errorf("%s: subject %s became %s", before[i].Layer, old.Subject, fresh.Subject)
+				}
+				if strings.Join(old.DNSNames, ",") != strings.Join(fresh.DNSNames, ",") || len(old.IPAddresses) != len(fresh.IPAddresses) {
+					t.Errorf("%s: names changed", before[i].Layer)
+				}
+				o1, _ := ca.OtherNames(old)
+				o2, _ := ca.OtherNames(fresh)
+				if strings.Join(o1, ",") != strings.Join(o2, ",") {
+					t.Errorf("%s: otherNames %v became %v", before[i].Layer, o1, o2)
+				}
+				if len(old.ExtKeyUsage) != len(fresh.ExtKeyUsage) {
+					t.Errorf("%s: usages changed", before[i].Layer)
+				}
+				if ca.KeyMatches(fresh, before[i].Key) == nil {
+					t.Errorf("%s: the key was reused", before[i].Layer)
+				}
+				if want := now.AddDate(0, 0, 365); !fresh.NotAfter.Equal(want) {
+					t.Errorf("%s: NotAfter %v, want %v (the original lifetime from now)", before[i].Layer, fresh.NotAfter, want)
+				}
+			}
+			ksAfter, _ := os.ReadFile(filepath.Join(n.config, "elasticsearch.keystore"))
+			if string(ksBefore) != string(ksAfter) {
+				t.Error("the keystore changed: passwords must stay for a hot reload")
+			}
+			if format == bundle.P12 {
+				data, _ := os.ReadFile(filepath.Join(n.config, "certs", "transport.p12"))
+				ks, _ := eskeystore.Decode(ksAfter, nil)
+				pw, _ := ks.Get("xpack.security.transport.ssl.keystore.secure_password")
+				c, err := p12.Decode(data, string(pw))
+				if err != nil || c.Keys[0].Alias != "transport" || len(c.Trusted) != 1 || c.Trusted[0].Alias != "transport_ca" {
+					t.Errorf("the renewed p12 lost its alias or trusted entry: %+v, %v", c, err)
+				}
+			}
+			if backups, _ := filepath.Glob(filepath.Join(n.config, "escert-backups", "*", "certs", "*")); len(backups) == 0 {
+				t.Error("no backup of the replaced files")
+			}
+		})
+	}
+}
+
+func TestNothingDueChangesNothing(t *testing.T) {
+	n := installedNode(t, bundle.P12, 365, 3650)
+	backups := func() []string { b, _ := filepath.Glob(filepath.Join(n.config, "escert-backups", "*")); return b }
+	before := len(backups()) // the install's own backup of elasticsearch.yml
+	renewed, _, _ := renewAt(t, n, issued.AddDate(0, 1, 0), rotate.DefaultWindow)
+	if len(renewed) != 0 {
+		t.Fatalf("renewed %d certificates a month after issuance", len(renewed))
+	}
+	if len(backups()) != before {
+		t.Error("a run with nothing due made backups")
+	}
+}
+
+func TestRenewCapsAtTheCAAndRefusesWhenTheCAEndsInsideTheWindow(t *testing.T) {
+	// CA for 400 days, leaves for 365: renewing at day 350 would run past the CA.
+	n := installedNode(t, bundle.P12, 365, 400)
+	renewed, _, after := renewAt(t, n, issued.AddDate(0, 0, 350), rotate.DefaultWindow)
+	caEnd := n.local.CAs[spec.Transport].Cert.NotAfter
+	if len(renewed) != 2 || !renewed[0].CappedAtCA || !after[0].Leaf().NotAfter.Equal(caEnd) {
+		t.Fatalf("want both capped at the CA's expiry %v: %+v", caEnd, renewed)
+	}
+	// 20 days before the CA ends, a capped certificate would be due at once.
+	certs, _ := rotate.Discover(n.config, nil)
+	now := caEnd.AddDate(0, 0, -20)
+	_, _, err := rotate.Renew(context.Background(), certs, rotate.Options{ConfigDir: n.config, Issuer: n.local, Window: rotate.DefaultWindow, Force: true, Rand: rand.Reader, Now: now})
+	if !errors.Is(err, rotate.ErrCATooShort) || !strings.Contains(err.Error(), "escert ca rotate") {
+		t.Fatalf("err = %v, want a refusal pointing at CA rotation", err)
+	}
+}
+
+func TestRenewRefusesACADifferentFromTheIssuer(t *testing.T) {
+	n := installedNode(t, bundle.P12, 365, 3650)
+	other := installedNode(t, bundle.P12, 365, 3650)
+	certs, _ := rotate.Discover(n.config, nil)
+	_, _, err := rotate.Renew(context.Background(), certs, rotate.Options{ConfigDir: n.config, Issuer: other.local, Window: rotate.DefaultWindow, Force: true, Rand: rand.Reader, Now: issued})
+	var in *rotate.InputError
+	if !errors.As(err, &in) || !strings.Contains(err.Error(), "point --ca-dir at the CA that issued it") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestDiscoverReportsMissingCertificates(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "elasticsearch.yml"), []byte("path.data: /x\n"), 0o600)
+	if _, err := rotate.Discover(dir, nil); !errors.Is(err, rotate.ErrMissing) {
+		t.Errorf("no TLS settings: %v", err)
+	}
+	os.WriteFile(filepath.Join(dir, "elasticsearch.yml"), []byte("xpack.security.http.ssl.enabled: true\nxpack.security.http.ssl.keystore.path: certs/gone.p12\n"), 0o600)
+	if _, err := rotate.Discover(dir, nil); !errors.Is(err, rotate.ErrMissing) {
+		t.Errorf("missing file: %v", err)
+	}
+}
+
+func FuzzParseWindow(f *testing.F) {
+	for _, s := range []string{"30d", "2/3", "0.5", "12h", "1e9d", "-1/2"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if d, err := rotate.ParseBefore(s); err == nil && d < 0 {
+			t.Fatalf("ParseBefore(%q) = negative %v", s, d)
+		}
+		if v, err := rotate.ParseFraction(s); err == nil && (v <= 0 || v >= 1) {
+			t.Fatalf("ParseFraction(%q) = %v outside (0,1)", s, v)
+		}
+	})
+}
