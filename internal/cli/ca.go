@@ -84,6 +84,6 @@ func newCACmd(e *env) *cobra.Command {
 	create.Flags().BoolVar(&force, "force", false, "replace a non-empty --out (the old one is kept as a backup)")
 	create.Flags().BoolVar(&fipsMode, "fips", false, "FIPS 140 policy: the CA passphrase must have 14+ bytes (implied by a FIPS build)")
 	create.Flags().StringVar(&caPassFile, "ca-pass-file", "", "file holding the CA key passphrase (or set ESCERT_CA_PASSWORD)")
-	cmd.AddCommand(create)
+	cmd.AddCommand(create, newCARotateCmd(e))
 	return cmd
 }

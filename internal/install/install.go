@@ -218,6 +218,38 @@ func ReplaceTogether(files []Replacement) error {
 	return nil
 }
 
+// Move is one rename of MoveFiles.
+type Move struct{ From, To string }
+
+// MoveFiles renames files in order, creating target directories (0700) and syncing
+// every directory touched. A move whose source is gone and whose target exists was
+// done by an earlier, interrupted run and is skipped, so re-running finishes the job.
+func MoveFiles(moves []Move) error {
+	dirs := map[string]bool{}
+	for _, m := range moves {
+		if _, err := os.Stat(m.From); errors.Is(err, fs.ErrNotExist) {
+			if _, err := os.Stat(m.To); err == nil {
+				continue
+			}
+			return fmt.Errorf("move %s: %w", m.From, err)
+		}
+		if err := os.MkdirAll(filepath.Dir(m.To), dirMode); err != nil {
+			return fmt.Errorf("move %s: %w", m.From, err)
+		}
+		if err := os.Rename(m.From, m.To); err != nil {
+			return fmt.Errorf("move %s: %w", m.From, err)
+		}
+		dirs[filepath.Dir(m.From)], dirs[filepath.Dir(m.To)] = true, true
+		faultPoint()
+	}
+	for d := range dirs {
+		if err := syncDir(d); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // writeNew creates path exclusively with its final mode (no window where a secret is
 // readable by others), writes and syncs it.
 func writeNew(path string, data []byte, mode fs.FileMode) error {

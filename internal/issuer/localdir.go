@@ -35,6 +35,12 @@ func (e *CADirError) Error() string { return e.File + ": " + e.Problem }
 // `escert bootstrap` (its ca/ folder). Each key must match its certificate and pass
 // the policy; an encrypted key needs password.
 func LoadLocal(dir string, password []byte, policy fips.Policy, rand io.Reader, now func() time.Time) (*Local, error) {
+	return LoadLocalLayers(dir, []spec.Layer{spec.Transport, spec.HTTP}, password, policy, rand, now)
+}
+
+// LoadLocalLayers is LoadLocal for some layers only: a CA rotation's next/ directory
+// may hold the new transport CA alone.
+func LoadLocalLayers(dir string, layers []spec.Layer, password []byte, policy fips.Policy, rand io.Reader, now func() time.Time) (*Local, error) {
 	l := &Local{CAs: map[spec.Layer]*ca.Authority{}, Policy: policy, Rand: rand, Now: now}
 	single := fileExists(filepath.Join(dir, CAFileBase("", true)+".crt"))
 	if single {
@@ -45,7 +51,7 @@ func LoadLocal(dir string, password []byte, policy fips.Policy, rand io.Reader, 
 		l.CAs[spec.Transport], l.CAs[spec.HTTP] = a, a
 		return l, nil
 	}
-	for _, layer := range []spec.Layer{spec.Transport, spec.HTTP} {
+	for _, layer := range layers {
 		a, err := loadAuthority(dir, CAFileBase(layer, false), password, policy)
 		if err != nil {
 			return nil, err

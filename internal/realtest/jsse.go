@@ -1,6 +1,7 @@
 package realtest
 
 import (
+	"bytes"
 	"crypto/sha256"
 	_ "embed"
 	"encoding/hex"
@@ -10,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -68,6 +70,28 @@ type JSSEConfig struct {
 	// Protocols restricts the TLS versions, e.g. []string{"TLSv1.3"}. Empty means the
 	// JDK's defaults (TLSv1.3 and TLSv1.2).
 	Protocols []string
+	// ReloadInterval makes a server hot-reload its key and trust material the way
+	// Elasticsearch does (it polls every resource.reload.interval.high, 5 s): every
+	// interval the server compares the existence, modification time, size and SHA-256 of
+	// each configured file (Key.P12Path, Key.KeyPEM, Key.CertPEM, Trust.P12Path,
+	// Trust.CAPEMs) with the previous poll, and on any change rebuilds its SSLContext
+	// from the files, trust restrictions included. Connections accepted after a
+	// successful reload use the new context; open ones keep theirs. When the new files do
+	// not load, the server keeps the old context and records the failure. One change
+	// causes one attempt; a failed attempt is retried only after the next change. Files
+	// swapped one after another may cause one attempt or several, depending on where the
+	// polls fall, so wait for reload counts relative to Reloads, not absolute ones. Zero
+	// means no reloading. See StartReloadingJSSEServer.
+	ReloadInterval time.Duration
+	// ReloadSkipsKeyCheck makes a reload install a PEM key and certificate without
+	// checking that they belong together, exactly as Elasticsearch does (its PemKeyConfig
+	// never compares them): a reload that reads a new key with the old certificate (or
+	// the reverse) succeeds, and new handshakes then fail until the next change is
+	// reloaded. By default such a reload fails ("does not match the certificate") and the
+	// old context stays, so handshakes keep working and the failure shows in
+	// JSSEServer.Reloads; each such failure is a window in which Elasticsearch would have
+	// served a broken key pair. The server's initial load always checks.
+	ReloadSkipsKeyCheck bool
 }
 
 // properties renders cfg for TLSPeer.java. Contradictory settings are test bugs and
@@ -117,6 +141,13 @@ func (cfg JSSEConfig) properties(t testing.TB) map[string]string {
 	}
 	p["protocols"] = strings.Join(cfg.Protocols, ",")
 	p["clientauth"] = strconv.FormatBool(cfg.ClientAuth)
+	if cfg.ReloadInterval < 0 {
+		t.Fatalf("realtest: negative JSSEConfig.ReloadInterval %v", cfg.ReloadInterval)
+	}
+	if cfg.ReloadInterval > 0 {
+		p["reload.interval.ms"] = strconv.FormatInt(max(cfg.ReloadInterval.Milliseconds(), 1), 10)
+	}
+	p["reload.keycheck"] = strconv.FormatBool(!cfg.ReloadSkipsKeyCheck)
 	return p
 }
 
@@ -243,23 +274,110 @@ func javaArgs(classDir string, args ...string) []string {
 	}, args...)
 }
 
-// StartJSSEServer starts a Java TLS server (SSLServerSocket) on 127.0.0.1 on a free port
-// and returns "127.0.0.1:port". Each accepted connection completes the handshake, gets
-// one line "OK <peer subject or -> <protocol>" and is closed. The server is stopped by
-// t.Cleanup, which also logs what it saw (one line per connection). A server that cannot
-// start fails the test; use TryStartJSSEServer to assert that Java refuses a config.
+// StartJSSEServer starts a Java TLS server on 127.0.0.1 on a free port and returns
+// "127.0.0.1:port". Each accepted connection completes the handshake, gets one line
+// "OK <peer subject or -> <protocol> <server certificate SHA-256>" (see
+// ServedFingerprint) and is closed. The server is stopped by t.Cleanup, which also logs
+// what it saw (one line per connection). A server that cannot start fails the test; use
+// TryStartJSSEServer to assert that Java refuses a config. With cfg.ReloadInterval the
+// server reloads its files; StartReloadingJSSEServer returns a handle to observe that.
 func StartJSSEServer(t testing.TB, cfg JSSEConfig) string {
 	t.Helper()
-	addr, err := TryStartJSSEServer(t, cfg)
-	if err != nil {
-		t.Fatalf("realtest: start JSSE server: %v", err)
-	}
-	return addr
+	return StartReloadingJSSEServer(t, cfg).Addr
 }
 
 // TryStartJSSEServer is StartJSSEServer returning the error (wrapping ErrLoad when Java
 // refused the key or trust material) instead of failing the test.
 func TryStartJSSEServer(t testing.TB, cfg JSSEConfig) (string, error) {
+	t.Helper()
+	s, err := startJSSEServer(t, cfg)
+	if err != nil {
+		return "", err
+	}
+	return s.Addr, nil
+}
+
+// JSSEServer is a running Java TLS server (see StartJSSEServer) with its reload record.
+type JSSEServer struct {
+	// Addr is "127.0.0.1:port".
+	Addr string
+
+	out    *serverOutput
+	exited <-chan struct{}
+}
+
+// StartReloadingJSSEServer is StartJSSEServer returning a handle on which a test can
+// follow the server's reloads (cfg.ReloadInterval; without it no reload ever happens).
+func StartReloadingJSSEServer(t testing.TB, cfg JSSEConfig) *JSSEServer {
+	t.Helper()
+	s, err := startJSSEServer(t, cfg)
+	if err != nil {
+		t.Fatalf("realtest: start JSSE server: %v", err)
+	}
+	return s
+}
+
+// Reloads returns how many reload attempts succeeded and how many failed so far.
+func (s *JSSEServer) Reloads() (ok, failed int) {
+	s.out.mu.Lock()
+	defer s.out.mu.Unlock()
+	return len(s.out.reloaded), len(s.out.failures)
+}
+
+// ReloadFailures returns Java's message for each failed reload attempt, oldest first.
+func (s *JSSEServer) ReloadFailures() []string {
+	s.out.mu.Lock()
+	defer s.out.mu.Unlock()
+	return slices.Clone(s.out.failures)
+}
+
+// ReloadedFingerprints returns, for each successful reload, the SHA-256 (lowercase hex)
+// of the leaf certificate the server then loaded ("-" for none), oldest first.
+func (s *JSSEServer) ReloadedFingerprints() []string {
+	s.out.mu.Lock()
+	defer s.out.mu.Unlock()
+	return slices.Clone(s.out.reloaded)
+}
+
+// WaitReload waits until at least n reloads have succeeded; it fails the test when
+// that takes longer than timeout or the server exits first.
+func (s *JSSEServer) WaitReload(t testing.TB, n int, timeout time.Duration) {
+	t.Helper()
+	s.wait(t, "successful reloads", n, timeout, func() int { return len(s.out.reloaded) })
+}
+
+// WaitReloadFailed waits until at least n reload attempts have failed; it fails the
+// test when that takes longer than timeout or the server exits first.
+func (s *JSSEServer) WaitReloadFailed(t testing.TB, n int, timeout time.Duration) {
+	t.Helper()
+	s.wait(t, "failed reloads", n, timeout, func() int { return len(s.out.failures) })
+}
+
+func (s *JSSEServer) wait(t testing.TB, what string, n int, timeout time.Duration, count func() int) {
+	t.Helper()
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	for {
+		s.out.mu.Lock()
+		got, changed := count(), s.out.changed
+		s.out.mu.Unlock()
+		if got >= n {
+			return
+		}
+		select {
+		case <-changed:
+		case <-s.exited:
+			t.Fatalf("realtest: JSSE server %s exited after %d of %d %s", s.Addr, got, n, what)
+		case <-deadline.C:
+			ok, failed := s.Reloads()
+			t.Fatalf("realtest: JSSE server %s: %d of %d %s after %v (reloads: %d ok, %d failed %q)",
+				s.Addr, got, n, what, timeout, ok, failed, s.ReloadFailures())
+		}
+	}
+}
+
+// startJSSEServer starts a TLSPeer server JVM; see StartJSSEServer.
+func startJSSEServer(t testing.TB, cfg JSSEConfig) (*JSSEServer, error) {
 	t.Helper()
 	java, classDir := tlsPeer(t)
 	conf := writeProperties(t, cfg.properties(t))
@@ -269,9 +387,9 @@ func TryStartJSSEServer(t testing.TB, cfg JSSEConfig) (string, error) {
 	if err != nil {
 		t.Fatalf("realtest: %v", err)
 	}
-	ready := &readyWatcher{port: make(chan string, 1)}
+	out := newServerOutput()
 	stderr := &syncBuffer{}
-	cmd.Stdout = ready
+	cmd.Stdout = out
 	cmd.Stderr = stderr
 	cmd.WaitDelay = 5 * time.Second
 	if err := cmd.Start(); err != nil {
@@ -293,7 +411,7 @@ func TryStartJSSEServer(t testing.TB, cfg JSSEConfig) (string, error) {
 	}
 
 	select {
-	case port := <-ready.port:
+	case port := <-out.port:
 		addr := net.JoinHostPort("127.0.0.1", port)
 		t.Cleanup(func() {
 			stop()
@@ -301,14 +419,39 @@ func TryStartJSSEServer(t testing.TB, cfg JSSEConfig) (string, error) {
 				t.Logf("JSSE server %s log:\n%s", addr, log)
 			}
 		})
-		return addr, nil
+		return &JSSEServer{Addr: addr, out: out, exited: exited}, nil
 	case <-exited:
 		res := result{stderr: stderr.String(), code: cmd.ProcessState.ExitCode()}
-		return "", clientError(t, "java TLSPeer server", res)
+		return nil, clientError(t, "java TLSPeer server", res)
 	case <-time.After(serverStartTimeout):
 		stop()
-		return "", fmt.Errorf("java TLSPeer server not ready after %v: %s", serverStartTimeout, strings.TrimSpace(stderr.String()))
+		return nil, fmt.Errorf("java TLSPeer server not ready after %v: %s", serverStartTimeout, strings.TrimSpace(stderr.String()))
 	}
+}
+
+// ServedFingerprint returns the SHA-256 (lowercase hex) of the certificate a JSSE
+// server presented, taken from its line "OK <peer subject or -> <protocol> <SHA-256>"
+// as JSSEDial returns it, or "" when line carries none (a line from another server,
+// "CLOSED ..." or "SILENT ..."). The subject may contain spaces; the fingerprint is the
+// last field.
+func ServedFingerprint(line string) string {
+	if !strings.HasPrefix(line, "OK ") {
+		return ""
+	}
+	fields := strings.Fields(line)
+	fp := fields[len(fields)-1]
+	if len(fields) < 4 || !isSHA256Hex(fp) {
+		return ""
+	}
+	return fp
+}
+
+func isSHA256Hex(s string) bool {
+	if len(s) != 2*sha256.Size {
+		return false
+	}
+	_, err := hex.DecodeString(s)
+	return err == nil && strings.ToLower(s) == s
 }
 
 // JSSEHandshake connects to addr as a Java client and returns nil when the handshake
@@ -327,9 +470,10 @@ func JSSEHandshake(t testing.TB, cfg JSSEConfig, addr, host string) error {
 	return err
 }
 
-// JSSEDial is JSSEHandshake returning the server's line, e.g. "OK CN=node1 TLSv1.3"
-// from a StartJSSEServer server ("CLOSED <protocol>" or "SILENT <protocol>" for a peer
-// that closed or sent nothing).
+// JSSEDial is JSSEHandshake returning the server's line, e.g. "OK CN=node1 TLSv1.3
+// 3f5a…" from a StartJSSEServer server, whose last field is the SHA-256 of the
+// certificate the server presented (see ServedFingerprint); "CLOSED <protocol>" or
+// "SILENT <protocol>" for a peer that closed or sent nothing.
 func JSSEDial(t testing.TB, cfg JSSEConfig, addr, host string) (string, error) {
 	t.Helper()
 	connectHost, port := splitAddr(t, addr)
@@ -359,33 +503,60 @@ func JSSELoad(t testing.TB, cfg JSSEConfig) error {
 	return clientError(t, "java TLSPeer load", res)
 }
 
-// readyWatcher is the server's stdout: it reports the port from the first
-// "READY <port>" line and discards the rest.
-type readyWatcher struct {
-	buf  []byte
-	done bool
-	port chan string
+// serverOutput is a TLSPeer server's stdout: it reports the port from the first
+// "READY <port>" line and records "RELOADED <n> <SHA-256>" and "RELOAD-FAILED <n>
+// <message>" lines.
+type serverOutput struct {
+	port chan string // receives the port once
+
+	mu       sync.Mutex
+	buf      []byte
+	ready    bool
+	reloaded []string      // leaf fingerprint per successful reload
+	failures []string      // message per failed reload
+	changed  chan struct{} // closed and replaced on every recorded reload attempt
 }
 
-func (w *readyWatcher) Write(p []byte) (int, error) {
-	if w.done {
-		return len(p), nil
-	}
+func newServerOutput() *serverOutput {
+	return &serverOutput{port: make(chan string, 1), changed: make(chan struct{})}
+}
+
+func (w *serverOutput) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
 	w.buf = append(w.buf, p...)
 	for {
-		i := strings.IndexByte(string(w.buf), '\n')
+		i := bytes.IndexByte(w.buf, '\n')
 		if i < 0 {
 			return len(p), nil
 		}
 		line := strings.TrimSpace(string(w.buf[:i]))
 		w.buf = w.buf[i+1:]
-		if port, ok := strings.CutPrefix(line, "READY "); ok {
-			w.done = true
-			w.buf = nil
-			w.port <- port
-			return len(p), nil
-		}
+		w.line(line)
 	}
+}
+
+// line handles one complete line; w.mu is held.
+func (w *serverOutput) line(line string) {
+	word, rest, _ := strings.Cut(line, " ")
+	_, rest, _ = strings.Cut(rest, " ") // the attempt number
+	switch word {
+	case "READY":
+		if !w.ready {
+			w.ready = true
+			w.port <- strings.TrimSpace(strings.TrimPrefix(line, "READY"))
+		}
+		return
+	case "RELOADED":
+		fp, _, _ := strings.Cut(rest, " ")
+		w.reloaded = append(w.reloaded, fp)
+	case "RELOAD-FAILED":
+		w.failures = append(w.failures, rest)
+	default:
+		return
+	}
+	close(w.changed)
+	w.changed = make(chan struct{})
 }
 
 // syncBuffer is a bytes buffer safe for the exec copier and a reading test.

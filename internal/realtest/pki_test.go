@@ -27,6 +27,8 @@ import (
 //	node.{key,crt}    leaf from ca: serverAuth+clientAuth, DNS localhost, IP 127.0.0.1,
 //	                  otherName 2.5.4.3 "node1.node.escert"; node.key is PKCS#8,
 //	                  node-sec1.key the same key as SEC1, node-chain.crt leaf + CA
+//	renewed.{key,crt} node1 renewed: a new key and certificate from ca with the same
+//	                  names; renewed-chain.crt leaf + CA
 //	rsa.{key,crt}     RSA leaf from ca, key as PKCS#1, otherName "rsa.node.escert"
 //	other-ca.pem, other.{key,crt}   a second, unrelated CA and its leaf (same names)
 //	noku-ca.pem, noku.{key,crt}     a CA without key usage (strict clients refuse it)
@@ -216,6 +218,15 @@ func buildPKI(dir string) error {
 	sec1, err := x509.MarshalECPrivateKey(nodeKey)
 	check(err)
 	check(writePEM(filepath.Join(dir, "node-sec1.key"), "EC PRIVATE KEY", sec1))
+
+	renewedKey := ecKey()
+	renewed, err := newLeaf("node1", renewedKey, ca, both, "node1.node.escert")
+	if err != nil {
+		return fmt.Errorf("renewed node: %w", err)
+	}
+	writeCert("renewed.crt", renewed)
+	writeCert("renewed-chain.crt", renewed, ca)
+	writePKCS8("renewed.key", renewedKey)
 
 	// One RSA key: slow to generate, but Elasticsearch's own tools only make RSA.
 	rsaKey, err := rsa.GenerateKey(rand.Reader, 2048)

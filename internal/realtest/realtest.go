@@ -23,6 +23,11 @@
 // all JSSE client and load requests of a test process share one long-lived JVM, so a
 // Java handshake costs milliseconds instead of a JVM start. Passwords reach Java and
 // keytool through 0600 files or the environment, never the command line.
+//
+// A JSSE server can hot-reload its files as Elasticsearch does (JSSEConfig.ReloadInterval,
+// StartReloadingJSSEServer), and reports the certificate it presented on every
+// connection (ServedFingerprint); a Hammer keeps handshaking with it while a renewal
+// test swaps the files, to prove no handshake failed and the new certificate arrived.
 package realtest
 
 import (

@@ -1,11 +1,15 @@
 package realtest
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // Tests run in parallel and each starts its own JSSE servers: a JVM start per server,
@@ -20,11 +24,17 @@ const p12Password = `s3cret pass=:#!\x`
 // trustedCertEntry with keytool, the way certutil's p12 carries its CA.
 func makeP12(t *testing.T, trusted bool) string {
 	t.Helper()
+	return makeP12From(t, "node.key", "node-chain.crt", trusted)
+}
+
+// makeP12From is makeP12 for another key and chain of the test PKI.
+func makeP12From(t *testing.T, key, chain string, trusted bool) string {
+	t.Helper()
 	openssl := Require(t, "openssl")
 	path := filepath.Join(t.TempDir(), "node.p12")
 	env := []string{"P12PASS=" + p12Password}
 	mustRun(t, openssl, []string{"pkcs12", "-export", "-name", "node1",
-		"-inkey", pki(t, "node.key"), "-in", pki(t, "node-chain.crt"),
+		"-inkey", pki(t, key), "-in", pki(t, chain),
 		"-out", path, "-passout", "env:P12PASS"}, env)
 	if trusted {
 		mustRun(t, Require(t, "keytool"), []string{"-importcert", "-noprompt", "-alias", "ca",
@@ -123,6 +133,9 @@ func TestJSSEMutualTLS(t *testing.T) {
 			}
 			if !strings.HasPrefix(line, tc.wantLine) {
 				t.Fatalf("server line %q, want prefix %q", line, tc.wantLine)
+			}
+			if got, want := ServedFingerprint(line), CertFileFingerprint(t, pki(t, "node.crt")); got != want {
+				t.Fatalf("server line %q: served fingerprint %q, want %q", line, got, want)
 			}
 		})
 	}
@@ -419,5 +432,252 @@ func TestRequire(t *testing.T) {
 	Require(r, "javac")
 	if !strings.Contains(r.failed, "openjdk-17-jdk-headless") || r.skipped != "" {
 		t.Errorf("ESCERT_REQUIRE_TOOLS=1: skipped %q, failed %q; want a failure naming the JDK", r.skipped, r.failed)
+	}
+}
+
+// Reload tests poll ten times faster than a test needs and give each step far more
+// time than it takes, so a loaded CI machine stays green.
+const (
+	reloadInterval = 100 * time.Millisecond
+	reloadWait     = 15 * time.Second
+)
+
+// replaceFile replaces path atomically, as a careful renewal does: write a temporary
+// file beside it, then rename it over path.
+func replaceFile(t *testing.T, path string, data []byte) {
+	t.Helper()
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func readFile(t *testing.T, path string) []byte {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
+
+// copyPKI copies test PKI files into a fresh directory under new names (dst → src)
+// and returns their paths by new name.
+func copyPKI(t *testing.T, files map[string]string) map[string]string {
+	t.Helper()
+	dir := t.TempDir()
+	out := map[string]string{}
+	for dst, src := range files {
+		out[dst] = filepath.Join(dir, dst)
+		if err := os.WriteFile(out[dst], readFile(t, pki(t, src)), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return out
+}
+
+// servedBy dials srv with a Java client and returns the fingerprint it was served.
+func servedBy(t *testing.T, client JSSEConfig, srv *JSSEServer) string {
+	t.Helper()
+	line, err := JSSEDial(t, client, srv.Addr, "localhost")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fp := ServedFingerprint(line)
+	if fp == "" {
+		t.Fatalf("server line %q carries no fingerprint", line)
+	}
+	return fp
+}
+
+func wantReloads(t *testing.T, srv *JSSEServer, wantOK, wantFailed int) {
+	t.Helper()
+	if ok, failed := srv.Reloads(); ok != wantOK || failed != wantFailed {
+		t.Fatalf("reloads: %d ok, %d failed %q; want %d ok, %d failed", ok, failed, srv.ReloadFailures(), wantOK, wantFailed)
+	}
+}
+
+// TestJSSEReloadPKCS12 renews a keystore the way Elasticsearch picks it up: the file is
+// replaced atomically, the server reloads it, and handshakes running throughout never
+// fail and switch once from the old certificate to the new one. A broken replacement
+// is refused and the server keeps serving the certificate it has.
+func TestJSSEReloadPKCS12(t *testing.T) {
+	t.Parallel()
+	p12 := filepath.Join(t.TempDir(), "http.p12")
+	if err := os.WriteFile(p12, readFile(t, makeP12(t, false)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	renewedP12 := makeP12From(t, "renewed.key", "renewed-chain.crt", false)
+	oldFP, newFP := CertFileFingerprint(t, pki(t, "node.crt")), CertFileFingerprint(t, pki(t, "renewed.crt"))
+
+	srv := StartReloadingJSSEServer(t, JSSEConfig{
+		Key: Store{P12Path: p12, P12Password: p12Password}, ReloadInterval: reloadInterval})
+	client := JSSEConfig{Trust: trustCA(t, "ca.pem")}
+	if got := servedBy(t, client, srv); got != oldFP {
+		t.Fatalf("served %s before the renewal, want node.crt %s", got, oldFP)
+	}
+
+	h := StartHammer(t, srv.Addr, pki(t, "ca.pem"), "localhost", nil)
+	h.WaitServed(t, oldFP, reloadWait)
+	replaceFile(t, p12, readFile(t, renewedP12))
+	srv.WaitReload(t, 1, reloadWait)
+	if got := srv.ReloadedFingerprints(); !slices.Equal(got, []string{newFP}) {
+		t.Fatalf("reloaded %v, want [%s]", got, newFP)
+	}
+	// The context is swapped before the server reports the reload.
+	if got := servedBy(t, client, srv); got != newFP {
+		t.Fatalf("served %s after the reload, want renewed.crt %s", got, newFP)
+	}
+	h.WaitServed(t, newFP, reloadWait)
+
+	// A half-written or broken file: the reload fails, the renewed context stays.
+	replaceFile(t, p12, []byte("not a PKCS#12 file"))
+	srv.WaitReloadFailed(t, 1, reloadWait)
+	if msg := srv.ReloadFailures()[0]; !strings.Contains(msg, "cannot read PKCS#12 file") {
+		t.Errorf("reload failure %q, want the PKCS#12 load error", msg)
+	}
+	if got := servedBy(t, client, srv); got != newFP {
+		t.Fatalf("served %s after a failed reload, want renewed.crt %s", got, newFP)
+	}
+	h.WaitHandshakes(t, 5, reloadWait)
+
+	report := h.Stop()
+	if len(report.Failures) != 0 {
+		t.Fatalf("handshakes failed during the renewal: %v", report)
+	}
+	if !slices.Equal(report.Served, []string{oldFP, newFP}) {
+		t.Fatalf("served sequence %v, want one switch from node.crt to renewed.crt: %v", report.Served, report)
+	}
+	wantReloads(t, srv, 1, 1)
+	t.Logf("%v", report)
+}
+
+// TestJSSEReloadPEM renews separate PEM key and certificate files on a transport-style
+// server (client authentication, trust restrictions). Renaming the key and the
+// certificate into place back to back may let one poll see the new key with the old
+// certificate; the reload refuses that pair and keeps the old context, so no handshake
+// fails. A key replaced alone is refused the same way until its certificate follows.
+// Replacing the CA file rebuilds the trust managers, restrictions included.
+func TestJSSEReloadPEM(t *testing.T) {
+	t.Parallel()
+	files := copyPKI(t, map[string]string{"node.key": "node.key", "node.crt": "node-chain.crt", "ca.pem": "ca.pem"})
+	oldFP, newFP := CertFileFingerprint(t, pki(t, "node.crt")), CertFileFingerprint(t, pki(t, "renewed.crt"))
+	srv := StartReloadingJSSEServer(t, JSSEConfig{
+		Key:                  Store{KeyPEM: files["node.key"], CertPEM: files["node.crt"]},
+		Trust:                Store{CAPEMs: []string{files["ca.pem"]}},
+		ClientAuth:           true,
+		TrustSubjectPatterns: []string{"*.node.escert"},
+		ReloadInterval:       reloadInterval,
+	})
+	client := JSSEConfig{Key: nodePEM(t), Trust: trustCA(t, "ca.pem")}
+	clientCert, err := tls.LoadX509KeyPair(pki(t, "node-chain.crt"), pki(t, "node.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	h := StartHammer(t, srv.Addr, pki(t, "ca.pem"), "localhost", &clientCert)
+	h.WaitServed(t, oldFP, reloadWait)
+	replaceFile(t, files["node.key"], readFile(t, pki(t, "renewed.key")))
+	replaceFile(t, files["node.crt"], readFile(t, pki(t, "renewed-chain.crt")))
+	srv.WaitReload(t, 1, reloadWait)
+	h.WaitServed(t, newFP, reloadWait)
+	if got := servedBy(t, client, srv); got != newFP {
+		t.Fatalf("served %s after the renewal, want renewed.crt %s", got, newFP)
+	}
+	// One or two reloads and zero or one refused pair, depending on where the polls fell
+	// between the renames.
+	ok, failed := srv.Reloads()
+	for _, msg := range srv.ReloadFailures() {
+		if !strings.Contains(msg, "does not match the certificate") {
+			t.Errorf("reload failure %q, want a key mismatch", msg)
+		}
+	}
+
+	// The key alone: refused, the renewed pair stays.
+	replaceFile(t, files["node.key"], readFile(t, pki(t, "node.key")))
+	srv.WaitReloadFailed(t, failed+1, reloadWait)
+	if msg := srv.ReloadFailures()[failed]; !strings.Contains(msg, "does not match the certificate") {
+		t.Fatalf("reload failure %q, want a key mismatch", msg)
+	}
+	if got := servedBy(t, client, srv); got != newFP {
+		t.Fatalf("served %s with a mismatched key on disk, want renewed.crt %s", got, newFP)
+	}
+	h.WaitHandshakes(t, 5, reloadWait)
+	// Its certificate follows: the pair loads.
+	replaceFile(t, files["node.crt"], readFile(t, pki(t, "node-chain.crt")))
+	srv.WaitReload(t, ok+1, reloadWait)
+	h.WaitServed(t, oldFP, reloadWait)
+
+	report := h.Stop()
+	if len(report.Failures) != 0 {
+		t.Fatalf("handshakes failed during the renewal: %v", report)
+	}
+	if !slices.Equal(report.Served, []string{oldFP, newFP, oldFP}) {
+		t.Fatalf("served sequence %v, want node.crt, renewed.crt, node.crt: %v", report.Served, report)
+	}
+	wantReloads(t, srv, ok+1, failed+1)
+	t.Logf("%v", report)
+
+	// Trust moves to the other CA: its leaf (same otherName) is now accepted, ours not.
+	replaceFile(t, files["ca.pem"], readFile(t, pki(t, "other-ca.pem")))
+	srv.WaitReload(t, ok+2, reloadWait)
+	wantHandshakeError(t, JSSEHandshake(t, client, srv.Addr, "localhost"), "Received fatal alert: ")
+	other := JSSEConfig{Key: Store{KeyPEM: pki(t, "other.key"), CertPEM: pki(t, "other.crt")}, Trust: trustCA(t, "ca.pem")}
+	if err := JSSEHandshake(t, other, srv.Addr, "localhost"); err != nil {
+		t.Fatalf("client from the newly trusted CA: %v", err)
+	}
+}
+
+// TestJSSEReloadSkipsKeyCheck shows what Elasticsearch itself does with a key replaced
+// before its certificate: PemKeyConfig loads the pair without comparing them, so the
+// reload succeeds and new handshakes fail until the certificate follows.
+func TestJSSEReloadSkipsKeyCheck(t *testing.T) {
+	t.Parallel()
+	files := copyPKI(t, map[string]string{"node.key": "node.key", "node.crt": "node-chain.crt"})
+	newFP := CertFileFingerprint(t, pki(t, "renewed.crt"))
+	srv := StartReloadingJSSEServer(t, JSSEConfig{
+		Key:            Store{KeyPEM: files["node.key"], CertPEM: files["node.crt"]},
+		ReloadInterval: reloadInterval, ReloadSkipsKeyCheck: true,
+	})
+	ca := pki(t, "ca.pem")
+	if err := GoTLSConnect(t, srv.Addr, ca, "localhost"); err != nil {
+		t.Fatal(err)
+	}
+
+	replaceFile(t, files["node.key"], readFile(t, pki(t, "renewed.key")))
+	srv.WaitReload(t, 1, reloadWait)
+	wantHandshakeError(t, GoTLSConnect(t, srv.Addr, ca, "localhost"), "invalid signature by the server certificate")
+
+	replaceFile(t, files["node.crt"], readFile(t, pki(t, "renewed-chain.crt")))
+	srv.WaitReload(t, 2, reloadWait)
+	if err := GoTLSConnect(t, srv.Addr, ca, "localhost"); err != nil {
+		t.Fatal(err)
+	}
+	if got := servedBy(t, JSSEConfig{Trust: trustCA(t, "ca.pem")}, srv); got != newFP {
+		t.Fatalf("served %s, want renewed.crt %s", got, newFP)
+	}
+	wantReloads(t, srv, 2, 0)
+}
+
+func TestServedFingerprint(t *testing.T) {
+	fp := strings.Repeat("0123456789abcdef", 4)
+	tests := []struct{ line, want string }{
+		{"OK CN=node1 TLSv1.3 " + fp, fp},
+		{"OK - TLSv1.2 " + fp, fp},
+		{"OK CN=Elastic Certificate Tool Autogenerated CA,O=x TLSv1.3 " + fp, fp},
+		{"OK CN=node1 TLSv1.3", ""},
+		{"OK CN=node1 TLSv1.3 " + strings.ToUpper(fp), ""},
+		{"OK TLSv1.3 " + fp, ""},
+		{"SILENT TLSv1.3", ""},
+		{"CLOSED TLSv1.3", ""},
+		{"", ""},
+	}
+	for _, tc := range tests {
+		if got := ServedFingerprint(tc.line); got != tc.want {
+			t.Errorf("ServedFingerprint(%q) = %q, want %q", tc.line, got, tc.want)
+		}
 	}
 }

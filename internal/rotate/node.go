@@ -38,6 +38,35 @@ type NodeCert struct {
 	password string
 	alias    string
 	trusted  []p12.TrustedCert
+	// For PEM layouts: the certificate_authorities files and what they hold.
+	caPaths []string
+	// separateTruststore is set when a p12 keystore has its own truststore file, a
+	// layout CA rotation does not edit.
+	separateTruststore bool
+}
+
+// Trusted returns the CA certificates the node trusts on this layer.
+func (n NodeCert) Trusted() ([]*x509.Certificate, error) {
+	if n.P12Path != "" {
+		var out []*x509.Certificate
+		for _, t := range n.trusted {
+			out = append(out, t.Cert)
+		}
+		return out, nil
+	}
+	var out []*x509.Certificate
+	for _, p := range n.caPaths {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return nil, &InputError{Path: p, Problem: err.Error()}
+		}
+		certs, err := ca.ParseCertificates(data)
+		if err != nil {
+			return nil, &InputError{Path: p, Problem: err.Error()}
+		}
+		out = append(out, certs...)
+	}
+	return out, nil
 }
 
 // Leaf is the node's certificate for the layer.
@@ -98,8 +127,14 @@ func Discover(configDir string, ksPassword []byte) ([]NodeCert, error) {
 		switch store, key := settingValue(settings, prefix+"keystore.path"), settingValue(settings, prefix+"key"); {
 		case store != "":
 			n, err = loadP12(abs(store), secret(prefix+"keystore.secure_password"))
+			if ts := settingValue(settings, prefix+"truststore.path"); ts != "" && abs(ts) != abs(store) {
+				n.separateTruststore = true
+			}
 		case key != "":
 			n, err = loadPEM(abs(key), abs(settingValue(settings, prefix+"certificate")), secret(prefix+"secure_key_passphrase"))
+			for _, p := range settings.List(prefix + "certificate_authorities") {
+				n.caPaths = append(n.caPaths, abs(p))
+			}
 		default:
 			continue
 		}

@@ -53,6 +53,12 @@ var ErrCATooShort = errors.New("the CA expires too soon to renew from")
 // hot-reloads them. Every new certificate is issued and validated before any file is
 // touched; replaced files are backed up under escert-backups/.
 func Renew(ctx context.Context, certs []NodeCert, o Options) ([]Renewed, string, error) {
+	return renew(ctx, certs, o, false)
+}
+
+// renew is Renew; newIssuer allows a CA other than the one that issued the current
+// certificates, which only CA rotation's issue phase may do.
+func renew(ctx context.Context, certs []NodeCert, o Options, newIssuer bool) ([]Renewed, string, error) {
 	type job struct {
 		node  NodeCert
 		files []install.Replacement
@@ -63,7 +69,7 @@ func Renew(ctx context.Context, certs []NodeCert, o Options) ([]Renewed, string,
 		if !o.Force && !o.Window.Due(n.Leaf(), o.Now) {
 			continue
 		}
-		j, err := reissue(ctx, n, o)
+		j, err := reissue(ctx, n, o, newIssuer)
 		if err != nil {
 			return nil, "", fmt.Errorf("%s certificate: %w", n.Layer, err)
 		}
@@ -105,7 +111,7 @@ type reissued struct {
 	info  Renewed
 }
 
-func reissue(ctx context.Context, n NodeCert, o Options) (*reissued, error) {
+func reissue(ctx context.Context, n NodeCert, o Options, newIssuer bool) (*reissued, error) {
 	leaf := n.Leaf()
 	c, err := spec.FromCertificate(leaf, n.Layer)
 	if err != nil {
@@ -117,7 +123,7 @@ func reissue(ctx context.Context, n NodeCert, o Options) (*reissued, error) {
 	}
 	// Renewal keeps the issuer: a certificate from another CA would not be trusted by
 	// the node's peers until their trust stores change (that is CA rotation).
-	if leaf.CheckSignatureFrom(trust[0]) != nil {
+	if !newIssuer && leaf.CheckSignatureFrom(trust[0]) != nil {
 		return nil, &InputError{Path: n.Files()[0], Problem: fmt.Sprintf("was issued by %q, not by the CA given (%q): point --ca-dir at the CA that issued it, or change CAs with escert ca rotate", leaf.Issuer.CommonName, trust[0].Subject.CommonName)}
 	}
 	capped := false

@@ -20,14 +20,20 @@
 //   connect.host, connect.port      client: where to connect
 //   verify.host                     client: name for SNI and HTTPS endpoint identification ("" = none)
 //   line.wait.ms                    client: how long to wait for the server's line
+//   reload.interval.ms              server: poll the key and trust files this often and
+//                                   rebuild the SSLContext when they change (absent or 0: never)
+//   reload.keycheck                 server: "false" lets a reload install a PEM key that does
+//                                   not match its certificate, as Elasticsearch does
 //
 // Exit codes: 0 success, 1 connection or handshake failure, 2 usage, 3 the key or trust
 // material could not be loaded. Errors go to stderr as one line.
 //
 // Server mode prints "READY <port>" on stdout once listening on 127.0.0.1, answers each
-// connection with "OK <peer subject or -> <protocol>" after the handshake, logs one line
-// per connection on stderr, and exits when stdin reaches end of file, so a crashed Go
-// test never leaves a JVM behind.
+// connection with "OK <peer subject or -> <protocol> <server certificate SHA-256>" after
+// the handshake, logs one line per connection on stderr, and exits when stdin reaches end
+// of file, so a crashed Go test never leaves a JVM behind. With reload.interval.ms it also
+// prints "RELOADED <n> <new leaf SHA-256>" or "RELOAD-FAILED <n> <message>" on stdout
+// after each reload attempt (see Reloader).
 
 import java.io.BufferedReader;
 import java.io.ByteArrayOutputStream;
@@ -38,16 +44,20 @@ import java.io.OutputStream;
 import java.math.BigInteger;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
+import java.net.ServerSocket;
 import java.net.Socket;
 import java.net.SocketTimeoutException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
 import java.nio.file.Paths;
 import java.security.AlgorithmParameters;
 import java.security.GeneralSecurityException;
 import java.security.InvalidKeyException;
 import java.security.KeyFactory;
 import java.security.KeyStore;
+import java.security.MessageDigest;
 import java.security.PrivateKey;
 import java.security.Signature;
 import java.security.cert.Certificate;
@@ -62,6 +72,7 @@ import java.util.Collection;
 import java.util.Collections;
 import java.util.List;
 import java.util.Properties;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import javax.crypto.Cipher;
@@ -74,7 +85,6 @@ import javax.net.ssl.SSLContext;
 import javax.net.ssl.SSLEngine;
 import javax.net.ssl.SSLParameters;
 import javax.net.ssl.SSLPeerUnverifiedException;
-import javax.net.ssl.SSLServerSocket;
 import javax.net.ssl.SSLSession;
 import javax.net.ssl.SSLSocket;
 import javax.net.ssl.TrustManager;
@@ -106,17 +116,24 @@ public final class TLSPeer {
             }
         }
         Properties conf;
-        SSLContext ctx;
+        Reloader reloader = null;
+        AtomicReference<SSLContext> ctx;
         try {
             conf = loadConfig(args[1]);
-            ctx = buildContext(conf);
+            long intervalMs = Long.parseLong(conf.getProperty("reload.interval.ms", "0"));
+            if (intervalMs > 0) {
+                // Snapshot the files before loading them, so a change made while the
+                // server starts is seen by the first poll.
+                reloader = new Reloader(conf, intervalMs);
+            }
+            ctx = new AtomicReference<>(buildContext(conf, true).context);
         } catch (Exception e) {
             System.err.println(describe(e));
             System.exit(EXIT_LOAD);
             return;
         }
         try {
-            serve(ctx, conf);
+            serve(ctx, conf, reloader);
         } catch (Exception e) {
             System.err.println(describe(e));
             System.exit(EXIT_HANDSHAKE);
@@ -148,7 +165,7 @@ public final class TLSPeer {
         SSLContext ctx;
         try {
             conf = loadConfig(confPath);
-            ctx = buildContext(conf);
+            ctx = buildContext(conf, true).context;
         } catch (Exception e) {
             throw new Failure(EXIT_LOAD, describe(e));
         }
@@ -215,8 +232,29 @@ public final class TLSPeer {
 
     // ---- key and trust material ------------------------------------------------------
 
-    static SSLContext buildContext(Properties conf) throws Exception {
+    // Loaded is what buildContext made: the context, the leaf certificate of its key
+    // material (null without one) and, when the key check was skipped, why the key does
+    // not match that leaf (null when it does).
+    static final class Loaded {
+        final SSLContext context;
+        final X509Certificate leaf;
+        final String mismatch;
+
+        Loaded(SSLContext context, X509Certificate leaf, String mismatch) {
+            this.context = context;
+            this.leaf = leaf;
+            this.mismatch = mismatch;
+        }
+    }
+
+    // buildContext loads the configured key and trust material into a new SSLContext.
+    // With checkKey a PEM key that does not belong to its certificate is refused; without
+    // it the pair is loaded anyway, as Elasticsearch's PemKeyConfig does (it never
+    // compares them), and the mismatch is only reported in Loaded.mismatch.
+    static Loaded buildContext(Properties conf, boolean checkKey) throws Exception {
         KeyManager[] keyManagers = null;
+        X509Certificate leaf = null;
+        String mismatch = null;
         String keyP12 = conf.getProperty("key.p12");
         String keyPem = conf.getProperty("key.pem");
         if (keyP12 != null) {
@@ -224,12 +262,26 @@ public final class TLSPeer {
             KeyStore store = loadPKCS12(keyP12, password);
             requirePrivateKeyEntry(store, keyP12);
             keyManagers = keyManagers(store, password);
+            for (String alias : Collections.list(store.aliases())) {
+                if (store.isKeyEntry(alias) && store.getCertificate(alias) instanceof X509Certificate) {
+                    leaf = (X509Certificate) store.getCertificate(alias);
+                    break;
+                }
+            }
         } else if (keyPem != null) {
             String certPem = conf.getProperty("cert.pem");
             String keyPassword = conf.getProperty("key.pem.password");
             PrivateKey key = readPrivateKey(keyPem, keyPassword == null ? null : keyPassword.toCharArray());
             List<X509Certificate> chain = readCertificates(certPem);
-            checkKeyMatchesCertificate(key, chain.get(0), keyPem, certPem);
+            leaf = chain.get(0);
+            try {
+                checkKeyMatchesCertificate(key, leaf, keyPem, certPem);
+            } catch (GeneralSecurityException e) {
+                if (checkKey) {
+                    throw e;
+                }
+                mismatch = e.getMessage();
+            }
             // Elasticsearch's PemKeyConfig also builds an in-memory keystore for the
             // KeyManagerFactory; the password only protects it in memory.
             char[] password = "in-memory".toCharArray();
@@ -266,7 +318,131 @@ public final class TLSPeer {
 
         SSLContext ctx = SSLContext.getInstance("TLS");
         ctx.init(keyManagers, trust == null ? null : new TrustManager[] {trust}, null);
-        return ctx;
+        return new Loaded(ctx, leaf, mismatch);
+    }
+
+    // watchedFiles lists every key and trust file of conf: the files Elasticsearch's
+    // SSLConfigurationReloader watches for this configuration.
+    static List<String> watchedFiles(Properties conf) {
+        List<String> files = new ArrayList<>();
+        for (String k : new String[] {"key.p12", "key.pem", "cert.pem", "trust.p12"}) {
+            if (conf.getProperty(k) != null) {
+                files.add(conf.getProperty(k));
+            }
+        }
+        files.addAll(list(conf, "trust.ca."));
+        return files;
+    }
+
+    static String sha256Hex(byte[] data) {
+        try {
+            byte[] sum = MessageDigest.getInstance("SHA-256").digest(data);
+            StringBuilder sb = new StringBuilder(sum.length * 2);
+            for (byte b : sum) {
+                sb.append(Character.forDigit((b >> 4) & 0xf, 16)).append(Character.forDigit(b & 0xf, 16));
+            }
+            return sb.toString();
+        } catch (GeneralSecurityException e) {
+            throw new IllegalStateException(e); // every JDK has SHA-256
+        }
+    }
+
+    // fingerprint is the SHA-256 of a certificate's DER encoding in lowercase hex, "-"
+    // for none.
+    static String fingerprint(Certificate cert) {
+        if (cert == null) {
+            return "-";
+        }
+        try {
+            return sha256Hex(cert.getEncoded());
+        } catch (CertificateException e) {
+            return "-";
+        }
+    }
+
+    // Reloader mirrors Elasticsearch's SSLConfigurationReloader: it polls the key and
+    // trust files (Elasticsearch: every resource.reload.interval.high, 5 s) and, when any
+    // of them changed, rebuilds the SSLContext from the files. A context that loads
+    // replaces the current one, so connections accepted from then on use it while open
+    // connections keep theirs; one that fails to load leaves the current context in place.
+    // Either way the attempt is reported on stdout ("RELOADED <n> <leaf SHA-256>" or
+    // "RELOAD-FAILED <n> <message>") and logged on stderr.
+    //
+    // A change is any difference in a file's existence, modification time, size or
+    // content hash; like Elasticsearch's FileWatcher, one change causes one attempt, also
+    // when it fails, and the next attempt waits for the next change.
+    static final class Reloader {
+        final Properties conf;
+        final long intervalMs;
+        final boolean checkKey;
+        final List<String> files;
+        List<String> last;
+        int reloaded;
+        int failed;
+
+        Reloader(Properties conf, long intervalMs) {
+            this.conf = conf;
+            this.intervalMs = intervalMs;
+            this.checkKey = !"false".equals(conf.getProperty("reload.keycheck"));
+            this.files = watchedFiles(conf);
+            this.last = snapshot();
+        }
+
+        List<String> snapshot() {
+            List<String> out = new ArrayList<>();
+            for (String f : files) {
+                Path p = Paths.get(f);
+                try {
+                    long mtime = Files.getLastModifiedTime(p).toMillis();
+                    byte[] data = Files.readAllBytes(p);
+                    out.add(mtime + " " + data.length + " " + sha256Hex(data));
+                } catch (NoSuchFileException e) {
+                    out.add("missing");
+                } catch (IOException e) {
+                    out.add("unreadable " + e);
+                }
+            }
+            return out;
+        }
+
+        void start(AtomicReference<SSLContext> holder) {
+            Thread t = new Thread(() -> {
+                while (true) {
+                    try {
+                        Thread.sleep(intervalMs);
+                    } catch (InterruptedException e) {
+                        return;
+                    }
+                    poll(holder);
+                }
+            }, "ssl-reloader");
+            t.setDaemon(true);
+            t.start();
+        }
+
+        void poll(AtomicReference<SSLContext> holder) {
+            List<String> now = snapshot();
+            if (now.equals(last)) {
+                return;
+            }
+            last = now;
+            String event;
+            try {
+                Loaded loaded = buildContext(conf, checkKey);
+                holder.set(loaded.context);
+                reloaded++;
+                event = "RELOADED " + reloaded + " " + fingerprint(loaded.leaf);
+                if (loaded.mismatch != null) {
+                    event += " key-mismatch: " + loaded.mismatch;
+                }
+            } catch (Exception e) {
+                failed++;
+                event = "RELOAD-FAILED " + failed + " " + describe(e);
+            }
+            System.out.println(event);
+            System.out.flush();
+            System.err.println(event);
+        }
     }
 
     static List<String> list(Properties conf, String prefix) {
@@ -763,13 +939,13 @@ public final class TLSPeer {
         }
     }
 
-    static void serve(SSLContext ctx, Properties conf) throws IOException {
-        SSLServerSocket server = (SSLServerSocket) ctx.getServerSocketFactory()
-                .createServerSocket(0, 50, InetAddress.getByName("127.0.0.1"));
-        SSLParameters params = server.getSSLParameters();
-        params.setNeedClientAuth(Boolean.parseBoolean(conf.getProperty("clientauth", "false")));
-        applyProtocols(params, conf);
-        server.setSSLParameters(params);
+    // serve accepts TCP connections on 127.0.0.1 and layers TLS over each one with the
+    // SSLContext current at accept time, as Elasticsearch builds each channel's SSLEngine
+    // from its SSLContextHolder: after a reload new connections use the new context and
+    // open ones keep theirs.
+    static void serve(AtomicReference<SSLContext> holder, Properties conf, Reloader reloader) throws IOException {
+        ServerSocket server = new ServerSocket(0, 50, InetAddress.getByName("127.0.0.1"));
+        boolean needClientAuth = Boolean.parseBoolean(conf.getProperty("clientauth", "false"));
 
         // The Go side holds our stdin open; end of file means it is gone or done.
         Thread watchdog = new Thread(() -> {
@@ -787,17 +963,27 @@ public final class TLSPeer {
 
         System.out.println("READY " + server.getLocalPort());
         System.out.flush();
+        if (reloader != null) {
+            reloader.start(holder);
+        }
         while (true) {
-            SSLSocket s = (SSLSocket) server.accept();
-            Thread t = new Thread(() -> answer(s), "conn-" + s.getPort());
+            Socket raw = server.accept();
+            SSLContext ctx = holder.get();
+            Thread t = new Thread(() -> answer(ctx, raw, conf, needClientAuth), "conn-" + raw.getPort());
             t.setDaemon(true);
             t.start();
         }
     }
 
-    static void answer(SSLSocket s) {
-        try (SSLSocket sock = s) {
-            sock.setSoTimeout(30_000); // a stuck client must not pin a thread forever
+    static void answer(SSLContext ctx, Socket raw, Properties conf, boolean needClientAuth) {
+        try (Socket r = raw) {
+            r.setSoTimeout(30_000); // a stuck client must not pin a thread forever
+            // A server-mode socket layered over the accepted connection.
+            SSLSocket sock = (SSLSocket) ctx.getSocketFactory().createSocket(r, null, true);
+            SSLParameters params = sock.getSSLParameters();
+            params.setNeedClientAuth(needClientAuth);
+            applyProtocols(params, conf);
+            sock.setSSLParameters(params);
             sock.startHandshake();
             SSLSession session = sock.getSession();
             String peer = "-";
@@ -806,13 +992,16 @@ public final class TLSPeer {
             } catch (SSLPeerUnverifiedException e) {
                 // no client certificate
             }
-            String line = "OK " + peer + " " + session.getProtocol();
+            Certificate[] local = session.getLocalCertificates();
+            String served = fingerprint(local == null || local.length == 0 ? null : local[0]);
+            String line = "OK " + peer + " " + session.getProtocol() + " " + served;
             OutputStream out = sock.getOutputStream();
             out.write((line + "\n").getBytes(StandardCharsets.UTF_8));
             out.flush();
-            System.err.println("accepted " + sock.getPort() + ": " + line);
+            sock.close();
+            System.err.println("accepted " + raw.getPort() + ": " + line);
         } catch (Exception e) {
-            System.err.println("rejected " + s.getPort() + ": " + describe(e));
+            System.err.println("rejected " + raw.getPort() + ": " + describe(e));
         }
     }
 

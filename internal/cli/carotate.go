@@ -1,0 +1,232 @@
+package cli
+
+import (
+	"crypto/x509"
+	"fmt"
+	"io"
+	"path/filepath"
+	"slices"
+
+	"github.com/spf13/cobra"
+
+	"github.com/escert/escert/internal/ca"
+	"github.com/escert/escert/internal/fips"
+	"github.com/escert/escert/internal/install"
+	"github.com/escert/escert/internal/issuer"
+	"github.com/escert/escert/internal/rotate"
+	"github.com/escert/escert/internal/spec"
+)
+
+// rotateFlags are shared by the three phases of `escert ca rotate`.
+type rotateFlags struct {
+	caDir, configDir, layer, clients, passFile, caPassFile string
+	caDays                                                 int
+}
+
+func (f *rotateFlags) register(cmd *cobra.Command) {
+	fl := cmd.Flags()
+	fl.StringVar(&f.caDir, "ca-dir", "", "the CA directory (the new CA waits in <ca-dir>/next/ until finish --promote)")
+	fl.StringVar(&f.configDir, "es-config", "", "a node's config directory: the phase is applied to this node")
+	fl.StringVar(&f.layer, "layer", "all", "which CA to rotate: transport, http or all")
+	fl.StringVar(&f.clients, "clients", "", "a bundle's clients/ directory whose http-ca.crt (and http-ca.sha256) follow the HTTP CA")
+	fl.StringVar(&f.passFile, "keystore-pass-file", "", "file holding the node keystore's password (or ESCERT_KEYSTORE_PASSWORD)")
+	fl.StringVar(&f.caPassFile, "ca-pass-file", "", "file holding the CA key passphrase (or ESCERT_CA_PASSWORD)")
+	fl.IntVar(&f.caDays, "ca-days", 3650, "lifetime of the new CA in days")
+}
+
+func (f *rotateFlags) options(e *env) (rotate.CAOptions, error) {
+	layers := map[string][]spec.Layer{"all": {spec.Transport, spec.HTTP}, "transport": {spec.Transport}, "http": {spec.HTTP}}[f.layer]
+	if layers == nil {
+		return rotate.CAOptions{}, usageError{fmt.Errorf("--layer %q: use transport, http or all", f.layer)}
+	}
+	pw, err := readSecret(e, f.caPassFile, "ESCERT_CA_PASSWORD", "--ca-pass-file")
+	if err != nil {
+		return rotate.CAOptions{}, err
+	}
+	return rotate.CAOptions{CADir: f.caDir, Layers: layers, Password: pw, Policy: fips.ForCurrent(false), Days: f.caDays, Rand: e.rand, Now: e.now()}, nil
+}
+
+// onNode runs a phase on the node of --es-config under its lock.
+func (f *rotateFlags) onNode(e *env, phase func([]rotate.NodeCert) error) error {
+	if f.configDir == "" {
+		return nil
+	}
+	unlock, err := install.Lock(f.configDir)
+	if err != nil {
+		return installError(err)
+	}
+	defer unlock()
+	certs, err := discover(e, f.configDir, f.passFile)
+	if err != nil {
+		return renewError(err)
+	}
+	return renewError(phase(certs))
+}
+
+// writeClientCA points a bundle's clients/ at the HTTP CAs clients must trust.
+func (f *rotateFlags) writeClientCA(o rotate.CAOptions, certs []*x509.Certificate, fingerprint string, w io.Writer) error {
+	if f.clients == "" || !slices.Contains(o.Layers, spec.HTTP) {
+		return nil
+	}
+	if err := install.WriteFile(filepath.Join(f.clients, "http-ca.crt"), ca.EncodeCertificates(certs...), install.PublicMode); err != nil {
+		return err
+	}
+	if fingerprint != "" {
+		if err := install.WriteFile(filepath.Join(f.clients, "http-ca.sha256"), []byte(fingerprint+"\n"), install.PublicMode); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(w, "%s: now trusts %d HTTP CA(s); Kibana does not hot-reload: restart it after copying the file\n", filepath.Join(f.clients, "http-ca.crt"), len(certs))
+	return nil
+}
+
+func newCARotateCmd(e *env) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "rotate",
+		Short: "Replace a CA without downtime, in three phases run across the fleet",
+		Long: `Replace the transport and/or HTTP CA without downtime. Run each phase on every node
+before starting the next; each phase is safe to re-run:
+
+  begin   create the new CA (in <ca-dir>/next/) and make each node trust old + new
+  issue   re-issue each node's certificates from the new CA (Elasticsearch reloads them)
+  finish  make each node trust the new CA only; then, once, --promote the new CA in
+          the CA directory (the old one is kept under retired-<time>/)
+
+A node still trusting the old CA alone cannot talk to one already presenting a
+new-CA certificate: that is why begin must reach every node before issue starts.
+With --clients, the bundle's clients/http-ca.crt follows (old + new, then new);
+Kibana must be restarted to pick it up, and Beats using ca_trusted_fingerprint need
+the new fingerprint (printed by begin) before issue.`,
+		Example: `  escert ca rotate begin  --ca-dir /etc/escert/ca --es-config /etc/elasticsearch   # on every node
+  escert ca rotate issue  --ca-dir /etc/escert/ca --es-config /etc/elasticsearch   # on every node
+  escert ca rotate finish --ca-dir /etc/escert/ca --es-config /etc/elasticsearch   # on every node
+  escert ca rotate finish --ca-dir /etc/escert/ca --promote                        # once, at the end` + exitCodeDoc,
+	}
+	var bf, iff, ff rotateFlags
+	var promote bool
+	begin := &cobra.Command{
+		Use:     "begin --ca-dir DIR [--es-config DIR]",
+		Short:   "Create the new CA and make the node trust old and new",
+		Example: "  escert ca rotate begin --ca-dir /etc/escert/ca --es-config /etc/elasticsearch --clients escert-out/clients" + exitCodeDoc,
+		Args:    noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := required(cmd, "ca-dir"); err != nil {
+				return err
+			}
+			o, err := bf.options(e)
+			if err != nil {
+				return err
+			}
+			next, created, err := rotate.NextCA(o)
+			if err != nil {
+				return renewError(err)
+			}
+			out := cmd.OutOrStdout()
+			for _, layer := range o.Layers {
+				verb := "using"
+				if created {
+					verb = "created"
+				}
+				fmt.Fprintf(out, "%s the new %s CA %q, sha256 %s\n", verb, layer, next.CAs[layer].Cert.Subject.CommonName, ca.Fingerprint(next.CAs[layer].Cert))
+			}
+			if err := bf.onNode(e, func(certs []rotate.NodeCert) error {
+				changed, err := rotate.Begin(bf.configDir, certs, next, o)
+				printChanged(out, changed, "now trusts the old and the new CA")
+				return err
+			}); err != nil {
+				return err
+			}
+			if slices.Contains(o.Layers, spec.HTTP) && bf.clients != "" {
+				current, err := issuer.LoadLocalLayers(o.CADir, []spec.Layer{spec.HTTP}, o.Password, o.Policy, o.Rand, e.now)
+				if err != nil {
+					return err
+				}
+				return bf.writeClientCA(o, []*x509.Certificate{current.CAs[spec.HTTP].Cert, next.CAs[spec.HTTP].Cert}, "", out)
+			}
+			return nil
+		},
+	}
+	bf.register(begin)
+	issue := &cobra.Command{
+		Use:     "issue --ca-dir DIR --es-config DIR",
+		Short:   "Re-issue the node's certificates from the new CA",
+		Example: "  escert ca rotate issue --ca-dir /etc/escert/ca --es-config /etc/elasticsearch" + exitCodeDoc,
+		Args:    noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := required(cmd, "ca-dir", "es-config"); err != nil {
+				return err
+			}
+			o, err := iff.options(e)
+			if err != nil {
+				return err
+			}
+			next, err := rotate.LoadNext(o)
+			if err != nil {
+				return renewError(err)
+			}
+			return iff.onNode(e, func(certs []rotate.NodeCert) error {
+				renewed, err := rotate.Issue(cmd.Context(), iff.configDir, certs, next, o)
+				report(cmd.OutOrStdout(), renewed, false)
+				if err == nil && len(renewed) == 0 {
+					fmt.Fprintln(cmd.ErrOrStderr(), "already issued from the new CA: nothing to do")
+				}
+				return err
+			})
+		},
+	}
+	iff.register(issue)
+	finish := &cobra.Command{
+		Use:     "finish --ca-dir DIR [--es-config DIR] [--promote]",
+		Short:   "Make the node trust the new CA only; --promote the new CA once all nodes are done",
+		Example: "  escert ca rotate finish --ca-dir /etc/escert/ca --es-config /etc/elasticsearch\n  escert ca rotate finish --ca-dir /etc/escert/ca --promote" + exitCodeDoc,
+		Args:    noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := required(cmd, "ca-dir"); err != nil {
+				return err
+			}
+			if ff.configDir == "" && !promote && ff.clients == "" {
+				return usageError{fmt.Errorf("finish needs --es-config (a node), --clients or --promote (the CA directory)")}
+			}
+			o, err := ff.options(e)
+			if err != nil {
+				return err
+			}
+			next, err := rotate.LoadNext(o)
+			if err != nil {
+				return renewError(err)
+			}
+			out := cmd.OutOrStdout()
+			if err := ff.onNode(e, func(certs []rotate.NodeCert) error {
+				changed, err := rotate.Finish(ff.configDir, certs, next, o)
+				printChanged(out, changed, "now trusts the new CA only")
+				return err
+			}); err != nil {
+				return err
+			}
+			if slices.Contains(o.Layers, spec.HTTP) {
+				httpCA := next.CAs[spec.HTTP].Cert
+				if err := ff.writeClientCA(o, []*x509.Certificate{httpCA}, ca.Fingerprint(httpCA), out); err != nil {
+					return err
+				}
+			}
+			if promote {
+				retired, err := rotate.Promote(o)
+				if err != nil {
+					return renewError(err)
+				}
+				fmt.Fprintf(out, "promoted the new CA in %s; the old one is kept in %s\n", o.CADir, retired)
+			}
+			return nil
+		},
+	}
+	ff.register(finish)
+	finish.Flags().BoolVar(&promote, "promote", false, "move the new CA into the CA directory's main place (once every node has finished)")
+	cmd.AddCommand(begin, issue, finish)
+	return cmd
+}
+
+func printChanged(w io.Writer, files []string, what string) {
+	for _, f := range files {
+		fmt.Fprintf(w, "%s: %s\n", f, what)
+	}
+}

@@ -1,0 +1,264 @@
+package rotate
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"time"
+
+	"github.com/escert/escert/internal/bundle"
+	"github.com/escert/escert/internal/ca"
+	"github.com/escert/escert/internal/fips"
+	"github.com/escert/escert/internal/install"
+	"github.com/escert/escert/internal/issuer"
+	"github.com/escert/escert/internal/p12"
+	"github.com/escert/escert/internal/spec"
+)
+
+// NextDir holds the new CA inside the CA directory from `ca rotate begin` until
+// `ca rotate finish` promotes it.
+const NextDir = "next"
+
+// CA rotation runs in three fleet-wide phases, each safe to re-run on any node:
+//
+//	begin   the new CA exists; every node trusts the old and the new CA
+//	issue   every node's leaf comes from the new CA (peers trust both)
+//	finish  every node trusts the new CA only; the CA directory promotes it
+//
+// Each phase must reach every node before the next starts: a node still trusting the
+// old CA alone cannot talk to a node already presenting a new-CA certificate.
+
+// CAOptions shape one rotation step.
+type CAOptions struct {
+	CADir    string
+	Layers   []spec.Layer
+	Password []byte // CA key passphrase, for the current and the next CA
+	Policy   fips.Policy
+	Key      fips.KeySpec // for a new CA; zero: the current CA's key type
+	Days     int          // lifetime of a new CA
+	Cluster  string
+	Rand     io.Reader
+	Now      time.Time
+}
+
+func (o CAOptions) now() time.Time { return o.Now }
+
+// NextCA returns the rotation's new CA, creating it under CADir/next/ on first use.
+func NextCA(o CAOptions) (*issuer.Local, bool, error) {
+	dir := filepath.Join(o.CADir, NextDir)
+	if _, err := os.Stat(dir); err == nil {
+		next, err := issuer.LoadLocalLayers(dir, o.Layers, o.Password, o.Policy, o.Rand, o.now)
+		return next, false, err
+	}
+	current, err := issuer.LoadLocalLayers(o.CADir, o.Layers, o.Password, o.Policy, o.Rand, o.now)
+	if err != nil {
+		return nil, false, err
+	}
+	if current.SingleCA() {
+		return nil, false, &InputError{Path: o.CADir, Problem: "holds one CA for both layers (--single-ca); rotating it is not supported yet: bootstrap a two-CA cluster, or renew within the CA's life"}
+	}
+	next := &issuer.Local{CAs: map[spec.Layer]*ca.Authority{}, Policy: o.Policy, Rand: o.Rand, Now: o.now}
+	var files []install.File
+	for _, layer := range o.Layers {
+		key := o.Key
+		if key.Type == "" {
+			if key, err = fips.SpecOf(current.CAs[layer].Key.Public()); err != nil {
+				return nil, false, err
+			}
+		}
+		k, err := ca.GenerateKey(o.Rand, o.Policy, key)
+		if err != nil {
+			return nil, false, err
+		}
+		subject := current.CAs[layer].Cert.Subject
+		subject.CommonName += " " + o.Now.UTC().Format("2006-01")
+		cert, err := ca.NewRoot(o.Rand, o.Policy, k, subject, o.Now, o.Now.AddDate(0, 0, o.Days))
+		if err != nil {
+			return nil, false, err
+		}
+		next.CAs[layer] = &ca.Authority{Cert: cert, Key: k}
+		layerFiles, err := bundle.CAFiles(&issuer.Local{CAs: map[spec.Layer]*ca.Authority{spec.Transport: next.CAs[layer], spec.HTTP: next.CAs[layer]}}, "", o.Rand, o.Password)
+		if err != nil {
+			return nil, false, err
+		}
+		// CAFiles of a one-CA issuer names the files ca.*; rename to the layer's.
+		for _, f := range layerFiles {
+			f.Path = issuer.CAFileBase(layer, false) + filepath.Ext(f.Path)
+			files = append(files, f)
+		}
+	}
+	if _, err := install.WriteTree(dir, files, false, o.Now); err != nil {
+		return nil, false, err
+	}
+	return next, true, nil
+}
+
+// Begin makes the node trust the next CA beside the current one, on the rotated
+// layers. It returns the files it changed.
+func Begin(configDir string, certs []NodeCert, next *issuer.Local, o CAOptions) ([]string, error) {
+	return setTrust(configDir, certs, o, func(n NodeCert, current []*x509.Certificate) ([]*x509.Certificate, error) {
+		return appendMissing(current, next.CAs[n.Layer].Cert), nil
+	})
+}
+
+// Issue re-issues the node's certificates on the rotated layers from the next CA,
+// keeping the node's trust (old and new). It refuses a node that does not trust the
+// next CA yet: `begin` has not reached it.
+func Issue(ctx context.Context, configDir string, certs []NodeCert, next *issuer.Local, o CAOptions) ([]Renewed, error) {
+	var due []NodeCert
+	for _, n := range certs {
+		if !slices.Contains(o.Layers, n.Layer) {
+			continue
+		}
+		trusted, err := n.Trusted()
+		if err != nil {
+			return nil, err
+		}
+		if !slices.ContainsFunc(trusted, next.CAs[n.Layer].Cert.Equal) {
+			return nil, &InputError{Path: n.Files()[0], Problem: "does not trust the new CA yet: run `escert ca rotate begin` on this node (and every other) first"}
+		}
+		if n.Leaf().CheckSignatureFrom(next.CAs[n.Layer].Cert) == nil {
+			continue // already issued from the new CA: re-running is a no-op
+		}
+		due = append(due, n)
+	}
+	renewed, _, err := renew(ctx, due, Options{ConfigDir: configDir, Issuer: next, Policy: o.Policy, Force: true, Rand: o.Rand, Now: o.Now}, true)
+	return renewed, err
+}
+
+// Finish makes the node trust the next CA alone on the rotated layers, once its own
+// certificates come from it.
+func Finish(configDir string, certs []NodeCert, next *issuer.Local, o CAOptions) ([]string, error) {
+	for _, n := range certs {
+		if slices.Contains(o.Layers, n.Layer) && n.Leaf().CheckSignatureFrom(next.CAs[n.Layer].Cert) != nil {
+			return nil, &InputError{Path: n.Files()[0], Problem: "still holds a certificate from the old CA: run `escert ca rotate issue` on this node (and every other) first"}
+		}
+	}
+	return setTrust(configDir, certs, o, func(n NodeCert, _ []*x509.Certificate) ([]*x509.Certificate, error) {
+		return []*x509.Certificate{next.CAs[n.Layer].Cert}, nil
+	})
+}
+
+// Promote moves the next CA into the CA directory's main place, keeping the old one
+// under retired-<time>/. Run it once every node has finished.
+func Promote(o CAOptions) (string, error) {
+	next := filepath.Join(o.CADir, NextDir)
+	if _, err := os.Stat(next); err != nil {
+		return "", &InputError{Path: next, Problem: "no rotation in progress: run `escert ca rotate begin` first"}
+	}
+	retired := filepath.Join(o.CADir, "retired-"+o.Now.UTC().Format("20060102T150405Z"))
+	var moves []install.Move
+	for _, layer := range o.Layers {
+		for _, ext := range []string{".crt", ".key"} {
+			name := issuer.CAFileBase(layer, false) + ext
+			moves = append(moves,
+				install.Move{From: filepath.Join(o.CADir, name), To: filepath.Join(retired, name)},
+				install.Move{From: filepath.Join(next, name), To: filepath.Join(o.CADir, name)})
+		}
+	}
+	if err := install.MoveFiles(moves); err != nil {
+		return "", err
+	}
+	return retired, os.Remove(next)
+}
+
+// setTrust rewrites each rotated layer's trust to what want returns, keeping keys,
+// chains and passwords; files that would not change are left alone.
+func setTrust(configDir string, certs []NodeCert, o CAOptions, want func(NodeCert, []*x509.Certificate) ([]*x509.Certificate, error)) ([]string, error) {
+	var files []install.Replacement
+	old := map[string][]byte{}
+	for _, n := range certs {
+		if !slices.Contains(o.Layers, n.Layer) {
+			continue
+		}
+		if n.separateTruststore {
+			return nil, &InputError{Path: n.P12Path, Problem: "its truststore is a separate file, which escert's CA rotation does not edit: use the keystore as the truststore"}
+		}
+		current, err := n.Trusted()
+		if err != nil {
+			return nil, err
+		}
+		trust, err := want(n, current)
+		if err != nil {
+			return nil, err
+		}
+		if slices.EqualFunc(current, trust, (*x509.Certificate).Equal) {
+			continue
+		}
+		var f install.Replacement
+		switch {
+		case n.P12Path != "":
+			var entries []p12.TrustedCert
+			for i, c := range trust {
+				alias := string(n.Layer) + "_ca"
+				if i > 0 {
+					alias = fmt.Sprintf("%s_ca_%d", n.Layer, i+1)
+				}
+				entries = append(entries, p12.TrustedCert{Alias: alias, Cert: c})
+			}
+			data, err := p12.Encode(o.Rand, n.password, &p12.KeyEntry{Alias: n.alias, Key: n.Key, Chain: n.Chain}, entries)
+			if err != nil {
+				return nil, err
+			}
+			perm, err := install.PermOf(n.P12Path, 0o640)
+			if err != nil {
+				return nil, err
+			}
+			f = install.Replacement{Path: n.P12Path, Data: data, Perm: perm}
+		case len(n.caPaths) == 1:
+			perm, err := install.PermOf(n.caPaths[0], 0o644)
+			if err != nil {
+				return nil, err
+			}
+			f = install.Replacement{Path: n.caPaths[0], Data: ca.EncodeCertificates(trust...), Perm: perm}
+		default:
+			return nil, &InputError{Path: n.KeyPath, Problem: fmt.Sprintf("the %s layer names %d certificate_authorities files; CA rotation edits exactly one", n.Layer, len(n.caPaths))}
+		}
+		data, err := os.ReadFile(f.Path)
+		if err != nil {
+			return nil, err
+		}
+		if rel, err := filepath.Rel(configDir, f.Path); err == nil {
+			old[filepath.ToSlash(rel)] = data
+		}
+		files = append(files, f)
+	}
+	if len(files) == 0 {
+		return nil, nil
+	}
+	if _, err := install.Backup(configDir, o.Now, old); err != nil {
+		return nil, err
+	}
+	var changed []string
+	for _, f := range files {
+		if err := install.ReplaceTogether([]install.Replacement{f}); err != nil {
+			return changed, err
+		}
+		changed = append(changed, f.Path)
+	}
+	return changed, nil
+}
+
+func appendMissing(list []*x509.Certificate, c *x509.Certificate) []*x509.Certificate {
+	if slices.ContainsFunc(list, c.Equal) {
+		return list
+	}
+	return append(slices.Clone(list), c)
+}
+
+// ErrNotRotating is returned by issue and finish when begin has not run.
+var ErrNotRotating = errors.New("no CA rotation in progress: run `escert ca rotate begin` first")
+
+// LoadNext loads the rotation's new CA, which begin created.
+func LoadNext(o CAOptions) (*issuer.Local, error) {
+	dir := filepath.Join(o.CADir, NextDir)
+	if _, err := os.Stat(dir); err != nil {
+		return nil, fmt.Errorf("%s: %w", dir, ErrNotRotating)
+	}
+	return issuer.LoadLocalLayers(dir, o.Layers, o.Password, o.Policy, o.Rand, o.now)
+}

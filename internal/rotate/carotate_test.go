@@ -1,0 +1,239 @@
+package rotate_test
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/escert/escert/internal/bundle"
+	"github.com/escert/escert/internal/eskeystore"
+	"github.com/escert/escert/internal/fips"
+	"github.com/escert/escert/internal/install"
+	"github.com/escert/escert/internal/issuer"
+	"github.com/escert/escert/internal/realtest"
+	"github.com/escert/escert/internal/rotate"
+	"github.com/escert/escert/internal/spec"
+)
+
+type cluster struct {
+	caDir   string
+	clients string
+	configs []string
+	format  bundle.Format
+}
+
+// threeNodes bootstraps node1..node3 with the wall clock (real TLS peers check dates)
+// and installs each into its own config directory.
+func threeNodes(t *testing.T, format bundle.Format) cluster {
+	t.Helper()
+	now := time.Now
+	local, err := issuer.NewLocal(rand.Reader, fips.Policy{}, fips.DefaultKey, "prod", 3650, false, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	instances, _ := spec.ParseInstances("i.yml", []byte("instances:\n  - name: node1\n    ip: [127.0.0.1]\n  - name: node2\n    ip: [127.0.0.1]\n  - name: node3\n    ip: [127.0.0.1]\n"))
+	opts := bundle.Options{
+		Format: format, Key: fips.DefaultKey, Policy: fips.Policy{},
+		Spec:            spec.Options{ClusterName: "prod", TrustRestrictions: true, Localhost: true, Days: 365},
+		KeystoreVersion: eskeystore.DefaultVersion, TransportVerification: "certificate",
+		Rand: rand.Reader, Now: now, Version: "test",
+	}
+	caFiles, err := bundle.CAFiles(local, "ca/", rand.Reader, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := bundle.Build(context.Background(), bundle.Request{Issuer: local, Instances: instances, CAFiles: caFiles, BootstrapPassword: "x"}, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	out := filepath.Join(dir, "out")
+	if _, err := install.WriteTree(out, res.Files, false, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	c := cluster{caDir: filepath.Join(out, "ca"), clients: filepath.Join(out, "clients"), format: format}
+	for _, name := range []string{"node1", "node2", "node3"} {
+		config := filepath.Join(dir, name)
+		os.Mkdir(config, 0o750)
+		os.WriteFile(filepath.Join(config, "elasticsearch.yml"), []byte("cluster.name: prod\n"), 0o660)
+		plan, err := install.PlanNode(install.NodeOptions{BundleDir: filepath.Join(out, "nodes", name), ConfigDir: config, Now: time.Now(), Rand: rand.Reader})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := plan.Apply(nil); err != nil {
+			t.Fatal(err)
+		}
+		c.configs = append(c.configs, config)
+	}
+	return c
+}
+
+// transportPeer is a node's transport layer as its yml configures it, for JSSE.
+func transportPeer(t *testing.T, config string) realtest.JSSEConfig {
+	t.Helper()
+	certs, err := rotate.Discover(config, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range certs {
+		if n.Layer != spec.Transport {
+			continue
+		}
+		cfg := realtest.JSSEConfig{ClientAuth: true, TrustSubjectPatterns: []string{"*.node.prod"}}
+		if n.P12Path != "" {
+			data, _ := os.ReadFile(filepath.Join(config, "elasticsearch.keystore"))
+			ks, _ := eskeystore.Decode(data, nil)
+			pw, _ := ks.Get("xpack.security.transport.ssl.keystore.secure_password")
+			cfg.Key = realtest.Store{P12Path: n.P12Path, P12Password: string(pw)}
+			cfg.Trust = cfg.Key
+		} else {
+			cfg.Key = realtest.Store{KeyPEM: n.KeyPath, CertPEM: n.CertPath}
+			cfg.Trust = realtest.Store{CAPEMs: []string{filepath.Join(config, "certs", "transport-ca.crt")}}
+		}
+		return cfg
+	}
+	t.Fatal("no transport certificate")
+	return realtest.JSSEConfig{}
+}
+
+// meshWorks proves every ordered pair of nodes completes a transport mutual-TLS
+// handshake in JSSE, and that a client with the bundle's CA file reaches every
+// node's HTTP layer.
+func (c cluster) meshWorks(t *testing.T, phase string) {
+	t.Helper()
+	for i, server := range c.configs {
+		addr := realtest.StartJSSEServer(t, transportPeer(t, server))
+		for j, client := range c.configs {
+			if i == j {
+				continue
+			}
+			if err := realtest.JSSEHandshake(t, transportPeer(t, client), addr, ""); err != nil {
+				t.Errorf("%s: node%d -> node%d transport handshake: %v", phase, j+1, i+1, err)
+			}
+		}
+	}
+}
+
+func (c cluster) opts(layers ...spec.Layer) rotate.CAOptions {
+	return rotate.CAOptions{CADir: c.caDir, Layers: layers, Policy: fips.Policy{}, Days: 3650, Rand: rand.Reader, Now: time.Now()}
+}
+
+func (c cluster) each(t *testing.T, nodes []int, phase func(config string, certs []rotate.NodeCert) error) {
+	t.Helper()
+	for _, i := range nodes {
+		certs, err := rotate.Discover(c.configs[i], nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := phase(c.configs[i], certs); err != nil {
+			t.Fatalf("node%d: %v", i+1, err)
+		}
+	}
+}
+
+// TestCARotationKeepsEveryPairTalkingAtEveryPhase rotates both CAs of a three-node
+// cluster one node at a time and checks the whole mesh after every step, with the
+// p12 and the PEM layouts.
+func TestCARotationKeepsEveryPairTalkingAtEveryPhase(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a JVM per node per phase")
+	}
+	for _, format := range []bundle.Format{bundle.P12, bundle.PEM} {
+		t.Run(string(format), func(t *testing.T) {
+			c := threeNodes(t, format)
+			o := c.opts(spec.Transport, spec.HTTP)
+			c.meshWorks(t, "before")
+			next, created, err := rotate.NextCA(o)
+			if err != nil || !created {
+				t.Fatalf("NextCA: created %v, %v", created, err)
+			}
+			if again, created, err := rotate.NextCA(o); err != nil || created || !again.CAs[spec.HTTP].Cert.Equal(next.CAs[spec.HTTP].Cert) {
+				t.Fatal("a second begin made another CA")
+			}
+			begin := func(config string, certs []rotate.NodeCert) error {
+				_, err := rotate.Begin(config, certs, next, o)
+				return err
+			}
+			issue := func(config string, certs []rotate.NodeCert) error {
+				_, err := rotate.Issue(context.Background(), config, certs, next, o)
+				return err
+			}
+			finish := func(config string, certs []rotate.NodeCert) error {
+				_, err := rotate.Finish(config, certs, next, o)
+				return err
+			}
+
+			// issue before begin reached the node is refused.
+			certs, _ := rotate.Discover(c.configs[0], nil)
+			if _, err := rotate.Issue(context.Background(), c.configs[0], certs, next, o); err == nil || !strings.Contains(err.Error(), "ca rotate begin") {
+				t.Fatalf("issue before begin: %v", err)
+			}
+			c.each(t, []int{0}, begin)
+			c.meshWorks(t, "begin on node1 only")
+			c.each(t, []int{0, 1, 2}, begin) // re-running on node1 is a no-op
+			c.each(t, []int{0}, issue)
+			c.meshWorks(t, "issue on node1 only")
+			c.each(t, []int{1, 2}, issue)
+			c.each(t, []int{0}, issue) // no-op
+			c.meshWorks(t, "issue everywhere")
+			c.each(t, []int{2}, finish)
+			c.meshWorks(t, "finish on node3 only")
+			c.each(t, []int{0, 1, 2}, finish)
+			c.meshWorks(t, "finish everywhere")
+
+			// The old CA is no longer trusted anywhere.
+			for _, config := range c.configs {
+				certs, _ := rotate.Discover(config, nil)
+				for _, n := range certs {
+					trusted, _ := n.Trusted()
+					if len(trusted) != 1 || !trusted[0].Equal(next.CAs[n.Layer].Cert) {
+						t.Errorf("%s %s still trusts %d CA(s)", config, n.Layer, len(trusted))
+					}
+				}
+			}
+			retired, err := rotate.Promote(o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := os.Stat(filepath.Join(retired, "transport-ca.key")); err != nil {
+				t.Error("the old CA was not kept")
+			}
+			promoted, err := issuer.LoadLocal(c.caDir, nil, fips.Policy{}, rand.Reader, time.Now)
+			if err != nil || !promoted.CAs[spec.Transport].Cert.Equal(next.CAs[spec.Transport].Cert) {
+				t.Fatalf("the CA directory does not hold the new CA: %v", err)
+			}
+			// After promotion, renewal works from the same --ca-dir.
+			certs, _ = rotate.Discover(c.configs[0], nil)
+			if _, _, err := rotate.Renew(context.Background(), certs, rotate.Options{ConfigDir: c.configs[0], Issuer: promoted, Window: rotate.DefaultWindow, Force: true, Rand: rand.Reader, Now: time.Now()}); err != nil {
+				t.Fatalf("renew after rotation: %v", err)
+			}
+		})
+	}
+}
+
+func TestFinishRefusesANodeStillOnTheOldCA(t *testing.T) {
+	c := threeNodes(t, bundle.P12)
+	o := c.opts(spec.Transport)
+	next, _, err := rotate.NextCA(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certs, _ := rotate.Discover(c.configs[0], nil)
+	if _, err := rotate.Begin(c.configs[0], certs, next, o); err != nil {
+		t.Fatal(err)
+	}
+	certs, _ = rotate.Discover(c.configs[0], nil)
+	_, err = rotate.Finish(c.configs[0], certs, next, o)
+	var in *rotate.InputError
+	if !errors.As(err, &in) || !strings.Contains(err.Error(), "ca rotate issue") {
+		t.Fatalf("err = %v", err)
+	}
+	if _, err := rotate.LoadNext(rotate.CAOptions{CADir: t.TempDir(), Layers: o.Layers}); !errors.Is(err, rotate.ErrNotRotating) {
+		t.Errorf("LoadNext without begin: %v", err)
+	}
+}
