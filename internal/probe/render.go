@@ -1,0 +1,101 @@
+package probe
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"time"
+)
+
+// Render writes results for people: per target a status line, the findings, then what
+// the server served. More than one target ends with a count per status.
+func Render(w io.Writer, results []Result) {
+	for i, r := range results {
+		if i > 0 {
+			fmt.Fprintln(w)
+		}
+		render(w, r)
+	}
+	if len(results) > 1 {
+		count := map[Status]int{}
+		for _, r := range results {
+			count[r.Status]++
+		}
+		fmt.Fprintf(w, "\n%d targets: %d ok, %d warning, %d critical\n", len(results), count[OK], count[StatusWarning], count[StatusCritical])
+	}
+}
+
+func render(w io.Writer, r Result) {
+	where := r.Target
+	if r.Target != r.Address {
+		where += " (" + r.Address + ")"
+	}
+	fmt.Fprintf(w, "%s %s\n", strings.ToUpper(string(r.Status)), where)
+	for _, f := range r.Findings {
+		fmt.Fprintf(w, "  %s %s: %s. Fix: %s\n", f.Severity, f.ID, f.Message, f.Fix)
+	}
+	line := func(k, v string) {
+		if v != "" {
+			fmt.Fprintf(w, "  %-12s %s\n", k, v)
+		}
+	}
+	if r.Protocol != "" {
+		line("tls", r.Protocol+", "+r.CipherSuite)
+	}
+	if len(r.Chain) == 0 {
+		return
+	}
+	switch r.Verification {
+	case Verified:
+		line("verified", "yes, to "+r.VerifiedTo+from(r.TrustFrom))
+	case Failed:
+		line("verified", "NO"+from(r.TrustFrom)+": "+r.VerificationError)
+	case NotVerified:
+		line("verified", "not verified: no CA given")
+	}
+	if r.NameMatches != nil {
+		verdict := "matches"
+		if !*r.NameMatches {
+			verdict = "NOT in the certificate"
+		}
+		line("name", r.Name+": "+verdict)
+	}
+	if r.CASent {
+		line("ca sent", "yes, sha256 "+r.CAFingerprint+" (Beats ssl.ca_trusted_fingerprint)")
+	} else {
+		line("ca sent", "no")
+	}
+	if r.ClientCertRequested {
+		sent := "none sent"
+		if r.ClientCertSent {
+			sent = "sent"
+		}
+		line("client cert", "requested, "+sent)
+	}
+	for i, c := range r.Chain {
+		fmt.Fprintf(w, "  chain[%d]     %s\n", i, c.Subject)
+		sub := func(k, v string) {
+			if v != "" {
+				fmt.Fprintf(w, "      %-10s %s\n", k, v)
+			}
+		}
+		sub("issuer", c.Issuer)
+		sub("valid", fmt.Sprintf("%s to %s (%d days left)", c.NotBefore.Format(time.DateOnly), c.NotAfter.Format(time.DateOnly), c.DaysLeft))
+		sub("key", c.Key+", signed "+c.Signature)
+		if c.IsCA {
+			sub("ca", "yes")
+		}
+		sub("dns", strings.Join(c.DNSNames, ", "))
+		sub("ip", strings.Join(c.IPs, ", "))
+		sub("othername", strings.Join(c.OtherNames, ", "))
+		sub("usage", strings.Join(append(append([]string{}, c.KeyUsage...), c.ExtKeyUsage...), ", "))
+		sub("sha256", c.SHA256)
+	}
+}
+
+func from(trust string) string {
+	if trust == "" {
+		return ""
+	}
+	return " (trust from " + trust + ")"
+}
