@@ -3,6 +3,7 @@ package rotate_test
 import (
 	"context"
 	"crypto/rand"
+	"crypto/x509"
 	"errors"
 	"os"
 	"path/filepath"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/escert/escert/internal/bundle"
+	"github.com/escert/escert/internal/ca"
 	"github.com/escert/escert/internal/eskeystore"
 	"github.com/escert/escert/internal/fips"
 	"github.com/escert/escert/internal/install"
@@ -101,11 +103,52 @@ func transportPeer(t *testing.T, config string) realtest.JSSEConfig {
 	return realtest.JSSEConfig{}
 }
 
+// httpServer is a node's HTTP layer as its yml configures it, for JSSE.
+func httpServer(t *testing.T, config string) realtest.JSSEConfig {
+	t.Helper()
+	certs, err := rotate.Discover(config, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range certs {
+		if n.Layer != spec.HTTP {
+			continue
+		}
+		if n.P12Path != "" {
+			data, _ := os.ReadFile(filepath.Join(config, "elasticsearch.keystore"))
+			ks, _ := eskeystore.Decode(data, nil)
+			pw, _ := ks.Get("xpack.security.http.ssl.keystore.secure_password")
+			return realtest.JSSEConfig{Key: realtest.Store{P12Path: n.P12Path, P12Password: string(pw)}}
+		}
+		return realtest.JSSEConfig{Key: realtest.Store{KeyPEM: n.KeyPath, CertPEM: n.CertPath}}
+	}
+	t.Fatal("no HTTP certificate")
+	return realtest.JSSEConfig{}
+}
+
+// publish writes the clients' HTTP CA bundle as `ca rotate --clients` does.
+func (c cluster) publish(t *testing.T, certs ...*x509.Certificate) {
+	t.Helper()
+	if err := install.WriteFile(filepath.Join(c.clients, "http-ca.crt"), ca.EncodeCertificates(certs...), install.PublicMode); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // meshWorks proves every ordered pair of nodes completes a transport mutual-TLS
-// handshake in JSSE, and that a client with the bundle's CA file reaches every
-// node's HTTP layer.
+// handshake in JSSE, and that clients with the published HTTP CA bundle (Go, and
+// Node as Kibana) reach every node's HTTP layer.
 func (c cluster) meshWorks(t *testing.T, phase string) {
 	t.Helper()
+	bundleCA := filepath.Join(c.clients, "http-ca.crt")
+	for i, config := range c.configs {
+		addr := realtest.StartJSSEServer(t, httpServer(t, config))
+		if err := realtest.GoTLSConnect(t, addr, bundleCA, "127.0.0.1"); err != nil {
+			t.Errorf("%s: Go client with the published bundle -> node%d HTTP: %v", phase, i+1, err)
+		}
+		if err := realtest.NodeTLSConnect(t, addr, bundleCA, "localhost"); err != nil {
+			t.Errorf("%s: Node client with the published bundle -> node%d HTTP: %v", phase, i+1, err)
+		}
+	}
 	for i, server := range c.configs {
 		addr := realtest.StartJSSEServer(t, transportPeer(t, server))
 		for j, client := range c.configs {
@@ -117,6 +160,15 @@ func (c cluster) meshWorks(t *testing.T, phase string) {
 			}
 		}
 	}
+}
+
+func (c cluster) currentHTTPCA(t *testing.T) *x509.Certificate {
+	t.Helper()
+	l, err := issuer.LoadLocal(c.caDir, nil, fips.Policy{}, rand.Reader, time.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l.CAs[spec.HTTP].Cert
 }
 
 func (c cluster) opts(layers ...spec.Layer) rotate.CAOptions {
@@ -145,6 +197,7 @@ func TestCARotationKeepsEveryPairTalkingAtEveryPhase(t *testing.T) {
 	}
 	for _, format := range []bundle.Format{bundle.P12, bundle.PEM} {
 		t.Run(string(format), func(t *testing.T) {
+			t.Parallel() // JVM start-up dominates; the two layouts overlap it
 			c := threeNodes(t, format)
 			o := c.opts(spec.Transport, spec.HTTP)
 			c.meshWorks(t, "before")
@@ -173,6 +226,9 @@ func TestCARotationKeepsEveryPairTalkingAtEveryPhase(t *testing.T) {
 			if _, err := rotate.Issue(context.Background(), c.configs[0], certs, next, o); err == nil || !strings.Contains(err.Error(), "ca rotate begin") {
 				t.Fatalf("issue before begin: %v", err)
 			}
+			oldHTTP := c.currentHTTPCA(t)
+			c.publish(t, oldHTTP, next.CAs[spec.HTTP].Cert) // begin --clients
+			c.meshWorks(t, "bundle published with both CAs")
 			c.each(t, []int{0}, begin)
 			c.meshWorks(t, "begin on node1 only")
 			c.each(t, []int{0, 1, 2}, begin) // re-running on node1 is a no-op
@@ -184,7 +240,8 @@ func TestCARotationKeepsEveryPairTalkingAtEveryPhase(t *testing.T) {
 			c.each(t, []int{2}, finish)
 			c.meshWorks(t, "finish on node3 only")
 			c.each(t, []int{0, 1, 2}, finish)
-			c.meshWorks(t, "finish everywhere")
+			c.publish(t, next.CAs[spec.HTTP].Cert) // finish --clients
+			c.meshWorks(t, "finish everywhere, bundle with the new CA only")
 
 			// The old CA is no longer trusted anywhere.
 			for _, config := range c.configs {
