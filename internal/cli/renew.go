@@ -260,7 +260,8 @@ EXIT CODES
 
 func renewError(err error) error {
 	var in *rotate.InputError
-	if errors.As(err, &in) || errors.Is(err, rotate.ErrCATooShort) || errors.Is(err, rotate.ErrMissing) || errors.Is(err, eskeystore.ErrWrongPassword) {
+	if errors.As(err, &in) || errors.Is(err, rotate.ErrCATooShort) || errors.Is(err, rotate.ErrMissing) ||
+		errors.Is(err, rotate.ErrNotRotating) || errors.Is(err, eskeystore.ErrWrongPassword) {
 		return inputError{err}
 	}
 	return err
