@@ -178,11 +178,7 @@ func buildInstance(ctx context.Context, iss issuer.Issuer, inst spec.Instance, b
 		b.info.Files = append(b.info.Files, p)
 	}
 	for _, c := range certs {
-		key, err := ca.GenerateKey(opts.Rand, opts.Policy, opts.Key)
-		if err != nil {
-			return nil, err
-		}
-		chain, err := iss.Issue(ctx, c, key.Public())
+		key, chain, err := issuer.Obtain(ctx, iss, c, opts.Rand, opts.Policy, opts.Key)
 		if err != nil {
 			return nil, fmt.Errorf("%s certificate: %w", c.Base, err)
 		}

@@ -117,3 +117,44 @@ func NewLocal(rand io.Reader, policy fips.Policy, key fips.KeySpec, cluster stri
 	}
 	return l, nil
 }
+
+// KeySigner is an issuer that needs the private key itself, to sign a request with it
+// (Vault's sign mode sends a CSR). The key still never leaves the caller.
+type KeySigner interface {
+	IssueWithKey(ctx context.Context, c spec.Certificate, key crypto.Signer) ([]*x509.Certificate, error)
+}
+
+// KeyIssuer is an issuer that makes the key itself and returns it (Vault's issue mode).
+type KeyIssuer interface {
+	IssueKey(ctx context.Context, c spec.Certificate) ([]*x509.Certificate, crypto.Signer, error)
+}
+
+// Obtain gets a new key and certificate for c from iss: the one code path every
+// command issues through, whatever the backend. The key is generated here per the
+// policy unless the issuer makes its own (KeyIssuer).
+func Obtain(ctx context.Context, iss Issuer, c spec.Certificate, rand io.Reader, policy fips.Policy, key fips.KeySpec) (crypto.Signer, []*x509.Certificate, error) {
+	if ki, ok := iss.(KeyIssuer); ok {
+		chain, k, err := ki.IssueKey(ctx, c)
+		if err != nil {
+			return nil, nil, err
+		}
+		if err := policy.CheckPublicKey(k.Public()); err != nil {
+			return nil, nil, fmt.Errorf("the issuer's key: %w", err)
+		}
+		return k, chain, nil
+	}
+	k, err := ca.GenerateKey(rand, policy, key)
+	if err != nil {
+		return nil, nil, err
+	}
+	var chain []*x509.Certificate
+	if ks, ok := iss.(KeySigner); ok {
+		chain, err = ks.IssueWithKey(ctx, c, k)
+	} else {
+		chain, err = iss.Issue(ctx, c, k.Public())
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	return k, chain, nil
+}

@@ -138,11 +138,7 @@ func reissue(ctx context.Context, n NodeCert, o Options, newIssuer bool) (*reiss
 	if err != nil {
 		return nil, err
 	}
-	key, err := ca.GenerateKey(o.Rand, o.Policy, keySpec)
-	if err != nil {
-		return nil, err
-	}
-	chain, err := o.Issuer.Issue(ctx, c, key.Public())
+	key, chain, err := issuer.Obtain(ctx, o.Issuer, c, o.Rand, o.Policy, keySpec)
 	if err != nil {
 		return nil, err
 	}
