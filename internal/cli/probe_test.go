@@ -181,7 +181,7 @@ func TestProbeHTTPP12OnJSSE(t *testing.T) {
 		{"wrong name is critical", []string{addr, "--ca", httpCA, "--name", "node2.escert.test"}, 2,
 			[]string{"CRITICAL " + addr, "critical name-mismatch: the certificate \"CN=node1\" does not name node2.escert.test: it names DNS node1.escert.test"}},
 		{"wrong CA is critical but the chain is still printed", []string{addr, "--ca", transportCA}, 2,
-			[]string{"critical chain-untrusted: ", "verified     NO (trust from " + transportCA + "): x509: certificate signed by unknown authority", "chain[0]     CN=node1", "chain[1]     CN=escert escert-test http CA"}},
+			[]string{"critical chain-untrusted: ", "verified     NO (trust from " + transportCA + "): x509: certificate signed by unknown authority", "chain[0]: CN=node1", "chain[1]     CN=escert escert-test http CA"}},
 		{"without --ca the chain is not verified", []string{addr}, 0, []string{"verified     not verified: no CA given"}},
 		{"a close expiry warns", []string{addr, "--ca", httpCA, "--warn-days", "400"}, 1, []string{"WARNING " + addr, "warning cert-expiring: certificate \"CN=node1\" expires on "}},
 	}
@@ -235,7 +235,7 @@ func TestProbeTransportP12OnJSSEWithAClientCertificate(t *testing.T) {
 		{"node2's transport.p12 opens with its bundle's keystore", []string{addr, "--ca", transportCA, "--no-verify-name", "--p12", filepath.Join(out, "nodes", "node2", "certs", "transport.p12")}, 0,
 			[]string{"OK " + addr, "client cert  requested, sent"}},
 		{"no client certificate is critical", []string{addr, "--ca", transportCA}, 2,
-			[]string{"CRITICAL " + addr, "critical client-cert-rejected: ", "the server requires a client certificate and none was given", "client cert  requested, none sent", "chain[0]     CN=node1"}},
+			[]string{"CRITICAL " + addr, "critical client-cert-rejected: ", "the server requires a client certificate and none was given", "client cert  requested, none sent", "chain[0]: CN=node1"}},
 		{"a certificate of the HTTP CA is refused", []string{addr, "--ca", transportCA, "--cert", httpCert, "--key", httpKey}, 2,
 			[]string{"critical client-cert-rejected: ", "the server refused the client certificate"}},
 	}

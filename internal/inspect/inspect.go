@@ -134,12 +134,12 @@ func File(file string, data []byte, passwords Passwords, now time.Time) (*Report
 		for _, k := range c.Keys {
 			entry := P12Key{Alias: k.Alias, Key: keyType(k.Key)}
 			for _, cert := range k.Chain {
-				entry.Chain = append(entry.Chain, certReport(cert, now))
+				entry.Chain = append(entry.Chain, Describe(cert, now))
 			}
 			r.PKCS12.Keys = append(r.PKCS12.Keys, entry)
 		}
 		for _, t := range c.Trusted {
-			r.PKCS12.Trusted = append(r.PKCS12.Trusted, P12Trusted{Alias: t.Alias, Cert: certReport(t.Cert, now)})
+			r.PKCS12.Trusted = append(r.PKCS12.Trusted, P12Trusted{Alias: t.Alias, Cert: Describe(t.Cert, now)})
 		}
 	default:
 		cert, err := x509.ParseCertificate(data)
@@ -147,7 +147,7 @@ func File(file string, data []byte, passwords Passwords, now time.Time) (*Report
 			return nil, errors.New("not a certificate, key, PKCS#12 or elasticsearch.keystore")
 		}
 		r.Kind = "certificates"
-		r.Certificates = []CertReport{certReport(cert, now)}
+		r.Certificates = []CertReport{Describe(cert, now)}
 	}
 	return r, nil
 }
@@ -178,7 +178,7 @@ func inspectPEM(r *Report, data []byte, now time.Time) error {
 			if err != nil {
 				return fmt.Errorf("certificate %d: %w", len(r.Certificates)+1, err)
 			}
-			r.Certificates = append(r.Certificates, certReport(cert, now))
+			r.Certificates = append(r.Certificates, Describe(cert, now))
 		case "ENCRYPTED PRIVATE KEY":
 			r.Key = &KeyReport{Type: "unknown until decrypted", Encrypted: true, Format: "PKCS#8 (encrypted)"}
 		case "PRIVATE KEY", "EC PRIVATE KEY", "RSA PRIVATE KEY":
@@ -217,6 +217,7 @@ func keyType(key crypto.PrivateKey) string {
 	return spec.String()
 }
 
-func certReport(c *x509.Certificate, now time.Time) CertReport {
+// Describe summarises a certificate with the days it has left at now.
+func Describe(c *x509.Certificate, now time.Time) CertReport {
 	return CertReport{Summary: ca.Summarize(c), DaysLeft: int(c.NotAfter.Sub(now).Hours() / 24)}
 }

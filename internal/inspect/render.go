@@ -11,7 +11,7 @@ import (
 func Render(w io.Writer, r *Report) {
 	fmt.Fprintf(w, "%s: %s\n", r.File, r.Kind)
 	for i, c := range r.Certificates {
-		renderCert(w, fmt.Sprintf("certificate %d", i+1), c)
+		RenderCertificate(w, fmt.Sprintf("certificate %d", i+1), c)
 	}
 	if r.Key != nil {
 		enc := "unencrypted"
@@ -25,11 +25,11 @@ func Render(w io.Writer, r *Report) {
 		for _, k := range p.Keys {
 			fmt.Fprintf(w, "  key entry %q: %s, chain of %d\n", k.Alias, k.Key, len(k.Chain))
 			for i, c := range k.Chain {
-				renderCert(w, fmt.Sprintf("  chain[%d]", i), c)
+				RenderCertificate(w, fmt.Sprintf("  chain[%d]", i), c)
 			}
 		}
 		for _, t := range p.Trusted {
-			renderCert(w, fmt.Sprintf("trusted entry %q", t.Alias), t.Cert)
+			RenderCertificate(w, fmt.Sprintf("trusted entry %q", t.Alias), t.Cert)
 		}
 	}
 	if k := r.Keystore; k != nil {
@@ -41,7 +41,9 @@ func Render(w io.Writer, r *Report) {
 	}
 }
 
-func renderCert(w io.Writer, label string, c CertReport) {
+// RenderCertificate writes one certificate's summary under a label, as inspect and
+// probe show chains.
+func RenderCertificate(w io.Writer, label string, c CertReport) {
 	fmt.Fprintf(w, "  %s: %s\n", label, c.Subject)
 	line := func(k, v string) {
 		if v != "" {

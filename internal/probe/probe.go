@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/escert/escert/internal/ca"
+	"github.com/escert/escert/internal/inspect"
 )
 
 // Defaults for Options.
@@ -94,10 +95,7 @@ type Finding struct {
 }
 
 // Certificate describes one certificate the server sent.
-type Certificate struct {
-	ca.Summary
-	DaysLeft int `json:"days_left"`
-}
+type Certificate = inspect.CertReport
 
 // The values of Result.Verification.
 const (
@@ -362,7 +360,7 @@ func (r *Result) checkChain(raw [][]byte, opts Options, now time.Time) {
 			return
 		}
 		chain = append(chain, c)
-		r.Chain = append(r.Chain, Certificate{Summary: ca.Summarize(c), DaysLeft: int(c.NotAfter.Sub(now).Hours() / 24)})
+		r.Chain = append(r.Chain, inspect.Describe(c, now))
 	}
 	if len(chain) == 0 {
 		return

@@ -2,9 +2,9 @@ package probe
 
 import (
 	"fmt"
+	"github.com/escert/escert/internal/inspect"
 	"io"
 	"strings"
-	"time"
 )
 
 // Render writes results for people: per target a status line, the findings, then what
@@ -73,23 +73,7 @@ func render(w io.Writer, r Result) {
 		line("client cert", "requested, "+sent)
 	}
 	for i, c := range r.Chain {
-		fmt.Fprintf(w, "  chain[%d]     %s\n", i, c.Subject)
-		sub := func(k, v string) {
-			if v != "" {
-				fmt.Fprintf(w, "      %-10s %s\n", k, v)
-			}
-		}
-		sub("issuer", c.Issuer)
-		sub("valid", fmt.Sprintf("%s to %s (%d days left)", c.NotBefore.Format(time.DateOnly), c.NotAfter.Format(time.DateOnly), c.DaysLeft))
-		sub("key", c.Key+", signed "+c.Signature)
-		if c.IsCA {
-			sub("ca", "yes")
-		}
-		sub("dns", strings.Join(c.DNSNames, ", "))
-		sub("ip", strings.Join(c.IPs, ", "))
-		sub("othername", strings.Join(c.OtherNames, ", "))
-		sub("usage", strings.Join(append(append([]string{}, c.KeyUsage...), c.ExtKeyUsage...), ", "))
-		sub("sha256", c.SHA256)
+		inspect.RenderCertificate(w, fmt.Sprintf("chain[%d]", i), c)
 	}
 }
 
