@@ -181,7 +181,7 @@ func TestProbeHTTPP12OnJSSE(t *testing.T) {
 		{"wrong name is critical", []string{addr, "--ca", httpCA, "--name", "node2.escert.test"}, 2,
 			[]string{"CRITICAL " + addr, "critical name-mismatch: the certificate \"CN=node1\" does not name node2.escert.test: it names DNS node1.escert.test"}},
 		{"wrong CA is critical but the chain is still printed", []string{addr, "--ca", transportCA}, 2,
-			[]string{"critical chain-untrusted: ", "verified     NO (trust from " + transportCA + "): x509: certificate signed by unknown authority", "chain[0]: CN=node1", "chain[1]     CN=escert escert-test http CA"}},
+			[]string{"critical chain-untrusted: ", "verified     NO (trust from " + transportCA + "): x509: certificate signed by unknown authority", "chain[0]: CN=node1", "chain[1]: CN=escert escert-test http CA"}},
 		{"without --ca the chain is not verified", []string{addr}, 0, []string{"verified     not verified: no CA given"}},
 		{"a close expiry warns", []string{addr, "--ca", httpCA, "--warn-days", "400"}, 1, []string{"WARNING " + addr, "warning cert-expiring: certificate \"CN=node1\" expires on "}},
 	}

@@ -248,7 +248,7 @@ func TestProbeReportsProtocolCipherAndNames(t *testing.T) {
 		"OK 127.0.0.1:", "tls          TLSv1.2, TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384",
 		"verified     yes, to CN=probe test CA (trust from ca.crt)", "name         127.0.0.1: matches",
 		"ca sent      yes, sha256 " + ca.Fingerprint(p.ca.Cert), "chain[0]: CN=node1", "othername  node1.node.escert-test",
-		"sha256     " + ca.Fingerprint(p.node.cert), "chain[1]     CN=probe test CA",
+		"sha256     " + ca.Fingerprint(p.node.cert), "chain[1]: CN=probe test CA",
 	} {
 		if !strings.Contains(buf.String(), want) {
 			t.Errorf("text output lacks %q:\n%s", want, buf.String())
@@ -262,7 +262,7 @@ func TestProbeUntrustedChainIsStillShown(t *testing.T) {
 	r := One(context.Background(), target, Options{Roots: pool(p.other), TrustFrom: "other.crt", Now: clock})
 	var buf bytes.Buffer
 	Render(&buf, []Result{r})
-	for _, want := range []string{"CRITICAL 127.0.0.1:", "critical chain-untrusted: ", "verified     NO (trust from other.crt): x509: certificate signed by unknown authority", "chain[0]: CN=node1", "chain[1]     CN=probe test CA"} {
+	for _, want := range []string{"CRITICAL 127.0.0.1:", "critical chain-untrusted: ", "verified     NO (trust from other.crt): x509: certificate signed by unknown authority", "chain[0]: CN=node1", "chain[1]: CN=probe test CA"} {
 		if !strings.Contains(buf.String(), want) {
 			t.Errorf("text output lacks %q:\n%s", want, buf.String())
 		}
