@@ -28,6 +28,7 @@ import (
 func newBootstrapCmd(e *env) *cobra.Command {
 	var (
 		f         issueFlags
+		iflags    issuerFlags
 		instances string
 		out       string
 		caDir     string
@@ -77,11 +78,15 @@ nothing behind.`,
 			if output != "text" && output != "json" {
 				return usageError{fmt.Errorf("-o %q: use text or json", output)}
 			}
+			if err := iflags.check(); err != nil {
+				return err
+			}
 			clusterGiven := cmd.Flags().Changed("cluster-name")
-			return runBootstrap(cmd.Context(), e, cmd.OutOrStdout(), cmd.ErrOrStderr(), &f, instances, out, caDir, singleCA, clusterGiven, output == "json")
+			return runBootstrap(cmd.Context(), e, cmd.OutOrStdout(), cmd.ErrOrStderr(), &f, &iflags, instances, out, caDir, singleCA, clusterGiven, output == "json")
 		},
 	}
 	f.register(cmd.Flags())
+	iflags.register(cmd.Flags())
 	cmd.Flags().StringVar(&instances, "instances", "", "instances file (elasticsearch-certutil format, with escert's optional fields)")
 	cmd.Flags().StringVar(&out, "out", "", "output directory (must not exist or be empty, unless --force)")
 	cmd.Flags().StringVar(&caDir, "ca-dir", "", "issue from existing CAs (from 'escert ca create') instead of creating new ones")
@@ -90,7 +95,7 @@ nothing behind.`,
 	return cmd
 }
 
-func runBootstrap(ctx context.Context, e *env, stdout, stderr io.Writer, f *issueFlags, instancesFile, out, caDir string, singleCA, clusterGiven, asJSON bool) error {
+func runBootstrap(ctx context.Context, e *env, stdout, stderr io.Writer, f *issueFlags, iflags *issuerFlags, instancesFile, out, caDir string, singleCA, clusterGiven, asJSON bool) error {
 	policy := fips.ForCurrent(f.fips)
 	opts, err := f.options(e, policy)
 	if err != nil {
@@ -117,21 +122,31 @@ func runBootstrap(ctx context.Context, e *env, stdout, stderr io.Writer, f *issu
 	log := progress{w: stderr, quiet: f.quiet}
 
 	var (
-		local   *issuer.Local
+		iss     issuer.Issuer
 		caFiles []install.File
 	)
-	if caDir != "" {
-		local, err = issuer.LoadLocal(caDir, caPass, policy, e.rand, e.now)
+	switch {
+	case iflags.vault():
+		if caDir != "" || singleCA {
+			return usageError{errors.New("--issuer vault takes its CAs from Vault: drop --ca-dir and --single-ca")}
+		}
+		if iss, err = iflags.build(ctx, e, policy, opts.Key, stderr); err != nil {
+			return err
+		}
+		log.printf("[ca] issuing through Vault (%s mode)", iflags.mode)
+	case caDir != "":
+		local, err := issuer.LoadLocal(caDir, caPass, policy, e.rand, e.now)
 		if err != nil {
 			return err
 		}
 		adoptClusterName(local, &opts, clusterGiven, stderr)
 		log.printf("[ca] using the CAs in %s (cluster %s)", caDir, opts.Spec.ClusterName)
-	} else {
+		iss = local
+	default:
 		if err := policy.CheckPassword("CA passphrase", "--ca-pass-file or ESCERT_CA_PASSWORD", caPass); err != nil {
 			return usageError{err}
 		}
-		local, err = issuer.NewLocal(e.rand, policy, opts.Key, f.cluster, f.caDays, singleCA, e.now)
+		local, err := issuer.NewLocal(e.rand, policy, opts.Key, f.cluster, f.caDays, singleCA, e.now)
 		if err != nil {
 			return err
 		}
@@ -143,6 +158,7 @@ func runBootstrap(ctx context.Context, e *env, stdout, stderr io.Writer, f *issu
 		if len(caPass) == 0 {
 			fmt.Fprintln(stderr, "warning: CA keys are written unencrypted (mode 0600): set ESCERT_CA_PASSWORD or --ca-pass-file to encrypt them, and keep ca/ offline")
 		}
+		iss = local
 	}
 	bootstrapPassword, err := bundle.RandomPassword(e.rand)
 	if err != nil {
@@ -151,7 +167,7 @@ func runBootstrap(ctx context.Context, e *env, stdout, stderr io.Writer, f *issu
 	bar := log.bar(len(instances), "[certs] issuing")
 	opts.Progress = func() { bar.Add(1) }
 	res, err := bundle.Build(ctx, bundle.Request{
-		Issuer: local, Instances: instances, CAFiles: caFiles,
+		Issuer: iss, Instances: instances, CAFiles: caFiles,
 		CAKeyEncrypted: len(caPass) > 0, BootstrapPassword: bootstrapPassword,
 	}, opts)
 	bar.Finish()

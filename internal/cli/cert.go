@@ -15,6 +15,7 @@ import (
 func newCertCmd(e *env) *cobra.Command {
 	var (
 		f                                issueFlags
+		iflags                           issuerFlags
 		name, filename, kind, caDir, out string
 		dns, ips, cns, httpDNS, httpIPs  []string
 		clientAuth                       bool
@@ -31,7 +32,14 @@ taken from the CA, so the node matches the cluster's trust restrictions.`,
   escert cert --name kibana --type kibana --dns kibana.example.com --ca-dir escert-out/ca --out kibana-bundle` + exitCodeDoc,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := required(cmd, "name", "ca-dir", "out"); err != nil {
+			if err := iflags.check(); err != nil {
+				return err
+			}
+			need := []string{"name", "out"}
+			if !iflags.vault() {
+				need = append(need, "ca-dir")
+			}
+			if err := required(cmd, need...); err != nil {
 				return err
 			}
 			inst, err := spec.NewInstance(name, filename, spec.Kind(kind), dns, ips, cns, httpDNS, httpIPs, clientAuth)
@@ -46,16 +54,24 @@ taken from the CA, so the node matches the cluster's trust restrictions.`,
 			if err := checkOutput(out, f.force); err != nil {
 				return err
 			}
-			caPass, err := readSecret(e, f.caPassFile, "ESCERT_CA_PASSWORD", "--ca-pass-file")
-			if err != nil {
-				return err
+			var iss issuer.Issuer
+			if iflags.vault() {
+				if iss, err = iflags.build(cmd.Context(), e, policy, opts.Key, cmd.ErrOrStderr()); err != nil {
+					return err
+				}
+			} else {
+				caPass, err := readSecret(e, f.caPassFile, "ESCERT_CA_PASSWORD", "--ca-pass-file")
+				if err != nil {
+					return err
+				}
+				local, err := issuer.LoadLocal(caDir, caPass, policy, e.rand, e.now)
+				if err != nil {
+					return err
+				}
+				adoptClusterName(local, &opts, cmd.Flags().Changed("cluster-name"), cmd.ErrOrStderr())
+				iss = local
 			}
-			local, err := issuer.LoadLocal(caDir, caPass, policy, e.rand, e.now)
-			if err != nil {
-				return err
-			}
-			adoptClusterName(local, &opts, cmd.Flags().Changed("cluster-name"), cmd.ErrOrStderr())
-			res, err := bundle.Build(cmd.Context(), bundle.Request{Issuer: local, Instances: []spec.Instance{inst}}, opts)
+			res, err := bundle.Build(cmd.Context(), bundle.Request{Issuer: iss, Instances: []spec.Instance{inst}}, opts)
 			if err != nil {
 				return err
 			}
@@ -70,6 +86,7 @@ taken from the CA, so the node matches the cluster's trust restrictions.`,
 		},
 	}
 	f.register(cmd.Flags())
+	iflags.register(cmd.Flags())
 	fl := cmd.Flags()
 	fl.StringVar(&name, "name", "", "instance name, or a full DN such as CN=node4,O=Example")
 	fl.StringVar(&filename, "filename", "", "bundle directory name (default: the name)")

@@ -155,6 +155,7 @@ func newRenewCmd(e *env) *cobra.Command {
 		force                                                   bool
 		jitter                                                  time.Duration
 		w                                                       windowFlags
+		iflags                                                  issuerFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "renew --es-config DIR --ca-dir DIR",
@@ -183,7 +184,14 @@ EXIT CODES
   5  another escert run holds the config directory's lock`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := required(cmd, "es-config", "ca-dir"); err != nil {
+			if err := iflags.check(); err != nil {
+				return err
+			}
+			need := []string{"es-config"}
+			if !iflags.vault() {
+				need = append(need, "ca-dir")
+			}
+			if err := required(cmd, need...); err != nil {
 				return err
 			}
 			if output != "text" && output != "json" {
@@ -205,17 +213,23 @@ EXIT CODES
 			if err != nil {
 				return renewError(err)
 			}
-			caPass, err := readSecret(e, caPassFile, "ESCERT_CA_PASSWORD", "--ca-pass-file")
-			if err != nil {
-				return err
-			}
 			policy := fips.ForCurrent(false)
-			local, err := issuer.LoadLocal(caDir, caPass, policy, e.rand, e.now)
-			if err != nil {
-				return err
+			var iss issuer.Issuer
+			if iflags.vault() {
+				if iss, err = iflags.build(cmd.Context(), e, policy, fips.DefaultKey, cmd.ErrOrStderr()); err != nil {
+					return err
+				}
+			} else {
+				caPass, err := readSecret(e, caPassFile, "ESCERT_CA_PASSWORD", "--ca-pass-file")
+				if err != nil {
+					return err
+				}
+				if iss, err = issuer.LoadLocal(caDir, caPass, policy, e.rand, e.now); err != nil {
+					return err
+				}
 			}
 			renewed, backup, err := rotate.Renew(cmd.Context(), certs, rotate.Options{
-				ConfigDir: configDir, Issuer: local, Policy: policy, Window: win, Force: force, Rand: e.rand, Now: e.now(),
+				ConfigDir: configDir, Issuer: iss, Policy: policy, Window: win, Force: force, Rand: e.rand, Now: e.now(),
 			})
 			report(cmd.OutOrStdout(), renewed, output == "json")
 			if err != nil {
@@ -246,6 +260,7 @@ EXIT CODES
 		},
 	}
 	w.register(cmd.Flags())
+	iflags.register(cmd.Flags())
 	fl := cmd.Flags()
 	fl.StringVar(&configDir, "es-config", "", "the node's config directory")
 	fl.StringVar(&caDir, "ca-dir", "", "the CA directory (transport-ca.crt/.key, http-ca.crt/.key)")

@@ -133,7 +133,14 @@ type KeyIssuer interface {
 // command issues through, whatever the backend. The key is generated here per the
 // policy unless the issuer makes its own (KeyIssuer).
 func Obtain(ctx context.Context, iss Issuer, c spec.Certificate, rand io.Reader, policy fips.Policy, key fips.KeySpec) (crypto.Signer, []*x509.Certificate, error) {
-	if ki, ok := iss.(KeyIssuer); ok {
+	// An issuer that signs CSRs gets a key made here (with the caller's key type, e.g.
+	// the old key's on renewal) unless it is set to make keys itself.
+	_, signsCSRs := iss.(KeySigner)
+	makesKeys := !signsCSRs
+	if mk, ok := iss.(interface{ MakesKeys() bool }); ok {
+		makesKeys = mk.MakesKeys()
+	}
+	if ki, ok := iss.(KeyIssuer); ok && makesKeys {
 		chain, k, err := ki.IssueKey(ctx, c)
 		if err != nil {
 			return nil, nil, err

@@ -1,0 +1,112 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/escert/escert/internal/fips"
+	"github.com/escert/escert/internal/issuer"
+	"github.com/escert/escert/internal/issuer/vault"
+	"github.com/escert/escert/internal/spec"
+)
+
+// issuerFlags choose where certificates come from: the local CAs (default) or Vault's
+// PKI engine. Secrets (tokens, AppRole secret IDs) come from files or the
+// environment, never from flag values.
+type issuerFlags struct {
+	kind                               string
+	addr, namespace, caCert            string
+	insecure                           bool
+	mount, transportMount, httpMount   string
+	role, transportRole, httpRole      string
+	mode                               string
+	tokenFile, appRoleID, secretIDFile string
+	agentSink                          string
+	concurrency                        int
+	timeout                            time.Duration
+}
+
+func (f *issuerFlags) register(fs *pflag.FlagSet) {
+	fs.StringVar(&f.kind, "issuer", "local", "where certificates come from: local (the CA files) or vault (Vault's PKI engine)")
+	fs.StringVar(&f.addr, "vault-addr", "", "Vault's address (default $VAULT_ADDR)")
+	fs.StringVar(&f.namespace, "vault-namespace", "", "Vault Enterprise namespace (default $VAULT_NAMESPACE)")
+	fs.StringVar(&f.caCert, "vault-cacert", "", "CA file to trust Vault's TLS certificate (default $VAULT_CACERT)")
+	fs.BoolVar(&f.insecure, "insecure", false, "honour VAULT_SKIP_VERIFY (refused otherwise): do not verify Vault's TLS certificate")
+	fs.StringVar(&f.mount, "vault-mount", "pki", "PKI mount for both layers")
+	fs.StringVar(&f.transportMount, "vault-transport-mount", "", "PKI mount for transport certificates (default --vault-mount)")
+	fs.StringVar(&f.httpMount, "vault-http-mount", "", "PKI mount for HTTP certificates (default --vault-mount)")
+	fs.StringVar(&f.role, "vault-role", "", "PKI role for both layers")
+	fs.StringVar(&f.transportRole, "vault-transport-role", "", "PKI role for transport certificates (default --vault-role)")
+	fs.StringVar(&f.httpRole, "vault-http-role", "", "PKI role for HTTP certificates (default --vault-role)")
+	fs.StringVar(&f.mode, "vault-mode", "sign", "sign (key made here, only a CSR goes to Vault) or issue (Vault makes the key)")
+	fs.StringVar(&f.tokenFile, "vault-token-file", "", "file holding a Vault token (default $VAULT_TOKEN)")
+	fs.StringVar(&f.appRoleID, "vault-approle-role-id", "", "AppRole role_id (not a secret), used with --vault-approle-secret-id-file")
+	fs.StringVar(&f.secretIDFile, "vault-approle-secret-id-file", "", "file holding the AppRole secret_id")
+	fs.StringVar(&f.agentSink, "vault-agent-sink", "", "Vault Agent's token sink file")
+	fs.IntVar(&f.concurrency, "vault-concurrency", 8, "requests in flight to Vault at once")
+	fs.DurationVar(&f.timeout, "vault-timeout", 30*time.Second, "timeout of one Vault request")
+}
+
+func (f *issuerFlags) vault() bool { return f.kind == "vault" }
+
+func (f *issuerFlags) check() error {
+	if f.kind != "local" && f.kind != "vault" {
+		return usageError{fmt.Errorf("--issuer %q: use local or vault", f.kind)}
+	}
+	if f.mode != "sign" && f.mode != "issue" {
+		return usageError{fmt.Errorf("--vault-mode %q: use sign or issue", f.mode)}
+	}
+	return nil
+}
+
+// build connects to Vault and logs in; it prints warnings (one role for both layers).
+func (f *issuerFlags) build(ctx context.Context, e *env, policy fips.Policy, key fips.KeySpec, stderr io.Writer) (issuer.Issuer, error) {
+	pick := func(specific, shared, env string) string {
+		if specific != "" {
+			return specific
+		}
+		if shared != "" {
+			return shared
+		}
+		return e.getenv(env)
+	}
+	cfg := vault.Config{
+		Addr:      pick(f.addr, "", "VAULT_ADDR"),
+		Namespace: pick(f.namespace, "", "VAULT_NAMESPACE"),
+		CACert:    pick(f.caCert, "", "VAULT_CACERT"),
+		Insecure:  f.insecure && e.getenv("VAULT_SKIP_VERIFY") != "",
+		Auth: vault.Auth{
+			Token: e.getenv("VAULT_TOKEN"), TokenFile: f.tokenFile,
+			AppRoleID: f.appRoleID, AppRoleSecretIDFile: f.secretIDFile, AgentSinkFile: f.agentSink,
+		},
+		Layers: map[spec.Layer]vault.Role{
+			spec.Transport: {Mount: pick(f.transportMount, f.mount, ""), Name: pick(f.transportRole, f.role, "")},
+			spec.HTTP:      {Mount: pick(f.httpMount, f.mount, ""), Name: pick(f.httpRole, f.role, "")},
+		},
+		Mode: f.mode, Policy: policy, Key: key, Rand: e.rand, Timeout: f.timeout, Concurrency: f.concurrency, Now: e.now,
+	}
+	if e.getenv("VAULT_SKIP_VERIFY") != "" && !f.insecure {
+		return nil, usageError{errors.New("VAULT_SKIP_VERIFY is set: escert verifies Vault's certificate unless you also pass --insecure; prefer --vault-cacert")}
+	}
+	if cfg.Addr == "" {
+		return nil, usageError{errors.New("--issuer vault needs --vault-addr or VAULT_ADDR")}
+	}
+	for layer, r := range cfg.Layers {
+		if r.Name == "" {
+			return nil, usageError{fmt.Errorf("--issuer vault needs a role for the %s layer: --vault-role or --vault-%s-role", layer, layer)}
+		}
+	}
+	iss, warnings, err := vault.New(ctx, cfg)
+	for _, w := range warnings {
+		fmt.Fprintln(stderr, "warning: "+w)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return iss, nil
+}
