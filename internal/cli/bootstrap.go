@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -133,6 +134,8 @@ func runBootstrap(ctx context.Context, e *env, stdout, stderr io.Writer, f *issu
 		if iss, err = iflags.build(ctx, e, policy, opts.Key, stderr); err != nil {
 			return err
 		}
+		// Instances wait on Vault, not on the CPU: keep as many in flight as Vault takes.
+		opts.Workers = max(iflags.concurrency, runtime.GOMAXPROCS(0))
 		log.printf("[ca] issuing through Vault (%s mode)", iflags.mode)
 	case caDir != "":
 		local, err := issuer.LoadLocal(caDir, caPass, policy, e.rand, e.now)

@@ -67,7 +67,7 @@ func roleParams(overrides map[string]any) map[string]any {
 	return p
 }
 
-func setupPKI(t *testing.T) *realtest.Vault {
+func setupPKI(t testing.TB) *realtest.Vault {
 	t.Helper()
 	v := realtest.StartVault(t)
 	v.EnablePKI(t, transportRole.Mount, domain)
