@@ -138,3 +138,20 @@ func TestVaultRenewAndFailures(t *testing.T) {
 		}
 	}
 }
+
+func TestVaultSetupThenBootstrapWithTheNodePolicy(t *testing.T) {
+	v := realtest.StartVault(t)
+	admin := map[string]string{"VAULT_ADDR": v.Addr, "VAULT_TOKEN": v.Token}
+	r := escert(t, admin, "vault", "setup", "--domain", "escert.test", "--policy", "escert-node", "--max-ttl", "9000h")
+	if r.code != ExitOK || !strings.Contains(r.stdout, `path "pki_es_http/sign/es-node"`) {
+		t.Fatalf("setup: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	node := map[string]string{"VAULT_ADDR": v.Addr, "VAULT_TOKEN": v.CreateToken(t, "1h", "escert-node")}
+	dir := t.TempDir()
+	in := writeFile(t, dir, "instances.yml", vaultInstances)
+	r = escert(t, node, "bootstrap", "--instances", in, "--out", filepath.Join(dir, "out"), "-q", "--issuer", "vault",
+		"--vault-transport-mount", "pki_es_transport", "--vault-http-mount", "pki_es_http", "--vault-role", "es-node")
+	if r.code != ExitOK {
+		t.Fatalf("bootstrap with the node policy: exit %d: %s", r.code, r.stderr)
+	}
+}
