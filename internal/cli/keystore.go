@@ -352,6 +352,31 @@ func (s *ksSession) overwriteOK(name string, force bool) (bool, error) {
 
 // refuseExisting fails early, before any value is read, when a setting exists, -f
 // is not given and there is no terminal to ask on.
+// prepareAdd is what add and add-file do before writing values: check the names,
+// open (or, when confirmed, create) the keystore, refuse existing settings without
+// -f, and note which settings already exist. A nil keystore means the user declined.
+func (s *ksSession) prepareAdd(names []string, force bool, esVersion string) (*openKeystore, map[string]bool, error) {
+	if err := checkNames(names); err != nil {
+		return nil, nil, err
+	}
+	version, err := keystoreVersion(s.cmd, esVersion)
+	if err != nil {
+		return nil, nil, err
+	}
+	k, declined, err := s.createForAdd(force, version)
+	if err != nil || declined {
+		return nil, nil, err
+	}
+	if err := s.refuseExisting(k, names, force); err != nil {
+		return nil, nil, err
+	}
+	existed := map[string]bool{}
+	for _, name := range names {
+		_, existed[name] = k.ks.Get(name)
+	}
+	return k, existed, nil
+}
+
 func (s *ksSession) refuseExisting(k *openKeystore, names []string, force bool) error {
 	if force || s.terminal() {
 		return nil
@@ -554,23 +579,9 @@ A missing keystore is created (no password, mode 0660) when confirmed or with -f
 			if len(names) == 0 {
 				return ksErrorf(ksUsage, "the setting names can not be empty")
 			}
-			if err := checkNames(names); err != nil {
+			k, existed, err := s.prepareAdd(names, force, esVersion)
+			if err != nil || k == nil {
 				return err
-			}
-			version, err := keystoreVersion(s.cmd, esVersion)
-			if err != nil {
-				return err
-			}
-			k, declined, err := s.createForAdd(force, version)
-			if err != nil || declined {
-				return err
-			}
-			if err := s.refuseExisting(k, names, force); err != nil {
-				return err
-			}
-			existed := map[string]bool{}
-			for _, name := range names {
-				_, existed[name] = k.ks.Get(name)
 			}
 			for _, name := range names {
 				if existed[name] {
@@ -646,23 +657,9 @@ created (no password, mode 0660) when confirmed or with -f.`,
 			for i := 0; i < len(args); i += 2 {
 				names = append(names, args[i])
 			}
-			if err := checkNames(names); err != nil {
+			k, existed, err := s.prepareAdd(names, force, esVersion)
+			if err != nil || k == nil {
 				return err
-			}
-			version, err := keystoreVersion(s.cmd, esVersion)
-			if err != nil {
-				return err
-			}
-			k, declined, err := s.createForAdd(force, version)
-			if err != nil || declined {
-				return err
-			}
-			if err := s.refuseExisting(k, names, force); err != nil {
-				return err
-			}
-			existed := map[string]bool{}
-			for _, name := range names {
-				_, existed[name] = k.ks.Get(name)
 			}
 			for i := 0; i < len(args); i += 2 {
 				name, file := args[i], args[i+1]
