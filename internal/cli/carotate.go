@@ -2,8 +2,10 @@ package cli
 
 import (
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"slices"
 
@@ -21,6 +23,7 @@ import (
 type rotateFlags struct {
 	caDir, configDir, layer, clients, passFile, caPassFile string
 	caDays                                                 int
+	iss                                                    issuerFlags
 }
 
 func (f *rotateFlags) register(cmd *cobra.Command) {
@@ -32,6 +35,37 @@ func (f *rotateFlags) register(cmd *cobra.Command) {
 	fl.StringVar(&f.passFile, "keystore-pass-file", "", "file holding the node keystore's password (or ESCERT_KEYSTORE_PASSWORD)")
 	fl.StringVar(&f.caPassFile, "ca-pass-file", "", "file holding the CA key passphrase (or ESCERT_CA_PASSWORD)")
 	fl.IntVar(&f.caDays, "ca-days", 3650, "lifetime of the new CA in days")
+	f.iss.register(fl)
+}
+
+// start checks the flags every phase needs: the CA directory holds a local rotation's
+// new CA; with --issuer vault the new CA is the Vault mount's instead.
+func (f *rotateFlags) start(cmd *cobra.Command, e *env, more ...string) (rotate.CAOptions, error) {
+	if err := f.iss.check(); err != nil {
+		return rotate.CAOptions{}, err
+	}
+	if !f.iss.vault() {
+		more = append(more, "ca-dir")
+	} else if f.caDir != "" {
+		return rotate.CAOptions{}, usageError{errors.New("--ca-dir is for local CAs: with --issuer vault the new CA is the Vault mount's")}
+	}
+	if err := required(cmd, more...); err != nil {
+		return rotate.CAOptions{}, err
+	}
+	return f.options(e)
+}
+
+// next is the rotation's new CA: the one begin created under <ca-dir>/next/, or the
+// Vault mounts the flags name.
+func (f *rotateFlags) next(cmd *cobra.Command, e *env, o rotate.CAOptions) (issuer.Issuer, error) {
+	if f.iss.vault() {
+		return f.iss.build(cmd.Context(), e, o.Policy, fips.DefaultKey, cmd.ErrOrStderr())
+	}
+	next, err := rotate.LoadNext(o)
+	if err != nil {
+		return nil, renewError(err)
+	}
+	return next, nil
 }
 
 func (f *rotateFlags) options(e *env) (rotate.CAOptions, error) {
@@ -63,12 +97,26 @@ func (f *rotateFlags) onNode(e *env, phase func([]rotate.NodeCert) error) error 
 	return renewError(phase(certs))
 }
 
-// writeClientCA points a bundle's clients/ at the HTTP CAs clients must trust.
-func (f *rotateFlags) writeClientCA(o rotate.CAOptions, certs []*x509.Certificate, fingerprint string, w io.Writer) error {
+// writeClientCA points a bundle's clients/ at the HTTP CAs clients must trust: with
+// keep, those it trusts already and certs; otherwise certs alone.
+func (f *rotateFlags) writeClientCA(o rotate.CAOptions, certs []*x509.Certificate, keep bool, w io.Writer) error {
 	if f.clients == "" || !slices.Contains(o.Layers, spec.HTTP) {
 		return nil
 	}
-	if err := install.WriteFile(filepath.Join(f.clients, "http-ca.crt"), ca.EncodeCertificates(certs...), install.PublicMode); err != nil {
+	path := filepath.Join(f.clients, "http-ca.crt")
+	fingerprint := ca.Fingerprint(certs[0]) // the issuing CA, as bootstrap writes it
+	if keep {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return &rotate.InputError{Path: path, Problem: fmt.Sprintf("cannot be read (%v): --clients must name a bundle's clients/ directory", errors.Unwrap(err))}
+		}
+		current, err := ca.ParseCertificates(data)
+		if err != nil {
+			return &rotate.InputError{Path: path, Problem: err.Error()}
+		}
+		certs, fingerprint = rotate.AppendMissing(current, certs...), ""
+	}
+	if err := install.WriteFile(path, ca.EncodeCertificates(certs...), install.PublicMode); err != nil {
 		return err
 	}
 	if fingerprint != "" {
@@ -76,7 +124,7 @@ func (f *rotateFlags) writeClientCA(o rotate.CAOptions, certs []*x509.Certificat
 			return err
 		}
 	}
-	fmt.Fprintf(w, "%s: now trusts %d HTTP CA(s); Kibana does not hot-reload: restart it after copying the file\n", filepath.Join(f.clients, "http-ca.crt"), len(certs))
+	fmt.Fprintf(w, "%s: now trusts %d HTTP CA certificate(s); Kibana does not hot-reload: restart it after copying the file\n", path, len(certs))
 	return nil
 }
 
@@ -105,29 +153,38 @@ the new fingerprint (printed by begin) before issue.`,
 	var bf, iff, ff rotateFlags
 	var promote bool
 	begin := &cobra.Command{
-		Use:     "begin --ca-dir DIR [--es-config DIR]",
-		Short:   "Create the new CA and make the node trust old and new",
-		Example: "  escert ca rotate begin --ca-dir /etc/escert/ca --es-config /etc/elasticsearch --clients escert-out/clients" + exitCodeDoc,
-		Args:    noArgs,
+		Use:   "begin (--ca-dir DIR | --issuer vault ...) [--es-config DIR]",
+		Short: "Create the new CA and make the node trust old and new",
+		Example: `  escert ca rotate begin --ca-dir /etc/escert/ca --es-config /etc/elasticsearch --clients escert-out/clients
+  # move to (or between) Vault PKI mounts: the new CA is the mounts' own
+  escert ca rotate begin --es-config /etc/elasticsearch --issuer vault --vault-transport-mount pki_es_transport_2027 \
+      --vault-http-mount pki_es_http_2027 --vault-role es-node` + exitCodeDoc,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := required(cmd, "ca-dir"); err != nil {
-				return err
-			}
-			o, err := bf.options(e)
+			o, err := bf.start(cmd, e)
 			if err != nil {
 				return err
-			}
-			next, created, err := rotate.NextCA(o)
-			if err != nil {
-				return renewError(err)
 			}
 			out := cmd.OutOrStdout()
-			for _, layer := range o.Layers {
-				verb := "using"
+			var next issuer.Issuer
+			verb := "using"
+			if bf.iss.vault() {
+				if next, err = bf.next(cmd, e, o); err != nil {
+					return err
+				}
+			} else {
+				local, created, err := rotate.NextCA(o)
+				if err != nil {
+					return renewError(err)
+				}
 				if created {
 					verb = "created"
 				}
-				fmt.Fprintf(out, "%s the new %s CA %q, sha256 %s\n", verb, layer, next.CAs[layer].Cert.Subject.CommonName, ca.Fingerprint(next.CAs[layer].Cert))
+				next = local
+			}
+			for _, layer := range o.Layers {
+				c := next.Trust(layer)[0]
+				fmt.Fprintf(out, "%s the new %s CA %q, sha256 %s\n", verb, layer, c.Subject.CommonName, ca.Fingerprint(c))
 			}
 			if err := bf.onNode(e, func(certs []rotate.NodeCert) error {
 				changed, err := rotate.Begin(bf.configDir, certs, next, o)
@@ -136,33 +193,25 @@ the new fingerprint (printed by begin) before issue.`,
 			}); err != nil {
 				return err
 			}
-			if slices.Contains(o.Layers, spec.HTTP) && bf.clients != "" {
-				current, err := issuer.LoadLocalLayers(o.CADir, []spec.Layer{spec.HTTP}, o.Password, o.Policy, o.Rand, e.now)
-				if err != nil {
-					return err
-				}
-				return bf.writeClientCA(o, []*x509.Certificate{current.CAs[spec.HTTP].Cert, next.CAs[spec.HTTP].Cert}, "", out)
-			}
-			return nil
+			return renewError(bf.writeClientCA(o, next.Trust(spec.HTTP), true, out))
 		},
 	}
 	bf.register(begin)
 	issue := &cobra.Command{
-		Use:     "issue --ca-dir DIR --es-config DIR",
-		Short:   "Re-issue the node's certificates from the new CA",
-		Example: "  escert ca rotate issue --ca-dir /etc/escert/ca --es-config /etc/elasticsearch" + exitCodeDoc,
-		Args:    noArgs,
+		Use:   "issue (--ca-dir DIR | --issuer vault ...) --es-config DIR",
+		Short: "Re-issue the node's certificates from the new CA",
+		Example: `  escert ca rotate issue --ca-dir /etc/escert/ca --es-config /etc/elasticsearch
+  escert ca rotate issue --es-config /etc/elasticsearch --issuer vault --vault-transport-mount pki_es_transport_2027 \
+      --vault-http-mount pki_es_http_2027 --vault-role es-node` + exitCodeDoc,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := required(cmd, "ca-dir", "es-config"); err != nil {
-				return err
-			}
-			o, err := iff.options(e)
+			o, err := iff.start(cmd, e, "es-config")
 			if err != nil {
 				return err
 			}
-			next, err := rotate.LoadNext(o)
+			next, err := iff.next(cmd, e, o)
 			if err != nil {
-				return renewError(err)
+				return err
 			}
 			return iff.onNode(e, func(certs []rotate.NodeCert) error {
 				renewed, err := rotate.Issue(cmd.Context(), iff.configDir, certs, next, o)
@@ -176,24 +225,27 @@ the new fingerprint (printed by begin) before issue.`,
 	}
 	iff.register(issue)
 	finish := &cobra.Command{
-		Use:     "finish --ca-dir DIR [--es-config DIR] [--promote]",
-		Short:   "Make the node trust the new CA only; --promote the new CA once all nodes are done",
-		Example: "  escert ca rotate finish --ca-dir /etc/escert/ca --es-config /etc/elasticsearch\n  escert ca rotate finish --ca-dir /etc/escert/ca --promote" + exitCodeDoc,
-		Args:    noArgs,
+		Use:   "finish (--ca-dir DIR | --issuer vault ...) [--es-config DIR] [--promote]",
+		Short: "Make the node trust the new CA only; --promote the new CA once all nodes are done",
+		Example: `  escert ca rotate finish --ca-dir /etc/escert/ca --es-config /etc/elasticsearch
+  escert ca rotate finish --ca-dir /etc/escert/ca --promote
+  escert ca rotate finish --es-config /etc/elasticsearch --issuer vault --vault-transport-mount pki_es_transport_2027 \
+      --vault-http-mount pki_es_http_2027 --vault-role es-node` + exitCodeDoc,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := required(cmd, "ca-dir"); err != nil {
-				return err
-			}
 			if ff.configDir == "" && !promote && ff.clients == "" {
 				return usageError{fmt.Errorf("finish needs --es-config (a node), --clients or --promote (the CA directory)")}
 			}
-			o, err := ff.options(e)
+			if promote && ff.iss.vault() {
+				return usageError{errors.New("--promote moves a local CA directory's new CA into place; with --issuer vault there is nothing to promote: retire the old Vault mount when every node has finished")}
+			}
+			o, err := ff.start(cmd, e)
 			if err != nil {
 				return err
 			}
-			next, err := rotate.LoadNext(o)
+			next, err := ff.next(cmd, e, o)
 			if err != nil {
-				return renewError(err)
+				return err
 			}
 			out := cmd.OutOrStdout()
 			if err := ff.onNode(e, func(certs []rotate.NodeCert) error {
@@ -203,11 +255,8 @@ the new fingerprint (printed by begin) before issue.`,
 			}); err != nil {
 				return err
 			}
-			if slices.Contains(o.Layers, spec.HTTP) {
-				httpCA := next.CAs[spec.HTTP].Cert
-				if err := ff.writeClientCA(o, []*x509.Certificate{httpCA}, ca.Fingerprint(httpCA), out); err != nil {
-					return err
-				}
+			if err := ff.writeClientCA(o, next.Trust(spec.HTTP), false, out); err != nil {
+				return renewError(err)
 			}
 			if promote {
 				retired, err := rotate.Promote(o)

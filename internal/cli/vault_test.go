@@ -1,10 +1,16 @@
 package cli
 
 import (
+	"crypto/x509"
+	"fmt"
+	"github.com/escert/escert/internal/ca"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/escert/escert/internal/eskeystore"
 	"github.com/escert/escert/internal/realtest"
@@ -41,6 +47,30 @@ func startPKI(t *testing.T) (*realtest.Vault, map[string]string) {
 	return v, map[string]string{"VAULT_ADDR": v.Addr, "VAULT_TOKEN": v.Token}
 }
 
+// nodeStore is the layer's p12 of a node bundle or config directory, with the
+// password its elasticsearch.keystore holds, as Elasticsearch opens it.
+func nodeStore(t *testing.T, dir, layer string) realtest.Store {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(dir, "elasticsearch.keystore"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ks, err := eskeystore.Decode(data, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pw, _ := ks.Get("xpack.security." + layer + ".ssl.keystore.secure_password")
+	return realtest.Store{P12Path: filepath.Join(dir, "certs", layer+".p12"), P12Password: string(pw)}
+}
+
+// transportPeer is a node's transport layer as Elasticsearch configures it: its p12 as
+// keystore and truststore, client authentication, and the cluster "prod"'s trust
+// restrictions.
+func transportPeer(t *testing.T, dir string) realtest.JSSEConfig {
+	s := nodeStore(t, dir, "transport")
+	return realtest.JSSEConfig{Key: s, Trust: s, ClientAuth: true, TrustSubjectPatterns: []string{"*.node.prod"}}
+}
+
 func vaultArgs(mode string) []string {
 	return []string{"--issuer", "vault", "--vault-mode", mode, "--vault-transport-mount", "pki_transport", "--vault-http-mount", "pki_http", "--vault-role", "es-node"}
 }
@@ -59,24 +89,12 @@ func TestBootstrapThroughVaultPassesTheRealConsumers(t *testing.T) {
 			if _, err := os.Stat(filepath.Join(out, "ca")); err == nil {
 				t.Error("a Vault bootstrap wrote local CA files")
 			}
-			store := func(node, layer string) realtest.Store {
-				data, _ := os.ReadFile(filepath.Join(out, "nodes", node, "elasticsearch.keystore"))
-				ks, err := eskeystore.Decode(data, nil)
-				if err != nil {
-					t.Fatal(err)
-				}
-				pw, _ := ks.Get("xpack.security." + layer + ".ssl.keystore.secure_password")
-				return realtest.Store{P12Path: filepath.Join(out, "nodes", node, "certs", layer+".p12"), P12Password: string(pw)}
-			}
-			peer := func(node string) realtest.JSSEConfig {
-				s := store(node, "transport")
-				return realtest.JSSEConfig{Key: s, Trust: s, ClientAuth: true, TrustSubjectPatterns: []string{"*.node.prod"}}
-			}
-			addr := realtest.StartJSSEServer(t, peer("node1"))
-			if err := realtest.JSSEHandshake(t, peer("node2"), addr, ""); err != nil {
+			node := func(name string) string { return filepath.Join(out, "nodes", name) }
+			addr := realtest.StartJSSEServer(t, transportPeer(t, node("node1")))
+			if err := realtest.JSSEHandshake(t, transportPeer(t, node("node2")), addr, ""); err != nil {
 				t.Errorf("node2 -> node1 transport mutual TLS: %v", err)
 			}
-			https := realtest.StartJSSEServer(t, realtest.JSSEConfig{Key: store("node1", "http")})
+			https := realtest.StartJSSEServer(t, realtest.JSSEConfig{Key: nodeStore(t, node("node1"), "http")})
 			caFile := filepath.Join(out, "clients", "http-ca.crt")
 			if err := realtest.NodeTLSConnect(t, https, caFile, "node1.escert.test"); err != nil {
 				t.Errorf("Node client: %v", err)
@@ -139,19 +157,171 @@ func TestVaultRenewAndFailures(t *testing.T) {
 	}
 }
 
-func TestVaultSetupThenBootstrapWithTheNodePolicy(t *testing.T) {
+func TestVaultNodePolicyWorksWithEveryLogin(t *testing.T) {
 	v := realtest.StartVault(t)
 	admin := map[string]string{"VAULT_ADDR": v.Addr, "VAULT_TOKEN": v.Token}
 	r := escert(t, admin, "vault", "setup", "--domain", "escert.test", "--policy", "escert-node", "--max-ttl", "9000h")
 	if r.code != ExitOK || !strings.Contains(r.stdout, `path "pki_es_http/sign/es-node"`) {
 		t.Fatalf("setup: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
-	node := map[string]string{"VAULT_ADDR": v.Addr, "VAULT_TOKEN": v.CreateToken(t, "1h", "escert-node")}
+	dir := t.TempDir()
+	roleID, secretID := v.EnableAppRole(t, "escert-node", "escert-node")
+	secretFile := writeFile(t, dir, "secret-id", secretID+"\n")
+	wrongSecret := writeFile(t, dir, "wrong-secret-id", "00000000-0000-0000-0000-000000000000\n")
+	tokenFile := writeFile(t, dir, "token", v.CreateToken(t, "1h", "escert-node")+"\n")
+	sink := v.StartAgent(t, roleID, secretID)
+	addr := map[string]string{"VAULT_ADDR": v.Addr}
+	in := writeFile(t, dir, "instances.yml", vaultInstances)
+	cases := []struct {
+		name string
+		env  map[string]string
+		args []string
+		code int
+		want string
+	}{
+		{"token in the environment", map[string]string{"VAULT_ADDR": v.Addr, "VAULT_TOKEN": v.CreateToken(t, "1h", "escert-node")}, nil, ExitOK, ""},
+		{"token file", addr, []string{"--vault-token-file", tokenFile}, ExitOK, ""},
+		{"AppRole", addr, []string{"--vault-approle-role-id", roleID, "--vault-approle-secret-id-file", secretFile}, ExitOK, ""},
+		{"Vault Agent sink", addr, []string{"--vault-agent-sink", sink}, ExitOK, ""},
+		{"AppRole with a wrong secret_id", addr, []string{"--vault-approle-role-id", roleID, "--vault-approle-secret-id-file", wrongSecret}, ExitInput, "AppRole"},
+		{"no credentials", addr, nil, ExitInput, "VAULT_TOKEN"},
+	}
+	for i, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			out := filepath.Join(dir, "out", strconv.Itoa(i))
+			args := append([]string{"bootstrap", "--instances", in, "--out", out, "-q", "--issuer", "vault",
+				"--vault-transport-mount", "pki_es_transport", "--vault-http-mount", "pki_es_http", "--vault-role", "es-node"}, c.args...)
+			r := escert(t, c.env, args...)
+			if r.code != c.code || !strings.Contains(r.stderr, c.want) {
+				t.Fatalf("exit %d, want %d with %q: %s", r.code, c.code, c.want, r.stderr)
+			}
+			for _, secret := range []string{secretID, v.Token} {
+				if strings.Contains(r.stdout+r.stderr, secret) {
+					t.Error("a secret reached the output")
+				}
+			}
+			if _, err := os.Stat(out); (err == nil) != (c.code == ExitOK) {
+				t.Errorf("output directory exists: %v, want only on success", err == nil)
+			}
+		})
+	}
+}
+
+func TestVaultStoppedMidBootstrapWritesNothing(t *testing.T) {
+	v, env := startPKI(t)
+	dir := t.TempDir()
+	var instances strings.Builder
+	instances.WriteString("instances:\n")
+	for i := range 100 {
+		fmt.Fprintf(&instances, "  - name: node%03d\n    dns: [node%03d.escert.test]\n", i, i)
+	}
+	in := writeFile(t, dir, "instances.yml", instances.String())
+	done := make(chan result)
+	go func() {
+		done <- escert(t, env, append([]string{"bootstrap", "--instances", in, "--out", filepath.Join(dir, "out"), "-q"}, vaultArgs("sign")...)...)
+	}()
+	// Stop Vault once it has issued the first certificates: the rest of the run meets
+	// a dead server.
+	client := v.Client(t)
+	for {
+		list, err := client.Logical().List("pki_transport/certs")
+		if err == nil && list != nil {
+			if keys, _ := list.Data["keys"].([]any); len(keys) >= 2 {
+				break
+			}
+		}
+		select {
+		case r := <-done:
+			t.Fatalf("the bootstrap ended before Vault could be stopped: exit %d", r.code)
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	v.Stop()
+	r := <-done
+	if r.code != ExitFailed || !strings.Contains(r.stderr, "cannot connect to Vault") || strings.Count(strings.TrimSpace(r.stderr), "\n") > 0 {
+		t.Errorf("exit %d, want %d and one line naming the cause: %q", r.code, ExitFailed, r.stderr)
+	}
+	if got := listTree(t, dir); !slices.Equal(got, []string{"instances.yml"}) {
+		t.Errorf("a failed bootstrap left files behind: %v", got)
+	}
+}
+
+func TestCARotateMovesALocalCAClusterToVaultWithoutDowntime(t *testing.T) {
 	dir := t.TempDir()
 	in := writeFile(t, dir, "instances.yml", vaultInstances)
-	r = escert(t, node, "bootstrap", "--instances", in, "--out", filepath.Join(dir, "out"), "-q", "--issuer", "vault",
-		"--vault-transport-mount", "pki_es_transport", "--vault-http-mount", "pki_es_http", "--vault-role", "es-node")
-	if r.code != ExitOK {
-		t.Fatalf("bootstrap with the node policy: exit %d: %s", r.code, r.stderr)
+	out := filepath.Join(dir, "out")
+	if r := escert(t, nil, "bootstrap", "--instances", in, "--out", out, "-q", "--cluster-name", "prod"); r.code != ExitOK {
+		t.Fatal(r.stderr)
+	}
+	configs := map[string]string{}
+	for _, node := range []string{"node1", "node2"} {
+		configs[node] = filepath.Join(dir, node)
+		os.Mkdir(configs[node], 0o750)
+		writeFile(t, configs[node], "elasticsearch.yml", "cluster.name: prod\n")
+		if r := escert(t, nil, "install", "--bundle", filepath.Join(out, "nodes", node), "--es-config", configs[node], "--owner", "-"); r.code != ExitOK {
+			t.Fatal(r.stderr)
+		}
+	}
+	_, env := startPKI(t)
+	clients := filepath.Join(out, "clients")
+	rotate := func(phase, node string, extra ...string) result {
+		t.Helper()
+		args := append([]string{"ca", "rotate", phase}, vaultArgs("sign")...)
+		if node != "" {
+			args = append(args, "--es-config", configs[node])
+		}
+		return escert(t, env, append(args, extra...)...)
+	}
+	// Every pair must keep talking at each step: that is the "without downtime".
+	handshakes := func(step string) {
+		t.Helper()
+		for _, pair := range [][2]string{{"node1", "node2"}, {"node2", "node1"}} {
+			server := realtest.StartJSSEServer(t, transportPeer(t, configs[pair[0]]))
+			if err := realtest.JSSEHandshake(t, transportPeer(t, configs[pair[1]]), server, ""); err != nil {
+				t.Errorf("%s: %s -> %s transport mutual TLS: %v", step, pair[1], pair[0], err)
+			}
+		}
+	}
+	steps := []struct {
+		phase, node string
+		extra       []string
+		code        int
+		want        string
+	}{
+		{"issue", "node1", nil, ExitInput, "run `escert ca rotate begin`"},
+		{"begin", "node1", []string{"--clients", clients}, ExitOK, "now trusts the old and the new CA"},
+		{"begin", "node2", nil, ExitOK, "now trusts the old and the new CA"},
+		{"finish", "node1", nil, ExitInput, "run `escert ca rotate issue`"},
+		{"issue", "node1", nil, ExitOK, "renewed transport"},
+		{"issue", "node2", nil, ExitOK, "renewed transport"},
+		{"issue", "node2", nil, ExitOK, "nothing to do"},
+		{"finish", "node1", []string{"--clients", clients}, ExitOK, "now trusts the new CA only"},
+		{"finish", "node2", nil, ExitOK, "now trusts the new CA only"},
+		{"finish", "", []string{"--promote"}, ExitUsage, "nothing to promote"},
+	}
+	for i, s := range steps {
+		r := rotate(s.phase, s.node, s.extra...)
+		if r.code != s.code || !strings.Contains(r.stdout+r.stderr, s.want) {
+			t.Fatalf("step %d %s %s: exit %d, want %d and %q\nstdout: %s\nstderr: %s", i+1, s.phase, s.node, r.code, s.code, s.want, r.stdout, r.stderr)
+		}
+		if s.phase == "issue" && s.node == "node1" && s.code == ExitOK {
+			handshakes("node1 on Vault, node2 on the local CA")
+		}
+	}
+	handshakes("both on Vault, trusting Vault only")
+	// The HTTP layer and its clients moved too: a Node client with the bundle's CA file
+	// reaches node1 over HTTPS, and the old local CA is gone from that file.
+	https := realtest.StartJSSEServer(t, realtest.JSSEConfig{Key: nodeStore(t, configs["node1"], "http")})
+	caFile := filepath.Join(clients, "http-ca.crt")
+	if err := realtest.NodeTLSConnect(t, https, caFile, "node1.escert.test"); err != nil {
+		t.Errorf("Node client after the move to Vault: %v", err)
+	}
+	data, _ := os.ReadFile(caFile)
+	certs, err := ca.ParseCertificates(data)
+	if err != nil || len(certs) != 2 || slices.ContainsFunc(certs, func(c *x509.Certificate) bool { return strings.HasPrefix(c.Subject.CommonName, "escert prod") }) {
+		t.Errorf("clients/http-ca.crt should hold Vault's HTTP chain (intermediate and root) alone: %d certificates, %v", len(certs), err)
+	}
+	if r := escert(t, env, append([]string{"renew", "--es-config", configs["node2"], "--force"}, vaultArgs("sign")...)...); r.code != ExitOK {
+		t.Errorf("renew through Vault after the move: exit %d, %s", r.code, r.stderr)
 	}
 }

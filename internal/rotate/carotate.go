@@ -98,18 +98,31 @@ func NextCA(o CAOptions) (*issuer.Local, bool, error) {
 	return next, true, nil
 }
 
-// Begin makes the node trust the next CA beside the current one, on the rotated
-// layers. It returns the files it changed.
-func Begin(configDir string, certs []NodeCert, next *issuer.Local, o CAOptions) ([]string, error) {
+// The next CA is any issuer: a new local CA from NextCA, or a Vault PKI mount (or a
+// new issuer of one), which is also how a cluster moves from local CAs to Vault.
+// Its Trust(layer) is the chain nodes must trust, the issuing CA first.
+
+// issuingCA is the CA that signs the next issuer's certificates of the layer.
+func issuingCA(next issuer.Issuer, layer spec.Layer) (*x509.Certificate, error) {
+	chain := next.Trust(layer)
+	if len(chain) == 0 {
+		return nil, fmt.Errorf("the new issuer has no CA for the %s layer", layer)
+	}
+	return chain[0], nil
+}
+
+// Begin makes the node trust the next CA (its whole chain) beside the current one, on
+// the rotated layers. It returns the files it changed.
+func Begin(configDir string, certs []NodeCert, next issuer.Issuer, o CAOptions) ([]string, error) {
 	return setTrust(configDir, certs, o, func(n NodeCert, current []*x509.Certificate) ([]*x509.Certificate, error) {
-		return appendMissing(current, next.CAs[n.Layer].Cert), nil
+		return AppendMissing(current, next.Trust(n.Layer)...), nil
 	})
 }
 
 // Issue re-issues the node's certificates on the rotated layers from the next CA,
 // keeping the node's trust (old and new). It refuses a node that does not trust the
 // next CA yet: `begin` has not reached it.
-func Issue(ctx context.Context, configDir string, certs []NodeCert, next *issuer.Local, o CAOptions) ([]Renewed, error) {
+func Issue(ctx context.Context, configDir string, certs []NodeCert, next issuer.Issuer, o CAOptions) ([]Renewed, error) {
 	var due []NodeCert
 	for _, n := range certs {
 		if !slices.Contains(o.Layers, n.Layer) {
@@ -119,10 +132,14 @@ func Issue(ctx context.Context, configDir string, certs []NodeCert, next *issuer
 		if err != nil {
 			return nil, err
 		}
-		if !slices.ContainsFunc(trusted, next.CAs[n.Layer].Cert.Equal) {
+		issuing, err := issuingCA(next, n.Layer)
+		if err != nil {
+			return nil, err
+		}
+		if !slices.ContainsFunc(trusted, issuing.Equal) {
 			return nil, &InputError{Path: n.Files()[0], Problem: "does not trust the new CA yet: run `escert ca rotate begin` on this node (and every other) first"}
 		}
-		if n.Leaf().CheckSignatureFrom(next.CAs[n.Layer].Cert) == nil {
+		if n.Leaf().CheckSignatureFrom(issuing) == nil {
 			continue // already issued from the new CA: re-running is a no-op
 		}
 		due = append(due, n)
@@ -133,14 +150,21 @@ func Issue(ctx context.Context, configDir string, certs []NodeCert, next *issuer
 
 // Finish makes the node trust the next CA alone on the rotated layers, once its own
 // certificates come from it.
-func Finish(configDir string, certs []NodeCert, next *issuer.Local, o CAOptions) ([]string, error) {
+func Finish(configDir string, certs []NodeCert, next issuer.Issuer, o CAOptions) ([]string, error) {
 	for _, n := range certs {
-		if slices.Contains(o.Layers, n.Layer) && n.Leaf().CheckSignatureFrom(next.CAs[n.Layer].Cert) != nil {
+		if !slices.Contains(o.Layers, n.Layer) {
+			continue
+		}
+		issuing, err := issuingCA(next, n.Layer)
+		if err != nil {
+			return nil, err
+		}
+		if n.Leaf().CheckSignatureFrom(issuing) != nil {
 			return nil, &InputError{Path: n.Files()[0], Problem: "still holds a certificate from the old CA: run `escert ca rotate issue` on this node (and every other) first"}
 		}
 	}
 	return setTrust(configDir, certs, o, func(n NodeCert, _ []*x509.Certificate) ([]*x509.Certificate, error) {
-		return []*x509.Certificate{next.CAs[n.Layer].Cert}, nil
+		return next.Trust(n.Layer), nil
 	})
 }
 
@@ -244,11 +268,15 @@ func setTrust(configDir string, certs []NodeCert, o CAOptions, want func(NodeCer
 	return changed, nil
 }
 
-func appendMissing(list []*x509.Certificate, c *x509.Certificate) []*x509.Certificate {
-	if slices.ContainsFunc(list, c.Equal) {
-		return list
+// AppendMissing returns list followed by those of certs it does not hold yet.
+func AppendMissing(list []*x509.Certificate, certs ...*x509.Certificate) []*x509.Certificate {
+	out := slices.Clone(list)
+	for _, c := range certs {
+		if !slices.ContainsFunc(out, c.Equal) {
+			out = append(out, c)
+		}
 	}
-	return append(slices.Clone(list), c)
+	return out
 }
 
 // ErrNotRotating is returned by issue and finish when begin has not run.
