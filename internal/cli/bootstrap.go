@@ -127,16 +127,16 @@ func runBootstrap(ctx context.Context, e *env, stdout, stderr io.Writer, f *issu
 		caFiles []install.File
 	)
 	switch {
-	case iflags.vault():
+	case iflags.remote():
 		if caDir != "" || singleCA {
-			return usageError{errors.New("--issuer vault takes its CAs from Vault: drop --ca-dir and --single-ca")}
+			return usageError{fmt.Errorf("--issuer %s takes its CAs from the issuer: drop --ca-dir and --single-ca", iflags.kind)}
 		}
 		if iss, err = iflags.build(ctx, e, policy, opts.Key, stderr); err != nil {
 			return err
 		}
-		// Instances wait on Vault, not on the CPU: keep as many in flight as Vault takes.
+		// Instances wait on the issuer, not on the CPU: keep as many in flight as it takes.
 		opts.Workers = max(iflags.concurrency, runtime.GOMAXPROCS(0))
-		log.printf("[ca] issuing through Vault (%s mode)", iflags.mode)
+		log.printf("[ca] issuing through %s", iflags.describe())
 	case caDir != "":
 		local, err := issuer.LoadLocal(caDir, caPass, policy, e.rand, e.now)
 		if err != nil {

@@ -39,15 +39,15 @@ func (f *rotateFlags) register(cmd *cobra.Command) {
 }
 
 // start checks the flags every phase needs: the CA directory holds a local rotation's
-// new CA; with --issuer vault the new CA is the Vault mount's instead.
+// new CA; with a remote issuer (Vault, step-ca) the new CA is the issuer's instead.
 func (f *rotateFlags) start(cmd *cobra.Command, e *env, more ...string) (rotate.CAOptions, error) {
 	if err := f.iss.check(); err != nil {
 		return rotate.CAOptions{}, err
 	}
-	if !f.iss.vault() {
+	if !f.iss.remote() {
 		more = append(more, "ca-dir")
 	} else if f.caDir != "" {
-		return rotate.CAOptions{}, usageError{errors.New("--ca-dir is for local CAs: with --issuer vault the new CA is the Vault mount's")}
+		return rotate.CAOptions{}, usageError{fmt.Errorf("--ca-dir is for local CAs: with --issuer %s the new CA is the issuer's", f.iss.kind)}
 	}
 	if err := required(cmd, more...); err != nil {
 		return rotate.CAOptions{}, err
@@ -56,9 +56,9 @@ func (f *rotateFlags) start(cmd *cobra.Command, e *env, more ...string) (rotate.
 }
 
 // next is the rotation's new CA: the one begin created under <ca-dir>/next/, or the
-// Vault mounts the flags name.
+// remote issuer's (the Vault mounts or the step-ca the flags name).
 func (f *rotateFlags) next(cmd *cobra.Command, e *env, o rotate.CAOptions) (issuer.Issuer, error) {
-	if f.iss.vault() {
+	if f.iss.remote() {
 		return f.iss.build(cmd.Context(), e, o.Policy, fips.DefaultKey, cmd.ErrOrStderr())
 	}
 	next, err := rotate.LoadNext(o)
@@ -168,7 +168,7 @@ the new fingerprint (printed by begin) before issue.`,
 			out := cmd.OutOrStdout()
 			var next issuer.Issuer
 			verb := "using"
-			if bf.iss.vault() {
+			if bf.iss.remote() {
 				if next, err = bf.next(cmd, e, o); err != nil {
 					return err
 				}
@@ -236,8 +236,8 @@ the new fingerprint (printed by begin) before issue.`,
 			if ff.configDir == "" && !promote && ff.clients == "" {
 				return usageError{fmt.Errorf("finish needs --es-config (a node), --clients or --promote (the CA directory)")}
 			}
-			if promote && ff.iss.vault() {
-				return usageError{errors.New("--promote moves a local CA directory's new CA into place; with --issuer vault there is nothing to promote: retire the old Vault mount when every node has finished")}
+			if promote && ff.iss.remote() {
+				return usageError{errors.New("--promote moves a local CA directory's new CA into place; with a remote issuer there is nothing to promote: retire the old Vault mount or CA when every node has finished")}
 			}
 			o, err := ff.start(cmd, e)
 			if err != nil {

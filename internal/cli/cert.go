@@ -36,7 +36,7 @@ taken from the CA, so the node matches the cluster's trust restrictions.`,
 				return err
 			}
 			need := []string{"name", "out"}
-			if !iflags.vault() {
+			if !iflags.remote() {
 				need = append(need, "ca-dir")
 			}
 			if err := required(cmd, need...); err != nil {
@@ -55,7 +55,7 @@ taken from the CA, so the node matches the cluster's trust restrictions.`,
 				return err
 			}
 			var iss issuer.Issuer
-			if iflags.vault() {
+			if iflags.remote() {
 				if iss, err = iflags.build(cmd.Context(), e, policy, opts.Key, cmd.ErrOrStderr()); err != nil {
 					return err
 				}

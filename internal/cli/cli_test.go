@@ -25,7 +25,14 @@ type result struct {
 // escert runs the command tree in process with a fixed clock and the given environment.
 func escert(t *testing.T, environ map[string]string, args ...string) result {
 	t.Helper()
-	e := &env{rand: rand.Reader, now: func() time.Time { return fixedNow }, getenv: func(k string) string { return environ[k] }}
+	return escertAt(t, func() time.Time { return fixedNow }, environ, args...)
+}
+
+// escertAt is escert with the given clock: a test against a live CA, which judges
+// lifetimes by its own clock, passes time.Now.
+func escertAt(t *testing.T, now func() time.Time, environ map[string]string, args ...string) result {
+	t.Helper()
+	e := &env{rand: rand.Reader, now: now, getenv: func(k string) string { return environ[k] }}
 	var stdout, stderr bytes.Buffer
 	code := run(e, args, &stdout, &stderr)
 	return result{code, stdout.String(), stderr.String()}

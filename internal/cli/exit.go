@@ -11,6 +11,7 @@ import (
 	"github.com/escert/escert/internal/eskeystore"
 	"github.com/escert/escert/internal/install"
 	"github.com/escert/escert/internal/issuer"
+	"github.com/escert/escert/internal/issuer/stepca"
 	"github.com/escert/escert/internal/issuer/vault"
 	"github.com/escert/escert/internal/p12"
 	"github.com/escert/escert/internal/spec"
@@ -72,7 +73,7 @@ func ExitCode(err error) int {
 	switch {
 	case err == nil:
 		return ExitOK
-	case errors.As(err, &use):
+	case errors.As(err, &use), errors.Is(err, stepca.ErrNoProvisioner):
 		return ExitUsage
 	case errors.Is(err, install.ErrNotEmpty):
 		return ExitExists
@@ -81,7 +82,9 @@ func ExitCode(err error) int {
 		errors.Is(err, p12.ErrWrongPassword),
 		// Vault's answer about our request is bad input; Vault sealed or unreachable
 		// is a failure (1), as Vault's own CLI tells local from remote errors.
-		errors.Is(err, vault.ErrRoleRefused), errors.Is(err, vault.ErrPermissionDenied), errors.Is(err, vault.ErrLogin):
+		errors.Is(err, vault.ErrRoleRefused), errors.Is(err, vault.ErrPermissionDenied), errors.Is(err, vault.ErrLogin),
+		errors.Is(err, stepca.ErrUnknownProvisioner), errors.Is(err, stepca.ErrWrongPassword), errors.Is(err, stepca.ErrFingerprint),
+		errors.Is(err, stepca.ErrRefused), errors.Is(err, stepca.ErrExpired):
 		return ExitInput
 	}
 	return ExitFailed

@@ -11,14 +11,16 @@ import (
 
 	"github.com/escert/escert/internal/fips"
 	"github.com/escert/escert/internal/issuer"
+	"github.com/escert/escert/internal/issuer/stepca"
 	"github.com/escert/escert/internal/issuer/vault"
 	"github.com/escert/escert/internal/spec"
 )
 
-// issuerFlags choose where certificates come from: the local CAs (default) or Vault's
-// PKI engine. Secrets (tokens, AppRole secret IDs) come from files or the
-// environment, never from flag values.
+// issuerFlags choose where certificates come from: the local CAs (default), Vault's
+// PKI engine or a step-ca. Secrets (tokens, AppRole secret IDs, provisioner
+// passwords) come from files or the environment, never from flag values.
 type issuerFlags struct {
+	fs                                 *pflag.FlagSet
 	kind                               string
 	addr, namespace, caCert            string
 	insecure                           bool
@@ -29,10 +31,18 @@ type issuerFlags struct {
 	agentSink                          string
 	concurrency                        int
 	timeout                            time.Duration
+	step                               stepFlags
+}
+
+// stepFlags reach a step-ca: --root or --fingerprint pins its root; the provisioner
+// is needed for first issuance only, renewal runs over mutual TLS.
+type stepFlags struct {
+	url, root, fingerprint, provisioner, passwordFile string
 }
 
 func (f *issuerFlags) register(fs *pflag.FlagSet) {
-	fs.StringVar(&f.kind, "issuer", "local", "where certificates come from: local (the CA files) or vault (Vault's PKI engine)")
+	f.fs = fs
+	fs.StringVar(&f.kind, "issuer", "local", "where certificates come from: local (the CA files), vault (Vault's PKI engine) or step (a step-ca)")
 	fs.StringVar(&f.addr, "vault-addr", "", "Vault's address (default $VAULT_ADDR)")
 	fs.StringVar(&f.namespace, "vault-namespace", "", "Vault Enterprise namespace (default $VAULT_NAMESPACE)")
 	fs.StringVar(&f.caCert, "vault-cacert", "", "CA file to trust Vault's TLS certificate (default $VAULT_CACERT)")
@@ -50,13 +60,34 @@ func (f *issuerFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.agentSink, "vault-agent-sink", "", "Vault Agent's token sink file")
 	fs.IntVar(&f.concurrency, "vault-concurrency", 8, "requests in flight to Vault at once")
 	fs.DurationVar(&f.timeout, "vault-timeout", 30*time.Second, "timeout of one Vault request")
+	fs.StringVar(&f.step.url, "ca-url", "", "step-ca's address, https://host:port (default $STEP_CA_URL)")
+	fs.StringVar(&f.step.root, "root", "", "step-ca's root certificate file (default $STEP_ROOT)")
+	fs.StringVar(&f.step.fingerprint, "fingerprint", "", "SHA-256 of step-ca's root, hex: fetch the root and pin it (step ca bootstrap's way)")
+	fs.StringVar(&f.step.provisioner, "provisioner", "", "step-ca JWK provisioner for first issuance (renewal needs none)")
+	fs.StringVar(&f.step.passwordFile, "provisioner-password-file", "", "file holding the provisioner's password (or ESCERT_PROVISIONER_PASSWORD)")
 }
 
-func (f *issuerFlags) vault() bool { return f.kind == "vault" }
+// describe names the issuer for progress lines.
+func (f *issuerFlags) describe() string {
+	if f.kind == "step" {
+		return "step-ca"
+	}
+	return "Vault (" + f.mode + " mode)"
+}
+
+// remote reports an issuer other than the local CA files.
+func (f *issuerFlags) remote() bool { return f.kind != "local" }
 
 func (f *issuerFlags) check() error {
-	if f.kind != "local" && f.kind != "vault" {
-		return usageError{fmt.Errorf("--issuer %q: use local or vault", f.kind)}
+	if f.kind != "local" && f.kind != "vault" && f.kind != "step" {
+		return usageError{fmt.Errorf("--issuer %q: use local, vault or step", f.kind)}
+	}
+	// One step-ca usually signs everything a company has: only the trust restrictions
+	// keep its other certificates off the transport layer.
+	if f.kind == "step" {
+		if fl := f.fs.Lookup("no-trust-restrictions"); fl != nil && fl.Changed {
+			return usageError{errors.New("--issuer step keeps the transport trust restrictions on: a step-ca signs far more than this cluster's nodes, and without them any of its certificates could join the transport layer")}
+		}
 	}
 	if f.mode != "sign" && f.mode != "issue" {
 		return usageError{fmt.Errorf("--vault-mode %q: use sign or issue", f.mode)}
@@ -64,8 +95,11 @@ func (f *issuerFlags) check() error {
 	return nil
 }
 
-// build connects to Vault and logs in; it prints warnings (one role for both layers).
+// build connects to the remote issuer (and logs in); it prints warnings.
 func (f *issuerFlags) build(ctx context.Context, e *env, policy fips.Policy, key fips.KeySpec, stderr io.Writer) (issuer.Issuer, error) {
+	if f.kind == "step" {
+		return f.buildStep(ctx, e, policy)
+	}
 	pick := func(specific, shared, env string) string {
 		if specific != "" {
 			return specific
@@ -109,4 +143,39 @@ func (f *issuerFlags) build(ctx context.Context, e *env, policy fips.Policy, key
 		return nil, err
 	}
 	return iss, nil
+}
+
+func (f *issuerFlags) buildStep(ctx context.Context, e *env, policy fips.Policy) (issuer.Issuer, error) {
+	cfg := stepca.Config{
+		URL: f.step.url, RootFile: f.step.root, Fingerprint: f.step.fingerprint,
+		Provisioner: f.step.provisioner, Policy: policy, Timeout: f.timeout,
+	}
+	if cfg.URL == "" {
+		cfg.URL = e.getenv("STEP_CA_URL")
+	}
+	if cfg.RootFile == "" && cfg.Fingerprint == "" {
+		cfg.RootFile = e.getenv("STEP_ROOT")
+	}
+	switch {
+	case cfg.URL == "":
+		return nil, usageError{errors.New("--issuer step needs --ca-url (or STEP_CA_URL)")}
+	case cfg.RootFile == "" && cfg.Fingerprint == "":
+		return nil, usageError{errors.New("--issuer step needs --root FILE or --fingerprint HEX to trust the CA")}
+	case f.step.passwordFile != "" && cfg.Provisioner == "":
+		return nil, usageError{errors.New("--provisioner-password-file needs --provisioner")}
+	}
+	// A lifetime is asked for only when given: step-ca's provisioners allow a narrow
+	// range (24 hours by default), and their default is the one the CA's admin chose.
+	if fl := f.fs.Lookup("days"); fl != nil && fl.Changed {
+		days, _ := f.fs.GetInt("days")
+		cfg.Lifetime = time.Duration(days) * 24 * time.Hour
+	}
+	if cfg.Provisioner != "" {
+		pw, err := readSecret(e, f.step.passwordFile, "ESCERT_PROVISIONER_PASSWORD", "--provisioner-password-file")
+		if err != nil {
+			return nil, err
+		}
+		cfg.Password = pw
+	}
+	return stepca.New(ctx, cfg)
 }

@@ -188,7 +188,7 @@ EXIT CODES
 				return err
 			}
 			need := []string{"es-config"}
-			if !iflags.vault() {
+			if !iflags.remote() {
 				need = append(need, "ca-dir")
 			}
 			if err := required(cmd, need...); err != nil {
@@ -215,7 +215,7 @@ EXIT CODES
 			}
 			policy := fips.ForCurrent(false)
 			var iss issuer.Issuer
-			if iflags.vault() {
+			if iflags.remote() {
 				if iss, err = iflags.build(cmd.Context(), e, policy, fips.DefaultKey, cmd.ErrOrStderr()); err != nil {
 					return err
 				}

@@ -129,6 +129,14 @@ type KeyIssuer interface {
 	IssueKey(ctx context.Context, c spec.Certificate) ([]*x509.Certificate, crypto.Signer, error)
 }
 
+// Renewer renews a certificate it issued by proving possession of it (step-ca's
+// renew over mutual TLS), so renewal needs no issuing secret on the node. It returns
+// the key to use from then on: the same one, unless it had to issue afresh (then of
+// keySpec's type).
+type Renewer interface {
+	Renew(ctx context.Context, c spec.Certificate, chain []*x509.Certificate, key crypto.Signer, keySpec fips.KeySpec) (crypto.Signer, []*x509.Certificate, error)
+}
+
 // Obtain gets a new key and certificate for c from iss: the one code path every
 // command issues through, whatever the backend. The key is generated here per the
 // policy unless the issuer makes its own (KeyIssuer).

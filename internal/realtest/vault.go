@@ -50,16 +50,23 @@ func RequireVault(t testing.TB) string {
 }
 
 // newestVault is the most recently built binary in scripts/build-vault's cache, or "".
-func newestVault() string {
+func newestVault() string { return newestCached("escert-vault", "vault-") }
+
+// newestCached is the most recently built executable prefix* in a build script's cache,
+// or "": $ESCERT_CACHE if set (the scripts then build there directly, so several
+// tools can share it), else os.UserCacheDir()/dirName, which is where the scripts'
+// ${XDG_CACHE_HOME:-$HOME/.cache}/dirName lands too. Names ending in .tmp (builds in
+// progress) and files that are not executable are left out.
+func newestCached(dirName, prefix string) string {
 	dir := os.Getenv("ESCERT_CACHE")
 	if dir == "" {
 		cache, err := os.UserCacheDir()
 		if err != nil {
 			return ""
 		}
-		dir = filepath.Join(cache, "escert-vault")
+		dir = filepath.Join(cache, dirName)
 	}
-	matches, _ := filepath.Glob(filepath.Join(dir, "vault-*"))
+	matches, _ := filepath.Glob(filepath.Join(dir, prefix+"*"))
 	var best string
 	var bestTime time.Time
 	for _, m := range matches {
