@@ -11,18 +11,6 @@ import (
 	"github.com/escert/escert/internal/realtest"
 )
 
-// stepInstances are two nodes and Kibana under escert.test.
-const stepInstances = `instances:
-  - name: node1
-    dns: [node1.escert.test]
-    ip: [127.0.0.1]
-  - name: node2
-    dns: [node2.escert.test]
-  - name: kibana
-    type: kibana
-    dns: [kibana.escert.test]
-`
-
 // stepFirst are the flags of a first issuance through s: root pinned by file, the
 // JWK provisioner and its password file.
 func stepFirst(s *realtest.StepCA) []string {
@@ -50,7 +38,7 @@ func installNode(t *testing.T, dir, bundle string) string {
 func TestBootstrapAndRenewThroughStepCAPassTheRealConsumers(t *testing.T) {
 	s := realtest.StartStepCA(t, realtest.StepCAOptions{Template: stepca.NodeTemplate})
 	dir := t.TempDir()
-	in := writeFile(t, dir, "instances.yml", stepInstances)
+	in := writeFile(t, dir, "instances.yml", remoteInstances)
 	out := filepath.Join(dir, "out")
 	r := live(t, append([]string{"bootstrap", "--instances", in, "--out", out, "-q", "--cluster-name", "prod"}, stepFirst(s)...)...)
 	if r.code != ExitOK {
@@ -99,7 +87,7 @@ func TestStepCAErrorsNameTheCauseAndWriteNothing(t *testing.T) {
 	s := realtest.StartStepCA(t, realtest.StepCAOptions{Template: stepca.NodeTemplate, DenyDNS: []string{"*.forbidden.test"}})
 	plain := realtest.StartStepCA(t, realtest.StepCAOptions{}) // step-ca's default template
 	dir := t.TempDir()
-	in := writeFile(t, dir, "instances.yml", stepInstances)
+	in := writeFile(t, dir, "instances.yml", remoteInstances)
 	forbidden := writeFile(t, dir, "forbidden.yml", "instances:\n  - name: node9\n    dns: [node9.forbidden.test]\n")
 	wrongPassword := writeFile(t, dir, "wrong", "not-the-password\n")
 	cases := []struct {

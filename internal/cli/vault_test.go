@@ -16,8 +16,9 @@ import (
 	"github.com/escert/escert/internal/realtest"
 )
 
-// vaultInstances are two nodes and Kibana under escert.test, which the roles allow.
-const vaultInstances = `instances:
+// remoteInstances are two nodes and Kibana under escert.test, which the Vault roles
+// and the step-ca provisioner allow.
+const remoteInstances = `instances:
   - name: node1
     dns: [node1.escert.test]
     ip: [127.0.0.1]
@@ -80,7 +81,7 @@ func TestBootstrapThroughVaultPassesTheRealConsumers(t *testing.T) {
 	for _, mode := range []string{"sign", "issue"} {
 		t.Run(mode, func(t *testing.T) {
 			dir := t.TempDir()
-			in := writeFile(t, dir, "instances.yml", vaultInstances)
+			in := writeFile(t, dir, "instances.yml", remoteInstances)
 			out := filepath.Join(dir, "out")
 			r := escert(t, env, append([]string{"bootstrap", "--instances", in, "--out", out, "-q", "--cluster-name", "prod"}, vaultArgs(mode)...)...)
 			if r.code != ExitOK {
@@ -114,7 +115,7 @@ func TestBootstrapThroughVaultPassesTheRealConsumers(t *testing.T) {
 func TestVaultRenewAndFailures(t *testing.T) {
 	v, env := startPKI(t)
 	dir := t.TempDir()
-	in := writeFile(t, dir, "instances.yml", vaultInstances)
+	in := writeFile(t, dir, "instances.yml", remoteInstances)
 	out := filepath.Join(dir, "out")
 	if r := escert(t, env, append([]string{"bootstrap", "--instances", in, "--out", out, "-q"}, vaultArgs("sign")...)...); r.code != ExitOK {
 		t.Fatal(r.stderr)
@@ -171,7 +172,7 @@ func TestVaultNodePolicyWorksWithEveryLogin(t *testing.T) {
 	tokenFile := writeFile(t, dir, "token", v.CreateToken(t, "1h", "escert-node")+"\n")
 	sink := v.StartAgent(t, roleID, secretID)
 	addr := map[string]string{"VAULT_ADDR": v.Addr}
-	in := writeFile(t, dir, "instances.yml", vaultInstances)
+	in := writeFile(t, dir, "instances.yml", remoteInstances)
 	cases := []struct {
 		name string
 		env  map[string]string
@@ -248,7 +249,7 @@ func TestVaultStoppedMidBootstrapWritesNothing(t *testing.T) {
 
 func TestCARotateMovesALocalCAClusterToVaultWithoutDowntime(t *testing.T) {
 	dir := t.TempDir()
-	in := writeFile(t, dir, "instances.yml", vaultInstances)
+	in := writeFile(t, dir, "instances.yml", remoteInstances)
 	out := filepath.Join(dir, "out")
 	if r := escert(t, nil, "bootstrap", "--instances", in, "--out", out, "-q", "--cluster-name", "prod"); r.code != ExitOK {
 		t.Fatal(r.stderr)

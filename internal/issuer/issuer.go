@@ -173,3 +173,21 @@ func Obtain(ctx context.Context, iss Issuer, c spec.Certificate, rand io.Reader,
 	}
 	return k, chain, nil
 }
+
+// Error is a remote issuer's failure, classified for the CLI: Kind is one of the
+// backend's sentinel errors (errors.Is matches it), Msg says what to do, Err is the
+// cause. It never carries a token, password or key.
+type Error struct {
+	Kind error
+	Msg  string
+	Err  error
+}
+
+func (e *Error) Error() string        { return e.Msg }
+func (e *Error) Is(target error) bool { return target == e.Kind }
+func (e *Error) Unwrap() error        { return e.Err }
+
+// Errorf makes an *Error of the kind, with a formatted message.
+func Errorf(kind, cause error, format string, args ...any) *Error {
+	return &Error{Kind: kind, Msg: fmt.Sprintf(format, args...), Err: cause}
+}

@@ -32,22 +32,7 @@ const stepCAStartTimeout = 60 * time.Second
 // scripts/build-stepca, or fails it when ESCERT_REQUIRE_TOOLS=1.
 func RequireStepCA(t testing.TB) string {
 	t.Helper()
-	if bin := os.Getenv("ESCERT_STEPCA_BIN"); bin != "" {
-		if info, err := os.Stat(bin); err != nil || info.IsDir() || info.Mode()&0o111 == 0 {
-			t.Fatalf("realtest: ESCERT_STEPCA_BIN=%s is not an executable file", bin)
-		}
-		return bin
-	}
-	if bin := newestCached("escert-stepca", "stepca-"); bin != "" {
-		return bin
-	}
-	msg := "realtest: no step-ca test server (build one with scripts/build-stepca, or set ESCERT_STEPCA_BIN)"
-	if os.Getenv("ESCERT_REQUIRE_TOOLS") == "1" {
-		t.Fatalf("%s; ESCERT_REQUIRE_TOOLS=1 forbids skipping", msg)
-		return ""
-	}
-	t.Skip(msg)
-	return ""
+	return requireServer(t, "step-ca test server", "ESCERT_STEPCA_BIN", "escert-stepca", "stepca-", "scripts/build-stepca")
 }
 
 // StepCAOptions configures the CA's one JWK provisioner. The zero value is a

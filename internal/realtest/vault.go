@@ -31,16 +31,24 @@ const vaultStartTimeout = 60 * time.Second
 // with a message naming scripts/build-vault, or fails it when ESCERT_REQUIRE_TOOLS=1.
 func RequireVault(t testing.TB) string {
 	t.Helper()
-	if bin := os.Getenv("ESCERT_VAULT_BIN"); bin != "" {
+	return requireServer(t, "Vault server binary", "ESCERT_VAULT_BIN", "escert-vault", "vault-", "scripts/build-vault")
+}
+
+// requireServer finds a server binary a build script made: $envVar, else the newest
+// prefix* in the script's cache (newestCached). Without one it skips the test naming
+// the script, or fails it when ESCERT_REQUIRE_TOOLS=1.
+func requireServer(t testing.TB, what, envVar, cacheDir, prefix, script string) string {
+	t.Helper()
+	if bin := os.Getenv(envVar); bin != "" {
 		if info, err := os.Stat(bin); err != nil || info.IsDir() || info.Mode()&0o111 == 0 {
-			t.Fatalf("realtest: ESCERT_VAULT_BIN=%s is not an executable file", bin)
+			t.Fatalf("realtest: %s=%s is not an executable file", envVar, bin)
 		}
 		return bin
 	}
-	if bin := newestVault(); bin != "" {
+	if bin := newestCached(cacheDir, prefix); bin != "" {
 		return bin
 	}
-	msg := "realtest: no Vault server binary (build one with scripts/build-vault, or set ESCERT_VAULT_BIN)"
+	msg := fmt.Sprintf("realtest: no %s (build one with %s, or set %s)", what, script, envVar)
 	if os.Getenv("ESCERT_REQUIRE_TOOLS") == "1" {
 		t.Fatalf("%s; ESCERT_REQUIRE_TOOLS=1 forbids skipping", msg)
 		return ""

@@ -6,11 +6,12 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"strings"
+
+	"github.com/escert/escert/internal/issuer"
 )
 
 // The kinds of failure the CLI tells apart (with errors.Is). The sentinels only
@@ -34,21 +35,9 @@ var (
 	ErrUnreachable = errors.New("step-ca unreachable")
 )
 
-// Error is a classified failure: Kind is one of the sentinels, Err the cause. It
-// never carries the provisioner password, its key or a token.
-type Error struct {
-	Kind error
-	Msg  string
-	Err  error
-}
-
-func (e *Error) Error() string        { return e.Msg }
-func (e *Error) Is(target error) bool { return target == e.Kind }
-func (e *Error) Unwrap() error        { return e.Err }
-
-func newError(kind, cause error, format string, args ...any) *Error {
-	return &Error{Kind: kind, Msg: fmt.Sprintf(format, args...), Err: cause}
-}
+// newError is issuer.Errorf: every error of this package for the sentinels above is
+// an *issuer.Error.
+var newError = issuer.Errorf
 
 // apiError is step-ca's JSON error body.
 type apiError struct {

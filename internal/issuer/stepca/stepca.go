@@ -30,6 +30,7 @@ import (
 
 	"github.com/escert/escert/internal/ca"
 	"github.com/escert/escert/internal/fips"
+	"github.com/escert/escert/internal/issuer"
 	"github.com/escert/escert/internal/spec"
 )
 
@@ -163,7 +164,7 @@ func (i *Issuer) pinRoot(ctx context.Context, cfg Config) (*x509.Certificate, er
 		CA string `json:"ca"`
 	}
 	err := i.get(ctx, insecure, "/root/"+want, "fetch the root", &answer)
-	var e *Error
+	var e *issuer.Error
 	if errors.As(err, &e) && e.Kind == ErrRefused {
 		return nil, newError(ErrFingerprint, err, "step-ca at %s has no root with fingerprint %s: check --fingerprint (step certificate fingerprint root_ca.crt)", i.base, want)
 	}

@@ -15,10 +15,12 @@ import (
 	"time"
 
 	"github.com/hashicorp/vault/api"
+
+	"github.com/escert/escert/internal/issuer"
 )
 
 // The kinds of failure the CLI tells apart (with errors.Is). Every error this package
-// returns for them is an *Error whose message says what to do; the sentinels only
+// returns for them is an *issuer.Error whose message says what to do; the sentinels only
 // classify.
 var (
 	// ErrSealed: Vault answered that it is sealed. Not retried: someone must unseal it.
@@ -42,26 +44,9 @@ var (
 	ErrNeedsKey = errors.New("the Vault issuer needs the private key")
 )
 
-// Error is a classified failure: its message is for the operator, Kind is one of the
-// sentinels above (errors.Is(err, ErrSealed) and so on), Err the underlying cause.
-// Neither carries tokens, secret IDs or keys.
-type Error struct {
-	Kind error
-	Msg  string
-	Err  error
-}
-
-func (e *Error) Error() string { return e.Msg }
-
-// Is matches the error's kind.
-func (e *Error) Is(target error) bool { return target == e.Kind }
-
-// Unwrap returns the cause.
-func (e *Error) Unwrap() error { return e.Err }
-
-func newError(kind, cause error, format string, args ...any) *Error {
-	return &Error{Kind: kind, Msg: fmt.Sprintf(format, args...), Err: cause}
-}
+// newError is issuer.Errorf: every error of this package for the sentinels above is
+// an *issuer.Error.
+var newError = issuer.Errorf
 
 // request describes one call to Vault, for the messages of its errors.
 type request struct {
