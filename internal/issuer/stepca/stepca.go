@@ -212,10 +212,10 @@ func (i *Issuer) provisionerKey(ctx context.Context, password []byte) (*jose.JSO
 				return nil, newError(ErrWrongPassword, nil, "provisioner %q: give its password with --provisioner-password-file", p.Name)
 			}
 			data, err := jose.Decrypt([]byte(p.EncryptedKey), jose.WithPassword(password))
-			if err != nil && fips.Current().Enforced {
+			if m := fips.Current(); err != nil && m.Name == "go-fips140" && m.Enforced {
 				// step-ca's JWE uses AES-GCM with the IV in the message, which Go's FIPS
 				// module in enforcing mode refuses, whatever the password.
-				return nil, newError(ErrWrongPassword, err, "provisioner %q: its key is a JWE that FIPS 140-only mode cannot decrypt (AES-GCM with a given IV): issue the first certificates with a standard escert build; renewal (mutual TLS, no provisioner) works with this one", p.Name)
+				return nil, newError(ErrWrongPassword, err, "provisioner %q: its key is a JWE that FIPS 140-only mode cannot decrypt (AES-GCM with a given IV): issue the first certificates with the BoringCrypto or a standard escert build; renewal (mutual TLS, no provisioner) works with this one", p.Name)
 			}
 			if err != nil {
 				return nil, newError(ErrWrongPassword, nil, "provisioner %q: the password does not decrypt its key: check --provisioner-password-file", p.Name)
