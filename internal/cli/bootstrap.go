@@ -62,6 +62,10 @@ nothing behind.`,
   escert bootstrap --instances instances.yml --out out --format pem --key-type rsa --key-size 3072
   ESCERT_CA_PASSWORD=... escert bootstrap --instances instances.yml --out out --cluster-name prod
   escert bootstrap --instances instances.yml --out out --ca-dir offline-ca/   # CAs made with 'escert ca create'
+  VAULT_ADDR=https://vault:8200 VAULT_TOKEN=... escert bootstrap --instances instances.yml --out out \
+      --issuer vault --vault-transport-mount pki_es_transport --vault-http-mount pki_es_http --vault-role es-node
+  escert bootstrap --instances instances.yml --out out --issuer step --ca-url https://ca:9000 --root root_ca.crt \
+      --provisioner escert --provisioner-password-file provisioner.pw
 
   # instances.yml
   instances:

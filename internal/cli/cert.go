@@ -29,7 +29,9 @@ without the CAs' keys and without a bootstrap password (a node joining a running
 cluster does not use one). The cluster name in the node's transport otherName is
 taken from the CA, so the node matches the cluster's trust restrictions.`,
 		Example: `  escert cert --name node4 --dns node4.example.com --ip 192.0.2.14 --ca-dir escert-out/ca --out node4-bundle
-  escert cert --name kibana --type kibana --dns kibana.example.com --ca-dir escert-out/ca --out kibana-bundle` + exitCodeDoc,
+  escert cert --name kibana --type kibana --dns kibana.example.com --ca-dir escert-out/ca --out kibana-bundle
+  escert cert --name node4 --dns node4.example.com --out node4-bundle --cluster-name prod --issuer step --ca-url https://ca:9000 \
+      --root root_ca.crt --provisioner escert --provisioner-password-file provisioner.pw` + exitCodeDoc,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := iflags.check(); err != nil {

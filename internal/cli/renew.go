@@ -174,6 +174,8 @@ renewed files). Replaced files are kept under <config>/escert-backups/<time>/.`,
 		Example: `  escert renew --es-config /etc/elasticsearch --ca-dir /root/escert-ca
   escert renew --es-config /etc/elasticsearch --ca-dir /root/escert-ca --at 2/3 --jitter 30m
   escert renew --es-config /etc/elasticsearch --ca-dir /root/escert-ca --force --exec 'logger escert renewed'
+  escert renew --es-config /etc/elasticsearch --issuer vault --vault-token-file /etc/escert/vault-token --vault-role es-node
+  escert renew --es-config /etc/elasticsearch --issuer step --ca-url https://ca:9000 --root /etc/escert/root_ca.crt   # mutual TLS, no secret
   # packaging/escert-renew.timer runs it daily; see the README for cron.
 
 EXIT CODES
