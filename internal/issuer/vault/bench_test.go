@@ -2,55 +2,23 @@ package vault
 
 import (
 	"context"
-	"crypto/rand"
-	"fmt"
 	"testing"
 
-	"golang.org/x/sync/errgroup"
-
-	"github.com/escert/escert/internal/fips"
 	"github.com/escert/escert/internal/issuer"
-	"github.com/escert/escert/internal/spec"
+	"github.com/escert/escert/internal/issuer/issuertest"
 )
 
-// BenchmarkBulkIssue200Nodes issues the transport and HTTP certificates of 200 nodes
-// through a real Vault in sign mode: with the default concurrency (8 requests in
-// flight), and one at a time as the baseline in the same run.
+// BenchmarkBulkIssue200Nodes: sign mode against a real Vault, the issuer's own
+// concurrency limit set to the benchmark's.
 func BenchmarkBulkIssue200Nodes(b *testing.B) {
 	v := setupPKI(b)
-	var certs []spec.Certificate
-	for i := range 200 {
-		inst, err := spec.NewInstance(fmt.Sprintf("node%d", i), "", spec.Elasticsearch, []string{fmt.Sprintf("node%d.escert.test", i)}, nil, nil, nil, nil, false)
+	issuertest.BenchmarkBulk200Nodes(b, func(b *testing.B, concurrency int) issuer.Issuer {
+		cfg := config(v, ModeSign)
+		cfg.Concurrency = concurrency
+		iss, _, err := New(context.Background(), cfg)
 		if err != nil {
 			b.Fatal(err)
 		}
-		c, err := spec.Certificates(inst, spec.Options{ClusterName: "prod", TrustRestrictions: true, Localhost: true, Days: 365})
-		if err != nil {
-			b.Fatal(err)
-		}
-		certs = append(certs, c...)
-	}
-	for _, concurrency := range []int{8, 1} {
-		b.Run(fmt.Sprintf("concurrency-%d", concurrency), func(b *testing.B) {
-			cfg := config(v, ModeSign)
-			cfg.Concurrency = concurrency
-			iss, _, err := New(context.Background(), cfg)
-			if err != nil {
-				b.Fatal(err)
-			}
-			for b.Loop() {
-				g, ctx := errgroup.WithContext(context.Background())
-				g.SetLimit(concurrency)
-				for _, c := range certs {
-					g.Go(func() error {
-						_, _, err := issuer.Obtain(ctx, iss, c, rand.Reader, fips.Policy{}, fips.DefaultKey)
-						return err
-					})
-				}
-				if err := g.Wait(); err != nil {
-					b.Fatal(err)
-				}
-			}
-		})
-	}
+		return iss
+	})
 }
