@@ -65,10 +65,11 @@ func ExitCode(err error) int {
 		return coded.code
 	}
 	var (
-		in    inputError
-		use   usageError
-		spec  *spec.InputError
-		cadir *issuer.CADirError
+		in     inputError
+		use    usageError
+		spec   *spec.InputError
+		cadir  *issuer.CADirError
+		tooNew *eskeystore.TooNewError
 	)
 	switch {
 	case err == nil:
@@ -78,7 +79,7 @@ func ExitCode(err error) int {
 	case errors.Is(err, install.ErrNotEmpty):
 		return ExitExists
 	case errors.As(err, &in), errors.As(err, &spec), errors.As(err, &cadir),
-		errors.Is(err, eskeystore.ErrWrongPassword), errors.Is(err, eskeystore.ErrCorrupted),
+		errors.Is(err, eskeystore.ErrWrongPassword), errors.Is(err, eskeystore.ErrCorrupted), errors.As(err, &tooNew),
 		errors.Is(err, p12.ErrWrongPassword),
 		// Vault's answer about our request is bad input; Vault sealed or unreachable
 		// is a failure (1), as Vault's own CLI tells local from remote errors.

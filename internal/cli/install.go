@@ -10,6 +10,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/escert/escert/internal/esconfig"
+	"github.com/escert/escert/internal/eskeystore"
 	"github.com/escert/escert/internal/fips"
 	"github.com/escert/escert/internal/install"
 )
@@ -17,6 +19,7 @@ import (
 func newInstallCmd(e *env) *cobra.Command {
 	var (
 		bundleDir, configDir, owner, passFile string
+		esVersion                             string
 		dryRun, force, noAudit, enrollment    bool
 		fipsMode                              bool
 	)
@@ -28,7 +31,8 @@ func newInstallCmd(e *env) *cobra.Command {
   certs/*                  copied into <config>/certs/ (keys and p12 0640, certificates 0644,
                            the directory 0750), owned by root:<group of --owner>
   elasticsearch.keystore   the bundle's secure settings merged into the node's keystore:
-                           every other entry, the password and the format version are kept
+                           every other entry and the password are kept; the format is
+                           the one the node's Elasticsearch upgrades to (--es-version)
   elasticsearch.yml        escert's block written between BEGIN/END ESCERT lines; a re-run
                            replaces it; every byte outside the block is kept
 
@@ -42,6 +46,12 @@ Every write is atomic (temp file, fsync, rename, fsync directory), in an order t
 keeps the node loadable at every step, under a lock so two runs cannot interleave.
 Re-running with the same bundle changes nothing and says so. The block also turns on
 audit logging (--no-audit to leave it out) and, with --enrollment, enrollment tokens.
+
+A node upgrades an older keystore format when it starts, and refuses to start when it
+cannot write its config directory (as packages lay it out), so install writes the
+format of the node's version: --es-version, else the version of the installation the
+config directory belongs to (<config>/../lib, or /usr/share/elasticsearch/lib for
+/etc/elasticsearch); when neither is known, the keystore keeps its format.
 
 The node's keystore password comes from --keystore-pass-file, ESCERT_KEYSTORE_PASSWORD
 or a prompt on a terminal; none is needed when the keystore has none.`,
@@ -77,9 +87,14 @@ EXIT CODES
 			if err := policy.CheckPassword("keystore password", "--keystore-pass-file or ESCERT_KEYSTORE_PASSWORD", password); err != nil {
 				return inputError{err}
 			}
+			ksVersion, err := nodeKeystoreVersion(esVersion, configDir)
+			if err != nil {
+				return err
+			}
 			opts := install.NodeOptions{
 				BundleDir: bundleDir, ConfigDir: configDir, KeystorePassword: password, Owner: own,
-				Audit: !noAudit, Enrollment: enrollment, Force: force, FIPS: policy.FIPS, Now: e.now(), Rand: e.rand,
+				Audit: !noAudit, Enrollment: enrollment, Force: force, FIPS: policy.FIPS,
+				KeystoreVersion: ksVersion, Now: e.now(), Rand: e.rand,
 			}
 			if !dryRun {
 				unlock, err := install.Lock(configDir)
@@ -127,8 +142,28 @@ EXIT CODES
 	fl.BoolVar(&force, "force", false, "comment out conflicting settings outside escert's block instead of stopping")
 	fl.BoolVar(&noAudit, "no-audit", false, "leave xpack.security.audit.enabled out of the block")
 	fl.BoolVar(&fipsMode, "fips", false, "FIPS 140 node: refuse PKCS#12 bundles and keystore passwords under 14 bytes (implied by a FIPS build)")
+	fl.StringVar(&esVersion, "es-version", "", "the node's Elasticsearch version, which picks the keystore format (default: found from the installation)")
 	fl.BoolVar(&enrollment, "enrollment", false, "set xpack.security.enrollment.enabled: true (enrollment tokens for new nodes and Kibana)")
 	return cmd
+}
+
+// nodeKeystoreVersion is the keystore format of the node's Elasticsearch: from
+// --es-version, else from the installation beside the config directory, else 0
+// (unknown: the keystore keeps its format).
+func nodeKeystoreVersion(flag, configDir string) (int, error) {
+	if flag != "" {
+		v, err := eskeystore.VersionFor(flag)
+		if err != nil {
+			return 0, usageError{fmt.Errorf("--es-version: %w", err)}
+		}
+		return v, nil
+	}
+	if found, ok := esconfig.InstalledVersion(configDir); ok {
+		if v, err := eskeystore.VersionFor(found); err == nil {
+			return v, nil
+		}
+	}
+	return 0, nil
 }
 
 // ExitLocked is install's code for a config directory another run holds.

@@ -64,6 +64,7 @@ func ksExit(err error) (int, string) {
 		ce  codedError
 		use usageError
 		in  inputError
+		new *eskeystore.TooNewError
 	)
 	switch {
 	case errors.As(err, &ke):
@@ -77,7 +78,7 @@ func ksExit(err error) (int, string) {
 	case errors.Is(err, eskeystore.ErrCorrupted):
 		detail := strings.TrimPrefix(err.Error(), eskeystore.ErrCorrupted.Error()+": ")
 		return ksDataError, "Keystore has been corrupted or tampered with: " + detail
-	case errors.Is(err, eskeystore.ErrPasswordTooShortFIPS), errors.As(err, &in):
+	case errors.Is(err, eskeystore.ErrPasswordTooShortFIPS), errors.As(err, &in), errors.As(err, &new):
 		return ksDataError, err.Error()
 	}
 	return ksIOError, err.Error()

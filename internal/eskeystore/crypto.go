@@ -27,6 +27,16 @@ var ErrWrongPassword = errors.New("wrong keystore password")
 // after the footer or a checksum mismatch.
 var ErrCorrupted = errors.New("keystore is corrupted")
 
+// TooNewError is returned by Decode and HasPassword for a keystore whose format
+// version is newer than escert reads: a newer Elasticsearch wrote it (each node
+// upgrades its keystore to its own format when it starts). It is not corruption, and
+// the fix is a newer escert, not a new keystore.
+type TooNewError struct{ Version int }
+
+func (e *TooNewError) Error() string {
+	return fmt.Sprintf("keystore format %d is newer than this escert reads (formats %d to %d): a newer Elasticsearch wrote it; upgrade escert to a release whose `escert version` lists keystore format %d", e.Version, minVersion, maxVersion, e.Version)
+}
+
 // ErrPasswordTooShortFIPS is returned by Decode and Encode under
 // GODEBUG=fips140=only when the password is shorter than MinFIPSPasswordLen bytes,
 // including the empty password.
@@ -43,18 +53,19 @@ func checkFIPSPassword(password []byte) error {
 }
 
 // deriveKey is KeyStoreWrapper.createCipher's key derivation:
-// PBKDF2WithHmacSHA512 over the password's UTF-8 bytes, 128-bit key.
+// PBKDF2WithHmacSHA512 over the password's UTF-8 bytes, a 128-bit key (256-bit from
+// version 7, which makes the cipher AES-256-GCM).
 func deriveKey(password, salt []byte, version int) ([]byte, error) {
 	// crypto/pbkdf2 takes the password as a string, which costs one copy that
 	// cannot be cleared.
-	key, err := pbkdf2.Key(sha512.New, string(password), salt, iterations(version), keyLen)
+	key, err := pbkdf2.Key(sha512.New, string(password), salt, iterations(version), keyLen(version))
 	if err != nil {
 		return nil, fmt.Errorf("derive keystore key: %w", err)
 	}
 	return key, nil
 }
 
-// seal encrypts plaintext with AES-128-GCM and the salt as additional data, and
+// seal encrypts plaintext with AES-GCM (the key length picks AES-128 or AES-256) and the salt as additional data, and
 // returns the IV and the ciphertext with the tag appended. Outside FIPS 140-only
 // mode the IV is read from rand, so tests can fix it. In FIPS 140-only mode Go
 // refuses caller-chosen GCM nonces, so the FIPS module draws the IV itself.

@@ -6,7 +6,7 @@ import (
 	"hash/crc32"
 )
 
-// Decode parses and decrypts an elasticsearch.keystore file of version 3 to 6. Use
+// Decode parses and decrypts an elasticsearch.keystore file of version 3 to 7. Use
 // an empty password for a keystore without one (HasPassword reports which).
 //
 // The CRC32 footer is checked before anything inside the header is trusted, so any

@@ -107,6 +107,28 @@ func TestDecodeAnyChangedByteIsCorruption(t *testing.T) {
 	}
 }
 
+// TestDecodeNamesANewerFormatAsTooNewNotCorrupted: an intact file of a format
+// newer than escert reads comes from a newer Elasticsearch (each node upgrades its
+// keystore when it starts), so the error points at upgrading escert.
+func TestDecodeNamesANewerFormatAsTooNewNotCorrupted(t *testing.T) {
+	data := encodeTest(t, 7, testPassword)
+	binary.BigEndian.PutUint32(data[offVersion:], 8)
+	data = fixCRC(data)
+	for name, call := range map[string]func() error{
+		"Decode":      func() error { _, err := Decode(data, testPassword); return err },
+		"HasPassword": func() error { _, err := HasPassword(data); return err },
+	} {
+		err := call()
+		var tooNew *TooNewError
+		if !errors.As(err, &tooNew) || tooNew.Version != 8 || errors.Is(err, ErrCorrupted) {
+			t.Fatalf("%s: err = %v, want a TooNewError for format 8", name, err)
+		}
+		if !strings.Contains(err.Error(), "upgrade escert") {
+			t.Errorf("%s: %q does not say to upgrade escert", name, err)
+		}
+	}
+}
+
 func TestDecodeReportsWhatIsCorrupted(t *testing.T) {
 	put := func(d []byte, off int, order binary.ByteOrder, v int32) { order.PutUint32(d[off:], uint32(v)) }
 	tests := []struct {
@@ -119,8 +141,8 @@ func TestDecodeReportsWhatIsCorrupted(t *testing.T) {
 		{"bad header magic", func(d []byte, _ binary.ByteOrder) []byte { d[0] ^= 1; return d }, true, "bad header magic"},
 		{"wrong codec name", func(d []byte, _ binary.ByteOrder) []byte { d[5] = 'E'; return d }, true, "wrong codec name"},
 		{"wrong codec name length", func(d []byte, _ binary.ByteOrder) []byte { d[4] = 21; return d }, true, "wrong codec name"},
-		{"version 7", func(d []byte, _ binary.ByteOrder) []byte { put(d, offVersion, binary.BigEndian, 7); return d }, true,
-			"keystore is corrupted: unsupported version 7 (escert reads 3 to 6)"},
+		{"version 8 with a bad checksum", func(d []byte, _ binary.ByteOrder) []byte { put(d, offVersion, binary.BigEndian, 8); return d }, false,
+			"keystore is corrupted: checksum mismatch"},
 		{"version 2", func(d []byte, _ binary.ByteOrder) []byte { put(d, offVersion, binary.BigEndian, 2); return d }, true, "unsupported version 2"},
 		{"negative version", func(d []byte, _ binary.ByteOrder) []byte { put(d, offVersion, binary.BigEndian, -1); return d }, true, "unsupported version -1"},
 		{"checksum mismatch", func(d []byte, _ binary.ByteOrder) []byte { d[offEnc] ^= 1; return d }, false, "keystore is corrupted: checksum mismatch"},
@@ -157,7 +179,7 @@ func TestDecodeReportsWhatIsCorrupted(t *testing.T) {
 			return out
 		}, true, "shorter than the GCM tag"},
 	}
-	for _, version := range []int{4, 6} {
+	for _, version := range []int{4, 7} {
 		data := encodeTest(t, version, testPassword)
 		for _, tt := range tests {
 			t.Run(fmt.Sprintf("v%d/%s", version, tt.name), func(t *testing.T) {
@@ -284,7 +306,7 @@ func TestHasPassword(t *testing.T) {
 		{"bad byte", append(bytes.Clone(withPassword[:offHasPw]), 2), false, "invalid hasPassword byte 2"},
 		{"ends after the header", withPassword[:offHasPw], false, "file ends after the header"},
 		{"not a keystore", []byte("PK\x03\x04 this is a zip file, not a keystore"), false, "bad header magic"},
-		{"future version", append(bytes.Clone(withPassword[:offVersion]), 0, 0, 0, 7, 0), false, "unsupported version 7"},
+		{"future version without a footer", append(bytes.Clone(withPassword[:offVersion]), 0, 0, 0, 8, 0), false, "too short to hold a keystore"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

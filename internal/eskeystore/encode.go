@@ -8,7 +8,7 @@ import (
 )
 
 // Encode encrypts the keystore with password and returns the file in format
-// k.Version (3 to 6), laid out as KeyStoreWrapper.save writes it. An empty password
+// k.Version (3 to 7), laid out as KeyStoreWrapper.save writes it. An empty password
 // gives a keystore Elasticsearch opens without prompting (hasPassword 0).
 //
 // rand supplies the salt, the IV (except in FIPS 140-only mode, where the FIPS

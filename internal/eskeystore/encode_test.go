@@ -61,7 +61,7 @@ func TestEncodeMatchesGoldenFiles(t *testing.T) {
 	if fips140.Enforced() {
 		t.Skip("GODEBUG=fips140=only draws the GCM IV inside the FIPS module, so output is not reproducible")
 	}
-	for _, version := range []int{3, 4, 5, 6} {
+	for _, version := range []int{3, 4, 5, 6, 7} {
 		for _, pc := range passwordCases {
 			t.Run(fmt.Sprintf("v%d-%s", version, pc.name), func(t *testing.T) {
 				got, err := newTestKeystore(t, version).Encode(pc.password, testRand())
@@ -93,7 +93,7 @@ func TestEncodeMatchesGoldenFiles(t *testing.T) {
 }
 
 func TestEncodeLayout(t *testing.T) {
-	for _, version := range []int{3, 4, 5, 6} {
+	for _, version := range []int{3, 4, 5, 6, 7} {
 		for _, pc := range passwordCases {
 			t.Run(fmt.Sprintf("v%d-%s", version, pc.name), func(t *testing.T) {
 				skipEmptyPasswordUnderFIPS(t, pc.password)
@@ -160,7 +160,7 @@ func assertLayout(t *testing.T, data []byte, version int, hasPassword bool) {
 }
 
 func TestRoundTrip(t *testing.T) {
-	for _, version := range []int{3, 4, 5, 6} {
+	for _, version := range []int{3, 4, 5, 6, 7} {
 		for _, pc := range passwordCases {
 			t.Run(fmt.Sprintf("v%d-%s", version, pc.name), func(t *testing.T) {
 				skipEmptyPasswordUnderFIPS(t, pc.password)
@@ -223,7 +223,7 @@ func TestEncodeAddsMissingSeed(t *testing.T) {
 }
 
 func TestEncodeRefusesUnknownVersion(t *testing.T) {
-	for _, version := range []int{0, 2, 7} {
+	for _, version := range []int{0, 2, 8} {
 		k := newTestKeystore(t, 4)
 		k.Version = version
 		if _, err := k.Encode(testPassword, testRand()); err == nil {

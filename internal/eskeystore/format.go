@@ -34,7 +34,11 @@ const (
 	// PBKDF2 iterations instead of 10,000 (Elasticsearch 8.14; 210,000 is OWASP's
 	// recommended count for PBKDF2-HMAC-SHA512).
 	pbkdf2v6Version = 6
-	maxVersion      = 6
+	// aes256Version is the first version whose AES key is 256 bits (a 32-byte
+	// PBKDF2 output) instead of 128: Elasticsearch 9.0, and 8.18 by backport
+	// (PR #119749/#119827). Nothing else changed.
+	aes256Version = 7
+	maxVersion    = 7
 )
 
 // KeyStoreWrapper's crypto parameters.
@@ -42,7 +46,8 @@ const (
 	saltLen        = 64 // new byte[64] in KeyStoreWrapper.encrypt
 	ivLen          = 12 // new byte[12]; GCM's standard nonce size
 	tagLen         = 16 // GCM_TAG_BITS = 128
-	keyLen         = 16 // AES_KEY_BITS = 128
+	keyLen128      = 16 // AES_KEY_BITS = 128, versions 3 to 6
+	keyLen256      = 32 // AES_KEY_BITS = 256 from version 7
 	iterationsOld  = 10_000
 	iterationsV6   = 210_000
 	hasPasswordOff = headerLen
@@ -65,14 +70,27 @@ func iterations(version int) int {
 	return iterationsOld
 }
 
+// keyLen returns the AES key length in bytes of the given version.
+func keyLen(version int) int {
+	if version >= aes256Version {
+		return keyLen256
+	}
+	return keyLen128
+}
+
 // VersionFor returns the keystore format version to write for a cluster running the
-// given Elasticsearch version, written MAJOR.MINOR or MAJOR.MINOR.PATCH: 6 for 8.14
-// and later, 5 for 8.0 to 8.13 (which refuse version 6 as too new), 4 for 6.8 and 7.x.
+// given Elasticsearch version, written MAJOR.MINOR or MAJOR.MINOR.PATCH: the newest
+// version that Elasticsearch reads, which is also the one it upgrades the file to on
+// its first start. 7 for 9.x and 8.18 and later, 6 for 8.14 to 8.17 (which refuse
+// version 7 as too new), 5 for 8.0 to 8.13 (which refuse version 6), 4 for 6.8 and
+// 7.x.
 func VersionFor(esVersion string) (int, error) {
 	major, minor, ok := parseESVersion(esVersion)
 	if ok {
 		switch {
-		case major == 9, major == 8 && minor >= 14:
+		case major == 9, major == 8 && minor >= 18:
+			return 7, nil
+		case major == 8 && minor >= 14:
 			return 6, nil
 		case major == 8:
 			return 5, nil
@@ -126,6 +144,14 @@ func parseHeader(data []byte) (int, error) {
 	}
 	v := int32(binary.BigEndian.Uint32(data[headerLen-4:]))
 	if v < minVersion || v > maxVersion {
+		// A version out of range is corruption unless the checksum vouches for it:
+		// then a newer Elasticsearch wrote the file, and the fix is a newer escert.
+		if err := checkFooter(data); err != nil {
+			return 0, err
+		}
+		if v > maxVersion {
+			return 0, &TooNewError{Version: int(v)}
+		}
 		return 0, fmt.Errorf("%w: unsupported version %d (escert reads %d to %d)", ErrCorrupted, v, minVersion, maxVersion)
 	}
 	return int(v), nil

@@ -4,8 +4,8 @@
 //
 // The file format is Elasticsearch's KeyStoreWrapper framed by Lucene's CodecUtil
 // header and footer: a header naming the format version, a hasPassword byte, a data
-// block holding a salt, an IV and the AES-128-GCM encrypted settings, and a CRC32
-// footer. Versions 3 to 6 are read and written; see VersionFor for which
+// block holding a salt, an IV and the AES-GCM encrypted settings (AES-128, AES-256 from version 7), and a CRC32
+// footer. Versions 3 to 7 are read and written; see VersionFor for which
 // Elasticsearch reads which version.
 //
 // The package works on bytes only. Writing the file (temp file, mode 0660, rename) is
@@ -52,7 +52,7 @@ const (
 // version and a set of named secret settings. The zero value is not usable; get one
 // from New or Decode.
 type Keystore struct {
-	// Version is the format version Encode writes, 3 to 6. Decode sets it to the
+	// Version is the format version Encode writes, 3 to 7. Decode sets it to the
 	// version of the file, so that a decoded keystore is written back in the same
 	// version unless the caller changes it (use VersionFor to pick one).
 	Version int
@@ -70,7 +70,7 @@ type entry struct {
 
 // New returns a keystore of the given format version holding a fresh keystore.seed
 // drawn from rand, as elasticsearch-keystore create does. escert creates versions 4
-// to 6 only: version 3 is read by Elasticsearch 6.3 to 6.7, which escert does not
+// to 7 only: version 3 is read by Elasticsearch 6.3 to 6.7, which escert does not
 // target, and is written only to save back a file that was already version 3.
 func New(version int, rand io.Reader) (*Keystore, error) {
 	if version < 4 || version > maxVersion {

@@ -24,7 +24,7 @@ type errReader struct{}
 func (errReader) Read([]byte) (int, error) { return 0, errors.New("rand failed") }
 
 func TestNewCreatesSeedFromElasticsearchAlphabet(t *testing.T) {
-	for _, version := range []int{4, 5, 6} {
+	for _, version := range []int{4, 5, 6, 7} {
 		k, err := New(version, testRand())
 		if err != nil {
 			t.Fatalf("New(%d): %v", version, err)
@@ -77,7 +77,7 @@ func TestNewSeedRejectsBiasedBytes(t *testing.T) {
 }
 
 func TestNewRefusesVersionsItDoesNotCreate(t *testing.T) {
-	for _, version := range []int{0, 2, 3, 7} {
+	for _, version := range []int{0, 2, 3, 8} {
 		if _, err := New(version, testRand()); err == nil {
 			t.Errorf("New(%d) succeeded, want an error", version)
 		}
@@ -178,12 +178,16 @@ func TestVersionFor(t *testing.T) {
 		es      string
 		version int // 0: error
 	}{
-		{"9.0", 6},
-		{"9.1.3", 6},
+		{"9.0", 7},
+		{"9.1.3", 7},
+		{"9.5.4", 7},
+		{"8.18", 7},
+		{"8.19.21", 7},
+		{"8.17", 6},
+		{"8.17.4", 6},
 		{"8.14", 6},
 		{"8.14.0", 6},
 		{"8.15.1", 6},
-		{"8.19.2", 6},
 		{"8.13", 5},
 		{"8.13.4", 5},
 		{"8.0", 5},

@@ -36,8 +36,14 @@ type NodeOptions struct {
 	// FIPS refuses bundles a FIPS 140 mode Elasticsearch cannot load: PKCS#12 files,
 	// or a block without fips_mode.
 	FIPS bool
-	Now  time.Time
-	Rand io.Reader
+	// KeystoreVersion is the keystore format the node's Elasticsearch reads and
+	// upgrades to on start (eskeystore.VersionFor), 0 when unknown. The node's
+	// keystore is written in it: a node whose config directory it cannot write (the
+	// packages' root:elasticsearch 2750) refuses to start with an older one, since it
+	// cannot upgrade the file.
+	KeystoreVersion int
+	Now             time.Time
+	Rand            io.Reader
 }
 
 // Owner is who a file belongs to.
@@ -87,7 +93,11 @@ const (
 	certMode     fs.FileMode = 0o644
 	keystoreMode fs.FileMode = 0o660
 	ymlMode      fs.FileMode = 0o660
-	backupMode   fs.FileMode = 0o700
+	// backupDirMode lets the group list the backups but not read them (the files are
+	// 0600). Elasticsearch 9 watches its whole config directory for the file realm and
+	// refuses to start when it cannot list a subdirectory, so a 0700 directory there
+	// stops the node.
+	backupDirMode fs.FileMode = 0o750
 )
 
 // PlanNode works out what installing a node bundle into a config directory changes:
@@ -321,10 +331,23 @@ func (p *Plan) planKeystore(o NodeOptions, bundleKS, nodeKS *eskeystore.Keystore
 		kept = len(nodeKS.Names())
 	}
 	if target == nil {
+		version := bundleKS.Version
+		if o.KeystoreVersion > 0 {
+			version = o.KeystoreVersion
+		}
 		var err error
-		if target, err = eskeystore.New(bundleKS.Version, o.Rand); err != nil {
+		if target, err = eskeystore.New(version, o.Rand); err != nil {
 			return err
 		}
+	}
+	upgraded := ""
+	if o.KeystoreVersion > 0 && target.Version != o.KeystoreVersion {
+		path := filepath.Join(o.ConfigDir, "elasticsearch.keystore")
+		if target.Version > o.KeystoreVersion {
+			return &InputError{Path: path, Problem: fmt.Sprintf("keystore format %d is newer than the given Elasticsearch version reads (format %d): is --es-version right?", target.Version, o.KeystoreVersion)}
+		}
+		upgraded = fmt.Sprintf(", upgraded from format %d to %d", target.Version, o.KeystoreVersion)
+		target.Version = o.KeystoreVersion
 	}
 	var added, changed []string
 	for _, name := range bundleKS.Names() {
@@ -345,7 +368,7 @@ func (p *Plan) planKeystore(o NodeOptions, bundleKS, nodeKS *eskeystore.Keystore
 			return err
 		}
 	}
-	if nodeKS != nil && len(added)+len(changed) == 0 {
+	if nodeKS != nil && len(added)+len(changed) == 0 && upgraded == "" {
 		return nil
 	}
 	data, err := target.Encode(o.KeystorePassword, o.Rand)
@@ -363,6 +386,7 @@ func (p *Plan) planKeystore(o NodeOptions, bundleKS, nodeKS *eskeystore.Keystore
 	if nodeKS != nil {
 		reason = fmt.Sprintf("merged: %d added, %d changed, %d other setting(s) kept", len(added), len(changed), kept-len(changed))
 	}
+	reason += upgraded
 	p.Changes = append(p.Changes, Change{Path: "elasticsearch.keystore", Old: nodeData, New: data, Perm: perm, Reason: reason})
 	return nil
 }
@@ -509,11 +533,15 @@ func (o NodeOptions) perm(mode fs.FileMode) Perm {
 }
 
 // Backup copies files (config-relative path to content) into
-// <config>/escert-backups/<time>/ with mode 0600 in a 0700 directory, and returns that
-// directory ("" when there is nothing to keep).
+// <config>/escert-backups/<time>/ with mode 0600, in 0750 directories of the config
+// directory's group, and returns that directory ("" when there is nothing to keep).
 func Backup(configDir string, now time.Time, files map[string][]byte) (string, error) {
 	if len(files) == 0 {
 		return "", nil
+	}
+	config, err := os.Stat(configDir)
+	if err != nil {
+		return "", fmt.Errorf("back up into %s: %w", configDir, err)
 	}
 	// Two runs in one second (a re-run after a failure) must not overwrite each
 	// other's backups.
@@ -527,7 +555,7 @@ func Backup(configDir string, now time.Time, files map[string][]byte) (string, e
 	}
 	for rel, data := range files {
 		dst := filepath.Join(dir, filepath.FromSlash(rel))
-		if err := os.MkdirAll(filepath.Dir(dst), backupMode); err != nil {
+		if err := mkdirAllLike(configDir, filepath.Dir(dst), backupDirMode, config); err != nil {
 			return "", fmt.Errorf("create backup directory: %w", err)
 		}
 		if err := WriteFile(dst, data, 0o600); err != nil {
@@ -535,6 +563,28 @@ func Backup(configDir string, now time.Time, files map[string][]byte) (string, e
 		}
 	}
 	return dir, nil
+}
+
+// mkdirAllLike creates dir and its missing parents below root with mode, giving each
+// new directory the group of like (the config directory), so whoever can list the
+// config directory can list them too.
+func mkdirAllLike(root, dir string, mode fs.FileMode, like fs.FileInfo) error {
+	if dir == root {
+		return nil
+	}
+	if _, err := os.Lstat(dir); err == nil {
+		return nil
+	}
+	if err := mkdirAllLike(root, filepath.Dir(dir), mode, like); err != nil {
+		return err
+	}
+	if err := os.Mkdir(dir, mode); err != nil && !errors.Is(err, fs.ErrExist) {
+		return err
+	}
+	if err := os.Chmod(dir, mode); err != nil { // the umask may have narrowed it
+		return err
+	}
+	return chownGroupLike(dir, like)
 }
 
 // Diff writes what the plan would change: a unified diff for text files, a summary
