@@ -11,7 +11,11 @@ DEMO    ?= escert-demo
 CRYPTO_PKGS := ./internal/fips ./internal/ca ./internal/eskeystore ./internal/p12 \
                ./internal/spec ./internal/issuer ./internal/issuer/stepca ./internal/inspect ./internal/esconfig ./internal/bundle
 
-.PHONY: build fips fips-boring check-fips test test-unit test-fips test-boring lint demo bench clean
+.PHONY: build fips fips-boring check-fips test test-servers test-unit test-fips test-boring lint demo bench clean
+
+# The Elasticsearch versions the end-to-end tests start (internal/e2e names the same
+# ones): the newest 8.x and 9.x, and 8.17 for the keystore format table.
+ES_VERSIONS := 9.5.4 8.19.21 8.17.4
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/escert ./cmd/escert
@@ -30,12 +34,23 @@ check-fips: build fips fips-boring
 	scripts/check-fips-binaries
 
 # Everything CI checks, the unit suite last so its summary closes the log. The tests
-# drive real consumers (keytool/JSSE, openssl, node, python3, curl); with
-# ESCERT_REQUIRE_TOOLS=1 (as in CI) a missing one fails.
-test: lint check-fips test-fips test-boring test-unit
+# drive real consumers (keytool/JSSE, openssl, node, python3, curl) and real servers
+# (Elasticsearch, Vault, step-ca); with ESCERT_REQUIRE_TOOLS=1 (as in CI) a missing
+# one fails.
+test: test-servers lint check-fips test-fips test-boring test-unit
 
+# The real servers the tests start, each built or fetched once and cached outside the
+# checkout: Vault (~20 minutes cold), step-ca (~3 minutes), Elasticsearch (~20 s a
+# version). Later runs find them in the cache at once.
+test-servers:
+	scripts/build-vault >/dev/null
+	scripts/build-stepca >/dev/null
+	for v in $(ES_VERSIONS); do scripts/fetch-elasticsearch $$v >/dev/null || exit 1; done
+
+# The end-to-end package runs real clusters for several minutes: past go test's
+# default 10-minute limit.
 test-unit:
-	$(GO) test -count=1 ./...
+	$(GO) test -count=1 -timeout 45m ./...
 
 test-fips:
 	GODEBUG=fips140=only $(GO) test -count=1 $(CRYPTO_PKGS)

@@ -42,8 +42,12 @@ func (c *checker) isSecret(path string, info fs.FileInfo) bool {
 	name := filepath.Base(path)
 	ext := strings.ToLower(filepath.Ext(name))
 	switch {
-	case c.refs[path], secretExt[ext], secretNames[name]:
+	case c.refs[path], secretExt[ext]:
 		return true
+	case secretNames[name]:
+		// The packages ship an empty users file 0660 root:elasticsearch, like every
+		// other config file whose group may write it; only hashes make it a secret.
+		return info.Size() > 0
 	case pemExt[ext] && info.Size() <= maxScan:
 		data, err := os.ReadFile(path)
 		return err == nil && bytes.Contains(data, []byte("PRIVATE KEY-----"))

@@ -30,6 +30,10 @@ import (
 // version is unknown: version 6, the one Elasticsearch 8.14 and later write.
 const DefaultVersion = 6
 
+// LatestVersion is the newest format escert reads and writes, the one Elasticsearch
+// 8.18 and later write.
+const LatestVersion = maxVersion
+
 // SeedSetting is the setting every keystore holds. Elasticsearch creates it with the
 // keystore (KeyStoreWrapper.addBootstrapSeed) and uses it as a per-cluster secret,
 // for example to derive the default token encryption keys.

@@ -339,6 +339,9 @@ func (p *Plan) planKeystore(o NodeOptions, bundleKS, nodeKS *eskeystore.Keystore
 		if target, err = eskeystore.New(version, o.Rand); err != nil {
 			return err
 		}
+		if o.KeystoreVersion == 0 && version < eskeystore.LatestVersion {
+			p.Notes = append(p.Notes, fmt.Sprintf("elasticsearch.keystore: created in format %d, the bundle's; Elasticsearch 8.18 and later upgrade it to format %d on start, and refuse to start when they cannot (a config directory they cannot write, or a keystore they do not own): give --es-version so install writes the node's format", version, eskeystore.LatestVersion))
+		}
 	}
 	upgraded := ""
 	if o.KeystoreVersion > 0 && target.Version != o.KeystoreVersion {
