@@ -258,6 +258,16 @@ func writeFile(name string, data []byte, mode fs.FileMode) func(*testing.T, stri
 	}
 }
 
+// then runs edits in order.
+func then(edits ...func(*testing.T, string)) func(*testing.T, string) {
+	return func(t *testing.T, dir string) {
+		t.Helper()
+		for _, e := range edits {
+			e(t, dir)
+		}
+	}
+}
+
 func copyFile(from, to string) func(*testing.T, string) {
 	return func(t *testing.T, dir string) {
 		t.Helper()
@@ -494,6 +504,11 @@ func TestEachFindingOnAConfigBrokenOneWay(t *testing.T) {
 			opts: func(o *check.Options) { o.Elasticsearch = &check.Identity{UID: nobody.UID, GID: -1} },
 			want: []string{"warning:secret-group-writable"}},
 		{name: "group-writable elasticsearch.keystore, as the packages make it", edit: chmod("elasticsearch.keystore", 0o660)},
+		{name: "group-writable empty users file, as the packages ship it", edit: then(writeFile("users", nil, 0o600), chmod("users", 0o660)),
+			opts: func(o *check.Options) { o.Elasticsearch = &check.Identity{UID: nobody.UID, GID: -1} }},
+		{name: "group-writable users file holding a hash", edit: then(writeFile("users", []byte("admin:$2a$10$abcdefghijklmnopqrstuuvwxyz0123456789ABCDEFGHIJKLMNO\n"), 0o600), chmod("users", 0o660)),
+			opts: func(o *check.Options) { o.Elasticsearch = &check.Identity{UID: nobody.UID, GID: -1} },
+			want: []string{"warning:secret-group-writable"}},
 		{name: "world-writable elasticsearch.yml", edit: chmod("elasticsearch.yml", 0o666),
 			want: []string{"problem:world-writable"}},
 		{name: "config owned and writable by Elasticsearch's user",

@@ -24,6 +24,11 @@ type keyFlags struct {
 	caDays  int
 }
 
+
+// esVersionFormats is which keystore format each Elasticsearch version reads, for
+// every --es-version flag's help (eskeystore.VersionFor decides).
+const esVersionFormats = "7.x: 4, 8.0-8.13: 5, 8.14-8.17: 6, 8.18+ and 9.x: 7"
+
 func (f *keyFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.keyType, "key-type", "ecdsa", "key type: ecdsa or rsa")
 	fs.IntVar(&f.keySize, "key-size", 0, "RSA key size: 2048, 3072 or 4096 (default 3072)")
@@ -67,7 +72,7 @@ func (f *issueFlags) register(fs *pflag.FlagSet) {
 	fs.BoolVar(&f.noTrust, "no-trust-restrictions", false, "do not restrict the transport layer to this cluster's node certificates")
 	fs.BoolVar(&f.noLocalhost, "no-localhost", false, "leave localhost, 127.0.0.1 and ::1 out of HTTP certificates")
 	fs.StringVar(&f.transportVerify, "transport-verification", "certificate", "transport verification_mode: certificate (chain + trust restrictions, as ECK) or full (also host names)")
-	fs.StringVar(&f.esVersion, "es-version", "8.14", "target Elasticsearch version; picks the elasticsearch.keystore format (7.x: 4, 8.0-8.13: 5, 8.14+: 6)")
+	fs.StringVar(&f.esVersion, "es-version", "8.14", "target Elasticsearch version; picks the elasticsearch.keystore format ("+esVersionFormats+")")
 	fs.StringVar(&f.keystorePassFile, "keystore-pass-file", "", "file holding the elasticsearch.keystore password (default: no password, like Elasticsearch)")
 	fs.StringVar(&f.caPassFile, "ca-pass-file", "", "file holding the CA key passphrase (or set ESCERT_CA_PASSWORD)")
 	fs.BoolVarP(&f.quiet, "quiet", "q", false, "no progress output")

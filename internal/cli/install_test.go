@@ -73,6 +73,13 @@ func TestInstallExitCodes(t *testing.T) {
 	}{
 		{"conflicting setting", "xpack.security.http.ssl.enabled: false\n", nil, nil, ExitInput, "xpack.security.http.ssl.enabled (line 1) outside escert's block"},
 		{"unknown owner", "", []string{"--owner", "no-such-user-here"}, nil, ExitInput, "--owner no-such-user-here: no such user"},
+		{"unknown Elasticsearch version", "", []string{"--es-version", "5.6"}, nil, ExitUsage, "--es-version: unsupported Elasticsearch version \"5.6\""},
+		{"keystore newer than the given version reads", "", []string{"--es-version", "8.17"}, func(t *testing.T, config string) func() {
+			if r := escert(t, nil, "keystore", "create", "--es-version", "9.0", "--path", filepath.Join(config, "elasticsearch.keystore")); r.code != 0 {
+				t.Fatal(r.stderr)
+			}
+			return func() {}
+		}, ExitInput, "keystore format 7 is newer than the given Elasticsearch version reads (format 6): is --es-version right?"},
 		{"locked", "", nil, func(t *testing.T, config string) func() {
 			unlock, err := install.Lock(config)
 			if err != nil {

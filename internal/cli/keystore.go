@@ -473,7 +473,8 @@ func newKeystoreCreateCmd(e *env, o *ksOptions) *cobra.Command {
 		Use:   "create",
 		Short: "Create a new keystore holding only keystore.seed",
 		Long: `Create a new elasticsearch.keystore, mode 0660, holding a fresh keystore.seed, in
-format 6 (Elasticsearch 8.14 and later) or the one --es-version reads.
+format 6 (Elasticsearch 8.14 and later) or the one --es-version reads
+(` + esVersionFormats + `).
 
 With -p the keystore is protected by a password: --keystore-pass-file,
 ESCERT_KEYSTORE_PASSWORD or a prompt (twice). Without -p it has none, as
@@ -527,7 +528,7 @@ An existing keystore is replaced only when confirmed on the terminal or with
 	}
 	cmd.Flags().BoolVarP(&password, "password", "p", false, "protect the keystore with a password (from --keystore-pass-file, ESCERT_KEYSTORE_PASSWORD or a prompt)")
 	cmd.Flags().BoolVarP(&force, "force", "f", false, "replace an existing keystore without asking")
-	cmd.Flags().StringVar(&esVersion, "es-version", "8.14", "target Elasticsearch version; picks the format (7.x: 4, 8.0-8.13: 5, 8.14+: 6)")
+	cmd.Flags().StringVar(&esVersion, "es-version", "8.14", "target Elasticsearch version; picks the format ("+esVersionFormats+")")
 	return cmd
 }
 
@@ -606,7 +607,7 @@ A missing keystore is created (no password, mode 0660) when confirmed or with -f
 	}
 	cmd.Flags().BoolVarP(&stdin, "stdin", "x", false, "read the values from standard input, one line per setting")
 	cmd.Flags().BoolVarP(&force, "force", "f", false, "overwrite existing settings without asking, creating the keystore if needed")
-	cmd.Flags().StringVar(&esVersion, "es-version", "8.14", "format of a keystore this creates (7.x: 4, 8.0-8.13: 5, 8.14+: 6)")
+	cmd.Flags().StringVar(&esVersion, "es-version", "8.14", "format of a keystore this creates ("+esVersionFormats+")")
 	return cmd
 }
 
@@ -687,7 +688,7 @@ created (no password, mode 0660) when confirmed or with -f.`,
 		}),
 	}
 	cmd.Flags().BoolVarP(&force, "force", "f", false, "overwrite existing settings without asking, creating the keystore if needed")
-	cmd.Flags().StringVar(&esVersion, "es-version", "8.14", "format of a keystore this creates (7.x: 4, 8.0-8.13: 5, 8.14+: 6)")
+	cmd.Flags().StringVar(&esVersion, "es-version", "8.14", "format of a keystore this creates ("+esVersionFormats+")")
 	return cmd
 }
 
@@ -830,11 +831,12 @@ func newKeystoreUpgradeCmd(e *env, o *ksOptions) *cobra.Command {
 	var esVersion string
 	cmd := &cobra.Command{
 		Use:   "upgrade",
-		Short: "Rewrite the keystore in the current format (6) or the one --es-version reads",
+		Short: "Rewrite the keystore in format 6, or the one --es-version reads",
 		Long: `Rewrite the keystore in format 6 (Elasticsearch 8.14 and later), or in the format
-the Elasticsearch version --es-version reads (7.x: 4, 8.0-8.13: 5), adding
-keystore.seed if it is missing. A keystore already in that format is left alone.
-The password, owner and mode are kept.`,
+the Elasticsearch version --es-version reads (` + esVersionFormats + `), adding
+keystore.seed if it is missing. A keystore already in that format or a newer one is
+left alone; one newer than an explicit --es-version reads is refused (escert does
+not downgrade). The password, owner and mode are kept.`,
 		Example: `  escert keystore upgrade
   escert keystore upgrade --es-version 8.13` +
 			ksExitCodes(ksCodeOK+"; also when the keystore is already in the format", ksCodeUsage, ksCodeData, ksCodeIO, ksCodeConfig),
@@ -852,9 +854,15 @@ The password, owner and mode are kept.`,
 				return err
 			}
 			_, seeded := k.ks.Get(eskeystore.SeedSetting)
-			if k.ks.Version == version && seeded {
+			// Upgrading never lowers the format: a 9.x node's format-7 keystore
+			// rewritten as 6 would make the node upgrade it again on start, which it
+			// cannot do in a config directory it may not write.
+			if k.ks.Version > version && s.cmd.Flags().Changed("es-version") {
+				return ksErrorf(ksDataError, "keystore is in format %d, newer than Elasticsearch %s reads (format %d): escert does not downgrade keystores", k.ks.Version, esVersion, version)
+			}
+			if k.ks.Version >= version && seeded {
 				if !s.o.silent {
-					fmt.Fprintf(s.cmd.ErrOrStderr(), "Elasticsearch keystore is already in format %d\n", version)
+					fmt.Fprintf(s.cmd.ErrOrStderr(), "Elasticsearch keystore is already in format %d\n", k.ks.Version)
 				}
 				return nil
 			}
@@ -869,7 +877,7 @@ The password, owner and mode are kept.`,
 			return nil
 		}),
 	}
-	cmd.Flags().StringVar(&esVersion, "es-version", "8.14", "target Elasticsearch version; picks the format (7.x: 4, 8.0-8.13: 5, 8.14+: 6)")
+	cmd.Flags().StringVar(&esVersion, "es-version", "8.14", "target Elasticsearch version; picks the format ("+esVersionFormats+")")
 	return cmd
 }
 

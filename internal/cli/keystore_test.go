@@ -524,12 +524,29 @@ func TestKeystoreUpgradeRewritesTheFormatOnlyWhenAsked(t *testing.T) {
 		{[]string{"--es-version", "8.13"}, 5, "from format 4 to 5"},
 		{nil, 6, "from format 5 to 6"},
 		{nil, 6, "already in format 6"},
+		{[]string{"--es-version", "9.5"}, 7, "from format 6 to 7"},
+		// A 9.x node's keystore is never lowered to the default format.
+		{nil, 7, "already in format 7"},
 	} {
 		r := mustKS(t, ksCall{}, append([]string{"upgrade", "--path", path}, step.args...)...)
 		k := decodeKS(t, path, "")
 		if k.Version != step.version || !strings.Contains(r.stderr, step.stderr) || settingOf(t, k, "b") != "w" {
 			t.Errorf("upgrade %v: version %d, stderr %q", step.args, k.Version, r.stderr)
 		}
+	}
+}
+
+func TestKeystoreUpgradeRefusesToDowngrade(t *testing.T) {
+	skipUnderFIPS(t)
+	path := newKeystore(t, "", "a", "v")
+	mustKS(t, ksCall{}, "upgrade", "--path", path, "--es-version", "9.0")
+	before, _ := os.ReadFile(path)
+	r := ks(t, ksCall{}, "upgrade", "--path", path, "--es-version", "8.17")
+	if r.code != ksDataError || !strings.Contains(r.stderr, "escert does not downgrade keystores") {
+		t.Fatalf("exit %d, stderr %q; want %d refusing to downgrade", r.code, r.stderr, ksDataError)
+	}
+	if after, _ := os.ReadFile(path); !bytes.Equal(before, after) {
+		t.Error("the refused downgrade changed the keystore")
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/escert/escert/internal/eskeystore"
 	"github.com/escert/escert/internal/fips"
 )
 
@@ -18,17 +19,21 @@ func newVersionCmd() *cobra.Command {
 		Example: "  escert version\n  escert version -o json" + exitCodeDoc,
 		Args:    noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			// The keystore formats read, so that a "too new" keystore can be matched
+			// to an escert that reads it.
 			info := struct {
-				Version string    `json:"version"`
-				Go      string    `json:"go"`
-				Crypto  fips.Mode `json:"crypto"`
-			}{Version, runtime.Version(), fips.Current()}
+				Version         string    `json:"version"`
+				Go              string    `json:"go"`
+				Crypto          fips.Mode `json:"crypto"`
+				KeystoreFormats []int     `json:"keystore_formats"`
+			}{Version, runtime.Version(), fips.Current(), eskeystore.Formats()}
 			if output == "json" {
 				enc := json.NewEncoder(cmd.OutOrStdout())
 				enc.SetIndent("", "  ")
 				return enc.Encode(info)
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "escert %s\ngo %s\ncrypto %s\n", info.Version, info.Go, info.Crypto)
+			fmt.Fprintf(cmd.OutOrStdout(), "escert %s\ngo %s\ncrypto %s\nkeystore formats %d to %d\n", info.Version, info.Go, info.Crypto,
+				info.KeystoreFormats[0], info.KeystoreFormats[len(info.KeystoreFormats)-1])
 			return nil
 		},
 	}

@@ -70,6 +70,15 @@ func iterations(version int) int {
 	return iterationsOld
 }
 
+// Formats lists the format versions escert reads, oldest first.
+func Formats() []int {
+	var out []int
+	for v := minVersion; v <= maxVersion; v++ {
+		out = append(out, v)
+	}
+	return out
+}
+
 // keyLen returns the AES key length in bytes of the given version.
 func keyLen(version int) int {
 	if version >= aes256Version {

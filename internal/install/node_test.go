@@ -391,3 +391,85 @@ func TestOwnersAndModesAsRoot(t *testing.T) {
 		}
 	}
 }
+
+// TestKeystoreIsWrittenInTheNodesFormat: with the node's version known, install
+// upgrades an older keystore (and creates a new one) in the format the node reads,
+// since a node that cannot rewrite its keystore refuses to start with an older one;
+// a keystore newer than the given version reads is refused; unknown, the format is
+// kept, and a keystore created in an older format is announced.
+func TestKeystoreIsWrittenInTheNodesFormat(t *testing.T) {
+	tests := []struct {
+		name     string
+		existing int // 0: no keystore yet
+		node     int // NodeOptions.KeystoreVersion
+		want     int // 0: refused
+		note     bool
+	}{
+		{"upgrade 6 to 7", 6, 7, 7, false},
+		{"upgrade 5 to 6", 5, 6, 6, false},
+		{"same format", 7, 7, 7, false},
+		{"create in the node's format", 0, 7, 7, false},
+		{"unknown version keeps the format", 6, 0, 6, false},
+		{"unknown version creates the bundle's format and says so", 0, 0, eskeystore.DefaultVersion, true},
+		{"newer than the node reads", 7, 6, 0, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var data []byte
+			if tt.existing > 0 {
+				ks, err := eskeystore.New(tt.existing, rand.Reader)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if data, err = ks.Encode(nil, rand.Reader); err != nil {
+					t.Fatal(err)
+				}
+			}
+			config := configDir(t, "elasticsearch-default.yml", data)
+			o := options(nodeBundle(t, bundle.P12), config)
+			o.KeystoreVersion = tt.node
+			plan, err := install.PlanNode(o)
+			if tt.want == 0 {
+				var in *install.InputError
+				if !errors.As(err, &in) || !strings.Contains(err.Error(), "--es-version") {
+					t.Fatalf("err = %v, want an InputError naming --es-version", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := plan.Apply(nil); err != nil {
+				t.Fatal(err)
+			}
+			written, _ := os.ReadFile(filepath.Join(config, "elasticsearch.keystore"))
+			ks, err := eskeystore.Decode(written, nil)
+			if err != nil || ks.Version != tt.want {
+				t.Fatalf("keystore format %v (%v), want %d", ks, err, tt.want)
+			}
+			noted := strings.Contains(strings.Join(plan.Notes, "\n"), "give --es-version")
+			if noted != tt.note {
+				t.Errorf("note about --es-version: %v, want %v (%q)", noted, tt.note, plan.Notes)
+			}
+		})
+	}
+}
+
+// TestBackupDirectoriesCanBeListedByTheConfigGroup: Elasticsearch watches its whole
+// config directory and will not start when a subdirectory cannot be listed, so the
+// backups' directories are 0750 (their files stay 0600).
+func TestBackupDirectoriesCanBeListedByTheConfigGroup(t *testing.T) {
+	config := configDir(t, "elasticsearch-default.yml", nil)
+	dir, err := install.Backup(config, fixedNow, map[string][]byte{"certs/http.p12": []byte("old"), "elasticsearch.yml": []byte("old")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []string{filepath.Join(config, "escert-backups"), dir, filepath.Join(dir, "certs")} {
+		if info, err := os.Stat(d); err != nil || info.Mode().Perm() != 0o750 {
+			t.Errorf("%s: %v, want mode 0750", d, info.Mode())
+		}
+	}
+	if info, err := os.Stat(filepath.Join(dir, "certs", "http.p12")); err != nil || info.Mode().Perm() != 0o600 {
+		t.Errorf("backed-up http.p12: %v, want mode 0600", info.Mode())
+	}
+}
