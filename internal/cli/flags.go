@@ -24,7 +24,6 @@ type keyFlags struct {
 	caDays  int
 }
 
-
 // esVersionFormats is which keystore format each Elasticsearch version reads, for
 // every --es-version flag's help (eskeystore.VersionFor decides).
 const esVersionFormats = "7.x: 4, 8.0-8.13: 5, 8.14-8.17: 6, 8.18+ and 9.x: 7"
