@@ -521,16 +521,24 @@ func transportCAs(t *testing.T, out string) string {
 }
 
 // probeTransport runs escert probe against node to's transport port, presenting node
-// from's transport certificate (its p12, opened with the password in its keystore):
-// the real Elasticsearch on the other end decides whether it accepts it.
+// from's transport certificate (its p12, opened with the password in its keystore,
+// or its PEM certificate and key): the real Elasticsearch on the other end decides
+// whether it accepts it.
 func probeTransport(t *testing.T, from, to *realtest.Node, caFile string) result {
 	t.Helper()
+	// Only the handshake is judged here, not how soon the certificate expires
+	// (step-ca's last a day).
+	args := []string{"probe", to.TransportAddr(), "--ca", caFile, "--warn-days", "0", "-o", "json"}
+	certs := filepath.Join(from.Config, "certs")
+	if _, err := os.Stat(filepath.Join(certs, "transport.p12")); err != nil {
+		return run(t, "", nil, append(args, "--cert", filepath.Join(certs, "transport.crt"), "--key", filepath.Join(certs, "transport.key"))...)
+	}
 	password := keystoreSetting(t, from.Config, "xpack.security.transport.ssl.keystore.secure_password")
 	passFile := filepath.Join(t.TempDir(), "p12-password")
 	if err := os.WriteFile(passFile, []byte(password), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	return run(t, "", nil, "probe", to.TransportAddr(), "--ca", caFile, "--p12", filepath.Join(from.Config, "certs", "transport.p12"), "--pass-file", passFile, "-o", "json")
+	return run(t, "", nil, append(args, "--p12", filepath.Join(certs, "transport.p12"), "--pass-file", passFile)...)
 }
 
 // keystoreSetting reads one setting of a node's keystore with escert keystore show.

@@ -18,12 +18,7 @@ func TestPEMLayoutClusterGoesGreenAndRenewsInPlace(t *testing.T) {
 	dist := realtest.RequireElasticsearch(t, es9)
 	out := bootstrap(t, clusterName, 3, "--format", "pem", "--es-version", dist.Version)
 	c := realtest.NewCluster(t, dist, clusterName, 3)
-	for _, n := range c.Nodes {
-		install(t, c, out, n)
-	}
-	cl := elasticClient(t, out)
-	c.Start(cl)
-	securityIsOn(t, c, cl)
+	installAndStart(t, c, out)
 	for _, n := range c.Nodes {
 		checkClean(t, n)
 	}
@@ -68,11 +63,18 @@ func remoteCluster(t *testing.T, dist *realtest.Distribution, env []string, issu
 		t.Fatalf("bootstrap %s: %s", strings.Join(issuerArgs[:2], " "), r)
 	}
 	c := realtest.NewCluster(t, dist, clusterName, 2)
+	installAndStart(t, c, out)
+	afterStep(t, c, out, "the first start")
+}
+
+// installAndStart installs every node's bundle and starts the cluster, which must go
+// green with security and TLS on both layers.
+func installAndStart(t *testing.T, c *realtest.Cluster, out string) {
+	t.Helper()
 	for _, n := range c.Nodes {
 		install(t, c, out, n)
 	}
 	cl := elasticClient(t, out)
 	c.Start(cl)
 	securityIsOn(t, c, cl)
-	afterStep(t, c, out, "the first start")
 }

@@ -75,8 +75,9 @@ func refusals(t *testing.T, c *realtest.Cluster, cl *realtest.Client, out string
 		}
 	}
 	for i, r := range rogues {
-		// escert probe, presenting the rogue certificate, is refused as well.
-		if res := probeTransport(t, nodes[i], good[0], transportCAs(t, out)); res.code == 0 {
+		// escert probe, presenting the rogue certificate, is refused as well
+		// (critical: exit 2).
+		if res := probeTransport(t, nodes[i], good[0], transportCAs(t, out)); res.code != 2 {
 			t.Errorf("%s's transport port accepted %s's certificate:\n%s", good[0].Name, r.name, res)
 		}
 	}
