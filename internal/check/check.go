@@ -132,6 +132,7 @@ func Node(dir string, password PasswordFunc, now time.Time, opts Options) ([]Fin
 	c.checkProcesses(procs)
 	id := resolveIdentity(opts.Elasticsearch, procs, info)
 	c.checkModes(id)
+	c.checkKeystoreFormat(id)
 	if c.fatal != nil {
 		return nil, c.fatal
 	}

@@ -258,6 +258,21 @@ func writeFile(name string, data []byte, mode fs.FileMode) func(*testing.T, stri
 	}
 }
 
+// serverJar puts the server jar of an archive install of version beside the config
+// directory (<config>/../lib), where install and check find the node's version.
+func serverJar(version string) func(*testing.T, string) {
+	return func(t *testing.T, dir string) {
+		t.Helper()
+		lib := filepath.Join(filepath.Dir(dir), "lib")
+		if err := os.MkdirAll(lib, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(lib, "elasticsearch-"+version+".jar"), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 // then runs edits in order.
 func then(edits ...func(*testing.T, string)) func(*testing.T, string) {
 	return func(t *testing.T, dir string) {
@@ -512,6 +527,16 @@ func TestEachFindingOnAConfigBrokenOneWay(t *testing.T) {
 		{name: "world-writable elasticsearch.yml", edit: chmod("elasticsearch.yml", 0o666),
 			want: []string{"problem:world-writable"}},
 		{name: "config owned and writable by Elasticsearch's user",
+			opts: func(o *check.Options) {
+				o.Elasticsearch = &check.Identity{Name: "elasticsearch", UID: os.Getuid(), GID: -1}
+			},
+			want: []string{"warning:writable-by-elasticsearch"}},
+		{name: "format-6 keystore in a directory a 9.5 node cannot write", edit: serverJar("9.5.4"),
+			opts: func(o *check.Options) { o.Elasticsearch = &check.Identity{UID: nobody.UID, GID: -1} },
+			want: []string{"problem:keystore-format-old"}},
+		{name: "format-6 keystore an 8.17 node reads as it is", edit: serverJar("8.17.4"),
+			opts: func(o *check.Options) { o.Elasticsearch = &check.Identity{UID: nobody.UID, GID: -1} }},
+		{name: "format-6 keystore a 9.5 node owning its config upgrades itself", edit: serverJar("9.5.4"),
 			opts: func(o *check.Options) {
 				o.Elasticsearch = &check.Identity{Name: "elasticsearch", UID: os.Getuid(), GID: -1}
 			},
