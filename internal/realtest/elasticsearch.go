@@ -43,13 +43,6 @@ type Distribution struct {
 	JavaHome string // ES_JAVA_HOME
 }
 
-// Major is the distribution's major version.
-func (d *Distribution) Major() int {
-	major, _, _ := strings.Cut(d.Version, ".")
-	n, _ := strconv.Atoi(major)
-	return n
-}
-
 // RequireElasticsearch returns the distribution of version that
 // scripts/fetch-elasticsearch left in its cache ($ESCERT_CACHE, else
 // /var/cache/escert-elasticsearch as root, else os.UserCacheDir()/escert-elasticsearch),
@@ -451,6 +444,21 @@ func (n *Node) Running() bool {
 	}
 }
 
+// Exited reports whether the node was started and its process has ended.
+func (n *Node) Exited() bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.cmd == nil {
+		return false
+	}
+	select {
+	case <-n.exited:
+		return true
+	default:
+		return false
+	}
+}
+
 // WaitExit waits up to timeout for the node's process to end and returns its exit
 // code, or -1 when it is still running.
 func (n *Node) WaitExit(timeout time.Duration) int {
@@ -636,7 +644,7 @@ func (c *Cluster) WaitGreen(cl *Client, want int) Health {
 	var h Health
 	for _, n := range c.Nodes {
 		for {
-			if n.cmd != nil && !n.Running() {
+			if n.Exited() {
 				c.t.Fatalf("realtest: %s exited with code %d while the cluster was starting", n.Name, n.WaitExit(0))
 			}
 			h = Health{}
