@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -245,4 +246,22 @@ func testCert(t *testing.T, cn string, isCA bool) *x509.Certificate {
 		t.Fatal(err)
 	}
 	return cert
+}
+
+// TestDroppedConnectionsAreTransientAndUnreachable: errors of a connection that Vault
+// closed or reset mid-request (a Vault stopping) are retried, and end as "Vault
+// unreachable", never as an unclassified failure. net/http's "server closed idle
+// connection" is what a PUT meets when Vault closes a kept-alive connection.
+func TestDroppedConnectionsAreTransientAndUnreachable(t *testing.T) {
+	i := &Issuer{addr: "http://127.0.0.1:8200"}
+	r := request{method: http.MethodPut, what: "sign the certificate of node1"}
+	for _, err := range []error{
+		&url.Error{Op: "Put", URL: "http://127.0.0.1:8200/v1/pki/sign/es-node", Err: errors.New("http: server closed idle connection")},
+		&url.Error{Op: "Put", URL: "http://127.0.0.1:8200/v1/pki/sign/es-node", Err: syscall.ECONNRESET},
+	} {
+		o := i.classifyTransport(r, err)
+		if !o.transient || !errors.Is(o.err, ErrUnreachable) || !strings.Contains(o.err.Error(), "dropped the connection") {
+			t.Errorf("%v: transient %v, err %v; want a transient ErrUnreachable", err, o.transient, o.err)
+		}
+	}
 }

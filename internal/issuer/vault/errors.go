@@ -145,7 +145,10 @@ func (i *Issuer) classifyTransport(r request, err error) outcome {
 		return outcome{err: newError(ErrUnreachable, err, "%s: cannot resolve the host of Vault at %s: %v", r.what, i.addr, rootCause(err)), transient: dnsErr.IsTemporary || dnsErr.IsTimeout}
 	case errors.Is(err, syscall.ECONNREFUSED), errors.As(err, &opErr) && opErr.Op == "dial":
 		return outcome{err: newError(ErrUnreachable, err, "%s: cannot connect to Vault at %s: %v", r.what, i.addr, rootCause(err)), transient: true}
-	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF), errors.Is(err, syscall.EPIPE):
+	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF), errors.Is(err, syscall.EPIPE),
+		// net/http does not retry a PUT on a kept-alive connection that the server
+		// closed as the request went out (a Vault stopping); its error is unexported.
+		strings.Contains(err.Error(), "server closed idle connection"):
 		return outcome{err: newError(ErrUnreachable, err, "%s: Vault at %s dropped the connection: %v", r.what, i.addr, rootCause(err)), transient: true}
 	case errors.Is(err, context.DeadlineExceeded), isTimeout(err):
 		return outcome{err: newError(ErrUnreachable, err, "%s: no answer from Vault at %s within %v", r.what, i.addr, i.timeout), transient: true}
