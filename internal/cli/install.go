@@ -58,7 +58,8 @@ or a prompt on a terminal; none is needed when the keystore has none.`,
 		Example: `  escert install --bundle escert-out/nodes/node1 --es-config /etc/elasticsearch --dry-run
   escert install --bundle escert-out/nodes/node1 --es-config /etc/elasticsearch
   escert install --bundle escert-out/nodes/node1 --es-config /etc/elasticsearch --force   # comment out auto-configuration's TLS settings
-  escert install --bundle node4/nodes/node4 --es-config /usr/share/elasticsearch/config --owner -` + `
+  escert install --bundle node4/nodes/node4 --es-config /usr/share/elasticsearch/config --owner -
+  escert install --bundle escert-out/nodes/node1 --es-config /srv/es/config --es-version 9.5.4   # config outside the installation` + `
 EXIT CODES
   0  installed, or nothing to do
   1  the work failed (I/O); files written so far are consistent, see the message
