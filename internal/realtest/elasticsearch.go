@@ -431,31 +431,27 @@ func (n *Node) Start() {
 
 // Running reports whether the node's process is alive.
 func (n *Node) Running() bool {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	if n.cmd == nil {
-		return false
-	}
-	select {
-	case <-n.exited:
-		return false
-	default:
-		return true
-	}
+	started, ended := n.state()
+	return started && !ended
 }
 
 // Exited reports whether the node was started and its process has ended.
 func (n *Node) Exited() bool {
+	started, ended := n.state()
+	return started && ended
+}
+
+func (n *Node) state() (started, ended bool) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if n.cmd == nil {
-		return false
+		return false, false
 	}
 	select {
 	case <-n.exited:
-		return true
+		return true, true
 	default:
-		return false
+		return true, false
 	}
 }
 
