@@ -43,6 +43,10 @@ test: test-servers lint check-fips test-fips test-boring test-unit
 # checkout: Vault (~20 minutes cold), step-ca (~3 minutes), Elasticsearch (~20 s a
 # version). Later runs find them in the cache at once.
 test-servers:
+	@# Elasticsearch refuses to run as root: as root, the test nodes run as the user the
+	@# packages create.
+	@if [ "$$(id -u)" = 0 ] && ! id elasticsearch >/dev/null 2>&1; then \
+	  useradd --system --no-create-home --shell /usr/sbin/nologin elasticsearch; fi
 	scripts/build-vault >/dev/null
 	scripts/build-stepca >/dev/null
 	for v in $(ES_VERSIONS); do scripts/fetch-elasticsearch $$v >/dev/null || exit 1; done
