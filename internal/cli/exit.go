@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/escert/escert/internal/eskeystore"
+	"github.com/escert/escert/internal/infile"
 	"github.com/escert/escert/internal/install"
 	"github.com/escert/escert/internal/issuer"
 	"github.com/escert/escert/internal/issuer/stepca"
@@ -80,7 +81,7 @@ func ExitCode(err error) int {
 		return ExitExists
 	case errors.As(err, &in), errors.As(err, &spec), errors.As(err, &cadir),
 		errors.Is(err, eskeystore.ErrWrongPassword), errors.Is(err, eskeystore.ErrCorrupted), errors.As(err, &tooNew),
-		errors.Is(err, p12.ErrWrongPassword),
+		errors.Is(err, p12.ErrWrongPassword), errors.Is(err, infile.ErrTooLarge),
 		// Vault's answer about our request is bad input; Vault sealed or unreachable
 		// is a failure (1), as Vault's own CLI tells local from remote errors.
 		errors.Is(err, vault.ErrRoleRefused), errors.Is(err, vault.ErrPermissionDenied), errors.Is(err, vault.ErrLogin),

@@ -1,0 +1,82 @@
+// Package infile reads the files a user hands escert (instances files, passwords,
+// keystores, certificates, keys, settings) with a size limit per kind, so that a wrong
+// path such as /dev/zero or a multi-gigabyte log ends in one line instead of an
+// out-of-memory crash. Every reader of user input goes through Read.
+package infile
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+)
+
+// Kind is what a file is expected to hold; it sets the limit and names the file in the
+// error.
+type Kind struct {
+	Name  string // "an instances file"
+	Limit int64  // bytes
+}
+
+// The kinds of input, each limit far above any real file of that kind: a 10,000-node
+// instances file is about 1 MiB, a keystore holding a dozen credential files a few
+// hundred KiB, a system CA bundle about 250 KiB.
+var (
+	Instances   = Kind{"an instances file", 16 << 20}
+	Secret      = Kind{"a password file", 64 << 10}
+	SettingFile = Kind{"a keystore setting file", 16 << 20}
+	Keystore    = Kind{"an elasticsearch.keystore", 64 << 20}
+	PEM         = Kind{"a PEM file", 16 << 20}
+	Key         = Kind{"a key file", 1 << 20}
+	PKCS12      = Kind{"a PKCS#12 file", 16 << 20}
+	Settings    = Kind{"a settings file", 16 << 20}
+	Manifest    = Kind{"a bundle manifest", 64 << 20}
+)
+
+// TooLargeError says a file is larger than its kind allows.
+type TooLargeError struct {
+	Path string
+	Kind Kind
+}
+
+func (e *TooLargeError) Error() string {
+	return fmt.Sprintf("%s: larger than %s can be (%s): check the path names the right file", e.Path, e.Kind.Name, size(e.Kind.Limit))
+}
+
+// ErrTooLarge matches every TooLargeError.
+var ErrTooLarge = errors.New("input file too large")
+
+func (e *TooLargeError) Is(target error) bool { return target == ErrTooLarge }
+
+// Read reads path, refusing it once it passes kind's limit. Devices and pipes are read
+// too (a password from /dev/stdin or <(...)), under the same bound.
+func Read(path string, kind Kind) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return ReadFrom(f, path, kind)
+}
+
+// ReadFrom reads r as Read reads a file named path.
+func ReadFrom(r io.Reader, path string, kind Kind) ([]byte, error) {
+	data, err := io.ReadAll(io.LimitReader(r, kind.Limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(data)) > kind.Limit {
+		return nil, &TooLargeError{Path: path, Kind: kind}
+	}
+	return data, nil
+}
+
+func size(n int64) string {
+	switch {
+	case n >= 1<<20 && n%(1<<20) == 0:
+		return fmt.Sprintf("%d MiB", n>>20)
+	case n >= 1<<10 && n%(1<<10) == 0:
+		return fmt.Sprintf("%d KiB", n>>10)
+	}
+	return fmt.Sprintf("%d bytes", n)
+}
