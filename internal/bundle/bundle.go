@@ -7,6 +7,7 @@ package bundle
 import (
 	"context"
 	"crypto"
+	"crypto/rand"
 	"crypto/x509"
 	"encoding/json"
 	"errors"
@@ -15,6 +16,7 @@ import (
 	"io/fs"
 	"path"
 	"runtime"
+	"runtime/debug"
 	"sort"
 	"sync"
 	"time"
@@ -88,13 +90,18 @@ func Build(ctx context.Context, req Request, opts Options) (*Result, error) {
 	res := &Result{Files: req.CAFiles}
 	res.Manifest = newManifest(iss, req, opts)
 	parts := make([]*instanceBundle, len(instances))
-	// crypto/rand is safe for concurrent use; a test's deterministic reader may not be.
-	rnd := &lockedReader{r: opts.Rand}
-	opts.Rand = rnd
+	opts.Rand = concurrentReader(opts.Rand)
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(opts.Workers)
 	for i, inst := range instances {
-		g.Go(func() error {
+		g.Go(func() (err error) {
+			// A panic in a worker would kill the process from its goroutine, with the
+			// staging directory (CA keys) left behind: make it this instance's error.
+			defer func() {
+				if r := recover(); r != nil {
+					err = &PanicError{Instance: inst.Name, Value: r, Stack: debug.Stack()}
+				}
+			}()
 			b, err := buildInstance(gctx, iss, inst, bootstrapPassword, opts)
 			if err != nil {
 				return fmt.Errorf("instance %q: %w", inst.Name, err)
@@ -291,6 +298,31 @@ func RandomPassword(rand io.Reader) (string, error) {
 	return string(out), nil
 }
 
+// concurrentReader makes r safe for the parallel workers. crypto/rand.Reader is passed
+// through as it is: it is safe for concurrent use, and BoringCrypto takes its own
+// (validated) random source only when handed crypto/rand.Reader itself; any wrapper
+// makes it panic outside tests ("boringcrypto: invalid code execution").
+func concurrentReader(r io.Reader) io.Reader {
+	if r == nil || r == rand.Reader {
+		return rand.Reader
+	}
+	return &lockedReader{r: r}
+}
+
+// PanicError is a worker's panic, turned into an error: a bug in escert, not in the
+// input.
+type PanicError struct {
+	Instance string
+	Value    any
+	Stack    []byte
+}
+
+func (e *PanicError) Error() string {
+	return fmt.Sprintf("instance %q: internal error, a bug in escert (nothing was written; set ESCERT_DEBUG=1 for the stack trace and report it): %v", e.Instance, e.Value)
+}
+
+// lockedReader serializes a reader that may not be safe for concurrent use, such as a
+// test's deterministic one.
 type lockedReader struct {
 	mu sync.Mutex
 	r  io.Reader

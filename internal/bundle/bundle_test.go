@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/json"
+	"errors"
 	"flag"
 	"os"
 	"path/filepath"
@@ -429,5 +430,28 @@ func BenchmarkBootstrap100Nodes(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// panickingReader stands for any bug that panics inside an instance's worker.
+type panickingReader struct{}
+
+func (panickingReader) Read([]byte) (int, error) { panic("test panic in a worker") }
+
+func TestWorkerPanicBecomesOneInstancesErrorNotACrash(t *testing.T) {
+	opts := options(bundle.P12)
+	instances, _ := spec.ParseInstances("i.yml", []byte(testInstances))
+	local, err := issuer.NewLocal(opts.Rand, opts.Policy, opts.Key, cluster, 3650, false, opts.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts.Rand = panickingReader{}
+	_, err = bundle.Build(context.Background(), bundle.Request{Issuer: local, Instances: instances, BootstrapPassword: "x"}, opts)
+	var pe *bundle.PanicError
+	if !errors.As(err, &pe) || pe.Value != "test panic in a worker" || len(pe.Stack) == 0 {
+		t.Fatalf("err = %v, want a PanicError carrying the panic and its stack", err)
+	}
+	if msg := err.Error(); strings.Contains(msg, "\n") || !strings.Contains(msg, "a bug in escert") {
+		t.Errorf("message %q is not one line saying it is a bug", msg)
 	}
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/escert/escert/internal/bundle"
 	"github.com/escert/escert/internal/eskeystore"
 	"github.com/escert/escert/internal/infile"
 	"github.com/escert/escert/internal/install"
@@ -113,6 +114,10 @@ func run(e *env, args []string, stdout, stderr io.Writer) int {
 	}
 	if msg := err.Error(); msg != "" {
 		fmt.Fprintf(stderr, "escert: %s\n", msg)
+	}
+	var bug *bundle.PanicError
+	if errors.As(err, &bug) && e.getenv("ESCERT_DEBUG") != "" {
+		stderr.Write(bug.Stack)
 	}
 	return code
 }
