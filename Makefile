@@ -67,8 +67,11 @@ lint:
 	$(GO) vet ./...
 
 # A demo bootstrap of three nodes and Kibana from testdata/instances.yml; no server needed.
+# The previous demo is removed first, not kept as a backup: --force would leave a
+# $(DEMO).bak-* with CA keys in the checkout after every run.
 demo: build
-	./bin/escert bootstrap --instances testdata/instances.yml --out $(DEMO) --force
+	rm -rf $(DEMO) $(DEMO).bak-*
+	./bin/escert bootstrap --instances testdata/instances.yml --out $(DEMO)
 	./bin/escert inspect $(DEMO)/nodes/node1/certs/transport.p12
 
 bench:

@@ -34,7 +34,7 @@ func newBootstrapCmd(e *env) *cobra.Command {
 		out       string
 		caDir     string
 		singleCA  bool
-		output    string
+		output    outputFormat
 	)
 	cmd := &cobra.Command{
 		Use:   "bootstrap --instances FILE --out DIR",
@@ -80,9 +80,6 @@ nothing behind.`,
 			if err := required(cmd, "instances", "out"); err != nil {
 				return err
 			}
-			if output != "text" && output != "json" {
-				return usageError{fmt.Errorf("-o %q: use text or json", output)}
-			}
 			if err := iflags.check(); err != nil {
 				return err
 			}
@@ -96,7 +93,7 @@ nothing behind.`,
 	cmd.Flags().StringVar(&out, "out", "", "output directory (must not exist or be empty, unless --force)")
 	cmd.Flags().StringVar(&caDir, "ca-dir", "", "issue from existing CAs (from 'escert ca create') instead of creating new ones")
 	cmd.Flags().BoolVar(&singleCA, "single-ca", false, "one CA for both layers (trust restrictions then keep non-node certificates off the transport layer)")
-	cmd.Flags().StringVarP(&output, "output", "o", "text", "stdout format: text or json (the manifest)")
+	outputFlag(cmd.Flags(), &output, "stdout format: text or json (the manifest)")
 	return cmd
 }
 
@@ -196,7 +193,9 @@ func runBootstrap(ctx context.Context, e *env, stdout, stderr io.Writer, f *issu
 		enc.SetIndent("", "  ")
 		return enc.Encode(res.Manifest)
 	}
-	printSummary(stdout, out, res.Manifest)
+	if !f.quiet {
+		printSummary(stdout, out, res.Manifest)
+	}
 	return nil
 }
 

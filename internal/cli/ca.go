@@ -25,6 +25,7 @@ func newCACmd(e *env) *cobra.Command {
 		force      bool
 		caPassFile string
 		fipsMode   bool
+		quiet      bool
 	)
 	create := &cobra.Command{
 		Use:   "create --out DIR",
@@ -72,13 +73,16 @@ func newCACmd(e *env) *cobra.Command {
 				fmt.Fprintln(cmd.ErrOrStderr(), "warning: CA keys are written unencrypted (mode 0600): set ESCERT_CA_PASSWORD or --ca-pass-file to encrypt them")
 			}
 			for _, file := range files {
-				fmt.Fprintf(cmd.OutOrStdout(), "%s/%s\n", out, file.Path)
+				if !quiet {
+					fmt.Fprintf(cmd.OutOrStdout(), "%s/%s\n", out, file.Path)
+				}
 			}
 			return nil
 		},
 	}
 	f.register(create.Flags())
 	create.Flags().StringVar(&out, "out", "", "output directory")
+	quietFlag(create.Flags(), &quiet)
 	create.Flags().StringVar(&cluster, "cluster-name", "elasticsearch", "cluster name, shown in the CA subjects")
 	create.Flags().BoolVar(&single, "single-ca", false, "one CA for both layers")
 	create.Flags().BoolVar(&force, "force", false, "replace a non-empty --out (the old one is kept as a backup)")

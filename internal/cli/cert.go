@@ -83,7 +83,9 @@ taken from the CA, so the node matches the cluster's trust restrictions.`,
 			for _, w := range res.Warnings {
 				fmt.Fprintln(cmd.ErrOrStderr(), "warning: "+w)
 			}
-			printSummary(cmd.OutOrStdout(), out, res.Manifest)
+			if !f.quiet {
+				printSummary(cmd.OutOrStdout(), out, res.Manifest)
+			}
 			return nil
 		},
 	}

@@ -28,7 +28,8 @@ EXIT CODES
      cannot be read (run as root or as the user Elasticsearch runs as)`
 
 func newCheckCmd(e *env) *cobra.Command {
-	var dir, output, passFile string
+	var dir, passFile string
+	var output outputFormat
 	var warnDays int
 	cmd := &cobra.Command{
 		Use:   "check --es-config DIR",
@@ -68,9 +69,6 @@ printed, in either output format.`,
 			if err := required(cmd, "es-config"); err != nil {
 				return err
 			}
-			if output != "text" && output != "json" {
-				return usageError{fmt.Errorf("-o %q: use text or json", output)}
-			}
 			if warnDays < 0 {
 				return usageError{fmt.Errorf("--warn-days %d: must be 0 or more", warnDays)}
 			}
@@ -102,7 +100,7 @@ printed, in either output format.`,
 		},
 	}
 	cmd.Flags().StringVar(&dir, "es-config", "", "the node's config directory, holding elasticsearch.yml (e.g. /etc/elasticsearch)")
-	cmd.Flags().StringVarP(&output, "output", "o", "text", "text or json")
+	outputFlag(cmd.Flags(), &output, "text or json")
 	cmd.Flags().IntVar(&warnDays, "warn-days", 30, "warn about certificates expiring within this many days")
 	cmd.Flags().StringVar(&passFile, "keystore-pass-file", "", "file holding the elasticsearch.keystore password (or set ESCERT_KEYSTORE_PASSWORD)")
 	return cmd

@@ -131,7 +131,7 @@ func required(cmd *cobra.Command, names ...string) error {
 		}
 	}
 	if len(missing) > 0 {
-		return usageError{fmt.Errorf("%s: missing %s (see escert %s --help)", cmd.CommandPath(), strings.Join(missing, " and "), cmd.Name())}
+		return usageError{fmt.Errorf("%s: missing %s (see %s --help)", cmd.CommandPath(), strings.Join(missing, " and "), cmd.CommandPath())}
 	}
 	return nil
 }

@@ -74,7 +74,7 @@ func (f *issueFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.esVersion, "es-version", "8.14", "target Elasticsearch version; picks the elasticsearch.keystore format ("+esVersionFormats+")")
 	fs.StringVar(&f.keystorePassFile, "keystore-pass-file", "", "file holding the elasticsearch.keystore password (default: no password, like Elasticsearch)")
 	fs.StringVar(&f.caPassFile, "ca-pass-file", "", "file holding the CA key passphrase (or set ESCERT_CA_PASSWORD)")
-	fs.BoolVarP(&f.quiet, "quiet", "q", false, "no progress output")
+	quietFlag(fs, &f.quiet)
 	fs.BoolVar(&f.force, "force", false, "replace a non-empty --out (the old one is kept as <out>.bak-<time>)")
 }
 
@@ -170,4 +170,31 @@ func adoptClusterName(local *issuer.Local, opts *bundle.Options, given bool, std
 	case name != opts.Spec.ClusterName && opts.Spec.TrustRestrictions:
 		fmt.Fprintf(stderr, "warning: --cluster-name %q differs from the CA's cluster %q: these nodes match only a trust pattern for %q\n", opts.Spec.ClusterName, name, opts.Spec.ClusterName)
 	}
+}
+
+// quietFlag adds -q/--quiet to a command that writes files: no progress and no
+// summary, only warnings and errors (on stderr) and -o json's data.
+func quietFlag(fs *pflag.FlagSet, quiet *bool) {
+	fs.BoolVarP(quiet, "quiet", "q", false, "print nothing but warnings and errors")
+}
+
+// outputFormat is every command's -o/--output: text for people, json for programs.
+// It refuses anything else while the flags are parsed, so every command rejects
+// "-o xml" alike, with its own usage exit code.
+type outputFormat string
+
+func (o *outputFormat) String() string { return string(*o) }
+func (o *outputFormat) Type() string   { return "text|json" }
+func (o *outputFormat) Set(v string) error {
+	if v != "text" && v != "json" {
+		return fmt.Errorf("%q is not an output format: use text or json", v)
+	}
+	*o = outputFormat(v)
+	return nil
+}
+
+// outputFlag adds -o/--output, text by default.
+func outputFlag(fs *pflag.FlagSet, o *outputFormat, usage string) {
+	*o = "text"
+	fs.VarP(o, "output", "o", usage)
 }

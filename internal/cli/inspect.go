@@ -14,7 +14,8 @@ import (
 )
 
 func newInspectCmd(e *env) *cobra.Command {
-	var passFile, output string
+	var passFile string
+	var output outputFormat
 	cmd := &cobra.Command{
 		Use:   "inspect FILE...",
 		Short: "Describe certificates, keys, PKCS#12 files and elasticsearch.keystore files",
@@ -32,9 +33,6 @@ passwords in the bundle's elasticsearch.keystore, when that has no password.`,
   escert inspect escert-out/nodes/node1/certs/transport.p12 --pass-file transport.pass` + exitCodeDoc,
 		Args: minArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if output != "text" && output != "json" {
-				return usageError{fmt.Errorf("-o %q: use text or json", output)}
-			}
 			var reports []*inspect.Report
 			for _, file := range args {
 				data, err := os.ReadFile(file)
@@ -62,7 +60,7 @@ passwords in the bundle's elasticsearch.keystore, when that has no password.`,
 		},
 	}
 	cmd.Flags().StringVar(&passFile, "pass-file", "", "file holding the PKCS#12 or keystore password (or set ESCERT_PASSWORD)")
-	cmd.Flags().StringVarP(&output, "output", "o", "text", "text or json")
+	outputFlag(cmd.Flags(), &output, "text or json")
 	return cmd
 }
 

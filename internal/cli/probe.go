@@ -41,12 +41,13 @@ EXIT CODES (those of Nagios and Icinga plugins)
 
 func newProbeCmd(e *env) *cobra.Command {
 	var (
-		caFiles                                  []string
-		name, certFile, keyFile, p12File, output string
-		passFile                                 string
-		systemRoots, noVerifyName                bool
-		timeout                                  time.Duration
-		warnDays                                 int
+		caFiles                          []string
+		name, certFile, keyFile, p12File string
+		output                           outputFormat
+		passFile                         string
+		systemRoots, noVerifyName        bool
+		timeout                          time.Duration
+		warnDays                         int
 	)
 	cmd := &cobra.Command{
 		Use:   "probe HOST[:PORT]...",
@@ -93,9 +94,6 @@ client offers only approved protocols and suites, as a FIPS client of the cluste
 		RunE: func(cmd *cobra.Command, args []string) error {
 			unknown := func(format string, a ...any) error {
 				return codedError{probeUnknown, fmt.Errorf(format, a...)}
-			}
-			if output != "text" && output != "json" {
-				return unknown("-o %q: use text or json", output)
 			}
 			if timeout <= 0 {
 				return unknown("--timeout %s: must be more than 0", timeout)
@@ -156,7 +154,7 @@ client offers only approved protocols and suites, as a FIPS client of the cluste
 	f.StringVar(&passFile, "pass-file", "", "file holding the password of --p12 or of an encrypted --key (or set ESCERT_PASSWORD)")
 	f.DurationVar(&timeout, "timeout", probe.DefaultTimeout, "time allowed per target to connect and complete the handshake")
 	f.IntVar(&warnDays, "warn-days", 30, "warn about certificates expiring within this many days")
-	f.StringVarP(&output, "output", "o", "text", "text or json")
+	outputFlag(f, &output, "text or json")
 	return cmd
 }
 

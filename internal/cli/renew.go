@@ -70,8 +70,9 @@ const (
 
 func newNeedsRenewalCmd(e *env) *cobra.Command {
 	var (
-		configDir, passFile, output string
-		w                           windowFlags
+		configDir, passFile string
+		output              outputFormat
+		w                   windowFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "needs-renewal --es-config DIR",
@@ -143,7 +144,7 @@ EXIT CODES
 	w.register(cmd.Flags())
 	cmd.Flags().StringVar(&configDir, "es-config", "", "the node's config directory")
 	cmd.Flags().StringVar(&passFile, "keystore-pass-file", "", "file holding the node keystore's password (or ESCERT_KEYSTORE_PASSWORD)")
-	cmd.Flags().StringVarP(&output, "output", "o", "text", "text or json")
+	outputFlag(cmd.Flags(), &output, "text or json")
 	// Exit 2 means "missing" here, so even a bad flag is an error (3).
 	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return codedError{exitError, err} })
 	return cmd
@@ -151,11 +152,12 @@ EXIT CODES
 
 func newRenewCmd(e *env) *cobra.Command {
 	var (
-		configDir, caDir, passFile, caPassFile, execCmd, output string
-		force                                                   bool
-		jitter                                                  time.Duration
-		w                                                       windowFlags
-		iflags                                                  issuerFlags
+		configDir, caDir, passFile, caPassFile, execCmd string
+		output                                          outputFormat
+		force                                           bool
+		jitter                                          time.Duration
+		w                                               windowFlags
+		iflags                                          issuerFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "renew --es-config DIR --ca-dir DIR",
@@ -195,9 +197,6 @@ EXIT CODES
 			}
 			if err := required(cmd, need...); err != nil {
 				return err
-			}
-			if output != "text" && output != "json" {
-				return usageError{fmt.Errorf("-o %q: use text or json", output)}
 			}
 			win, err := w.window(cmd.Flags())
 			if err != nil {
@@ -271,7 +270,7 @@ EXIT CODES
 	fl.BoolVar(&force, "force", false, "renew every certificate, due or not")
 	fl.DurationVar(&jitter, "jitter", 0, "wait a random time up to this long first, to spread a fleet's runs")
 	fl.StringVar(&execCmd, "exec", "", "shell command to run once every renewed file is in place")
-	fl.StringVarP(&output, "output", "o", "text", "text or json")
+	outputFlag(fl, &output, "text or json")
 	return cmd
 }
 

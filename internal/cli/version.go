@@ -12,7 +12,7 @@ import (
 )
 
 func newVersionCmd() *cobra.Command {
-	var output string
+	var output outputFormat
 	cmd := &cobra.Command{
 		Use:     "version",
 		Short:   "Print escert's version, Go version and crypto mode",
@@ -37,6 +37,6 @@ func newVersionCmd() *cobra.Command {
 			return nil
 		},
 	}
-	cmd.Flags().StringVarP(&output, "output", "o", "text", "text or json")
+	outputFlag(cmd.Flags(), &output, "text or json")
 	return cmd
 }
