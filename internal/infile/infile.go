@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 )
 
@@ -33,14 +34,13 @@ var (
 	Manifest    = Kind{"a bundle manifest", 64 << 20}
 )
 
-// TooLargeError says a file is larger than its kind allows.
-type TooLargeError struct {
-	Path string
-	Kind Kind
-}
+// TooLargeError says a file is larger than its kind allows. Read returns it inside an
+// *fs.PathError, like every other failure to read the file, so callers name the path
+// the way they do for "no such file or directory".
+type TooLargeError struct{ Kind Kind }
 
 func (e *TooLargeError) Error() string {
-	return fmt.Sprintf("%s: larger than %s can be (%s): check the path names the right file", e.Path, e.Kind.Name, size(e.Kind.Limit))
+	return fmt.Sprintf("larger than %s can be (%s): check the path names the right file", e.Kind.Name, size(e.Kind.Limit))
 }
 
 // ErrTooLarge matches every TooLargeError.
@@ -66,7 +66,7 @@ func ReadFrom(r io.Reader, path string, kind Kind) ([]byte, error) {
 		return nil, err
 	}
 	if int64(len(data)) > kind.Limit {
-		return nil, &TooLargeError{Path: path, Kind: kind}
+		return nil, &fs.PathError{Op: "read", Path: path, Err: &TooLargeError{Kind: kind}}
 	}
 	return data, nil
 }

@@ -45,7 +45,7 @@ func TestReadStopsAnEndlessDevice(t *testing.T) {
 		t.Skip("no /dev/zero")
 	}
 	_, err := Read("/dev/zero", Secret)
-	if !errors.Is(err, ErrTooLarge) || err.Error() != "/dev/zero: larger than a password file can be (64 KiB): check the path names the right file" {
+	if !errors.Is(err, ErrTooLarge) || err.Error() != "read /dev/zero: larger than a password file can be (64 KiB): check the path names the right file" {
 		t.Fatalf("Read(/dev/zero) = %v", err)
 	}
 }
