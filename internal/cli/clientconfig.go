@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/escert/escert/internal/clientconfig"
+	"github.com/escert/escert/internal/infile"
 	"github.com/escert/escert/internal/install"
 )
 
@@ -94,11 +95,11 @@ key makes Kibana's encrypted saved objects unreadable.`,
 }
 
 func runClientConfig(e *env, stdout, stderr io.Writer, bundleDir string, hosts []string, out string, force bool) error {
-	manifest, err := readBundleFile(bundleDir, "manifest.json")
+	manifest, err := readBundleFile(bundleDir, "manifest.json", infile.Manifest)
 	if err != nil {
 		return err
 	}
-	httpCA, err := readBundleFile(bundleDir, filepath.Join(clientconfig.Dir, "http-ca.crt"))
+	httpCA, err := readBundleFile(bundleDir, filepath.Join(clientconfig.Dir, "http-ca.crt"), infile.PEM)
 	if err != nil {
 		return err
 	}
@@ -135,7 +136,7 @@ func runClientConfig(e *env, stdout, stderr io.Writer, bundleDir string, hosts [
 	var exist []string
 	for _, f := range files {
 		p := filepath.Join(out, strings.TrimPrefix(f.Path, clientconfig.Dir+"/"))
-		old, err := os.ReadFile(p)
+		old, err := infile.Read(p, infile.Settings)
 		switch {
 		case errors.Is(err, fs.ErrNotExist):
 		case err != nil:
@@ -187,9 +188,9 @@ func runClientConfig(e *env, stdout, stderr io.Writer, bundleDir string, hosts [
 }
 
 // readBundleFile reads a file of the bundle, as invalid input when it is missing.
-func readBundleFile(bundleDir, name string) ([]byte, error) {
+func readBundleFile(bundleDir, name string, kind infile.Kind) ([]byte, error) {
 	p := filepath.Join(bundleDir, name)
-	data, err := os.ReadFile(p)
+	data, err := infile.Read(p, kind)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		return nil, badInput("--bundle %s: no %s: give the directory escert bootstrap wrote", bundleDir, name)
@@ -205,7 +206,7 @@ func existingKibanaKeys(out string) (map[string]string, string, error) {
 	candidates, _ := filepath.Glob(filepath.Join(out, "kibana-*.yml"))
 	candidates = append([]string{filepath.Join(out, clientconfig.KibanaFile)}, candidates...)
 	for _, p := range candidates {
-		data, err := os.ReadFile(p)
+		data, err := infile.Read(p, infile.Settings)
 		if errors.Is(err, fs.ErrNotExist) {
 			continue
 		}

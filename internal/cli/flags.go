@@ -12,6 +12,7 @@ import (
 	"github.com/escert/escert/internal/bundle"
 	"github.com/escert/escert/internal/eskeystore"
 	"github.com/escert/escert/internal/fips"
+	"github.com/escert/escert/internal/infile"
 	"github.com/escert/escert/internal/issuer"
 	"github.com/escert/escert/internal/spec"
 )
@@ -133,7 +134,7 @@ func (f *issueFlags) options(e *env, policy fips.Policy) (bundle.Options, error)
 // users can read in the process list.
 func readSecret(e *env, file, envName, flag string) ([]byte, error) {
 	if file != "" {
-		data, err := os.ReadFile(file)
+		data, err := infile.Read(file, infile.Secret)
 		if err != nil {
 			return nil, badInput("%s %s: %v", flag, file, unwrapPathError(err))
 		}

@@ -3,13 +3,13 @@ package cli
 import (
 	"encoding/json"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/escert/escert/internal/eskeystore"
+	"github.com/escert/escert/internal/infile"
 	"github.com/escert/escert/internal/inspect"
 )
 
@@ -35,7 +35,7 @@ passwords in the bundle's elasticsearch.keystore, when that has no password.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var reports []*inspect.Report
 			for _, file := range args {
-				data, err := os.ReadFile(file)
+				data, err := infile.Read(file, infile.Anything)
 				if err != nil {
 					return badInput("%s: %v", file, unwrapPathError(err))
 				}
@@ -74,7 +74,7 @@ func passwordsFor(e *env, file, passFile string) inspect.Passwords {
 		}
 		candidates := [][]byte{nil}
 		for _, dir := range []string{filepath.Dir(file), filepath.Dir(filepath.Dir(file))} {
-			data, err := os.ReadFile(filepath.Join(dir, "elasticsearch.keystore"))
+			data, err := infile.Read(filepath.Join(dir, "elasticsearch.keystore"), infile.Keystore)
 			if err != nil {
 				continue
 			}

@@ -7,13 +7,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/escert/escert/internal/ca"
+	"github.com/escert/escert/internal/infile"
 	"github.com/escert/escert/internal/p12"
 	"github.com/escert/escert/internal/probe"
 )
@@ -174,7 +174,7 @@ func probeRoots(files []string, system bool) (*x509.CertPool, string, error) {
 		roots, from = pool, append(from, "the system roots")
 	}
 	for _, file := range files {
-		data, err := os.ReadFile(file)
+		data, err := infile.Read(file, infile.PEM)
 		if err != nil {
 			return nil, "", fmt.Errorf("--ca %s: %v", file, unwrapPathError(err))
 		}
@@ -203,7 +203,7 @@ func probeClientCert(e *env, certFile, keyFile, p12File, passFile string) (*tls.
 	case certFile == "":
 		return nil, nil
 	}
-	certData, err := os.ReadFile(certFile)
+	certData, err := infile.Read(certFile, infile.PEM)
 	if err != nil {
 		return nil, fmt.Errorf("--cert %s: %v", certFile, unwrapPathError(err))
 	}
@@ -211,7 +211,7 @@ func probeClientCert(e *env, certFile, keyFile, p12File, passFile string) (*tls.
 	if err != nil {
 		return nil, fmt.Errorf("--cert %s: %w", certFile, err)
 	}
-	keyData, err := os.ReadFile(keyFile)
+	keyData, err := infile.Read(keyFile, infile.Key)
 	if err != nil {
 		return nil, fmt.Errorf("--key %s: %v", keyFile, unwrapPathError(err))
 	}
@@ -236,7 +236,7 @@ func probeClientCert(e *env, certFile, keyFile, p12File, passFile string) (*tls.
 // p12ClientCert opens a PKCS#12 file with the password given or, for a node bundle's
 // p12, the passwords in its elasticsearch.keystore, and takes its first key entry.
 func p12ClientCert(e *env, file, passFile string) (*tls.Certificate, error) {
-	data, err := os.ReadFile(file)
+	data, err := infile.Read(file, infile.PKCS12)
 	if err != nil {
 		return nil, fmt.Errorf("--p12 %s: %v", file, unwrapPathError(err))
 	}

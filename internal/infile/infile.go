@@ -32,6 +32,8 @@ var (
 	PKCS12      = Kind{"a PKCS#12 file", 16 << 20}
 	Settings    = Kind{"a settings file", 16 << 20}
 	Manifest    = Kind{"a bundle manifest", 64 << 20}
+	// Anything is for `escert inspect`, which reads every kind above.
+	Anything = Kind{"a file escert inspects", 64 << 20}
 )
 
 // TooLargeError says a file is larger than its kind allows. Read returns it inside an

@@ -21,7 +21,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"os"
 	"slices"
 	"strings"
 	"time"
@@ -30,6 +29,7 @@ import (
 
 	"github.com/escert/escert/internal/ca"
 	"github.com/escert/escert/internal/fips"
+	"github.com/escert/escert/internal/infile"
 	"github.com/escert/escert/internal/issuer"
 	"github.com/escert/escert/internal/spec"
 )
@@ -138,7 +138,7 @@ func New(ctx context.Context, cfg Config) (*Issuer, error) {
 func (i *Issuer) pinRoot(ctx context.Context, cfg Config) (*x509.Certificate, error) {
 	want := strings.ToLower(strings.ReplaceAll(cfg.Fingerprint, ":", ""))
 	if cfg.RootFile != "" {
-		data, err := os.ReadFile(cfg.RootFile)
+		data, err := infile.Read(cfg.RootFile, infile.PEM)
 		if err != nil {
 			return nil, fmt.Errorf("--root: %w", err)
 		}

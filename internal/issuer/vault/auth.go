@@ -10,6 +10,8 @@ import (
 	"sync"
 	"time"
 	"unicode"
+
+	"github.com/escert/escert/internal/infile"
 )
 
 // credKind is where the token comes from.
@@ -141,7 +143,7 @@ func (i *Issuer) readTokenFileLocked() error {
 	if err != nil {
 		return newError(ErrLogin, err, "read %s: %v", what, err)
 	}
-	data, err := os.ReadFile(s.path)
+	data, err := infile.Read(s.path, infile.Secret)
 	if err != nil {
 		return newError(ErrLogin, err, "read %s: %v", what, err)
 	}
@@ -223,7 +225,7 @@ func (i *Issuer) renewLocked(ctx context.Context) error {
 // read from its file, on a client without a token.
 func (i *Issuer) appRoleLoginLocked(ctx context.Context) error {
 	s := i.token
-	data, err := os.ReadFile(s.path)
+	data, err := infile.Read(s.path, infile.Secret)
 	if err != nil {
 		return newError(ErrLogin, err, "read the AppRole secret ID file: %v", err)
 	}
