@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/escert/escert/internal/esconfig"
 	"github.com/escert/escert/internal/eskeystore"
+	"github.com/escert/escert/internal/infile"
 	"github.com/escert/escert/internal/p12"
 )
 
@@ -109,8 +111,17 @@ func PlanNode(o NodeOptions) (*Plan, error) {
 	if err := checkConfigDir(o.ConfigDir); err != nil {
 		return nil, err
 	}
+	blockPath := filepath.Join(o.BundleDir, "elasticsearch.yml")
+	block, err := infile.Read(blockPath, infile.Settings)
+	if err != nil {
+		return nil, bundleFileError(blockPath, err)
+	}
+	blockSettings, err := esconfig.Parse(block)
+	if err != nil {
+		return nil, &InputError{Path: blockPath, Problem: err.Error() + ": bootstrap the bundle again"}
+	}
 	if o.FIPS {
-		if err := checkFIPSBundle(o.BundleDir); err != nil {
+		if err := checkFIPSBundle(o.BundleDir, blockSettings); err != nil {
 			return nil, err
 		}
 	}
@@ -118,8 +129,12 @@ func PlanNode(o NodeOptions) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Nothing is planned, let alone written, from a bundle the node could not start with.
+	if err := validateBundle(o.BundleDir, blockSettings, bundleKS); err != nil {
+		return nil, err
+	}
 	nodeKSPath := filepath.Join(o.ConfigDir, "elasticsearch.keystore")
-	nodeKSData, err := readOptional(nodeKSPath)
+	nodeKSData, err := readOptional(nodeKSPath, infile.Keystore)
 	if err != nil {
 		return nil, err
 	}
@@ -136,13 +151,34 @@ func PlanNode(o NodeOptions) (*Plan, error) {
 	if err := p.planCerts(o, bundleKS, nodeKS, keep); err != nil {
 		return nil, err
 	}
-	if err := p.planKeystore(o, bundleKS, nodeKS, nodeKSData, keep); err != nil {
+	// The yml is worked out before the keystore, which takes the plaintext passwords
+	// the yml gives up, and written after it, so the node never lacks either.
+	yml, moved, err := p.planYML(o, blockPath, block, bundleKS, nodeKS)
+	if err != nil {
 		return nil, err
 	}
-	if err := p.planYML(o); err != nil {
+	if err := p.planKeystore(o, bundleKS, nodeKS, nodeKSData, keep, moved); err != nil {
 		return nil, err
+	}
+	if yml != nil {
+		p.Changes = append(p.Changes, *yml)
 	}
 	return p, nil
+}
+
+// bundleFileError describes a bundle file that cannot be read: a missing one means
+// --bundle is not a node bundle.
+func bundleFileError(path string, err error) error {
+	var pe *fs.PathError
+	switch {
+	case errors.Is(err, infile.ErrTooLarge):
+		return err
+	case errors.Is(err, fs.ErrNotExist):
+		return &InputError{Path: path, Problem: "missing: --bundle must be a node bundle, DIR/nodes/<name> of an escert bootstrap"}
+	case errors.As(err, &pe):
+		return &InputError{Path: path, Problem: pe.Err.Error()}
+	}
+	return &InputError{Path: path, Problem: err.Error()}
 }
 
 func checkConfigDir(dir string) error {
@@ -171,16 +207,12 @@ func checkConfigDir(dir string) error {
 
 // checkFIPSBundle refuses a bundle made without --fips: a FIPS JVM reads no PKCS#12
 // keystore, and Elasticsearch needs fips_mode set to run as a FIPS node.
-func checkFIPSBundle(dir string) error {
+func checkFIPSBundle(dir string, block esconfig.Settings) error {
 	if p12s, _ := filepath.Glob(filepath.Join(dir, "certs", "*.p12")); len(p12s) > 0 {
 		return &InputError{Path: p12s[0], Problem: "PKCS#12 cannot be loaded in FIPS mode: bootstrap the bundle with --fips (PEM files)"}
 	}
-	block, err := os.ReadFile(filepath.Join(dir, "elasticsearch.yml"))
-	if err == nil {
-		settings, perr := esconfig.Parse(block)
-		if v, _ := settings.Get("xpack.security.fips_mode.enabled"); perr != nil || v != "true" {
-			return &InputError{Path: filepath.Join(dir, "elasticsearch.yml"), Problem: "the block does not enable xpack.security.fips_mode: bootstrap the bundle with --fips"}
-		}
+	if v, _ := block.Get("xpack.security.fips_mode.enabled"); v != "true" {
+		return &InputError{Path: filepath.Join(dir, "elasticsearch.yml"), Problem: "the block does not enable xpack.security.fips_mode: bootstrap the bundle with --fips"}
 	}
 	return nil
 }
@@ -194,12 +226,18 @@ type InputError struct {
 
 func (e *InputError) Error() string { return e.Path + ": " + e.Problem }
 
-func readOptional(path string) ([]byte, error) {
-	data, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) {
+// readOptional reads a file of the config directory; nil when there is none yet.
+func readOptional(path string, kind infile.Kind) ([]byte, error) {
+	data, err := infile.Read(path, kind)
+	var pe *fs.PathError
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
 		return nil, nil
-	}
-	if err != nil {
+	case errors.Is(err, infile.ErrTooLarge):
+		return nil, err
+	case errors.As(err, &pe):
+		return nil, &InputError{Path: path, Problem: pe.Err.Error()}
+	case err != nil:
 		return nil, &InputError{Path: path, Problem: err.Error()}
 	}
 	return data, nil
@@ -207,9 +245,9 @@ func readOptional(path string) ([]byte, error) {
 
 func readBundleKeystore(o NodeOptions) (*eskeystore.Keystore, error) {
 	path := filepath.Join(o.BundleDir, "elasticsearch.keystore")
-	data, err := os.ReadFile(path)
+	data, err := infile.Read(path, infile.Keystore)
 	if err != nil {
-		return nil, &InputError{Path: path, Problem: "missing: --bundle must be a node bundle, DIR/nodes/<name> of an escert bootstrap"}
+		return nil, bundleFileError(path, err)
 	}
 	// A bundle made with --keystore-pass-file shares the node's password.
 	var password []byte
@@ -242,12 +280,13 @@ func (p *Plan) planCerts(o NodeOptions, bundleKS, nodeKS *eskeystore.Keystore, k
 			continue
 		}
 		rel := "certs/" + e.Name()
-		data, err := os.ReadFile(filepath.Join(o.BundleDir, rel))
+		kind := certsKind(e.Name())
+		data, err := infile.Read(filepath.Join(o.BundleDir, rel), kind)
 		if err != nil {
-			return &InputError{Path: filepath.Join(o.BundleDir, rel), Problem: err.Error()}
+			return bundleFileError(filepath.Join(o.BundleDir, rel), err)
 		}
 		target := filepath.Join(o.ConfigDir, filepath.FromSlash(rel))
-		old, err := readOptional(target)
+		old, err := readOptional(target, kind)
 		if err != nil {
 			return err
 		}
@@ -283,6 +322,19 @@ func (p *Plan) planCerts(o NodeOptions, bundleKS, nodeKS *eskeystore.Keystore, k
 		p.Changes = append(p.Changes, Change{Path: rel, Old: old, New: data, Perm: perm, Text: !secret && !strings.HasSuffix(rel, ".p12"), Reason: reason})
 	}
 	return nil
+}
+
+// certsKind is what a file of a bundle's certs/ holds, by its name.
+func certsKind(name string) infile.Kind {
+	switch filepath.Ext(name) {
+	case ".p12":
+		return infile.PKCS12
+	case ".key":
+		return infile.Key
+	case ".yml":
+		return infile.Settings
+	}
+	return infile.PEM
 }
 
 // reencodeP12 opens the bundle's p12 and re-encrypts it with the password the node
@@ -325,7 +377,7 @@ func sameP12(a, b *p12.Contents) bool {
 	return true
 }
 
-func (p *Plan) planKeystore(o NodeOptions, bundleKS, nodeKS *eskeystore.Keystore, nodeData []byte, keep map[string]bool) error {
+func (p *Plan) planKeystore(o NodeOptions, bundleKS, nodeKS *eskeystore.Keystore, nodeData []byte, keep map[string]bool, moved map[string][]byte) error {
 	target, kept := nodeKS, 0
 	if nodeKS != nil {
 		kept = len(nodeKS.Names())
@@ -353,11 +405,18 @@ func (p *Plan) planKeystore(o NodeOptions, bundleKS, nodeKS *eskeystore.Keystore
 		target.Version = o.KeystoreVersion
 	}
 	var added, changed []string
+	values := map[string][]byte{}
+	for name, value := range moved {
+		values[name] = value
+	}
 	for _, name := range bundleKS.Names() {
-		if name == eskeystore.SeedSetting || keep[name] {
-			continue
+		if name != eskeystore.SeedSetting && !keep[name] {
+			values[name], _ = bundleKS.Get(name)
 		}
-		value, _ := bundleKS.Get(name)
+	}
+	names := slices.Sorted(maps.Keys(values))
+	for _, name := range names {
+		value := values[name]
 		current, has := target.Get(name)
 		switch {
 		case !has:
@@ -394,40 +453,38 @@ func (p *Plan) planKeystore(o NodeOptions, bundleKS, nodeKS *eskeystore.Keystore
 	return nil
 }
 
-func (p *Plan) planYML(o NodeOptions) error {
-	blockPath := filepath.Join(o.BundleDir, "elasticsearch.yml")
-	blockData, err := os.ReadFile(blockPath)
-	if err != nil {
-		return &InputError{Path: blockPath, Problem: "missing: --bundle must be a node bundle, DIR/nodes/<name> of an escert bootstrap"}
-	}
+// planYML works out the new elasticsearch.yml and the plaintext passwords that leave
+// it for the keystore (secure setting name to value).
+func (p *Plan) planYML(o NodeOptions, blockPath string, blockData []byte, bundleKS, nodeKS *eskeystore.Keystore) (*Change, map[string][]byte, error) {
 	block, err := hardenBlock(string(blockData), o)
 	if err != nil {
-		return &InputError{Path: blockPath, Problem: err.Error()}
+		return nil, nil, &InputError{Path: blockPath, Problem: err.Error()}
 	}
 	path := filepath.Join(o.ConfigDir, "elasticsearch.yml")
-	old, err := readOptional(path)
+	old, err := readOptional(path, infile.Settings)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	current := old
+	moved := map[string][]byte{}
 	if current != nil {
-		if current, err = p.resolveConflicts(path, current, block, o.Force); err != nil {
-			return err
+		if current, err = p.resolveConflicts(path, current, block, o.Force, secretFates{bundle: bundleKS, node: nodeKS, moved: moved}); err != nil {
+			return nil, nil, err
 		}
 	}
 	updated, err := esconfig.ReplaceBlock(current, block)
 	if err != nil {
-		return &InputError{Path: path, Problem: err.Error()}
+		return nil, nil, &InputError{Path: path, Problem: err.Error()}
 	}
 	if _, err := esconfig.Parse(updated); err != nil {
-		return fmt.Errorf("%s would not parse after the change (%v): please report this", path, err)
+		return nil, nil, fmt.Errorf("%s would not parse after the change (%v): please report this", path, err)
 	}
 	if bytes.Equal(updated, old) {
-		return nil
+		return nil, moved, nil
 	}
 	perm, err := PermOf(path, ymlMode)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	if old == nil {
 		perm = o.perm(ymlMode)
@@ -436,8 +493,7 @@ func (p *Plan) planYML(o NodeOptions) error {
 	if _, _, ok, _ := esconfig.Block(old); ok {
 		reason = "escert block replaced"
 	}
-	p.Changes = append(p.Changes, Change{Path: "elasticsearch.yml", Old: old, New: updated, Perm: perm, Text: true, Reason: reason})
-	return nil
+	return &Change{Path: "elasticsearch.yml", Old: old, New: updated, Perm: perm, Text: true, Reason: reason}, moved, nil
 }
 
 // hardenBlock adds the checklist's optional settings inside the bundle's block.
@@ -462,7 +518,7 @@ func hardenBlock(block string, o NodeOptions) (string, error) {
 // resolveConflicts finds settings outside the block that the block also sets (or
 // that would clash with it: any TLS setting of a layer the block configures), and
 // stops, or with force comments them out line by line with a note.
-func (p *Plan) resolveConflicts(path string, data []byte, block string, force bool) ([]byte, error) {
+func (p *Plan) resolveConflicts(path string, data []byte, block string, force bool, fates secretFates) ([]byte, error) {
 	outside, err := esconfig.Outside(data)
 	if err != nil {
 		return nil, &InputError{Path: path, Problem: err.Error()}
@@ -487,21 +543,23 @@ func (p *Plan) resolveConflicts(path string, data []byte, block string, force bo
 	if !force {
 		return nil, &ConflictError{File: path, Settings: conflicts}
 	}
-	return p.commentOut(path, data, settings, conflicts)
+	return p.commentOut(path, data, settings, conflicts, fates)
 }
 
 // commentOut turns the conflicting settings into comments, each top-level entry as a
 // whole: a dotted key with its list items, or a nested mapping such as the
 // "xpack.security.http.ssl:" that Elasticsearch's auto-configuration writes. A nested
 // mapping that also holds settings escert does not replace is left for the operator.
-func (p *Plan) commentOut(path string, data []byte, settings esconfig.Settings, conflicts []esconfig.Setting) ([]byte, error) {
+// A plaintext password is not kept even as a comment: its line becomes a note, and
+// the value goes to the keystore unless the bundle brings its own (fates decides).
+func (p *Plan) commentOut(path string, data []byte, settings esconfig.Settings, conflicts []esconfig.Setting, fates secretFates) ([]byte, error) {
 	lines := strings.SplitAfter(string(data), "\n")
-	groups := map[int][]string{}
+	groups := map[int][]esconfig.Setting{}
 	for _, c := range conflicts {
-		groups[c.Top] = append(groups[c.Top], c.Key)
+		groups[c.Top] = append(groups[c.Top], c)
 	}
 	for _, s := range settings {
-		if keys, ok := groups[s.Top]; ok && !slices.Contains(keys, s.Key) {
+		if group, ok := groups[s.Top]; ok && !slices.ContainsFunc(group, func(c esconfig.Setting) bool { return c.Key == s.Key }) {
 			return nil, &InputError{Path: path, Problem: fmt.Sprintf("line %d: %s shares a nested YAML entry with settings escert replaces, so --force cannot comment them out safely: edit it by hand", s.Line, s.Key)}
 		}
 	}
@@ -519,13 +577,110 @@ func (p *Plan) commentOut(path string, data []byte, settings esconfig.Settings, 
 		for k := i; k < end; k++ {
 			lines[k] = "#" + lines[k]
 		}
-		keys := groups[top]
-		sort.Strings(keys)
+		group := groups[top]
+		sort.Slice(group, func(a, b int) bool { return group[a].Key < group[b].Key })
+		if err := p.dropSecrets(path, lines, i, end, group, fates); err != nil {
+			return nil, err
+		}
+		keys := make([]string, len(group))
+		for n, c := range group {
+			keys[n] = c.Key
+		}
 		note := fmt.Sprintf("# escert %s: commented out by `escert install --force`; escert's block sets it\n", p.now.UTC().Format(time.DateOnly))
 		lines = slices.Insert(lines, i, note)
 		p.Notes = append(p.Notes, fmt.Sprintf("elasticsearch.yml: commented out %s (line %d)", strings.Join(keys, ", "), top))
 	}
 	return []byte(strings.Join(lines, "")), nil
+}
+
+// dropSecrets replaces the line of each plaintext password among the settings of the
+// commented-out entry lines[start:end] with a note that names the setting but not its
+// value. A value that does not sit wholly on its key's line (a block scalar, an
+// escaped quoted string) cannot be removed line by line, and is refused rather than
+// left behind.
+func (p *Plan) dropSecrets(path string, lines []string, start, end int, group []esconfig.Setting, fates secretFates) error {
+	notes := map[int][]string{}
+	var values []string
+	for _, s := range group {
+		if !plaintextSecret(s.Key) || s.Value == "" && len(s.Values) == 0 {
+			continue
+		}
+		at := s.Line - 1
+		if len(s.Values) > 0 || !strings.Contains(lines[at], s.Value) {
+			return &InputError{Path: path, Problem: fmt.Sprintf("line %d: the password in %s does not sit on its key's line, so --force cannot remove it safely: move it into elasticsearch.keystore by hand (elasticsearch-keystore add %s) and delete it from the file", s.Line, s.Key, secureName(s.Key))}
+		}
+		done := fates.decide(s.Key, s.Value)
+		notes[at] = append(notes[at], "# escert: "+done+"\n")
+		p.Notes = append(p.Notes, fmt.Sprintf("elasticsearch.yml: %s (line %d)", done, s.Line))
+		values = append(values, s.Value)
+	}
+	for at, n := range notes {
+		lines[at] = strings.Join(n, "")
+	}
+	for k := start; k < end; k++ {
+		if _, note := notes[k]; note {
+			continue
+		}
+		for _, v := range values {
+			if strings.Contains(lines[k], v) {
+				return &InputError{Path: path, Problem: fmt.Sprintf("line %d: a password escert removes also appears there, so --force cannot remove it safely: move it into elasticsearch.keystore by hand and delete it from the file", k+1)}
+			}
+		}
+	}
+	return nil
+}
+
+// plaintextSecret reports a password or passphrase setting written in plain text
+// (keystore.password, keystore.key_password, truststore.password, key_passphrase).
+func plaintextSecret(key string) bool {
+	last := key[strings.LastIndex(key, ".")+1:]
+	return !strings.HasPrefix(last, "secure_") && (last == "password" || strings.HasSuffix(last, "_password") || strings.Contains(last, "passphrase"))
+}
+
+// secureName is the keystore setting that replaces a plaintext one, as Elasticsearch
+// names them: keystore.password becomes keystore.secure_password, key_passphrase
+// secure_key_passphrase.
+func secureName(key string) string {
+	i := strings.LastIndex(key, ".")
+	return key[:i+1] + "secure_" + key[i+1:]
+}
+
+// secretFates decides what becomes of a plaintext password install --force takes out
+// of elasticsearch.yml, and collects those that move into the keystore.
+type secretFates struct {
+	bundle, node *eskeystore.Keystore // node is nil when the node has no keystore yet
+	moved        map[string][]byte    // secure setting name to value
+}
+
+// decide drops a password the bundle replaces with its own secure setting and moves
+// any other into the keystore; it returns what was done, for the yml and the notes.
+func (f secretFates) decide(key, value string) string {
+	secure := secureName(key)
+	if f.brings(key) {
+		return fmt.Sprintf("removed %s (the bundle brings its own secure setting)", key)
+	}
+	if f.node != nil {
+		if current, has := f.node.Get(secure); has && string(current) != value {
+			// Elasticsearch refuses to start with both; the keystore's is the one kept.
+			return fmt.Sprintf("removed %s (elasticsearch.keystore already holds %s, which is kept)", key, secure)
+		}
+	}
+	f.moved[secure] = []byte(value)
+	return fmt.Sprintf("moved %s into elasticsearch.keystore as %s", key, secure)
+}
+
+// brings reports that the bundle's keystore holds the secure setting that takes over
+// from key. A keystore's key password falls back to the store password, which the
+// bundle brings: moving an old key password in would make the bundle's key unreadable.
+func (f secretFates) brings(key string) bool {
+	if _, has := f.bundle.Get(secureName(key)); has {
+		return true
+	}
+	if store, ok := strings.CutSuffix(key, ".keystore.key_password"); ok {
+		_, has := f.bundle.Get(store + ".keystore.secure_password")
+		return has
+	}
+	return false
 }
 
 func (o NodeOptions) perm(mode fs.FileMode) Perm {
