@@ -169,13 +169,17 @@ func PlanNode(o NodeOptions) (*Plan, error) {
 // bundleFileError describes a bundle file that cannot be read: a missing one means
 // --bundle is not a node bundle.
 func bundleFileError(path string, err error) error {
-	var pe *fs.PathError
-	switch {
-	case errors.Is(err, infile.ErrTooLarge):
-		return err
-	case errors.Is(err, fs.ErrNotExist):
+	if errors.Is(err, fs.ErrNotExist) {
 		return &InputError{Path: path, Problem: "missing: --bundle must be a node bundle, DIR/nodes/<name> of an escert bootstrap"}
-	case errors.As(err, &pe):
+	}
+	return readError(path, err)
+}
+
+// readError is a failure to read an input file (infile's too-large refusal among
+// them) as bad input that names the file once.
+func readError(path string, err error) *InputError {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
 		return &InputError{Path: path, Problem: pe.Err.Error()}
 	}
 	return &InputError{Path: path, Problem: err.Error()}
@@ -229,16 +233,11 @@ func (e *InputError) Error() string { return e.Path + ": " + e.Problem }
 // readOptional reads a file of the config directory; nil when there is none yet.
 func readOptional(path string, kind infile.Kind) ([]byte, error) {
 	data, err := infile.Read(path, kind)
-	var pe *fs.PathError
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
+	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
-	case errors.Is(err, infile.ErrTooLarge):
-		return nil, err
-	case errors.As(err, &pe):
-		return nil, &InputError{Path: path, Problem: pe.Err.Error()}
-	case err != nil:
-		return nil, &InputError{Path: path, Problem: err.Error()}
+	}
+	if err != nil {
+		return nil, readError(path, err)
 	}
 	return data, nil
 }

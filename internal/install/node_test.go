@@ -6,6 +6,8 @@ import (
 	"crypto"
 	"crypto/rand"
 	"errors"
+	"fmt"
+	"maps"
 	"os"
 	"os/user"
 	"path/filepath"
@@ -20,6 +22,7 @@ import (
 	"github.com/escert/escert/internal/esconfig"
 	"github.com/escert/escert/internal/eskeystore"
 	"github.com/escert/escert/internal/fips"
+	"github.com/escert/escert/internal/infile"
 	"github.com/escert/escert/internal/install"
 	"github.com/escert/escert/internal/issuer"
 	"github.com/escert/escert/internal/p12"
@@ -31,13 +34,24 @@ var fixedNow = time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)
 // nodeBundle bootstraps a one-node cluster and returns DIR/nodes/node1.
 func nodeBundle(t testing.TB, format bundle.Format) string {
 	t.Helper()
+	return filepath.Join(bootstrapOut(t, format, 1), "nodes", "node1")
+}
+
+// bootstrapOut bootstraps a cluster of nodes node1..nodeN and returns its output
+// directory DIR (DIR/manifest.json, DIR/nodes/<name>).
+func bootstrapOut(t testing.TB, format bundle.Format, nodes int) string {
+	t.Helper()
 	opts := bundle.Options{
 		Format: format, Key: fips.DefaultKey, Policy: fips.Policy{},
 		Spec:            spec.Options{ClusterName: "prod", TrustRestrictions: true, Localhost: true, Days: 365},
 		KeystoreVersion: eskeystore.DefaultVersion, TransportVerification: "certificate",
 		Rand: rand.Reader, Now: func() time.Time { return fixedNow }, Version: "test",
 	}
-	instances, err := spec.ParseInstances("i.yml", []byte("instances:\n  - name: node1\n    dns: [node1.example.com]\n"))
+	yml := "instances:\n"
+	for i := 1; i <= nodes; i++ {
+		yml += fmt.Sprintf("  - name: node%d\n    dns: [node%d.example.com]\n", i, i)
+	}
+	instances, err := spec.ParseInstances("i.yml", []byte(yml))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,7 +67,7 @@ func nodeBundle(t testing.TB, format bundle.Format) string {
 	if _, err := install.WriteTree(dir, res.Files, false, fixedNow); err != nil {
 		t.Fatal(err)
 	}
-	return filepath.Join(dir, "nodes", "node1")
+	return dir
 }
 
 // configDir makes a config directory holding yml and, when given, a keystore.
@@ -477,5 +491,228 @@ func TestBackupDirectoriesCanBeListedByTheConfigGroup(t *testing.T) {
 	}
 	if info, err := os.Stat(filepath.Join(dir, "certs", "http.p12")); err != nil || info.Mode().Perm() != 0o600 {
 		t.Errorf("backed-up http.p12: %v, want mode 0600", info.Mode())
+	}
+}
+
+// tree maps every file below dir to its mode and content, to prove a run left the
+// directory as it was.
+func tree(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		out[p] = info.Mode().String() + "\n" + string(data)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// bundleSecret is a secure setting of a bundle's elasticsearch.keystore.
+func bundleSecret(t *testing.T, bundleDir, name string) string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(bundleDir, "elasticsearch.keystore"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ks, err := eskeystore.Decode(data, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, _ := ks.Get(name)
+	return string(v)
+}
+
+// openBundleP12 decodes a bundle's <layer>.p12 with the password its keystore holds.
+func openBundleP12(t *testing.T, bundleDir, layer string) *p12.Contents {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(bundleDir, "certs", layer+".p12"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := p12.Decode(data, bundleSecret(t, bundleDir, "xpack.security."+layer+".ssl.keystore.secure_password"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// writeP12 writes a PKCS#12 file into a bundle's certs/, as escert lays one out.
+func writeP12(t *testing.T, bundleDir, layer, password string, key p12.KeyEntry, trusted []p12.TrustedCert) {
+	t.Helper()
+	data, err := p12.Encode(rand.Reader, password, &key, trusted)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(bundleDir, "certs", layer+".p12"), data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func transportPassword(t *testing.T, bundleDir string) string {
+	return bundleSecret(t, bundleDir, "xpack.security.transport.ssl.keystore.secure_password")
+}
+
+func copyFile(t *testing.T, src, dst string) {
+	t.Helper()
+	data, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(dst, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestInstallRefusesAnUnusableBundleNamingTheFile: a bundle whose files the node could
+// not start with, or that are another node's, is refused before anything is written,
+// as bad input naming the bundle's file, and the config directory stays as it was.
+func TestInstallRefusesAnUnusableBundleNamingTheFile(t *testing.T) {
+	// Read-only sources, copied per case: a two-node cluster of each format, and a
+	// cluster of another CA whose node1 has this cluster's names.
+	sources := map[bundle.Format]string{bundle.P12: bootstrapOut(t, bundle.P12, 2), bundle.PEM: bootstrapOut(t, bundle.PEM, 2)}
+	foreign := map[bundle.Format]string{bundle.P12: bootstrapOut(t, bundle.P12, 1), bundle.PEM: bootstrapOut(t, bundle.PEM, 1)}
+	node := func(out, name string) string { return filepath.Join(out, "nodes", name) }
+	tests := []struct {
+		name   string
+		format bundle.Format
+		// breaks the bundle b (DIR/nodes/node1 of a copy of the source) and returns
+		// the directory to install, b itself unless the bundle moves out of DIR.
+		breaks func(t *testing.T, b string) string
+		file   string // the bundle file the error names, relative to the installed bundle
+		want   string
+	}{
+		{"garbage p12", bundle.P12, func(t *testing.T, b string) string {
+			os.WriteFile(filepath.Join(b, "certs", "transport.p12"), []byte("this is not a PKCS#12 file\n"), 0o600)
+			return b
+		}, "certs/transport.p12", "not a usable PKCS#12 file"},
+		{"truncated p12", bundle.P12, func(t *testing.T, b string) string {
+			data, _ := os.ReadFile(filepath.Join(b, "certs", "http.p12"))
+			os.WriteFile(filepath.Join(b, "certs", "http.p12"), data[:len(data)/2], 0o600)
+			return b
+		}, "certs/http.p12", "not a usable PKCS#12 file"},
+		{"missing p12", bundle.P12, func(t *testing.T, b string) string {
+			os.Remove(filepath.Join(b, "certs", "transport.p12"))
+			return b
+		}, "certs/transport.p12", "missing, though the bundle's elasticsearch.yml names it (xpack.security.transport.ssl.keystore.path)"},
+		{"empty p12", bundle.P12, func(t *testing.T, b string) string {
+			os.WriteFile(filepath.Join(b, "certs", "http.p12"), nil, 0o600)
+			return b
+		}, "certs/http.p12", "is empty"},
+		{"endless device as p12", bundle.P12, func(t *testing.T, b string) string {
+			os.Remove(filepath.Join(b, "certs", "http.p12"))
+			if err := os.Symlink("/dev/zero", filepath.Join(b, "certs", "http.p12")); err != nil {
+				t.Skip(err)
+			}
+			return b
+		}, "certs/http.p12", "larger than a PKCS#12 file can be"},
+		{"p12 under another password", bundle.P12, func(t *testing.T, b string) string {
+			c := openBundleP12(t, b, "transport")
+			writeP12(t, b, "transport", "not the keystore's password", c.Keys[0], c.Trusted)
+			return b
+		}, "certs/transport.p12", "does not open with the password the bundle's elasticsearch.keystore holds (xpack.security.transport.ssl.keystore.secure_password)"},
+		{"another node's p12 as it is", bundle.P12, func(t *testing.T, b string) string {
+			copyFile(t, filepath.Join(b, "..", "node2", "certs", "transport.p12"), filepath.Join(b, "certs", "transport.p12"))
+			return b
+		}, "certs/transport.p12", "does not open with the password"},
+		{"another node's p12 under this bundle's password", bundle.P12, func(t *testing.T, b string) string {
+			other := openBundleP12(t, filepath.Join(b, "..", "node2"), "transport")
+			writeP12(t, b, "transport", transportPassword(t, b), other.Keys[0], other.Trusted)
+			return b
+		}, "certs/transport.p12", "/manifest.json records for this node"},
+		{"another node's p12 in a bundle copied out of its bootstrap", bundle.P12, func(t *testing.T, b string) string {
+			other := openBundleP12(t, filepath.Join(b, "..", "node2"), "transport")
+			writeP12(t, b, "transport", transportPassword(t, b), other.Keys[0], other.Trusted)
+			alone := filepath.Join(t.TempDir(), "node1")
+			copyTree(t, b, alone)
+			return alone
+		}, "certs/transport.p12", `its certificate is for "node2" but http.p12's is for "node1"`},
+		{"p12 chain not to the bundle's CA", bundle.P12, func(t *testing.T, b string) string {
+			alien := openBundleP12(t, node(foreign[bundle.P12], "node1"), "transport")
+			writeP12(t, b, "transport", transportPassword(t, b), alien.Keys[0], openBundleP12(t, b, "transport").Trusted)
+			return b
+		}, "certs/transport.p12", "was not issued by the bundle's CA in transport-ca.crt"},
+		{"p12 without the trusted entry", bundle.P12, func(t *testing.T, b string) string {
+			c := openBundleP12(t, b, "transport")
+			writeP12(t, b, "transport", transportPassword(t, b), c.Keys[0], nil)
+			return b
+		}, "certs/transport.p12", "has no trusted entry for the CA"},
+		{"missing CA file", bundle.P12, func(t *testing.T, b string) string {
+			os.Remove(filepath.Join(b, "certs", "http-ca.crt"))
+			return b
+		}, "certs/http-ca.crt", "missing"},
+		{"garbage trust restrictions", bundle.P12, func(t *testing.T, b string) string {
+			os.WriteFile(filepath.Join(b, "certs", "transport-trust.yml"), []byte("{{{\n"), 0o644)
+			return b
+		}, "certs/transport-trust.yml", "is not a trust restrictions file"},
+		{"PEM key not matching its certificate", bundle.PEM, func(t *testing.T, b string) string {
+			key, err := ca.GenerateKey(rand.Reader, fips.Policy{}, fips.DefaultKey)
+			if err != nil {
+				t.Fatal(err)
+			}
+			data, err := ca.MarshalKeyPEM(rand.Reader, key, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			os.WriteFile(filepath.Join(b, "certs", "http.key"), data, 0o600)
+			return b
+		}, "certs/http.key", "the private key does not match the certificate"},
+		{"PEM chain not to the bundle's CA", bundle.PEM, func(t *testing.T, b string) string {
+			for _, f := range []string{"transport.crt", "transport.key"} {
+				copyFile(t, filepath.Join(node(foreign[bundle.PEM], "node1"), "certs", f), filepath.Join(b, "certs", f))
+			}
+			return b
+		}, "certs/transport.crt", "was not issued by the bundle's CA in transport-ca.crt"},
+		{"another node's PEM files", bundle.PEM, func(t *testing.T, b string) string {
+			for _, f := range []string{"transport.crt", "transport.key"} {
+				copyFile(t, filepath.Join(b, "..", "node2", "certs", f), filepath.Join(b, "certs", f))
+			}
+			return b
+		}, "certs/transport.crt", "/manifest.json records for this node"},
+		{"missing PEM key", bundle.PEM, func(t *testing.T, b string) string {
+			os.Remove(filepath.Join(b, "certs", "transport.key"))
+			return b
+		}, "certs/transport.key", "missing, though the bundle's elasticsearch.yml names it (xpack.security.transport.ssl.key)"},
+		{"garbage PEM certificate", bundle.PEM, func(t *testing.T, b string) string {
+			os.WriteFile(filepath.Join(b, "certs", "http.crt"), []byte("garbage\n"), 0o644)
+			return b
+		}, "certs/http.crt", "holds no usable certificate"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "out")
+			copyTree(t, sources[tt.format], out)
+			b := tt.breaks(t, node(out, "node1"))
+			config := configDir(t, "elasticsearch-default.yml", nil)
+			before := tree(t, config)
+			plan, err := install.PlanNode(options(b, config))
+			if err == nil {
+				plan.Apply(nil)
+				t.Fatal("the broken bundle was installed")
+			}
+			var in *install.InputError
+			if !errors.As(err, &in) && !errors.Is(err, infile.ErrTooLarge) {
+				t.Errorf("err = %T %v, want bad input (exit 3)", err, err)
+			}
+			file := filepath.Join(b, filepath.FromSlash(tt.file))
+			if !strings.HasPrefix(err.Error(), file+": ") || !strings.Contains(err.Error(), tt.want) || strings.Contains(err.Error(), "\n") {
+				t.Errorf("err = %q, want one line naming %s and saying %q", err, file, tt.want)
+			}
+			if after := tree(t, config); !maps.Equal(before, after) {
+				t.Error("the config directory changed")
+			}
+		})
 	}
 }

@@ -57,21 +57,21 @@ func (v *bundleCheck) blockPath() string { return filepath.Join(v.dir, "elastics
 // read reads a file the block names in setting, relative to the bundle as it will be
 // relative to the config directory. A missing or empty file is the bundle's fault.
 func (v *bundleCheck) read(setting, value string, kind infile.Kind) (string, []byte, error) {
+	return v.readAs(fmt.Sprintf("the bundle's elasticsearch.yml names it (%s)", setting), value, kind)
+}
+
+// readAs is read for a file the bundle must hold because of why.
+func (v *bundleCheck) readAs(why, value string, kind infile.Kind) (string, []byte, error) {
 	if !filepath.IsLocal(filepath.FromSlash(value)) {
-		return "", nil, &InputError{Path: v.blockPath(), Problem: fmt.Sprintf("%s names %s, outside the bundle: a node bundle's settings name its own certs/ files", setting, value)}
+		return "", nil, &InputError{Path: v.blockPath(), Problem: fmt.Sprintf("names %s, outside the bundle: a node bundle's settings name its own certs/ files", value)}
 	}
 	path := filepath.Join(v.dir, filepath.FromSlash(value))
 	data, err := infile.Read(path, kind)
-	var pe *fs.PathError
 	switch {
-	case errors.Is(err, infile.ErrTooLarge):
-		return "", nil, err
 	case errors.Is(err, fs.ErrNotExist):
-		return "", nil, &InputError{Path: path, Problem: fmt.Sprintf("missing, though the bundle's elasticsearch.yml names it (%s): copy the node's whole bundle directory again", setting)}
-	case errors.As(err, &pe):
-		return "", nil, &InputError{Path: path, Problem: pe.Err.Error()}
+		return "", nil, &InputError{Path: path, Problem: fmt.Sprintf("missing, though %s: copy the node's whole bundle directory again", why)}
 	case err != nil:
-		return "", nil, &InputError{Path: path, Problem: err.Error()}
+		return "", nil, readError(path, err)
 	case len(data) == 0:
 		return "", nil, &InputError{Path: path, Problem: "is empty: copy the node's whole bundle directory again"}
 	}
@@ -91,7 +91,7 @@ func (v *bundleCheck) layer(layer string) (leafFile, error) {
 		return leafFile{}, nil
 	}
 	caPath := filepath.Join(v.dir, "certs", layer+"-ca.crt")
-	_, caData, err := v.read("the "+layer+" CA", "certs/"+layer+"-ca.crt", infile.PEM)
+	_, caData, err := v.readAs("every node bundle holds its layers' CAs", "certs/"+layer+"-ca.crt", infile.PEM)
 	if err != nil {
 		return leafFile{}, err
 	}
@@ -228,18 +228,14 @@ func (v *bundleCheck) verify(chain, cas []*x509.Certificate, path, caPath string
 	return nil
 }
 
-// sameNode refuses certificates of another node. The two layers' certificates name
-// the same instance, so a file swapped in from another node's bundle differs from
-// its neighbour; and when the bundle still sits in its bootstrap output
-// (DIR/nodes/<name> beside DIR/manifest.json), each certificate must be the one the
-// manifest recorded for this node.
+// sameNode refuses certificates of another node. When the bundle still sits in its
+// bootstrap output (DIR/nodes/<name> beside DIR/manifest.json), each certificate must
+// be the one the manifest records for this node. A bundle copied on its own has no
+// record, but its two layers' certificates name the same instance, so a file swapped
+// in from another node's bundle differs from its neighbour.
 func (v *bundleCheck) sameNode(leaves map[string]leafFile) error {
-	t, h := leaves["transport"], leaves["http"]
-	if t.cert != nil && h.cert != nil && t.cert.Subject.CommonName != h.cert.Subject.CommonName {
-		return &InputError{Path: t.path, Problem: fmt.Sprintf("its certificate is for %q but %s's is for %q: the bundle mixes two nodes' files; copy the node's whole bundle directory again", t.cert.Subject.CommonName, filepath.Base(h.path), h.cert.Subject.CommonName)}
-	}
 	recorded, manifestPath, err := v.manifestCertificates()
-	if err != nil || recorded == nil {
+	if err != nil {
 		return err
 	}
 	for _, layer := range []string{"transport", "http"} {
@@ -251,6 +247,10 @@ func (v *bundleCheck) sameNode(leaves map[string]leafFile) error {
 		if got := ca.Fingerprint(leaf.cert); got != want {
 			return &InputError{Path: leaf.path, Problem: fmt.Sprintf("holds the certificate %q (SHA-256 %s), not the one %s records for this node (SHA-256 %s): it is another node's file; copy the node's whole bundle directory again", leaf.cert.Subject, got, manifestPath, want)}
 		}
+	}
+	t, h := leaves["transport"], leaves["http"]
+	if t.cert != nil && h.cert != nil && t.cert.Subject.CommonName != h.cert.Subject.CommonName {
+		return &InputError{Path: t.path, Problem: fmt.Sprintf("its certificate is for %q but %s's is for %q: the bundle mixes two nodes' files; copy the node's whole bundle directory again", t.cert.Subject.CommonName, filepath.Base(h.path), h.cert.Subject.CommonName)}
 	}
 	return nil
 }
@@ -280,10 +280,8 @@ func (v *bundleCheck) manifestCertificates() (map[string]string, string, error) 
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		return nil, "", nil
-	case errors.Is(err, infile.ErrTooLarge):
-		return nil, "", err
 	case err != nil:
-		return nil, "", &InputError{Path: path, Problem: err.Error()}
+		return nil, "", readError(path, err)
 	}
 	var m bundleManifest
 	if err := json.Unmarshal(data, &m); err != nil {
