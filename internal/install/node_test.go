@@ -716,3 +716,139 @@ func TestInstallRefusesAnUnusableBundleNamingTheFile(t *testing.T) {
 		})
 	}
 }
+
+// TestForceTakesPlaintextTLSPasswordsOutOfTheYml: a plaintext TLS password that
+// --force comments out leaves no trace in the config directory outside its backups.
+// One the bundle replaces with its own secure setting is dropped; any other moves into
+// elasticsearch.keystore as its secure_ setting, unless the keystore already holds
+// that setting (Elasticsearch refuses to start with both), which is then kept.
+func TestForceTakesPlaintextTLSPasswordsOutOfTheYml(t *testing.T) {
+	const yml = "cluster.name: prod\n" +
+		"xpack.security.http.ssl:\n" +
+		"  enabled: true\n" +
+		"  keystore.path: certs/http.p12\n" +
+		"  keystore.password: http-store-secret\n" +
+		"xpack.security.http.ssl.truststore.password: \"http-trust-secret\"\n" +
+		"xpack.security.transport.ssl.keystore.password: transport-store-secret\n" +
+		"xpack.security.transport.ssl.keystore.key_password: transport-key-secret\n"
+	secrets := []string{"http-store-secret", "http-trust-secret", "transport-store-secret", "transport-key-secret"}
+	tests := []struct {
+		name   string
+		format bundle.Format
+		held   map[string]string // already in the node's keystore
+		want   map[string]string // keystore setting to value; "" must be absent
+	}{
+		{"p12 bundle: its own passwords replace the store passwords, the rest moves", bundle.P12, nil, map[string]string{
+			"xpack.security.http.ssl.truststore.secure_password":        "http-trust-secret",
+			"xpack.security.http.ssl.keystore.secure_password":          "bundle",
+			"xpack.security.transport.ssl.keystore.secure_password":     "bundle",
+			"xpack.security.transport.ssl.keystore.secure_key_password": "",
+		}},
+		{"PEM bundle: it brings no password, so every one moves", bundle.PEM, nil, map[string]string{
+			"xpack.security.http.ssl.keystore.secure_password":          "http-store-secret",
+			"xpack.security.http.ssl.truststore.secure_password":        "http-trust-secret",
+			"xpack.security.transport.ssl.keystore.secure_password":     "transport-store-secret",
+			"xpack.security.transport.ssl.keystore.secure_key_password": "transport-key-secret",
+		}},
+		{"a secure setting the node's keystore holds is kept", bundle.PEM, map[string]string{"xpack.security.http.ssl.truststore.secure_password": "kept"}, map[string]string{
+			"xpack.security.http.ssl.truststore.secure_password": "kept",
+			"xpack.security.http.ssl.keystore.secure_password":   "http-store-secret",
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var keystore []byte
+			if tt.held != nil {
+				ks, err := eskeystore.New(eskeystore.DefaultVersion, rand.Reader)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for k, v := range tt.held {
+					ks.Set(k, []byte(v))
+				}
+				if keystore, err = ks.Encode(nil, rand.Reader); err != nil {
+					t.Fatal(err)
+				}
+			}
+			config := configDir(t, "elasticsearch-default.yml", keystore)
+			if err := os.WriteFile(filepath.Join(config, "elasticsearch.yml"), []byte(yml), 0o660); err != nil {
+				t.Fatal(err)
+			}
+			b := nodeBundle(t, tt.format)
+			o := options(b, config)
+			o.Force = true
+			plan := apply(t, o)
+			err := filepath.WalkDir(config, func(p string, d os.DirEntry, err error) error {
+				switch {
+				case err != nil:
+					return err
+				case d.IsDir() && d.Name() == "escert-backups":
+					return filepath.SkipDir
+				case d.IsDir():
+					return nil
+				}
+				data, _ := os.ReadFile(p)
+				for _, s := range secrets {
+					if bytes.Contains(data, []byte(s)) {
+						t.Errorf("%s still holds %s", p, s)
+					}
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			after, _ := os.ReadFile(filepath.Join(config, "elasticsearch.yml"))
+			if !strings.Contains(string(after), "# escert: removed xpack.security.") && tt.format == bundle.P12 ||
+				!strings.Contains(string(after), "# escert: moved xpack.security.http.ssl.") {
+				t.Errorf("the yml does not say where the passwords went:\n%s", after)
+			}
+			data, _ := os.ReadFile(filepath.Join(config, "elasticsearch.keystore"))
+			ks, err := eskeystore.Decode(data, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for name, want := range tt.want {
+				got, has := ks.Get(name)
+				if want == "bundle" {
+					want = bundleSecret(t, b, name)
+				}
+				if want == "" && has || want != "" && string(got) != want {
+					t.Errorf("keystore %s = %q (set: %v), want %q", name, got, has, want)
+				}
+			}
+			if tt.format == bundle.P12 {
+				checkLoadable(t, config, nil)
+			}
+			if len(plan.Notes) == 0 {
+				t.Error("no note says what happened to the passwords")
+			}
+			again, err := install.PlanNode(o)
+			if err != nil || len(again.Changes) != 0 {
+				t.Errorf("a re-run would change %v (%v)", again, err)
+			}
+		})
+	}
+}
+
+// TestForceRefusesAPasswordItCannotRemoveLineByLine: a password written as a block
+// scalar does not sit on its key's line; commenting out the key would leave the value
+// in the file, so the run stops, naming the setting but not the value.
+func TestForceRefusesAPasswordItCannotRemoveLineByLine(t *testing.T) {
+	config := configDir(t, "elasticsearch-default.yml", nil)
+	yml := "xpack.security.http.ssl.keystore.password: |\n  block-scalar-secret\n"
+	if err := os.WriteFile(filepath.Join(config, "elasticsearch.yml"), []byte(yml), 0o660); err != nil {
+		t.Fatal(err)
+	}
+	before := tree(t, config)
+	o := options(nodeBundle(t, bundle.P12), config)
+	o.Force = true
+	_, err := install.PlanNode(o)
+	var in *install.InputError
+	if !errors.As(err, &in) || !strings.Contains(err.Error(), "line 1: the password in xpack.security.http.ssl.keystore.password does not sit on its key's line") || strings.Contains(err.Error(), "block-scalar-secret") {
+		t.Fatalf("err = %v, want an InputError naming the line and setting, without the value", err)
+	}
+	if after := tree(t, config); !maps.Equal(before, after) {
+		t.Error("the config directory changed")
+	}
+}
