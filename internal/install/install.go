@@ -3,6 +3,13 @@
 // renamed over the target and the directory is synced, so a crash leaves either the
 // old file or the new one, never a torn mix. Secrets are created with their final
 // mode, never widened later.
+//
+// A target that is a symbolic link is written where it points, and the link stays. A
+// target that is a mount point (a bind-mounted file), which no rename can replace, is
+// the one exception to atomicity: it is backed up and rewritten in place, and the
+// user is told. The temporary files and staging directories of a killed run are
+// removed by the next write beside them. Errors name the path the caller gave, never
+// a temporary file.
 package install
 
 import (
@@ -13,6 +20,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
+	"syscall"
 	"time"
 )
 
@@ -30,6 +39,64 @@ const (
 	dirMode    fs.FileMode = 0o700
 )
 
+// notify is where what a write did besides writing goes; see SetNotify.
+var notify struct {
+	sync.Mutex
+	to func(msg string)
+}
+
+// SetNotify sends the messages of writes that did something the user must hear of
+// although it succeeded (a leftover of an interrupted run removed, a bind-mounted file
+// rewritten in place) to f, one line each, until restore is called. The CLI points it
+// at standard error for the time of one command; unset, the messages are dropped.
+func SetNotify(f func(msg string)) (restore func()) {
+	notify.Lock()
+	defer notify.Unlock()
+	prev := notify.to
+	notify.to = f
+	return func() {
+		notify.Lock()
+		defer notify.Unlock()
+		notify.to = prev
+	}
+}
+
+func tell(format string, args ...any) {
+	notify.Lock()
+	to := notify.to
+	notify.Unlock()
+	if to != nil {
+		to(fmt.Sprintf(format, args...))
+	}
+}
+
+// writeError says that writing given (whose link led to target) failed, with the
+// system's reason, never naming the temporary file it happened on.
+func writeError(given, target string, err error) error {
+	err = cause(err)
+	if dir := filepath.Dir(target); errors.Is(err, fs.ErrNotExist) {
+		if _, serr := os.Stat(dir); errors.Is(serr, fs.ErrNotExist) {
+			return fmt.Errorf("write %s: the directory %s does not exist: create it first", given, dir)
+		}
+	}
+	if target != given {
+		return fmt.Errorf("write %s (a link to %s): %w", given, target, err)
+	}
+	return fmt.Errorf("write %s: %w", given, err)
+}
+
+// cause is the system's reason for a failed file operation without the path it
+// names, which for escert's writes is a temporary file that means nothing to the user.
+func cause(err error) error {
+	switch e := err.(type) {
+	case *fs.PathError:
+		return e.Err
+	case *os.LinkError:
+		return e.Err
+	}
+	return err
+}
+
 // ErrNotEmpty is returned when the output directory already has content and the
 // caller did not ask to replace it.
 var ErrNotEmpty = errors.New("output directory is not empty")
@@ -38,41 +105,52 @@ var ErrNotEmpty = errors.New("output directory is not empty")
 // a hidden staging directory beside dir and renamed into place, so a failure leaves
 // nothing behind. An existing empty dir is replaced; one with content is refused
 // with ErrNotEmpty unless replace is set, in which case it is kept as
-// dir.bak-<time> and that path is returned.
+// dir.bak-<time> and that path is returned. A dir that is a symbolic link is filled
+// through it: the tree goes where the link points and the link stays. The staging
+// directory of an earlier, killed run is removed first (see removeLeftovers).
 func WriteTree(dir string, files []File, replace bool, now time.Time) (backup string, err error) {
-	dir = filepath.Clean(dir)
+	given := filepath.Clean(dir)
+	if dir, err = resolveLink(given); err != nil {
+		return "", writeError(given, given, err)
+	}
 	empty, exists, err := isEmptyDir(dir)
 	if err != nil {
 		return "", err
 	}
 	if exists && !empty && !replace {
-		return "", fmt.Errorf("%s: %w: use --force to replace it (the old one is kept as a backup)", dir, ErrNotEmpty)
+		return "", fmt.Errorf("%s: %w: use --force to replace it (the old one is kept as a backup)", given, ErrNotEmpty)
 	}
 	parent := filepath.Dir(dir)
 	if err := os.MkdirAll(parent, 0o755); err != nil {
-		return "", fmt.Errorf("create %s: %w", parent, err)
+		return "", writeError(given, dir, err)
 	}
-	staging, err := os.MkdirTemp(parent, "."+filepath.Base(dir)+".escert-")
+	removeLeftovers(dir, true)
+	staging, err := os.MkdirTemp(parent, tempPrefix(dir))
 	if err != nil {
-		return "", fmt.Errorf("create staging directory: %w", err)
+		return "", writeError(given, dir, err)
 	}
 	defer func() {
 		if err != nil {
 			os.RemoveAll(staging)
 		}
 	}()
-	if err := writeAll(staging, files); err != nil {
+	held, err := holdTemp(staging)
+	if err != nil {
+		return "", writeError(given, dir, err)
+	}
+	defer held.Close()
+	if err := writeAll(staging, given, files); err != nil {
 		return "", err
 	}
 	if exists {
 		if empty {
 			if err := os.Remove(dir); err != nil {
-				return "", fmt.Errorf("replace empty %s: %w", dir, err)
+				return "", fmt.Errorf("replace empty %s: %w", given, cause(err))
 			}
 		} else {
 			backup = fmt.Sprintf("%s.bak-%s", dir, now.UTC().Format("20060102T150405Z"))
 			if err := os.Rename(dir, backup); err != nil {
-				return "", fmt.Errorf("keep %s as backup: %w", dir, err)
+				return "", fmt.Errorf("keep %s as backup %s: %w", given, backup, cause(err))
 			}
 		}
 	}
@@ -83,12 +161,15 @@ func WriteTree(dir string, files []File, replace bool, now time.Time) (backup st
 				backup = ""
 			}
 		}
-		return backup, fmt.Errorf("move %s into place: %w", dir, err)
+		return backup, writeError(given, dir, err)
 	}
 	return backup, syncDir(parent)
 }
 
-func writeAll(root string, files []File) error {
+// writeAll writes files below the staging directory root. Errors name them as the
+// user will find them, below shown (the directory asked for), not below the staging
+// directory, which will be gone.
+func writeAll(root, shown string, files []File) error {
 	sorted := append([]File(nil), files...)
 	sort.Slice(sorted, func(i, j int) bool { return sorted[i].Path < sorted[j].Path })
 	dirs := map[string]bool{root: true}
@@ -98,13 +179,13 @@ func writeAll(root string, files []File) error {
 		}
 		path := filepath.Join(root, filepath.FromSlash(f.Path))
 		if err := os.MkdirAll(filepath.Dir(path), dirMode); err != nil {
-			return fmt.Errorf("create directory for %s: %w", f.Path, err)
+			return fmt.Errorf("create directory for %s: %w", filepath.Join(shown, f.Path), cause(err))
 		}
 		for d := filepath.Dir(path); strings.HasPrefix(d, root) && !dirs[d]; d = filepath.Dir(d) {
 			dirs[d] = true
 		}
 		if err := writeNew(path, f.Data, f.Mode); err != nil {
-			return fmt.Errorf("write %s: %w", f.Path, err)
+			return fmt.Errorf("write %s: %w", filepath.Join(shown, f.Path), cause(err))
 		}
 	}
 	for d := range dirs {
@@ -146,26 +227,7 @@ func WriteFile(path string, data []byte, mode fs.FileMode) error {
 // before any byte is written, so the content is never readable by anyone else, and
 // the rename swaps in a complete file.
 func WriteFileAs(path string, data []byte, perm Perm) error {
-	mode := perm.Mode
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".escert-*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	name := tmp.Name()
-	tmp.Close()
-	os.Remove(name)
-	if err := writeNewAs(name, data, mode, perm.UID, perm.GID); err != nil {
-		os.Remove(name)
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	faultPoint()
-	if err := os.Rename(name, path); err != nil {
-		os.Remove(name)
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	faultPoint()
-	return syncDir(dir)
+	return ReplaceTogether([]Replacement{{Path: path, Data: data, Perm: perm}})
 }
 
 // Replacement is one file of a group that must change together.
@@ -178,36 +240,41 @@ type Replacement struct {
 // ReplaceTogether writes every file to a temporary file first and only then renames
 // them into place back to back, so files that must match (a PEM key and its
 // certificate) are apart for the time of one rename, never for the time of a write.
+//
+// A path that is a symbolic link is replaced where it points, atomically in the
+// target's directory, and the link stays: package layouts and configuration
+// management link elasticsearch.yml or the keystore elsewhere, and replacing the link
+// would leave the real file stale. A target that is a mount point (a bind-mounted
+// single file, as Docker does it), which no rename can replace, is rewritten in
+// place after a backup (see rewriteInPlace). Temporary files that an earlier, killed
+// run left beside a target are removed first.
 func ReplaceTogether(files []Replacement) error {
-	temps := make([]string, len(files))
+	temps := make([]*temp, len(files))
 	defer func() {
 		for _, t := range temps {
-			if t != "" {
-				os.Remove(t)
+			if t != nil {
+				t.discard()
 			}
 		}
 	}()
 	for i, f := range files {
-		tmp, err := os.CreateTemp(filepath.Dir(f.Path), "."+filepath.Base(f.Path)+".escert-*")
+		target, err := resolveLink(f.Path)
 		if err != nil {
-			return fmt.Errorf("write %s: %w", f.Path, err)
+			return writeError(f.Path, f.Path, err)
 		}
-		name := tmp.Name()
-		tmp.Close()
-		os.Remove(name)
-		if err := writeNewAs(name, f.Data, f.Perm.Mode, f.Perm.UID, f.Perm.GID); err != nil {
-			return fmt.Errorf("write %s: %w", f.Path, err)
+		removeLeftovers(target, false)
+		if temps[i], err = newTemp(target, f.Data, f.Perm); err != nil {
+			return writeError(f.Path, target, err)
 		}
-		temps[i] = name
 		faultPoint()
 	}
 	dirs := map[string]bool{}
 	for i, f := range files {
-		if err := os.Rename(temps[i], f.Path); err != nil {
-			return fmt.Errorf("move %s into place: %w", f.Path, err)
+		if err := temps[i].commit(); err != nil {
+			return writeError(f.Path, temps[i].target, err)
 		}
-		temps[i] = ""
-		dirs[filepath.Dir(f.Path)] = true
+		dirs[filepath.Dir(temps[i].target)] = true
+		temps[i] = nil
 		faultPoint()
 	}
 	for d := range dirs {
@@ -216,6 +283,51 @@ func ReplaceTogether(files []Replacement) error {
 		}
 	}
 	return nil
+}
+
+// temp is the complete new content of target in a temporary file beside it, held
+// open under a lock until it is renamed, so that another run never takes it for the
+// leftover of a killed one.
+type temp struct {
+	f      *os.File
+	target string
+	data   []byte
+	perm   Perm
+}
+
+func newTemp(target string, data []byte, perm Perm) (*temp, error) {
+	f, err := os.CreateTemp(filepath.Dir(target), tempPrefix(target)+"*")
+	if err != nil {
+		return nil, err
+	}
+	t := &temp{f: f, target: target, data: data, perm: perm}
+	if err := lockTemp(f); err != nil {
+		t.discard()
+		return nil, err
+	}
+	if err := fill(f, data, perm); err != nil {
+		t.discard()
+		return nil, err
+	}
+	return t, nil
+}
+
+// commit renames the temporary file over the target, or rewrites a target that is
+// a mount point in place.
+func (t *temp) commit() error {
+	err := os.Rename(t.f.Name(), t.target)
+	if errors.Is(err, syscall.EBUSY) || errors.Is(err, syscall.EXDEV) {
+		err = rewriteInPlace(t.target, t.data, t.perm)
+		t.discard()
+		return err
+	}
+	t.f.Close()
+	return err
+}
+
+func (t *temp) discard() {
+	t.f.Close()
+	os.Remove(t.f.Name())
 }
 
 // Move is one rename of MoveFiles.
@@ -253,44 +365,43 @@ func MoveFiles(moves []Move) error {
 // writeNew creates path exclusively with its final mode (no window where a secret is
 // readable by others), writes and syncs it.
 func writeNew(path string, data []byte, mode fs.FileMode) error {
-	return writeNewAs(path, data, mode, -1, -1)
-}
-
-func writeNewAs(path string, data []byte, mode fs.FileMode, uid, gid int) error {
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
 	if err != nil {
 		return err
 	}
-	if uid != -1 || gid != -1 {
-		if err := f.Chown(uid, gid); err != nil {
-			f.Close()
-			return err
-		}
-	}
-	// The umask may have narrowed the mode; Chmod makes it exact (never wider than asked).
-	if err := f.Chmod(mode); err != nil {
-		f.Close()
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
+	if err := fill(f, data, Perm{Mode: mode, UID: -1, GID: -1}); err != nil {
 		f.Close()
 		return err
 	}
 	return f.Close()
 }
 
+// fill gives a file that holds nothing yet its owner and mode, then data, and syncs
+// it.
+func fill(f *os.File, data []byte, perm Perm) error {
+	if perm.UID != -1 || perm.GID != -1 {
+		if err := f.Chown(perm.UID, perm.GID); err != nil {
+			return err
+		}
+	}
+	// The umask may have narrowed the mode; Chmod makes it exact (never wider than asked).
+	if err := f.Chmod(perm.Mode); err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		return err
+	}
+	return f.Sync()
+}
+
 func syncDir(dir string) error {
 	d, err := os.Open(dir)
 	if err != nil {
-		return fmt.Errorf("sync %s: %w", dir, err)
+		return fmt.Errorf("sync %s: %w", dir, cause(err))
 	}
 	defer d.Close()
 	if err := d.Sync(); err != nil {
-		return fmt.Errorf("sync %s: %w", dir, err)
+		return fmt.Errorf("sync %s: %w", dir, cause(err))
 	}
 	return nil
 }
@@ -301,7 +412,7 @@ func isEmptyDir(dir string) (empty, exists bool, err error) {
 	case errors.Is(err, fs.ErrNotExist):
 		return true, false, nil
 	case err != nil:
-		return false, true, fmt.Errorf("read %s: %w", dir, err)
+		return false, true, fmt.Errorf("read %s: %w", dir, cause(err))
 	}
 	return len(entries) == 0, true, nil
 }

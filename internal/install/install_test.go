@@ -286,12 +286,12 @@ func TestWriteTreeFailureLeavesNothingBehind(t *testing.T) {
 			name: "file where a directory must go",
 			files: append(bundle(),
 				File{Path: "nodes/node1/transport.key/extra", Mode: PublicMode, Data: []byte("x")}),
-			wantErr: "create directory for nodes/node1/transport.key/extra",
+			wantErr: "/certs/nodes/node1/transport.key/extra: not a directory",
 		},
 		{
 			name:    "same path twice",
 			files:   append(bundle(), File{Path: "ca/ca.crt", Mode: PublicMode, Data: []byte("again")}),
-			wantErr: "write ca/ca.crt",
+			wantErr: "/certs/ca/ca.crt: file exists",
 		},
 	}
 	for _, tt := range tests {
@@ -302,6 +302,9 @@ func TestWriteTreeFailureLeavesNothingBehind(t *testing.T) {
 			backup, err := WriteTree(out, tt.files, false, now)
 			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 				t.Fatalf("WriteTree = %v, want an error containing %q", err, tt.wantErr)
+			}
+			if strings.Contains(err.Error(), ".escert-") {
+				t.Errorf("error %q names the staging directory, which the user never sees", err)
 			}
 			if backup != "" {
 				t.Errorf("backup = %q after a failure", backup)
@@ -444,10 +447,32 @@ func TestWriteFileFailureLeavesNoTempFile(t *testing.T) {
 	}
 }
 
-func TestWriteFileInAMissingDirectoryFails(t *testing.T) {
+func TestWriteErrorsNameTheGivenPathNotATemporaryFile(t *testing.T) {
 	t.Parallel()
-	path := filepath.Join(t.TempDir(), "missing", "node.key")
-	if err := WriteFile(path, []byte("x"), SecretMode); err == nil {
-		t.Fatal("WriteFile created a missing directory or wrote nowhere")
+	dir := t.TempDir()
+	busy := filepath.Join(dir, "busy")
+	if err := os.MkdirAll(filepath.Join(busy, "inside"), 0o700); err != nil {
+		t.Fatal(err)
 	}
+	if err := os.Symlink("busy", filepath.Join(dir, "link")); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name, path, want string
+	}{
+		{"missing directory", filepath.Join(dir, "missing", "node.key"),
+			"write " + filepath.Join(dir, "missing", "node.key") + ": the directory " + filepath.Join(dir, "missing") + " does not exist: create it first"},
+		{"a directory in the way", busy, "write " + busy + ": file exists"},
+		{"a link to a directory in the way", filepath.Join(dir, "link"),
+			"write " + filepath.Join(dir, "link") + " (a link to " + busy + "): file exists"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := WriteFile(tt.path, []byte("x"), SecretMode)
+			if err == nil || err.Error() != tt.want {
+				t.Fatalf("WriteFile = %v, want %q", err, tt.want)
+			}
+		})
+	}
+	assertNoLeftovers(t, dir)
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"syscall"
+	"time"
 )
 
 // LockFile is created in the config directory; an exclusive flock on it keeps two
@@ -17,20 +18,44 @@ const LockFile = ".escert.lock"
 // ErrLocked means another escert run holds the config directory.
 var ErrLocked = errors.New("another escert run is changing this config directory")
 
+// lockPoll is how often LockWait tries again.
+const lockPoll = 20 * time.Millisecond
+
 // Lock takes the config directory's lock without waiting; release it with the
 // returned function.
-func Lock(dir string) (func(), error) {
+func Lock(dir string) (func(), error) { return LockWait(dir, 0, nil) }
+
+// LockWait takes dir's lock, waiting up to timeout while another run holds it, so
+// that writers which must not fail for being second (escert keystore, as
+// elasticsearch-keystore never does) queue instead. waiting, when not nil, is called
+// once if the lock is taken. The error wraps ErrLocked when the time is up.
+func LockWait(dir string, timeout time.Duration, waiting func()) (func(), error) {
 	path := filepath.Join(dir, LockFile)
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
-		return nil, fmt.Errorf("lock %s: %w", dir, err)
+		return nil, fmt.Errorf("lock %s: %w", path, cause(err))
 	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		f.Close()
-		if errors.Is(err, syscall.EWOULDBLOCK) {
+	deadline := time.Now().Add(timeout)
+	for {
+		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if err == nil {
+			return func() { f.Close() }, nil
+		}
+		if !errors.Is(err, syscall.EWOULDBLOCK) {
+			f.Close()
+			return nil, fmt.Errorf("lock %s: %w", path, err)
+		}
+		if !time.Now().Before(deadline) {
+			f.Close()
+			if timeout > 0 {
+				return nil, fmt.Errorf("%s: %w (lock %s), still after %s: wait for it to finish, then re-run", dir, ErrLocked, path, timeout)
+			}
 			return nil, fmt.Errorf("%s: %w (lock %s): wait for it to finish", dir, ErrLocked, path)
 		}
-		return nil, fmt.Errorf("lock %s: %w", dir, err)
+		if waiting != nil {
+			waiting()
+			waiting = nil
+		}
+		time.Sleep(lockPoll)
 	}
-	return func() { f.Close() }, nil
 }

@@ -1,0 +1,45 @@
+package install
+
+import (
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"syscall"
+)
+
+// maxLinks is how many symbolic links resolveLink follows, as Linux's path lookup
+// (ELOOP after 40).
+const maxLinks = 40
+
+// resolveLink follows path while it is a symbolic link and returns where it ends,
+// which may not exist yet (a dangling link is created through). Package layouts and
+// configuration management link elasticsearch.yml or the keystore to a file
+// elsewhere; a rename over the link would replace it with a regular file and leave
+// the real file stale.
+func resolveLink(path string) (string, error) {
+	for range maxLinks {
+		info, err := os.Lstat(path)
+		if errors.Is(err, fs.ErrNotExist) || (err == nil && info.Mode()&fs.ModeSymlink == 0) {
+			return path, nil
+		}
+		if err != nil {
+			return "", err
+		}
+		link, err := os.Readlink(path)
+		if err != nil {
+			return "", err
+		}
+		if !filepath.IsAbs(link) {
+			// Relative to the link's real directory: a ".." in link climbs out of
+			// where the directory is, not out of how path spells it.
+			dir, err := filepath.EvalSymlinks(filepath.Dir(path))
+			if err != nil {
+				return "", err
+			}
+			link = filepath.Join(dir, link)
+		}
+		path = link
+	}
+	return "", syscall.ELOOP
+}
