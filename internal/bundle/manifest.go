@@ -79,7 +79,7 @@ func newManifest(iss issuer.Issuer, req Request, opts Options) Manifest {
 				continue
 			}
 			seen[fp] = true
-			info := CAInfo{Layer: string(layer), Subject: cert.Subject.String(), SHA256: fp, NotAfter: cert.NotAfter.UTC()}
+			info := CAInfo{Layer: string(layer), Subject: ca.FormatDN(cert.RawSubject), SHA256: fp, NotAfter: cert.NotAfter.UTC()}
 			for _, f := range req.CAFiles {
 				if certs, err := ca.ParseCertificates(f.Data); err == nil && strings.HasSuffix(f.Path, ".crt") && certs[0].Equal(cert) {
 					info.File = f.Path

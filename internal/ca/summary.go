@@ -30,7 +30,7 @@ type Summary struct {
 // Summarize describes a certificate.
 func Summarize(c *x509.Certificate) Summary {
 	s := Summary{
-		Subject: c.Subject.String(), Issuer: c.Issuer.String(), Serial: c.SerialNumber.Text(16),
+		Subject: FormatDN(c.RawSubject), Issuer: FormatDN(c.RawIssuer), Serial: c.SerialNumber.Text(16),
 		NotBefore: c.NotBefore.UTC(), NotAfter: c.NotAfter.UTC(), IsCA: c.IsCA,
 		Signature: c.SignatureAlgorithm.String(), DNSNames: c.DNSNames, SHA256: Fingerprint(c),
 	}

@@ -24,6 +24,40 @@ type KeytoolEntry struct {
 // gives an error wrapping ErrLoad with keytool's message.
 func KeytoolList(t testing.TB, p12Path, password string) ([]KeytoolEntry, error) {
 	t.Helper()
+	out, err := keytoolListV(t, p12Path, password)
+	if err != nil {
+		return nil, err
+	}
+	return parseKeytoolList(out)
+}
+
+// KeytoolOwners runs keytool -list -v as KeytoolList does and returns, per alias, the
+// Owner line of the entry's first certificate: its subject as Java prints it
+// (X500Principal.toString: most specific RDN first, ", " between RDNs), the string
+// Elasticsearch's PKI realm reads.
+func KeytoolOwners(t testing.TB, p12Path, password string) (map[string]string, error) {
+	t.Helper()
+	out, err := keytoolListV(t, p12Path, password)
+	if err != nil {
+		return nil, err
+	}
+	owners := map[string]string{}
+	alias := ""
+	for _, line := range strings.Split(out, "\n") {
+		line = strings.TrimSpace(line)
+		if v, ok := strings.CutPrefix(line, "Alias name: "); ok {
+			alias = v
+		} else if v, ok := strings.CutPrefix(line, "Owner: "); ok && alias != "" {
+			if _, seen := owners[alias]; !seen {
+				owners[alias] = v
+			}
+		}
+	}
+	return owners, nil
+}
+
+func keytoolListV(t testing.TB, p12Path, password string) (string, error) {
+	t.Helper()
 	keytool := Require(t, "keytool")
 	const passEnv = "ESCERT_REALTEST_STOREPASS"
 	res, err := run(keytool, []string{
@@ -32,12 +66,12 @@ func KeytoolList(t testing.TB, p12Path, password string) ([]KeytoolEntry, error)
 		"-keystore", absPath(t, p12Path), "-storepass:env", passEnv,
 	}, []string{passEnv + "=" + password})
 	if err != nil {
-		return nil, err
+		return "", err
 	}
 	if res.code != 0 {
-		return nil, fmt.Errorf("keytool -list %s: %w: %s", p12Path, ErrLoad, res.message())
+		return "", fmt.Errorf("keytool -list %s: %w: %s", p12Path, ErrLoad, res.message())
 	}
-	return parseKeytoolList(res.stdout)
+	return res.stdout, nil
 }
 
 // parseKeytoolList reads the "Alias name", "Entry type" and "Certificate chain length"

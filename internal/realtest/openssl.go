@@ -35,3 +35,22 @@ func OpenSSLVerify(t testing.TB, caFile, certFile, purpose string, untrusted ...
 	}
 	return nil
 }
+
+// OpenSSLSubject returns the subject of the first certificate in certFile as
+//
+//	openssl x509 -noout -subject -nameopt RFC2253,-esc_msb
+//
+// prints it: RFC 4514 form, most specific RDN first, UTF-8 left unescaped.
+func OpenSSLSubject(t testing.TB, certFile string) (string, error) {
+	t.Helper()
+	openssl := Require(t, "openssl")
+	res, err := run(openssl, []string{"x509", "-noout", "-subject", "-nameopt", "RFC2253,-esc_msb", "-in", absPath(t, certFile)}, nil)
+	if err != nil {
+		return "", err
+	}
+	subject, ok := strings.CutPrefix(strings.TrimRight(res.stdout, "\n"), "subject=")
+	if res.code != 0 || !ok {
+		return "", fmt.Errorf("openssl x509 -subject %s: %w: %s", certFile, ErrLoad, res.message())
+	}
+	return subject, nil
+}

@@ -109,7 +109,8 @@ type Certificate struct {
 	// Until, when set, ends the certificate there instead of Days from issuance:
 	// renewal caps a leaf at its CA's expiry.
 	Until time.Time
-	// RawSubject, when set, is the subject's DER, kept as it was on renewal.
+	// RawSubject is the subject's DER, which the certificate carries byte for byte:
+	// the instance name's RDNs as written, or the old certificate's on renewal.
 	RawSubject []byte
 }
 
@@ -141,7 +142,7 @@ func FromCertificate(cert *x509.Certificate, layer Layer) (Certificate, error) {
 
 // Certificates lists the certificates an instance receives, in profile order.
 func Certificates(inst Instance, opts Options) ([]Certificate, error) {
-	subject, err := ParseName(inst.Name)
+	rawSubject, subject, err := ParseName(inst.Name)
 	if err != nil {
 		return nil, err
 	}
@@ -152,7 +153,7 @@ func Certificates(inst Instance, opts Options) ([]Certificate, error) {
 		}
 		c := Certificate{
 			Instance: inst.Name, Dir: inst.Filename, Kind: inst.Type, Base: p.Base, Layer: p.Layer,
-			Subject: subject, ServerAuth: p.ServerAuth, ClientAuth: p.ClientAuth, Days: opts.Days,
+			Subject: subject, RawSubject: rawSubject, ServerAuth: p.ServerAuth, ClientAuth: p.ClientAuth, Days: opts.Days,
 			DNSNames:   slices.Clone(inst.DNS),
 			IPs:        slices.Clone(inst.IPs),
 			OtherNames: slices.Clone(inst.CN),

@@ -1,7 +1,6 @@
 package spec
 
 import (
-	"crypto/x509/pkix"
 	"net"
 	"path"
 	"reflect"
@@ -207,17 +206,21 @@ func TestCertificatesForAnElasticsearchNode(t *testing.T) {
 		HTTPDNS: []string{"search.example.com"}, HTTPIPs: ips("203.0.113.1"),
 	}
 	certs := certificates(t, inst, defaultOpts)
-	subject := pkix.Name{CommonName: "node1", Organization: []string{"Example"}}
+	rawSubject, subject, err := ParseName(inst.Name)
+	if err != nil || subject.CommonName != "node1" || !slices.Equal(subject.Organization, []string{"Example"}) {
+		t.Fatalf("ParseName(%q) = %+v, %v", inst.Name, subject, err)
+	}
 	want := []Certificate{
 		{
 			Instance: "CN=node1,O=Example", Dir: "es-1", Kind: Elasticsearch, Base: "transport", Layer: Transport,
-			Subject: subject, DNSNames: []string{"node1.example.com"}, IPs: ips("192.0.2.1"),
+			Subject: subject, RawSubject: rawSubject, DNSNames: []string{"node1.example.com"}, IPs: ips("192.0.2.1"),
 			OtherNames: []string{"node1.cluster.local", "es-1.node.escert"},
 			ServerAuth: true, ClientAuth: true, Days: 730,
 		},
 		{
 			Instance: "CN=node1,O=Example", Dir: "es-1", Kind: Elasticsearch, Base: "http", Layer: HTTP,
 			Subject:    subject,
+			RawSubject: rawSubject,
 			DNSNames:   []string{"node1.example.com", "search.example.com", "localhost"},
 			IPs:        []net.IP{net.ParseIP("192.0.2.1"), net.ParseIP("203.0.113.1"), net.IPv4(127, 0, 0, 1), net.IPv6loopback},
 			OtherNames: []string{"node1.cluster.local"},

@@ -230,7 +230,7 @@ func (inst *Instance) complete() (field, problem string) {
 	if inst.Name == "ca" {
 		return "name", "\"ca\" is reserved for the CA's own files: choose another name"
 	}
-	subject, err := ParseName(inst.Name)
+	_, subject, err := ParseName(inst.Name)
 	if err != nil {
 		return "name", err.Error()
 	}

@@ -2,7 +2,6 @@ package spec
 
 import (
 	"bytes"
-	"encoding/asn1"
 	"errors"
 	"flag"
 	"fmt"
@@ -13,7 +12,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"unicode/utf8"
+
+	"github.com/escert/escert/internal/ca"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
@@ -870,7 +870,7 @@ func FuzzParseInstances(f *testing.F) {
 			if strings.ContainsAny(inst.Filename, "/\\") || strings.HasPrefix(inst.Filename, ".") {
 				t.Fatalf("accepted unsafe filename %q", inst.Filename)
 			}
-			if _, err := ParseName(inst.Name); err != nil {
+			if _, _, err := ParseName(inst.Name); err != nil {
 				t.Fatalf("accepted name %q that ParseName refuses: %v", inst.Name, err)
 			}
 			for _, d := range append(slices.Clone(inst.DNS), inst.HTTPDNS...) {
@@ -893,7 +893,7 @@ func FuzzParseName(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, name string) {
-		subject, err := ParseName(name)
+		der, subject, err := ParseName(name)
 		if err != nil {
 			return
 		}
@@ -908,13 +908,12 @@ func FuzzParseName(f *testing.F) {
 				t.Fatalf("ParseName(%q) accepted country %q", name, c)
 			}
 		}
-		// Whatever it accepts must encode as a subject (encoding/asn1 refuses invalid
-		// UTF-8, which the YAML parser never hands over).
-		if !utf8.ValidString(name) {
-			return
-		}
-		if _, err := asn1.Marshal(subject.ToRDNSequence()); err != nil {
-			t.Fatalf("ParseName(%q) = %+v, which does not encode: %v", name, subject, err)
+		// What escert shows of a subject must read back as the same subject, or a DN
+		// copied from the manifest into a role mapping would not match.
+		shown := ca.FormatDN(der)
+		again, err := ca.ParseDN(shown)
+		if err != nil || !bytes.Equal(again, der) {
+			t.Fatalf("ParseName(%q) shows as %q, which parses back to %x, %v; want %x", name, shown, again, err, der)
 		}
 	})
 }
