@@ -23,6 +23,7 @@ import (
 	"github.com/escert/escert/internal/ca"
 	"github.com/escert/escert/internal/esconfig"
 	"github.com/escert/escert/internal/eskeystore"
+	"github.com/escert/escert/internal/infile"
 )
 
 // Severity grades a finding.
@@ -97,7 +98,7 @@ func Node(dir string, password PasswordFunc, now time.Time, opts Options) ([]Fin
 		return nil, fmt.Errorf("config directory %s: not a directory", dir)
 	}
 	ymlPath := filepath.Join(dir, ymlName)
-	data, err := os.ReadFile(ymlPath)
+	data, err := infile.Read(ymlPath, infile.Settings)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", ymlPath, pathErr(err))
 	}
@@ -211,7 +212,7 @@ func (c *checker) resolve(p string) string {
 // openKeystore decrypts elasticsearch.keystore when there is one.
 func (c *checker) openKeystore(password PasswordFunc) error {
 	path := filepath.Join(c.dir, keystoreName)
-	data, err := os.ReadFile(path)
+	data, err := infile.Read(path, infile.Keystore)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}
@@ -241,10 +242,11 @@ func (c *checker) secret(name string) ([]byte, bool) {
 	return v, ok && len(v) > 0
 }
 
-// read reads a file a setting names. A missing file is a finding; a file this process
-// may not read makes the check unusable, since nothing could be said about it.
-func (c *checker) read(path, setting string) ([]byte, bool) {
-	data, err := os.ReadFile(path)
+// read reads a file a setting names, expected to hold kind. A missing file is a
+// finding; a file this process may not read makes the check unusable, since nothing
+// could be said about it.
+func (c *checker) read(path, setting string, kind infile.Kind) ([]byte, bool) {
+	data, err := infile.Read(path, kind)
 	switch {
 	case err == nil:
 		return data, true

@@ -11,6 +11,9 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/escert/escert/internal/infile"
+	"github.com/escert/escert/internal/install"
 )
 
 // ref records a file the settings name; key marks key material.
@@ -49,15 +52,26 @@ func (c *checker) isSecret(path string, info fs.FileInfo) bool {
 		// other config file whose group may write it; only hashes make it a secret.
 		return info.Size() > 0
 	case pemExt[ext] && info.Size() <= maxScan:
-		data, err := os.ReadFile(path)
+		data, err := infile.Read(path, infile.PEM)
 		return err == nil && bytes.Contains(data, []byte("PRIVATE KEY-----"))
 	}
 	return false
 }
 
+// escertOwn reports escert's own entries in a config directory: install's backups
+// (install.Backup), its lock (install.LockFile) and the temporary files of a write
+// in progress or interrupted (".<name>.escert-*"). They are not Elasticsearch's
+// configuration, and the backups are root's alone on an older install, so a check
+// run as Elasticsearch's user must not need to read them.
+func escertOwn(name string) bool {
+	return name == "escert-backups" || name == install.LockFile || strings.HasPrefix(name, ".") && strings.Contains(name, ".escert-")
+}
+
 // files lists the config directory's files and directories (symbolic links followed
 // for files, not descended into for directories) and the files the settings name
-// outside it.
+// outside it. escert's own entries are left out. A subdirectory this process cannot
+// list is a warning, not a failure: the files the settings name are read on their
+// own, and one of those that cannot be read still makes the check unusable.
 func (c *checker) files() []fileEntry {
 	var out []fileEntry
 	seen := map[string]bool{}
@@ -78,8 +92,23 @@ func (c *checker) files() []fileEntry {
 		out = append(out, e)
 	}
 	err := filepath.WalkDir(c.dir, func(path string, d fs.DirEntry, err error) error {
+		if path != c.dir && escertOwn(d.Name()) {
+			if d.IsDir() {
+				return fs.SkipDir
+			}
+			return nil
+		}
 		if err != nil {
-			return err
+			if path == c.dir {
+				return err
+			}
+			if errors.Is(err, fs.ErrPermission) {
+				dir := c.display(path)
+				c.add(Warning, "dir-not-checked", dir, 0, "",
+					fmt.Sprintf("%s cannot be listed by uid %d, which runs this check, so the files in it were not checked", dir, os.Geteuid()),
+					"run escert check as root to check them; Elasticsearch 9 does not start when its own user cannot list a config subdirectory (chgrp it to Elasticsearch's group, chmod g+rx)")
+			}
+			return nil
 		}
 		add(path)
 		return nil

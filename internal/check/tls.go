@@ -13,6 +13,7 @@ import (
 
 	"github.com/escert/escert/internal/ca"
 	"github.com/escert/escert/internal/esconfig"
+	"github.com/escert/escert/internal/infile"
 	"github.com/escert/escert/internal/p12"
 )
 
@@ -238,7 +239,7 @@ var javaKeystoreMagic = [][]byte{{0xfe, 0xed, 0xfe, 0xed}, {0xce, 0xce, 0xce, 0x
 func (c *checker) loadStore(prefix, kind string, s esconfig.Setting, key bool) *p12.Contents {
 	path := c.resolve(s.Value)
 	c.ref(path, key)
-	data, ok := c.read(path, s.Key)
+	data, ok := c.read(path, s.Key, infile.PKCS12)
 	if !ok {
 		return nil
 	}
@@ -306,7 +307,7 @@ type p12Result struct {
 func (c *checker) loadCerts(value, setting string) []*x509.Certificate {
 	path := c.resolve(value)
 	c.ref(path, false)
-	data, ok := c.read(path, setting)
+	data, ok := c.read(path, setting, infile.PEM)
 	if !ok {
 		return nil
 	}
@@ -326,7 +327,7 @@ func (c *checker) loadKey(prefix string) crypto.Signer {
 	s := c.settings[prefix+".key"]
 	path := c.resolve(s.Value)
 	c.ref(path, true)
-	data, ok := c.read(path, s.Key)
+	data, ok := c.read(path, s.Key, infile.Key)
 	if !ok {
 		return nil
 	}
@@ -417,7 +418,7 @@ func (c *checker) checkTrustRestrictions(t *tlsContext) {
 	}
 	path := c.resolve(s.Value)
 	c.ref(path, false)
-	data, ok := c.read(path, key)
+	data, ok := c.read(path, key, infile.Settings)
 	if !ok {
 		return
 	}

@@ -5,14 +5,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/escert/escert/internal/ca"
 	"github.com/escert/escert/internal/fips"
+	"github.com/escert/escert/internal/infile"
 	"github.com/escert/escert/internal/install"
 	"github.com/escert/escert/internal/issuer"
 	"github.com/escert/escert/internal/rotate"
@@ -85,9 +86,9 @@ func (f *rotateFlags) onNode(e *env, phase func([]rotate.NodeCert) error) error 
 	if f.configDir == "" {
 		return nil
 	}
-	unlock, err := install.Lock(f.configDir)
+	unlock, err := lockConfig(f.configDir)
 	if err != nil {
-		return installError(err)
+		return err
 	}
 	defer unlock()
 	certs, err := discover(e, f.configDir, f.passFile)
@@ -97,34 +98,47 @@ func (f *rotateFlags) onNode(e *env, phase func([]rotate.NodeCert) error) error 
 	return renewError(phase(certs))
 }
 
-// writeClientCA points a bundle's clients/ at the HTTP CAs clients must trust: with
+// clientCA is what a bundle's clients/http-ca.crt will hold, worked out before
+// anything is written; nil when --clients is not given or the HTTP CA is not rotated.
+type clientCA struct {
+	path, fingerprint string
+	certs             []*x509.Certificate
+}
+
+// planClientCA points a bundle's clients/ at the HTTP CAs clients must trust: with
 // keep, those it trusts already and certs; otherwise certs alone.
-func (f *rotateFlags) writeClientCA(o rotate.CAOptions, certs []*x509.Certificate, keep bool, w io.Writer) error {
+func (f *rotateFlags) planClientCA(o rotate.CAOptions, certs []*x509.Certificate, keep bool) (*clientCA, error) {
 	if f.clients == "" || !slices.Contains(o.Layers, spec.HTTP) {
-		return nil
+		return nil, nil
 	}
-	path := filepath.Join(f.clients, "http-ca.crt")
-	fingerprint := ca.Fingerprint(certs[0]) // the issuing CA, as bootstrap writes it
+	c := &clientCA{path: filepath.Join(f.clients, "http-ca.crt"), fingerprint: ca.Fingerprint(certs[0]), certs: certs} // the issuing CA's, as bootstrap writes it
 	if keep {
-		data, err := os.ReadFile(path)
+		data, err := infile.Read(c.path, infile.PEM)
 		if err != nil {
-			return &rotate.InputError{Path: path, Problem: fmt.Sprintf("cannot be read (%v): --clients must name a bundle's clients/ directory", errors.Unwrap(err))}
+			return nil, &rotate.InputError{Path: c.path, Problem: fmt.Sprintf("cannot be read (%v): --clients must name a bundle's clients/ directory", unwrapPathError(err))}
 		}
 		current, err := ca.ParseCertificates(data)
 		if err != nil {
-			return &rotate.InputError{Path: path, Problem: err.Error()}
+			return nil, &rotate.InputError{Path: c.path, Problem: err.Error()}
 		}
-		certs, fingerprint = rotate.AppendMissing(current, certs...), ""
+		c.certs, c.fingerprint = rotate.AppendMissing(current, certs...), ""
 	}
-	if err := install.WriteFile(path, ca.EncodeCertificates(certs...), install.PublicMode); err != nil {
+	return c, nil
+}
+
+func (c *clientCA) write(w io.Writer) error {
+	if c == nil {
+		return nil
+	}
+	if err := install.WriteFile(c.path, ca.EncodeCertificates(c.certs...), install.PublicMode); err != nil {
 		return err
 	}
-	if fingerprint != "" {
-		if err := install.WriteFile(filepath.Join(f.clients, "http-ca.sha256"), []byte(fingerprint+"\n"), install.PublicMode); err != nil {
+	if c.fingerprint != "" {
+		if err := install.WriteFile(filepath.Join(filepath.Dir(c.path), "http-ca.sha256"), []byte(c.fingerprint+"\n"), install.PublicMode); err != nil {
 			return err
 		}
 	}
-	fmt.Fprintf(w, "%s: now trusts %d HTTP CA certificate(s); Kibana does not hot-reload: restart it after copying the file\n", path, len(certs))
+	fmt.Fprintf(w, "%s: now trusts %d HTTP CA certificate(s); Kibana does not hot-reload: restart it after copying the file\n", c.path, len(c.certs))
 	return nil
 }
 
@@ -151,7 +165,7 @@ the new fingerprint (printed by begin) before issue.`,
   escert ca rotate finish --ca-dir /etc/escert/ca --promote                        # once, at the end` + exitCodeDoc,
 	}
 	var bf, iff, ff rotateFlags
-	var promote bool
+	var promote, allowPending bool
 	begin := &cobra.Command{
 		Use:   "begin (--ca-dir DIR | --issuer vault ...) [--es-config DIR]",
 		Short: "Create the new CA and make the node trust old and new",
@@ -166,34 +180,58 @@ the new fingerprint (printed by begin) before issue.`,
 				return err
 			}
 			out := cmd.OutOrStdout()
+			// Everything that can be refused is checked before the first write, so a
+			// typo'd --es-config or --clients leaves no new CA behind.
 			var next issuer.Issuer
-			verb := "using"
+			var local *rotate.NewCA
 			if bf.iss.remote() {
 				if next, err = bf.next(cmd, e, o); err != nil {
 					return err
 				}
 			} else {
-				local, created, err := rotate.NextCA(o)
+				if local, err = rotate.NextCA(o); err != nil {
+					return renewError(err)
+				}
+				next = local
+			}
+			var change *rotate.TrustChange
+			if bf.configDir != "" {
+				unlock, err := lockConfig(bf.configDir)
+				if err != nil {
+					return err
+				}
+				defer unlock()
+				certs, err := discover(e, bf.configDir, bf.passFile)
 				if err != nil {
 					return renewError(err)
 				}
-				if created {
-					verb = "created"
+				if change, err = rotate.PlanBegin(bf.configDir, certs, next, o); err != nil {
+					return renewError(err)
 				}
-				next = local
+			}
+			clients, err := bf.planClientCA(o, next.Trust(spec.HTTP), true)
+			if err != nil {
+				return renewError(err)
+			}
+			verb := "using"
+			if local != nil && local.Created {
+				if err := local.Save(); err != nil {
+					return err
+				}
+				verb = "created"
 			}
 			for _, layer := range o.Layers {
 				c := next.Trust(layer)[0]
 				fmt.Fprintf(out, "%s the new %s CA %q, sha256 %s\n", verb, layer, c.Subject.CommonName, ca.Fingerprint(c))
 			}
-			if err := bf.onNode(e, func(certs []rotate.NodeCert) error {
-				changed, err := rotate.Begin(bf.configDir, certs, next, o)
+			if change != nil {
+				changed, err := change.Apply()
 				printChanged(out, changed, "now trusts the old and the new CA")
-				return err
-			}); err != nil {
-				return err
+				if err != nil {
+					return renewError(err)
+				}
 			}
-			return renewError(bf.writeClientCA(o, next.Trust(spec.HTTP), true, out))
+			return renewError(clients.write(out))
 		},
 	}
 	bf.register(begin)
@@ -239,6 +277,9 @@ the new fingerprint (printed by begin) before issue.`,
 			if promote && ff.iss.remote() {
 				return usageError{errors.New("--promote moves a local CA directory's new CA into place; with a remote issuer there is nothing to promote: retire the old Vault mount or CA when every node has finished")}
 			}
+			if allowPending && !promote {
+				return usageError{errors.New("--allow-pending goes with --promote")}
+			}
 			o, err := ff.start(cmd, e)
 			if err != nil {
 				return err
@@ -255,10 +296,20 @@ the new fingerprint (printed by begin) before issue.`,
 			}); err != nil {
 				return err
 			}
-			if err := ff.writeClientCA(o, next.Trust(spec.HTTP), false, out); err != nil {
+			clients, err := ff.planClientCA(o, next.Trust(spec.HTTP), false)
+			if err == nil {
+				err = clients.write(out)
+			}
+			if err != nil {
 				return renewError(err)
 			}
 			if promote {
+				if err := rotate.Pending(o); err != nil {
+					if !allowPending {
+						return renewError(err)
+					}
+					fmt.Fprintf(cmd.ErrOrStderr(), "warning: promoting anyway (--allow-pending): %v\n", pendingNodes(err))
+				}
 				retired, err := rotate.Promote(o)
 				if err != nil {
 					return renewError(err)
@@ -270,8 +321,23 @@ the new fingerprint (printed by begin) before issue.`,
 	}
 	ff.register(finish)
 	finish.Flags().BoolVar(&promote, "promote", false, "move the new CA into the CA directory's main place (once every node has finished)")
+	// Not --force: that would read as forcing finish onto a node still holding an
+	// old-CA certificate, which is never right; this names what is allowed.
+	finish.Flags().BoolVar(&allowPending, "allow-pending", false, "with --promote: retire the old CA although nodes the rotation began on have not finished (or none recorded it)")
 	cmd.AddCommand(begin, issue, finish)
 	return cmd
+}
+
+// pendingNodes says what Pending found, for the warning of an allowed promotion.
+func pendingNodes(err error) string {
+	var pending *rotate.PendingError
+	if !errors.As(err, &pending) {
+		return err.Error()
+	}
+	if len(pending.Nodes) == 0 {
+		return "no node recorded a phase of this rotation"
+	}
+	return "not finished on " + strings.Join(pending.Nodes, ", ")
 }
 
 func printChanged(w io.Writer, files []string, what string) {

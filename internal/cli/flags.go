@@ -129,6 +129,10 @@ func (f *issueFlags) options(e *env, policy fips.Policy) (bundle.Options, error)
 	}, nil
 }
 
+// secretEnv are the environment variables readSecret takes secrets from: what a
+// command escert runs (renew --exec) must not inherit.
+var secretEnv = []string{"ESCERT_CA_PASSWORD", "ESCERT_KEYSTORE_PASSWORD", "ESCERT_KEYSTORE_NEW_PASSWORD", "ESCERT_PASSWORD", "ESCERT_PROVISIONER_PASSWORD"}
+
 // readSecret reads a secret from a file (trailing newline removed) or else from the
 // environment variable envName. Secrets never come from flag values, which other
 // users can read in the process list.

@@ -6,9 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"math/rand/v2"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -18,6 +21,7 @@ import (
 
 	"github.com/escert/escert/internal/eskeystore"
 	"github.com/escert/escert/internal/fips"
+	"github.com/escert/escert/internal/infile"
 	"github.com/escert/escert/internal/install"
 	"github.com/escert/escert/internal/issuer"
 	"github.com/escert/escert/internal/rotate"
@@ -52,12 +56,34 @@ func (w *windowFlags) window(fs *pflag.FlagSet) (rotate.Window, error) {
 // discover loads the node's certificates, asking for the keystore password as needed.
 func discover(e *env, configDir, passFile string) ([]rotate.NodeCert, error) {
 	var password []byte
-	if data, err := os.ReadFile(configDir + "/elasticsearch.keystore"); err == nil {
+	path := filepath.Join(configDir, "elasticsearch.keystore")
+	switch data, err := infile.Read(path, infile.Keystore); {
+	case errors.Is(err, fs.ErrNotExist):
+	case err != nil:
+		return nil, badInput("%s: %v", path, unwrapPathError(err))
+	default:
 		if password, err = keystorePassword(e, passFile, data); err != nil {
 			return nil, err
 		}
 	}
 	return rotate.Discover(configDir, password)
+}
+
+// lockConfig takes the lock of the node's config directory, which must exist: a
+// typo'd --es-config is bad input, not a failure to lock.
+func lockConfig(dir string) (func(), error) {
+	info, err := os.Stat(dir)
+	if err != nil {
+		return nil, badInput("--es-config %s: %v: point it at the node's config directory (the one holding elasticsearch.yml)", dir, unwrapPathError(err))
+	}
+	if !info.IsDir() {
+		return nil, badInput("--es-config %s: not a directory: point it at the node's config directory (the one holding elasticsearch.yml)", dir)
+	}
+	unlock, err := install.Lock(dir)
+	if err != nil {
+		return nil, installError(err)
+	}
+	return unlock, nil
 }
 
 // Exit codes of needs-renewal: step's contract, so shell scripts compose.
@@ -167,8 +193,10 @@ usages, a new key of the same type), validate them, and swap them in under the s
 file names so Elasticsearch hot-reloads them: a p12 keeps its password, alias and
 trusted entries; a PEM key and certificate are renamed into place back to back.
 Passwords never change (that would need a restart). A certificate that would outlive
-its CA is capped at the CA's expiry, and the run says so; when the CA expires inside
-the renewal window, renew refuses: rotate the CA first.
+its CA is capped at the CA's expiry, and the run says so. When the CA itself expires
+inside the renewal window, renewing cannot help: renew still carries each certificate
+that ends sooner up to the CA's end, then exits 3 naming the CA: rotate it (escert ca
+rotate).
 
 Not due: exits 0 and says so. A lock keeps two runs apart; --jitter spreads a fleet's
 runs; --exec runs a command once every file is in place (ESCERT_RENEWED holds the
@@ -184,7 +212,8 @@ EXIT CODES
   0  renewed, or nothing due
   1  the work failed; files already swapped are consistent (see the message)
   2  usage error
-  3  invalid input: node files, CA directory, passwords, or a CA that expires too soon
+  3  invalid input: node files, CA directory, passwords; or the CA expires inside the
+     renewal window (what could be renewed was, up to the CA's end)
   5  another escert run holds the config directory's lock`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -205,9 +234,9 @@ EXIT CODES
 			if jitter > 0 {
 				e.sleep(time.Duration(rand.Int64N(int64(jitter))))
 			}
-			unlock, err := install.Lock(configDir)
+			unlock, err := lockConfig(configDir)
 			if err != nil {
-				return installError(err)
+				return err
 			}
 			defer unlock()
 			certs, err := discover(e, configDir, passFile)
@@ -233,13 +262,23 @@ EXIT CODES
 				ConfigDir: configDir, Issuer: iss, Policy: policy, Window: win, Force: force, Rand: e.rand, Now: e.now(),
 			})
 			report(cmd.OutOrStdout(), renewed, output == "json")
-			if err != nil {
-				if len(renewed) > 0 {
-					err = fmt.Errorf("%w (already renewed: %d; backups in %s; re-run to finish)", err, len(renewed), backup)
+			// A CA ending inside the window is reported after what could still be
+			// renewed (up to the CA's end) is in place and announced, so cron sees a
+			// failure while the node keeps every day its CA allows.
+			caEnding := err
+			if !errors.Is(err, rotate.ErrCATooShort) {
+				caEnding = nil
+				if err != nil {
+					if len(renewed) > 0 {
+						err = fmt.Errorf("%w (already renewed: %d; backups in %s; re-run to finish)", err, len(renewed), backup)
+					}
+					return renewError(err)
 				}
-				return renewError(err)
 			}
 			if len(renewed) == 0 {
+				if caEnding != nil {
+					return renewError(caEnding)
+				}
 				fmt.Fprintln(cmd.ErrOrStderr(), "not due: nothing renewed")
 				return nil
 			}
@@ -254,10 +293,13 @@ EXIT CODES
 			fmt.Fprintf(cmd.ErrOrStderr(), "previous files kept in %s; Elasticsearch reloads the new ones within 5 s\n", backup)
 			if execCmd != "" {
 				if err := runExec(cmd.Context(), execCmd, renewed, cmd.OutOrStdout(), cmd.ErrOrStderr()); err != nil {
+					if caEnding != nil {
+						return renewError(fmt.Errorf("%w; renewed, but --exec failed: %v", caEnding, err))
+					}
 					return fmt.Errorf("renewed, but --exec failed: %w", err)
 				}
 			}
-			return nil
+			return renewError(caEnding)
 		},
 	}
 	w.register(cmd.Flags())
@@ -276,7 +318,8 @@ EXIT CODES
 
 func renewError(err error) error {
 	var in *rotate.InputError
-	if errors.As(err, &in) || errors.Is(err, rotate.ErrCATooShort) || errors.Is(err, rotate.ErrMissing) ||
+	var pending *rotate.PendingError
+	if errors.As(err, &in) || errors.As(err, &pending) || errors.Is(err, rotate.ErrCATooShort) || errors.Is(err, rotate.ErrMissing) ||
 		errors.Is(err, rotate.ErrNotRotating) || errors.Is(err, eskeystore.ErrWrongPassword) {
 		return inputError{err}
 	}
@@ -304,7 +347,21 @@ func runExec(ctx context.Context, command string, renewed []rotate.Renewed, stdo
 		files = append(files, r.Files...)
 	}
 	c := exec.CommandContext(ctx, "/bin/sh", "-c", command)
-	c.Env = append(os.Environ(), "ESCERT_RENEWED="+strings.Join(files, " "))
+	c.Env = append(withoutSecrets(os.Environ()), "ESCERT_RENEWED="+strings.Join(files, " "))
 	c.Stdout, c.Stderr = stdout, stderr
 	return c.Run()
+}
+
+// withoutSecrets is environ without the variables escert reads secrets from (and any
+// inherited ESCERT_RENEWED): a hook such as a reload or a notification needs none of
+// them, and whatever it runs must not be able to read the CA's passphrase.
+func withoutSecrets(environ []string) []string {
+	var out []string
+	for _, kv := range environ {
+		name, _, _ := strings.Cut(kv, "=")
+		if !slices.Contains(secretEnv, name) && name != "ESCERT_RENEWED" {
+			out = append(out, kv)
+		}
+	}
+	return out
 }

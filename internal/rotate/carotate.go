@@ -14,6 +14,7 @@ import (
 	"github.com/escert/escert/internal/bundle"
 	"github.com/escert/escert/internal/ca"
 	"github.com/escert/escert/internal/fips"
+	"github.com/escert/escert/internal/infile"
 	"github.com/escert/escert/internal/install"
 	"github.com/escert/escert/internal/issuer"
 	"github.com/escert/escert/internal/p12"
@@ -48,19 +49,43 @@ type CAOptions struct {
 
 func (o CAOptions) now() time.Time { return o.Now }
 
-// NextCA returns the rotation's new CA, creating it under CADir/next/ on first use.
-func NextCA(o CAOptions) (*issuer.Local, bool, error) {
+// NewCA is a local rotation's new CA. Created says this run made it: it then exists
+// in memory only until Save writes it to <ca-dir>/next/, which begin does once
+// nothing can fail for bad input any more, so a refused begin leaves no new CA behind.
+type NewCA struct {
+	*issuer.Local
+	Created bool
+	dir     string
+	files   []install.File
+	now     time.Time
+}
+
+// Save writes a CA this run created into <ca-dir>/next/.
+func (n *NewCA) Save() error {
+	if !n.Created {
+		return nil
+	}
+	_, err := install.WriteTree(n.dir, n.files, false, n.now)
+	return err
+}
+
+// NextCA returns the rotation's new CA: the one under CADir/next/, or a new one to
+// Save there.
+func NextCA(o CAOptions) (*NewCA, error) {
 	dir := filepath.Join(o.CADir, NextDir)
 	if _, err := os.Stat(dir); err == nil {
 		next, err := issuer.LoadLocalLayers(dir, o.Layers, o.Password, o.Policy, o.Rand, o.now)
-		return next, false, err
+		if err != nil {
+			return nil, err
+		}
+		return &NewCA{Local: next, dir: dir}, nil
 	}
 	current, err := issuer.LoadLocalLayers(o.CADir, o.Layers, o.Password, o.Policy, o.Rand, o.now)
 	if err != nil {
-		return nil, false, err
+		return nil, err
 	}
 	if current.SingleCA() {
-		return nil, false, &InputError{Path: o.CADir, Problem: "holds one CA for both layers (--single-ca); rotating it is not supported yet: bootstrap a two-CA cluster, or renew within the CA's life"}
+		return nil, &InputError{Path: o.CADir, Problem: "holds one CA for both layers (--single-ca); rotating it is not supported yet: bootstrap a two-CA cluster, or renew within the CA's life"}
 	}
 	next := &issuer.Local{CAs: map[spec.Layer]*ca.Authority{}, Policy: o.Policy, Rand: o.Rand, Now: o.now}
 	var files []install.File
@@ -68,23 +93,23 @@ func NextCA(o CAOptions) (*issuer.Local, bool, error) {
 		key := o.Key
 		if key.Type == "" {
 			if key, err = fips.SpecOf(current.CAs[layer].Key.Public()); err != nil {
-				return nil, false, err
+				return nil, err
 			}
 		}
 		k, err := ca.GenerateKey(o.Rand, o.Policy, key)
 		if err != nil {
-			return nil, false, err
+			return nil, err
 		}
 		subject := current.CAs[layer].Cert.Subject
 		subject.CommonName += " " + o.Now.UTC().Format("2006-01")
 		cert, err := ca.NewRoot(o.Rand, o.Policy, k, subject, o.Now, o.Now.AddDate(0, 0, o.Days))
 		if err != nil {
-			return nil, false, err
+			return nil, err
 		}
 		next.CAs[layer] = &ca.Authority{Cert: cert, Key: k}
 		layerFiles, err := bundle.CAFiles(&issuer.Local{CAs: map[spec.Layer]*ca.Authority{spec.Transport: next.CAs[layer], spec.HTTP: next.CAs[layer]}}, "", o.Rand, o.Password)
 		if err != nil {
-			return nil, false, err
+			return nil, err
 		}
 		// CAFiles of a one-CA issuer names the files ca.*; rename to the layer's.
 		for _, f := range layerFiles {
@@ -92,10 +117,7 @@ func NextCA(o CAOptions) (*issuer.Local, bool, error) {
 			files = append(files, f)
 		}
 	}
-	if _, err := install.WriteTree(dir, files, false, o.Now); err != nil {
-		return nil, false, err
-	}
-	return next, true, nil
+	return &NewCA{Local: next, Created: true, dir: dir, files: files, now: o.Now}, nil
 }
 
 // The next CA is any issuer: a new local CA from NextCA, or a Vault PKI mount (or a
@@ -111,11 +133,12 @@ func issuingCA(next issuer.Issuer, layer spec.Layer) (*x509.Certificate, error) 
 	return chain[0], nil
 }
 
-// Begin makes the node trust the next CA (its whole chain) beside the current one, on
-// the rotated layers. It returns the files it changed.
-func Begin(configDir string, certs []NodeCert, next issuer.Issuer, o CAOptions) ([]string, error) {
-	return setTrust(configDir, certs, o, func(n NodeCert, current []*x509.Certificate) ([]*x509.Certificate, error) {
-		return AppendMissing(current, next.Trust(n.Layer)...), nil
+// PlanBegin works out how begin makes the node trust the next CA (its whole chain)
+// beside the current one, on the rotated layers, and refuses a node it cannot edit,
+// all before anything is written.
+func PlanBegin(configDir string, certs []NodeCert, next issuer.Issuer, o CAOptions) (*TrustChange, error) {
+	return planTrust(configDir, certs, o, stepBegin, func(n NodeCert, current []*x509.Certificate) []*x509.Certificate {
+		return AppendMissing(current, next.Trust(n.Layer)...)
 	})
 }
 
@@ -145,7 +168,10 @@ func Issue(ctx context.Context, configDir string, certs []NodeCert, next issuer.
 		due = append(due, n)
 	}
 	renewed, _, err := renew(ctx, due, Options{ConfigDir: configDir, Issuer: next, Policy: o.Policy, Force: true, Rand: o.Rand, Now: o.Now}, true)
-	return renewed, err
+	if err != nil {
+		return renewed, err
+	}
+	return renewed, record(o, configDir, certs, stepIssue)
 }
 
 // Finish makes the node trust the next CA alone on the rotated layers, once its own
@@ -163,13 +189,18 @@ func Finish(configDir string, certs []NodeCert, next issuer.Issuer, o CAOptions)
 			return nil, &InputError{Path: n.Files()[0], Problem: "still holds a certificate from the old CA: run `escert ca rotate issue` on this node (and every other) first"}
 		}
 	}
-	return setTrust(configDir, certs, o, func(n NodeCert, _ []*x509.Certificate) ([]*x509.Certificate, error) {
-		return next.Trust(n.Layer), nil
+	change, err := planTrust(configDir, certs, o, stepFinish, func(n NodeCert, _ []*x509.Certificate) []*x509.Certificate {
+		return next.Trust(n.Layer)
 	})
+	if err != nil {
+		return nil, err
+	}
+	return change.Apply()
 }
 
 // Promote moves the next CA into the CA directory's main place, keeping the old one
-// under retired-<time>/. Run it once every node has finished.
+// under retired-<time>/, and ends the rotation. Run it once every node has finished:
+// Pending says whether one has not.
 func Promote(o CAOptions) (string, error) {
 	next := filepath.Join(o.CADir, NextDir)
 	if _, err := os.Stat(next); err != nil {
@@ -188,14 +219,27 @@ func Promote(o CAOptions) (string, error) {
 	if err := install.MoveFiles(moves); err != nil {
 		return "", err
 	}
+	if err := removeRecords(next); err != nil {
+		return "", err
+	}
 	return retired, os.Remove(next)
 }
 
-// setTrust rewrites each rotated layer's trust to what want returns, keeping keys,
-// chains and passwords; files that would not change are left alone.
-func setTrust(configDir string, certs []NodeCert, o CAOptions, want func(NodeCert, []*x509.Certificate) ([]*x509.Certificate, error)) ([]string, error) {
-	var files []install.Replacement
-	old := map[string][]byte{}
+// TrustChange is the trust a phase gives a node's rotated layers, worked out before
+// anything is written; files that would not change are left out.
+type TrustChange struct {
+	configDir string
+	certs     []NodeCert
+	o         CAOptions
+	step      step
+	files     []install.Replacement
+	old       map[string][]byte // config-relative path: content, for the backup
+}
+
+// planTrust works out the trust want returns for each rotated layer, keeping keys,
+// chains and passwords.
+func planTrust(configDir string, certs []NodeCert, o CAOptions, s step, want func(NodeCert, []*x509.Certificate) []*x509.Certificate) (*TrustChange, error) {
+	change := &TrustChange{configDir: configDir, certs: certs, o: o, step: s, old: map[string][]byte{}}
 	for _, n := range certs {
 		if !slices.Contains(o.Layers, n.Layer) {
 			continue
@@ -207,14 +251,12 @@ func setTrust(configDir string, certs []NodeCert, o CAOptions, want func(NodeCer
 		if err != nil {
 			return nil, err
 		}
-		trust, err := want(n, current)
-		if err != nil {
-			return nil, err
-		}
+		trust := want(n, current)
 		if slices.EqualFunc(current, trust, (*x509.Certificate).Equal) {
 			continue
 		}
 		var f install.Replacement
+		var before []byte
 		switch {
 		case n.P12Path != "":
 			var entries []p12.TrustedCert
@@ -233,39 +275,43 @@ func setTrust(configDir string, certs []NodeCert, o CAOptions, want func(NodeCer
 			if err != nil {
 				return nil, err
 			}
-			f = install.Replacement{Path: n.P12Path, Data: data, Perm: perm}
+			f, before = install.Replacement{Path: n.P12Path, Data: data, Perm: perm}, n.read[n.P12Path]
 		case len(n.caPaths) == 1:
 			perm, err := install.PermOf(n.caPaths[0], 0o644)
 			if err != nil {
 				return nil, err
 			}
+			if before, err = infile.Read(n.caPaths[0], infile.PEM); err != nil {
+				return nil, inputErr(n.caPaths[0], err)
+			}
 			f = install.Replacement{Path: n.caPaths[0], Data: ca.EncodeCertificates(trust...), Perm: perm}
 		default:
 			return nil, &InputError{Path: n.KeyPath, Problem: fmt.Sprintf("the %s layer names %d certificate_authorities files; CA rotation edits exactly one", n.Layer, len(n.caPaths))}
 		}
-		data, err := os.ReadFile(f.Path)
-		if err != nil {
+		if rel, err := filepath.Rel(configDir, f.Path); err == nil {
+			change.old[filepath.ToSlash(rel)] = before
+		}
+		change.files = append(change.files, f)
+	}
+	return change, nil
+}
+
+// Apply backs up and rewrites the files, then records the node's step in the
+// rotation's state. It returns the files it changed.
+func (c *TrustChange) Apply() ([]string, error) {
+	var changed []string
+	if len(c.files) > 0 {
+		if _, err := install.Backup(c.configDir, c.o.Now, c.old); err != nil {
 			return nil, err
 		}
-		if rel, err := filepath.Rel(configDir, f.Path); err == nil {
-			old[filepath.ToSlash(rel)] = data
+		for _, f := range c.files {
+			if err := install.ReplaceTogether([]install.Replacement{f}); err != nil {
+				return changed, err
+			}
+			changed = append(changed, f.Path)
 		}
-		files = append(files, f)
 	}
-	if len(files) == 0 {
-		return nil, nil
-	}
-	if _, err := install.Backup(configDir, o.Now, old); err != nil {
-		return nil, err
-	}
-	var changed []string
-	for _, f := range files {
-		if err := install.ReplaceTogether([]install.Replacement{f}); err != nil {
-			return changed, err
-		}
-		changed = append(changed, f.Path)
-	}
-	return changed, nil
+	return changed, record(c.o, c.configDir, c.certs, c.step)
 }
 
 // AppendMissing returns list followed by those of certs it does not hold yet.

@@ -175,6 +175,40 @@ func (c cluster) opts(layers ...spec.Layer) rotate.CAOptions {
 	return rotate.CAOptions{CADir: c.caDir, Layers: layers, Policy: fips.Policy{}, Days: 3650, Rand: rand.Reader, Now: time.Now()}
 }
 
+// nextCA makes the rotation's new CA and writes it, as begin does.
+func (c cluster) nextCA(t *testing.T, o rotate.CAOptions) *rotate.NewCA {
+	t.Helper()
+	next, err := rotate.NextCA(o)
+	if err != nil || !next.Created {
+		t.Fatalf("NextCA: %+v, %v", next, err)
+	}
+	if err := next.Save(); err != nil {
+		t.Fatal(err)
+	}
+	return next
+}
+
+// phases are begin, issue and finish on one node, for cluster.each.
+func phases(next issuer.Issuer, o rotate.CAOptions) (begin, issue, finish func(string, []rotate.NodeCert) error) {
+	begin = func(config string, certs []rotate.NodeCert) error {
+		change, err := rotate.PlanBegin(config, certs, next, o)
+		if err != nil {
+			return err
+		}
+		_, err = change.Apply()
+		return err
+	}
+	issue = func(config string, certs []rotate.NodeCert) error {
+		_, err := rotate.Issue(context.Background(), config, certs, next, o)
+		return err
+	}
+	finish = func(config string, certs []rotate.NodeCert) error {
+		_, err := rotate.Finish(config, certs, next, o)
+		return err
+	}
+	return begin, issue, finish
+}
+
 func (c cluster) each(t *testing.T, nodes []int, phase func(config string, certs []rotate.NodeCert) error) {
 	t.Helper()
 	for _, i := range nodes {
@@ -201,25 +235,11 @@ func TestCARotationKeepsEveryPairTalkingAtEveryPhase(t *testing.T) {
 			c := threeNodes(t, format)
 			o := c.opts(spec.Transport, spec.HTTP)
 			c.meshWorks(t, "before")
-			next, created, err := rotate.NextCA(o)
-			if err != nil || !created {
-				t.Fatalf("NextCA: created %v, %v", created, err)
-			}
-			if again, created, err := rotate.NextCA(o); err != nil || created || !again.CAs[spec.HTTP].Cert.Equal(next.CAs[spec.HTTP].Cert) {
+			next := c.nextCA(t, o)
+			if again, err := rotate.NextCA(o); err != nil || again.Created || !again.CAs[spec.HTTP].Cert.Equal(next.CAs[spec.HTTP].Cert) {
 				t.Fatal("a second begin made another CA")
 			}
-			begin := func(config string, certs []rotate.NodeCert) error {
-				_, err := rotate.Begin(config, certs, next, o)
-				return err
-			}
-			issue := func(config string, certs []rotate.NodeCert) error {
-				_, err := rotate.Issue(context.Background(), config, certs, next, o)
-				return err
-			}
-			finish := func(config string, certs []rotate.NodeCert) error {
-				_, err := rotate.Finish(config, certs, next, o)
-				return err
-			}
+			begin, issue, finish := phases(next, o)
 
 			// issue before begin reached the node is refused.
 			certs, _ := rotate.Discover(c.configs[0], nil)
@@ -253,6 +273,9 @@ func TestCARotationKeepsEveryPairTalkingAtEveryPhase(t *testing.T) {
 					}
 				}
 			}
+			if err := rotate.Pending(o); err != nil {
+				t.Fatalf("every node finished, yet: %v", err)
+			}
 			retired, err := rotate.Promote(o)
 			if err != nil {
 				t.Fatal(err)
@@ -276,16 +299,11 @@ func TestCARotationKeepsEveryPairTalkingAtEveryPhase(t *testing.T) {
 func TestFinishRefusesANodeStillOnTheOldCA(t *testing.T) {
 	c := threeNodes(t, bundle.P12)
 	o := c.opts(spec.Transport)
-	next, _, err := rotate.NextCA(o)
-	if err != nil {
-		t.Fatal(err)
-	}
+	next := c.nextCA(t, o)
+	begin, _, _ := phases(next, o)
+	c.each(t, []int{0}, begin)
 	certs, _ := rotate.Discover(c.configs[0], nil)
-	if _, err := rotate.Begin(c.configs[0], certs, next, o); err != nil {
-		t.Fatal(err)
-	}
-	certs, _ = rotate.Discover(c.configs[0], nil)
-	_, err = rotate.Finish(c.configs[0], certs, next, o)
+	_, err := rotate.Finish(c.configs[0], certs, next, o)
 	var in *rotate.InputError
 	if !errors.As(err, &in) || !strings.Contains(err.Error(), "ca rotate issue") {
 		t.Fatalf("err = %v", err)

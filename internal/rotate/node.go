@@ -9,13 +9,14 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"os"
+	"io/fs"
 	"path/filepath"
 	"strings"
 
 	"github.com/escert/escert/internal/ca"
 	"github.com/escert/escert/internal/esconfig"
 	"github.com/escert/escert/internal/eskeystore"
+	"github.com/escert/escert/internal/infile"
 	"github.com/escert/escert/internal/p12"
 	"github.com/escert/escert/internal/spec"
 )
@@ -43,6 +44,9 @@ type NodeCert struct {
 	// separateTruststore is set when a p12 keystore has its own truststore file, a
 	// layout CA rotation does not edit.
 	separateTruststore bool
+	// read holds the key and certificate files as Discover read them: the backup of
+	// what a renewal replaces.
+	read map[string][]byte
 }
 
 // Trusted returns the CA certificates the node trusts on this layer.
@@ -56,9 +60,9 @@ func (n NodeCert) Trusted() ([]*x509.Certificate, error) {
 	}
 	var out []*x509.Certificate
 	for _, p := range n.caPaths {
-		data, err := os.ReadFile(p)
+		data, err := infile.Read(p, infile.PEM)
 		if err != nil {
-			return nil, &InputError{Path: p, Problem: err.Error()}
+			return nil, inputErr(p, err)
 		}
 		certs, err := ca.ParseCertificates(data)
 		if err != nil {
@@ -84,9 +88,12 @@ func (n NodeCert) Files() []string {
 // every TLS identity it configures. ksPassword opens the keystore (nil: none).
 func Discover(configDir string, ksPassword []byte) ([]NodeCert, error) {
 	ymlPath := filepath.Join(configDir, "elasticsearch.yml")
-	yml, err := os.ReadFile(ymlPath)
-	if err != nil {
+	yml, err := infile.Read(ymlPath, infile.Settings)
+	if errors.Is(err, fs.ErrNotExist) {
 		return nil, &InputError{Path: ymlPath, Problem: "cannot read it: point --es-config at the node's config directory"}
+	}
+	if err != nil {
+		return nil, inputErr(ymlPath, err)
 	}
 	settings, err := esconfig.Parse(yml)
 	if err != nil {
@@ -94,7 +101,11 @@ func Discover(configDir string, ksPassword []byte) ([]NodeCert, error) {
 	}
 	var ks *eskeystore.Keystore
 	ksPath := filepath.Join(configDir, "elasticsearch.keystore")
-	if data, err := os.ReadFile(ksPath); err == nil {
+	switch data, err := infile.Read(ksPath, infile.Keystore); {
+	case errors.Is(err, fs.ErrNotExist):
+	case err != nil:
+		return nil, inputErr(ksPath, err)
+	default:
 		if ks, err = eskeystore.Decode(data, ksPassword); err != nil {
 			return nil, fmt.Errorf("%s: %w", ksPath, err)
 		}
@@ -163,22 +174,33 @@ type InputError struct {
 
 func (e *InputError) Error() string { return e.Path + ": " + e.Problem }
 
-func readNodeFile(path string) ([]byte, error) {
-	data, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) {
+// readNodeFile reads a file the node's settings name.
+func readNodeFile(path string, kind infile.Kind) ([]byte, error) {
+	data, err := infile.Read(path, kind)
+	if errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("%s: %w: the file the settings name does not exist", path, ErrMissing)
 	}
 	if err != nil {
-		return nil, &InputError{Path: path, Problem: err.Error()}
+		return nil, inputErr(path, err)
 	}
 	return data, nil
+}
+
+// inputErr makes a failure to read one of the node's files (missing, unreadable, or
+// too large for its kind) bad input, naming the file once.
+func inputErr(path string, err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		err = pe.Err
+	}
+	return &InputError{Path: path, Problem: err.Error()}
 }
 
 func loadP12(path, password string) (NodeCert, error) {
 	if ext := strings.ToLower(filepath.Ext(path)); ext != ".p12" && ext != ".pfx" && ext != ".pkcs12" {
 		return NodeCert{}, &InputError{Path: path, Problem: "escert renews PKCS#12 and PEM files; convert this keystore to PKCS#12 first"}
 	}
-	data, err := readNodeFile(path)
+	data, err := readNodeFile(path, infile.PKCS12)
 	if err != nil {
 		return NodeCert{}, err
 	}
@@ -193,15 +215,15 @@ func loadP12(path, password string) (NodeCert, error) {
 	if !ok {
 		return NodeCert{}, &InputError{Path: path, Problem: "its key cannot sign"}
 	}
-	return NodeCert{P12Path: path, Chain: c.Keys[0].Chain, Key: signer, password: password, alias: c.Keys[0].Alias, trusted: c.Trusted}, nil
+	return NodeCert{P12Path: path, Chain: c.Keys[0].Chain, Key: signer, password: password, alias: c.Keys[0].Alias, trusted: c.Trusted, read: map[string][]byte{path: data}}, nil
 }
 
 func loadPEM(keyPath, certPath, passphrase string) (NodeCert, error) {
-	keyPEM, err := readNodeFile(keyPath)
+	keyPEM, err := readNodeFile(keyPath, infile.Key)
 	if err != nil {
 		return NodeCert{}, err
 	}
-	certPEM, err := readNodeFile(certPath)
+	certPEM, err := readNodeFile(certPath, infile.PEM)
 	if err != nil {
 		return NodeCert{}, err
 	}
@@ -216,5 +238,5 @@ func loadPEM(keyPath, certPath, passphrase string) (NodeCert, error) {
 	if err := ca.KeyMatches(chain[0], key); err != nil {
 		return NodeCert{}, &InputError{Path: keyPath, Problem: err.Error() + " " + certPath}
 	}
-	return NodeCert{KeyPath: keyPath, CertPath: certPath, Chain: chain, Key: key, password: passphrase}, nil
+	return NodeCert{KeyPath: keyPath, CertPath: certPath, Chain: chain, Key: key, password: passphrase, read: map[string][]byte{keyPath: keyPEM, certPath: certPEM}}, nil
 }

@@ -7,8 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/escert/escert/internal/ca"
@@ -44,14 +44,39 @@ type Renewed struct {
 	DueAgain bool `json:"due_again"`
 }
 
-// ErrCATooShort means the CA expires so soon that a renewed certificate, capped at
-// the CA's expiry, would be due again at once: the CA must be rotated first.
+// ErrCATooShort means a CA expires inside the renewal window: no certificate can
+// outlive its CA, so renewing cannot carry the node past the CA's end, and every run
+// would find the certificates due again. The CA must be rotated.
 var ErrCATooShort = errors.New("the CA expires too soon to renew from")
+
+// CAExpiringError names the CAs that expire inside the renewal window. Renew returns
+// it after renewing what could still be renewed (up to the CA's end), so a cron job
+// fails loudly while the node keeps every day its CA allows.
+type CAExpiringError struct{ CAs []ExpiringCA }
+
+// ExpiringCA is the CA of one layer that expires inside the renewal window.
+type ExpiringCA struct {
+	Layer    spec.Layer
+	Name     string
+	NotAfter time.Time
+}
+
+func (e *CAExpiringError) Error() string {
+	var cas []string
+	for _, c := range e.CAs {
+		cas = append(cas, fmt.Sprintf("the %s CA %q expires %s", c.Layer, c.Name, c.NotAfter.UTC().Format(time.DateOnly)))
+	}
+	return strings.Join(cas, " and ") + ", inside the renewal window: no certificate can outlive its CA, so renewing cannot help: rotate the CA (escert ca rotate begin)"
+}
+
+func (e *CAExpiringError) Is(target error) bool { return target == ErrCATooShort }
 
 // Renew re-issues the due certificates among certs and swaps them into place under the
 // same file names, keeping passwords, aliases and trusted entries, so Elasticsearch
 // hot-reloads them. Every new certificate is issued and validated before any file is
-// touched; replaced files are backed up under escert-backups/.
+// touched; replaced files are backed up under escert-backups/. When a CA expires
+// inside the window, the certificates that end before it are renewed up to its end
+// and the error is a *CAExpiringError.
 func Renew(ctx context.Context, certs []NodeCert, o Options) ([]Renewed, string, error) {
 	return renew(ctx, certs, o, false)
 }
@@ -65,6 +90,7 @@ func renew(ctx context.Context, certs []NodeCert, o Options, newIssuer bool) ([]
 		info  Renewed
 	}
 	var jobs []job
+	var expiring []ExpiringCA
 	for _, n := range certs {
 		if !o.Force && !o.Window.Due(n.Leaf(), o.Now) {
 			continue
@@ -73,23 +99,28 @@ func renew(ctx context.Context, certs []NodeCert, o Options, newIssuer bool) ([]
 		if err != nil {
 			return nil, "", fmt.Errorf("%s certificate: %w", n.Layer, err)
 		}
-		jobs = append(jobs, job{node: n, files: j.files, info: j.info})
+		if j.expiring != nil {
+			expiring = append(expiring, *j.expiring)
+		}
+		if j.files != nil {
+			jobs = append(jobs, job{node: n, files: j.files, info: j.info})
+		}
+	}
+	var tooShort error
+	if len(expiring) > 0 {
+		tooShort = &CAExpiringError{CAs: expiring}
 	}
 	if len(jobs) == 0 {
-		return nil, "", nil
+		return nil, "", tooShort
 	}
 	old := map[string][]byte{}
 	for _, j := range jobs {
 		for _, f := range j.files {
-			data, err := os.ReadFile(f.Path)
-			if err != nil {
-				return nil, "", fmt.Errorf("read %s for backup: %w", f.Path, err)
-			}
 			rel, err := filepath.Rel(o.ConfigDir, f.Path)
 			if err != nil || !filepath.IsLocal(rel) {
 				rel = filepath.Join("outside", filepath.Base(f.Path))
 			}
-			old[filepath.ToSlash(rel)] = data
+			old[filepath.ToSlash(rel)] = j.node.read[f.Path]
 		}
 	}
 	backup, err := install.Backup(o.ConfigDir, o.Now, old)
@@ -103,12 +134,15 @@ func renew(ctx context.Context, certs []NodeCert, o Options, newIssuer bool) ([]
 		}
 		done = append(done, j.info)
 	}
-	return done, backup, nil
+	return done, backup, tooShort
 }
 
+// reissued is one certificate's renewal: the files to swap in (none when renewing
+// gains nothing), and the CA when it expires inside the window.
 type reissued struct {
-	files []install.Replacement
-	info  Renewed
+	files    []install.Replacement
+	info     Renewed
+	expiring *ExpiringCA
 }
 
 func reissue(ctx context.Context, n NodeCert, o Options, newIssuer bool) (*reissued, error) {
@@ -124,14 +158,19 @@ func reissue(ctx context.Context, n NodeCert, o Options, newIssuer bool) (*reiss
 	// Renewal keeps the issuer: a certificate from another CA would not be trusted by
 	// the node's peers until their trust stores change (that is CA rotation).
 	if !newIssuer && leaf.CheckSignatureFrom(trust[0]) != nil {
-		return nil, &InputError{Path: n.Files()[0], Problem: fmt.Sprintf("was issued by %q, not by the CA given (%q): point --ca-dir at the CA that issued it, or change CAs with escert ca rotate", leaf.Issuer.CommonName, trust[0].Subject.CommonName)}
+		return nil, &InputError{Path: n.Files()[0], Problem: otherCA(leaf, trust[0]) + ": point --ca-dir at the CA that issued it, or change CAs with escert ca rotate"}
 	}
-	capped := false
-	if caEnd := trust[0].NotAfter; o.Now.AddDate(0, 0, c.Days).After(caEnd) {
-		c.Until, capped = caEnd, true
-		if o.Window.Due(&x509.Certificate{NotBefore: o.Now, NotAfter: caEnd}, o.Now) {
-			return nil, fmt.Errorf("%w: the %s CA %q expires %s, so a renewed certificate would be due again at once: rotate the CA (escert ca rotate begin)",
-				ErrCATooShort, n.Layer, trust[0].Subject.CommonName, caEnd.UTC().Format(time.DateOnly))
+	r := &reissued{}
+	caEnd := trust[0].NotAfter
+	life := time.Duration(c.Days) * 24 * time.Hour
+	capped := o.Now.Add(life).After(caEnd)
+	if capped {
+		c.Until = caEnd
+	}
+	if caEnd.Sub(o.Now) <= o.Window.Span(life) {
+		r.expiring = &ExpiringCA{Layer: n.Layer, Name: trust[0].Subject.CommonName, NotAfter: caEnd}
+		if !o.Force && !leaf.NotAfter.Before(caEnd) {
+			return r, nil // it already lasts as long as its CA: a new one would end the same day
 		}
 	}
 	keySpec, err := fips.SpecOf(n.Key.Public())
@@ -151,10 +190,10 @@ func reissue(ctx context.Context, n NodeCert, o Options, newIssuer bool) (*reiss
 	if err := validate(chain, key, trust, c); err != nil {
 		return nil, fmt.Errorf("the new certificate does not validate, nothing was changed: %w", err)
 	}
-	r := &reissued{info: Renewed{
+	r.info = Renewed{
 		Layer: n.Layer, Files: n.Files(), OldNotAfter: leaf.NotAfter.UTC(), NotAfter: chain[0].NotAfter.UTC(),
 		SHA256: ca.Fingerprint(chain[0]), CappedAtCA: capped, DueAgain: o.Window.Due(chain[0], o.Now),
-	}}
+	}
 	if n.P12Path != "" {
 		data, err := p12.Encode(o.Rand, n.password, &p12.KeyEntry{Alias: n.alias, Key: key, Chain: chain}, n.trusted)
 		if err != nil {
@@ -191,6 +230,19 @@ func reissue(ctx context.Context, n NodeCert, o Options, newIssuer bool) (*reiss
 		{Path: n.CertPath, Data: ca.EncodeCertificates(chain...), Perm: certPerm},
 	}
 	return r, nil
+}
+
+// otherCA says a certificate was not issued by the CA given, naming each CA once:
+// CAs often share a name (every bootstrap of a cluster names its CAs alike).
+func otherCA(leaf, given *x509.Certificate) string {
+	issuer, want := leaf.Issuer.CommonName, given.Subject.CommonName
+	if issuer == want {
+		issuer, want = leaf.Issuer.String(), given.Subject.String()
+	}
+	if issuer == want {
+		return fmt.Sprintf("was issued by a CA other than the one given, though both are named %q", issuer)
+	}
+	return fmt.Sprintf("was issued by %q, not by the CA given (%q)", issuer, want)
 }
 
 // validate checks the new chain as a peer would: it verifies to the layer's CA for

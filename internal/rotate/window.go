@@ -29,6 +29,15 @@ func (w Window) RenewAt(cert *x509.Certificate) time.Time {
 	return cert.NotAfter.Add(-w.Before)
 }
 
+// Span is how long before its end a certificate of the given lifetime becomes due:
+// the window a CA must not end inside.
+func (w Window) Span(life time.Duration) time.Duration {
+	if w.Fraction > 0 {
+		return time.Duration(float64(life) * (1 - w.Fraction))
+	}
+	return w.Before
+}
+
 // Due reports whether cert must be renewed at now.
 func (w Window) Due(cert *x509.Certificate, now time.Time) bool { return !now.Before(w.RenewAt(cert)) }
 
