@@ -98,6 +98,7 @@ func ExitCode(err error) int {
 func Run(args []string, stdout, stderr io.Writer) int { return run(defaultEnv(), args, stdout, stderr) }
 
 func run(e *env, args []string, stdout, stderr io.Writer) int {
+	defer install.SetNotify(func(msg string) { fmt.Fprintf(stderr, "escert: %s\n", msg) })()
 	root := newRoot(e)
 	root.SetArgs(args)
 	root.SetOut(stdout)

@@ -11,12 +11,14 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
 	"github.com/escert/escert/internal/eskeystore"
+	"github.com/escert/escert/internal/infile"
 	"github.com/escert/escert/internal/install"
 )
 
@@ -34,8 +36,14 @@ const (
 	ksUsage      = 64 // ExitCodes.USAGE
 	ksDataError  = 65 // ExitCodes.DATA_ERROR
 	ksIOError    = 74 // ExitCodes.IO_ERROR
+	ksTempFail   = 75 // ExitCodes.TEMP_FAILURE
 	ksConfig     = 78 // ExitCodes.CONFIG
 )
+
+// ksLockTimeout bounds how long a keystore writer waits for another escert run (an
+// install, a renewal, another keystore command) to finish with the keystore; tests
+// shorten it.
+var ksLockTimeout = 2 * time.Minute
 
 // ksNewMode is the mode of a new keystore: KeyStoreWrapper.save sets rw-rw----, so
 // the elasticsearch group (which Elasticsearch runs as) can read it.
@@ -205,15 +213,65 @@ type openKeystore struct {
 	password []byte
 }
 
-// load reads and decrypts the keystore, asking for its password only when it has
-// one (BaseKeyStoreCommand.execute). A missing file gives (nil, nil).
-func (s *ksSession) load() (*openKeystore, error) {
-	data, err := os.ReadFile(s.path)
+// lock takes the lock every escert writer of this keystore takes, waiting for it up
+// to ksLockTimeout: the one in the keystore's directory, which for a config directory
+// is the lock of install and renew. A writer loads the keystore only once it holds
+// the lock and saves before releasing it, so concurrent writers queue and none loses
+// another's change.
+func (s *ksSession) lock() (unlock func(), err error) {
+	// A --path such as /dev/zero must not leave a lock file beside it.
+	if info, err := os.Stat(s.path); err == nil && !info.Mode().IsRegular() {
+		return nil, ksErrorf(ksDataError, "[%s] is not a regular file: --path must name an elasticsearch.keystore", s.path)
+	}
+	dir := filepath.Dir(s.path)
+	unlock, err = install.LockWait(dir, ksLockTimeout, func() {
+		if !s.o.silent {
+			fmt.Fprintf(s.cmd.ErrOrStderr(), "Waiting for another escert run to finish with [%s]\n", dir)
+		}
+	})
+	if err == nil {
+		return unlock, nil
+	}
+	if _, serr := os.Stat(dir); errors.Is(serr, fs.ErrNotExist) {
+		// No keystore and nowhere to write one: the command says which it needs.
+		return func() {}, nil
+	}
+	switch {
+	case errors.Is(err, install.ErrLocked):
+		return nil, ksErrorf(ksTempFail, "%v", err)
+	case errors.Is(err, fs.ErrPermission):
+		return nil, s.unwritable(err)
+	}
+	return nil, ksErrorf(ksIOError, "%v", err)
+}
+
+// read reads the keystore file; a missing one gives (nil, nil).
+func (s *ksSession) read() ([]byte, error) {
+	data, err := infile.Read(s.path, infile.Keystore)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, ksErrorf(ksIOError, "read keystore [%s]: %v", s.path, unwrapPathError(err))
+		return nil, ksErrorf(readErrorCode(err), "read keystore [%s]: %v", s.path, unwrapPathError(err))
+	}
+	return data, nil
+}
+
+// readErrorCode is DATA_ERROR for a file too large to be what it should (a wrong
+// path such as /dev/zero), IO_ERROR for one that cannot be read.
+func readErrorCode(err error) int {
+	if errors.Is(err, infile.ErrTooLarge) {
+		return ksDataError
+	}
+	return ksIOError
+}
+
+// load reads and decrypts the keystore, asking for its password only when it has
+// one (BaseKeyStoreCommand.execute). A missing file gives (nil, nil).
+func (s *ksSession) load() (*openKeystore, error) {
+	data, err := s.read()
+	if data == nil || err != nil {
+		return nil, err
 	}
 	password, err := keystorePassword(s.e, s.o.passFile, data)
 	if err != nil {
@@ -247,15 +305,19 @@ func (s *ksSession) save(k *openKeystore) error {
 		err = install.WriteFileAs(s.path, data, perm)
 	}
 	if errors.Is(err, fs.ErrPermission) {
-		// KeyStoreWrapper.save: AccessDeniedException, or a write that would change
-		// the file's owner, is a CONFIG error.
-		return ksErrorf(ksConfig, "unable to write keystore at [%s], write permissions required for [%s] (and root to keep another user's keystore owned by them): %v",
-			s.path, filepath.Dir(s.path), err)
+		return s.unwritable(err)
 	}
 	if err != nil {
 		return ksErrorf(ksIOError, "%v", err)
 	}
 	return nil
+}
+
+// unwritable is KeyStoreWrapper.save's CONFIG error: an AccessDeniedException, or a
+// write that would change the file's owner.
+func (s *ksSession) unwritable(err error) error {
+	return ksErrorf(ksConfig, "unable to write keystore at [%s], write permissions required for [%s] (and root to keep another user's keystore owned by them): %v",
+		s.path, filepath.Dir(s.path), err)
 }
 
 // newPassword reads a new keystore password from file or envName, else asks twice
@@ -351,33 +413,44 @@ func (s *ksSession) overwriteOK(name string, force bool) (bool, error) {
 	return yes, err
 }
 
-// refuseExisting fails early, before any value is read, when a setting exists, -f
-// is not given and there is no terminal to ask on.
 // prepareAdd is what add and add-file do before writing values: check the names,
-// open (or, when confirmed, create) the keystore, refuse existing settings without
-// -f, and note which settings already exist. A nil keystore means the user declined.
-func (s *ksSession) prepareAdd(names []string, force bool, esVersion string) (*openKeystore, map[string]bool, error) {
+// take the keystore's lock, open (or, when confirmed, create) the keystore, refuse
+// existing settings without -f, and note which settings already exist. A nil
+// keystore means the user declined or an error; otherwise the caller saves and then
+// calls unlock.
+func (s *ksSession) prepareAdd(names []string, force bool, esVersion string) (k *openKeystore, existed map[string]bool, unlock func(), err error) {
 	if err := checkNames(names); err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	version, err := keystoreVersion(s.cmd, esVersion)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
+	release, err := s.lock()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	defer func() {
+		if k == nil {
+			release()
+		}
+	}()
 	k, declined, err := s.createForAdd(force, version)
 	if err != nil || declined {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	if err := s.refuseExisting(k, names, force); err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	existed := map[string]bool{}
+	existed = map[string]bool{}
 	for _, name := range names {
 		_, existed[name] = k.ks.Get(name)
 	}
-	return k, existed, nil
+	return k, existed, release, nil
 }
 
+// refuseExisting fails early, before any value is read, when a setting exists, -f
+// is not given and there is no terminal to ask on.
 func (s *ksSession) refuseExisting(k *openKeystore, names []string, force bool) error {
 	if force || s.terminal() {
 		return nil
@@ -404,10 +477,11 @@ func ksExitCodes(lines ...string) string {
 const (
 	ksCodeOK        = "0   success"
 	ksCodeUsage     = "64  usage: unknown flag, missing or extra arguments"
-	ksCodeData      = "65  keystore not found, wrong or unreadable keystore password, damaged keystore"
-	ksCodeDataAdd   = "65  wrong or unreadable keystore password, damaged keystore"
+	ksCodeData      = "65  keystore not found, wrong or unreadable keystore password, damaged keystore, --path not a keystore file"
+	ksCodeDataAdd   = "65  wrong or unreadable keystore password, damaged keystore, --path not a keystore file"
 	ksCodeIO        = "74  a file could not be read or written"
 	ksCodeConfig    = "78  no permission to write the keystore or keep its owner"
+	ksCodeLocked    = "75  another escert run (install, renew, keystore) kept the keystore's lock for 2 minutes; nothing changed"
 	ksCodeForce     = "64  also: the keystore or setting exists, there is no terminal to confirm on and -f was not given"
 	ksCodeBadName   = "65  also: invalid setting name (allowed: A-Z a-z 0-9 _ - .)"
 	ksCodeNoSetting = "78  the setting does not exist in the keystore"
@@ -487,7 +561,7 @@ An existing keystore is replaced only when confirmed on the terminal or with
   escert keystore create --es-version 7.17 --path /etc/elasticsearch/elasticsearch.keystore --force` +
 			ksExitCodes(ksCodeOK+"; also when the user answers no to replacing an existing keystore",
 				ksCodeUsage, "64  also: the keystore exists, there is no terminal to confirm on and --force was not given",
-				"65  the passwords typed differ, or the password file cannot be read", ksCodeIO, ksCodeConfig),
+				"65  the passwords typed differ, or the password file cannot be read", ksCodeIO, ksCodeLocked, ksCodeConfig),
 		Args: cobra.ArbitraryArgs,
 		RunE: ksRunE(e, o, func(s *ksSession, args []string) error {
 			if len(args) > 0 {
@@ -497,6 +571,11 @@ An existing keystore is replaced only when confirmed on the terminal or with
 			if err != nil {
 				return err
 			}
+			unlock, err := s.lock()
+			if err != nil {
+				return err
+			}
+			defer unlock()
 			if _, err := os.Lstat(s.path); err == nil && !force {
 				needForce := ksErrorf(ksUsage, "An elasticsearch keystore already exists at [%s]: use --force to replace it (there is no terminal to ask on).", s.path)
 				yes, err := s.confirm("An elasticsearch keystore already exists. Overwrite?", needForce)
@@ -575,16 +654,17 @@ A missing keystore is created (no password, mode 0660) when confirmed or with -f
   escert keystore add xpack.notification.email.account.work.smtp.secure_password` +
 			ksExitCodes(ksCodeOK+"; also when the user answers no to a question, nothing changed then",
 				ksCodeUsage, ksCodeForce, ksCodeDataAdd, ksCodeBadName,
-				"65  also: standard input ended before the value of a setting", ksCodeIO, ksCodeConfig),
+				"65  also: standard input ended before the value of a setting", ksCodeIO, ksCodeLocked, ksCodeConfig),
 		Args: cobra.ArbitraryArgs,
 		RunE: ksRunE(e, o, func(s *ksSession, names []string) error {
 			if len(names) == 0 {
 				return ksErrorf(ksUsage, "the setting names can not be empty")
 			}
-			k, existed, err := s.prepareAdd(names, force, esVersion)
+			k, existed, unlock, err := s.prepareAdd(names, force, esVersion)
 			if err != nil || k == nil {
 				return err
 			}
+			defer unlock()
 			for _, name := range names {
 				if existed[name] {
 					ok, err := s.overwriteOK(name, force)
@@ -646,7 +726,8 @@ created (no password, mode 0660) when confirmed or with -f.`,
   escert keystore add-file -f gcs.client.default.credentials_file gcs.json azure.client.default.key azure.key` +
 			ksExitCodes(ksCodeOK+"; also when the user answers no to a question, nothing changed then",
 				"64  usage: no arguments, or settings and files not in pairs", ksCodeForce, ksCodeDataAdd, ksCodeBadName,
-				"74  a FILE does not exist or cannot be read; the keystore cannot be written", ksCodeConfig),
+				"65  also: a FILE is larger than a setting file can be (16 MiB)",
+				"74  a FILE does not exist or cannot be read; the keystore cannot be written", ksCodeLocked, ksCodeConfig),
 		Args: cobra.ArbitraryArgs,
 		RunE: ksRunE(e, o, func(s *ksSession, args []string) error {
 			if len(args) == 0 {
@@ -659,10 +740,11 @@ created (no password, mode 0660) when confirmed or with -f.`,
 			for i := 0; i < len(args); i += 2 {
 				names = append(names, args[i])
 			}
-			k, existed, err := s.prepareAdd(names, force, esVersion)
+			k, existed, unlock, err := s.prepareAdd(names, force, esVersion)
 			if err != nil || k == nil {
 				return err
 			}
+			defer unlock()
 			for i := 0; i < len(args); i += 2 {
 				name, file := args[i], args[i+1]
 				if existed[name] {
@@ -671,12 +753,12 @@ created (no password, mode 0660) when confirmed or with -f.`,
 						return err
 					}
 				}
-				data, err := os.ReadFile(file)
+				data, err := infile.Read(file, infile.SettingFile)
 				if errors.Is(err, fs.ErrNotExist) {
 					return ksErrorf(ksIOError, "File [%s] does not exist", file)
 				}
 				if err != nil {
-					return ksErrorf(ksIOError, "read [%s]: %v", file, unwrapPathError(err))
+					return ksErrorf(readErrorCode(err), "read [%s]: %v", file, unwrapPathError(err))
 				}
 				err = k.ks.SetFile(name, data)
 				clear(data)
@@ -700,12 +782,17 @@ func newKeystoreRemoveCmd(e *env, o *ksOptions) *cobra.Command {
 removed.`,
 		Example: `  escert keystore remove bootstrap.password
   escert keystore remove s3.client.default.access_key s3.client.default.secret_key` +
-			ksExitCodes(ksCodeOK, ksCodeUsage, ksCodeData, ksCodeIO, ksCodeNoSetting+" (nothing was removed)", ksCodeConfig),
+			ksExitCodes(ksCodeOK, ksCodeUsage, ksCodeData, ksCodeIO, ksCodeLocked, ksCodeNoSetting+" (nothing was removed)", ksCodeConfig),
 		Args: cobra.ArbitraryArgs,
 		RunE: ksRunE(e, o, func(s *ksSession, names []string) error {
 			if len(names) == 0 {
 				return ksErrorf(ksUsage, "Must supply at least one setting to remove")
 			}
+			unlock, err := s.lock()
+			if err != nil {
+				return err
+			}
+			defer unlock()
 			k, err := s.mustLoad()
 			if err != nil {
 				return err
@@ -794,7 +881,7 @@ and mode.`,
   escert keystore passwd --keystore-pass-file old.pass --new-pass-file new.pass
   ESCERT_KEYSTORE_PASSWORD=old escert keystore passwd --no-password` +
 			ksExitCodes(ksCodeOK, ksCodeUsage, "64  also: no terminal to ask for the new password on, and none given",
-				ksCodeData, "65  also: the new passwords typed differ", ksCodeIO, ksCodeConfig),
+				ksCodeData, "65  also: the new passwords typed differ", ksCodeIO, ksCodeLocked, ksCodeConfig),
 		Args: cobra.ArbitraryArgs,
 		RunE: ksRunE(e, o, func(s *ksSession, args []string) error {
 			if len(args) > 0 {
@@ -803,6 +890,11 @@ and mode.`,
 			if noPassword && newPassFile != "" {
 				return ksErrorf(ksUsage, "--no-password and --new-pass-file exclude each other")
 			}
+			unlock, err := s.lock()
+			if err != nil {
+				return err
+			}
+			defer unlock()
 			k, err := s.mustLoad()
 			if err != nil {
 				return err
@@ -839,7 +931,7 @@ left alone; one newer than an explicit --es-version reads is refused (escert doe
 not downgrade). The password, owner and mode are kept.`,
 		Example: `  escert keystore upgrade
   escert keystore upgrade --es-version 8.13` +
-			ksExitCodes(ksCodeOK+"; also when the keystore is already in the format", ksCodeUsage, ksCodeData, ksCodeIO, ksCodeConfig),
+			ksExitCodes(ksCodeOK+"; also when the keystore is already in the format", ksCodeUsage, ksCodeData, ksCodeIO, ksCodeLocked, ksCodeConfig),
 		Args: cobra.ArbitraryArgs,
 		RunE: ksRunE(e, o, func(s *ksSession, args []string) error {
 			if len(args) > 0 {
@@ -849,6 +941,11 @@ not downgrade). The password, owner and mode are kept.`,
 			if err != nil {
 				return err
 			}
+			unlock, err := s.lock()
+			if err != nil {
+				return err
+			}
+			defer unlock()
 			k, err := s.mustLoad()
 			if err != nil {
 				return err
@@ -889,7 +986,7 @@ func newKeystoreHasPasswdCmd(e *env, o *ksOptions) *cobra.Command {
   if escert keystore has-passwd -s; then echo "give the keystore password to Elasticsearch"; fi` +
 			ksExitCodes("0   the keystore is password-protected",
 				"1   the keystore does not exist, or is not password-protected",
-				ksCodeUsage, "65  damaged keystore", ksCodeIO),
+				ksCodeUsage, "65  damaged keystore, --path not a keystore file", ksCodeIO),
 		Args: cobra.ArbitraryArgs,
 		RunE: ksRunE(e, o, func(s *ksSession, args []string) error {
 			if len(args) > 0 {
@@ -903,12 +1000,12 @@ func newKeystoreHasPasswdCmd(e *env, o *ksOptions) *cobra.Command {
 				}
 				return ksError{ksNoPassword, ""}
 			}
-			data, err := os.ReadFile(s.path)
-			if errors.Is(err, fs.ErrNotExist) {
-				return fail(fmt.Sprintf("Elasticsearch keystore not found at [%s]", s.path))
-			}
+			data, err := s.read()
 			if err != nil {
-				return ksErrorf(ksIOError, "read keystore [%s]: %v", s.path, unwrapPathError(err))
+				return err
+			}
+			if data == nil {
+				return fail(fmt.Sprintf("Elasticsearch keystore not found at [%s]", s.path))
 			}
 			has, err := eskeystore.HasPassword(data)
 			if err != nil {

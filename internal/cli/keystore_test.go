@@ -5,6 +5,7 @@ import (
 	"crypto/fips140"
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/escert/escert/internal/eskeystore"
+	"github.com/escert/escert/internal/install"
 )
 
 // tty is a fake terminal: answers are what the user types at the no-echo prompts
@@ -628,4 +630,199 @@ func TestKeystoreSilentHidesMessagesButNotErrors(t *testing.T) {
 func ownerIDs(info os.FileInfo) (uid, gid int) {
 	st := info.Sys().(*syscall.Stat_t)
 	return int(st.Uid), int(st.Gid)
+}
+
+// TestKeystoreParallelWritersAllLand: ten `keystore add -x -f` at once on one
+// keystore queue on its lock and each re-reads the keystore under it, so every
+// setting lands.
+func TestKeystoreParallelWritersAllLand(t *testing.T) {
+	skipUnderFIPS(t)
+	path := newKeystore(t, "")
+	const writers = 10
+	results := make(chan result, writers)
+	for i := range writers {
+		go func() {
+			results <- ks(t, ksCall{stdin: fmt.Sprintf("value-%d\n", i)}, "add", "-x", "-f", "--path", path, fmt.Sprintf("setting.%d", i))
+		}()
+	}
+	for range writers {
+		if r := <-results; r.code != 0 {
+			t.Errorf("a parallel add failed: exit %d: %s", r.code, r.stderr)
+		}
+	}
+	k := decodeKS(t, path, "")
+	for i := range writers {
+		if v, ok := k.Get(fmt.Sprintf("setting.%d", i)); !ok || string(v) != fmt.Sprintf("value-%d", i) {
+			t.Errorf("setting.%d = %q, %v: lost to a concurrent writer; keystore holds %v", i, v, ok, k.Names())
+		}
+	}
+}
+
+// TestKeystoreAddDuringAnInstallWaitsAndIsKept: an add while install holds the
+// config directory's lock (having read the keystore it is about to merge into) waits
+// for the install to finish and then adds to what install wrote, so neither change
+// is lost.
+func TestKeystoreAddDuringAnInstallWaitsAndIsKept(t *testing.T) {
+	skipUnderFIPS(t)
+	bundleDir, config := installFixture(t, "path.data: /var/lib/elasticsearch\n")
+	path := filepath.Join(config, "elasticsearch.keystore")
+	mustKS(t, ksCall{}, "create", "--path", path)
+
+	// What escert install does under its lock: plan from the keystore on disk, then
+	// apply.
+	unlock, err := install.Lock(config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan, err := install.PlanNode(install.NodeOptions{BundleDir: bundleDir, ConfigDir: config, Now: fixedNow, Rand: rand.Reader})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan result)
+	go func() {
+		done <- ks(t, ksCall{stdin: "AKIA-id\n"}, "add", "-x", "-f", "--path", path, "s3.client.default.access_key")
+	}()
+	select {
+	case r := <-done:
+		t.Fatalf("keystore add finished while install held the lock (exit %d, %s): its change will be lost", r.code, r.stderr)
+	case <-time.After(time.Second):
+	}
+	if _, err := plan.Apply(nil); err != nil {
+		t.Fatal(err)
+	}
+	unlock()
+	r := <-done
+	if r.code != 0 || r.stderr != "Waiting for another escert run to finish with ["+config+"]\n" {
+		t.Fatalf("keystore add after the install: exit %d, stderr %q; want 0 and the note that it waited", r.code, r.stderr)
+	}
+	k := decodeKS(t, path, "")
+	for _, name := range []string{"s3.client.default.access_key", "xpack.security.http.ssl.keystore.secure_password"} {
+		if _, ok := k.Get(name); !ok {
+			t.Errorf("%s lost: keystore holds %v", name, k.Names())
+		}
+	}
+}
+
+// TestKeystoreGivesUpOnALockHeldTooLong: a writer that waited ksLockTimeout for
+// another run gives up with elasticsearch-keystore's TEMP_FAILURE (75), naming the
+// lock, and changes nothing.
+func TestKeystoreGivesUpOnALockHeldTooLong(t *testing.T) {
+	skipUnderFIPS(t)
+	old := ksLockTimeout
+	ksLockTimeout = 200 * time.Millisecond
+	t.Cleanup(func() { ksLockTimeout = old })
+	path := newKeystore(t, "", "a", "1")
+	dir := filepath.Dir(path)
+	unlock, err := install.Lock(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unlock()
+	before, _ := os.ReadFile(path)
+	r := ks(t, ksCall{stdin: "2\n"}, "add", "-x", "-f", "-s", "--path", path, "a")
+	want := "ERROR: " + dir + ": another escert run is changing this config directory (lock " + filepath.Join(dir, install.LockFile) + "), still after 200ms: wait for it to finish, then re-run\n"
+	if r.code != 75 || r.stderr != want {
+		t.Errorf("exit %d, stderr %q; want 75 and %q", r.code, r.stderr, want)
+	}
+	if after, _ := os.ReadFile(path); !bytes.Equal(after, before) {
+		t.Error("the keystore changed although the lock was never taken")
+	}
+}
+
+// TestKeystoreRemovesTheLeftoverOfAKilledWrite: the temporary keystore a killed
+// writer left beside the keystore (its secrets inside) is removed by the next write,
+// which says so in one line on stderr.
+func TestKeystoreRemovesTheLeftoverOfAKilledWrite(t *testing.T) {
+	skipUnderFIPS(t)
+	path := newKeystore(t, "")
+	leftover := filepath.Join(filepath.Dir(path), ".elasticsearch.keystore.escert-2718281828")
+	if err := os.WriteFile(leftover, []byte("a keystore with secrets"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := mustKS(t, ksCall{stdin: "v\n"}, "add", "-x", "--path", path, "a")
+	if want := "escert: removed the leftover of an interrupted run: " + leftover + "\n"; r.stderr != want {
+		t.Errorf("stderr %q, want %q", r.stderr, want)
+	}
+	if _, err := os.Lstat(leftover); !os.IsNotExist(err) {
+		t.Errorf("the leftover is still there: %v", err)
+	}
+}
+
+// TestKeystoreWritesThroughASymlinkedKeystore: a keystore that is a link to a file
+// elsewhere (as configuration management lays it out) is updated where it points,
+// and stays a link.
+func TestKeystoreWritesThroughASymlinkedKeystore(t *testing.T) {
+	skipUnderFIPS(t)
+	real := newKeystore(t, "")
+	link := filepath.Join(t.TempDir(), "elasticsearch.keystore")
+	if err := os.Symlink(real, link); err != nil {
+		t.Fatal(err)
+	}
+	mustKS(t, ksCall{stdin: "v\n"}, "add", "-x", "--path", link, "a")
+	if got, err := os.Readlink(link); err != nil || got != real {
+		t.Fatalf("the keystore link is now %q (%v), want a link to %s", got, err, real)
+	}
+	if v := settingOf(t, decodeKS(t, real, ""), "a"); v != "v" {
+		t.Errorf("a = %q in the link's target", v)
+	}
+}
+
+// TestKeystoreErrorsNameTheGivenPath: a write that fails names the path the user
+// gave, never escert's temporary file beside it.
+func TestKeystoreErrorsNameTheGivenPath(t *testing.T) {
+	skipUnderFIPS(t)
+	path := newKeystore(t, "", "a", "1")
+	missing := filepath.Join(t.TempDir(), "newdir")
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"show -o into a missing directory", []string{"show", "--path", path, "-o", filepath.Join(missing, "a.txt"), "a"},
+			"ERROR: write " + filepath.Join(missing, "a.txt") + ": the directory " + missing + " does not exist: create it first\n"},
+		{"create in a missing directory", []string{"create", "--path", filepath.Join(missing, "ks")},
+			"ERROR: write " + filepath.Join(missing, "ks") + ": the directory " + missing + " does not exist: create it first\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if r := ks(t, ksCall{}, tt.args...); r.code != 74 || r.stderr != tt.want {
+				t.Errorf("exit %d, stderr %q; want 74 and %q", r.code, r.stderr, tt.want)
+			}
+		})
+	}
+}
+
+// TestKeystoreRefusesAnEndlessDevice: /dev/zero as the keystore or as a setting file
+// ends in one line, a data error (65), instead of reading forever; a write leaves no
+// lock file beside it.
+func TestKeystoreRefusesAnEndlessDevice(t *testing.T) {
+	skipUnderFIPS(t)
+	if _, err := os.Stat("/dev/zero"); err != nil {
+		t.Skip("no /dev/zero")
+	}
+	path := newKeystore(t, "")
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"list", []string{"list", "--path", "/dev/zero"},
+			"ERROR: read keystore [/dev/zero]: larger than an elasticsearch.keystore can be (64 MiB): check the path names the right file\n"},
+		{"has-passwd", []string{"has-passwd", "--path", "/dev/zero"},
+			"ERROR: read keystore [/dev/zero]: larger than an elasticsearch.keystore can be (64 MiB): check the path names the right file\n"},
+		{"add", []string{"add", "-x", "-f", "--path", "/dev/zero", "a"},
+			"ERROR: [/dev/zero] is not a regular file: --path must name an elasticsearch.keystore\n"},
+		{"add-file", []string{"add-file", "-f", "--path", path, "a", "/dev/zero"},
+			"ERROR: read [/dev/zero]: larger than a keystore setting file can be (16 MiB): check the path names the right file\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if r := ks(t, ksCall{stdin: "v\n"}, tt.args...); r.code != 65 || r.stderr != tt.want {
+				t.Errorf("exit %d, stderr %q; want 65 and %q", r.code, r.stderr, tt.want)
+			}
+		})
+	}
+	if _, err := os.Lstat("/dev/" + install.LockFile); err == nil {
+		t.Error("a lock file was left in /dev")
+	}
 }
