@@ -182,9 +182,11 @@ func isHex(c byte) bool {
 
 // FormatDN writes a subject's or issuer's DER in RFC 4514 string form, most specific
 // RDN first: the string openssl x509 -nameopt RFC2253 prints, and for a DN escert
-// issued from an instance name, that name as written. A multi-valued RDN's attributes
-// come in DER order (a SET, so sorted). An attribute type without a name, or a value
-// that is not a string, is written as OID=#hex (RFC 4514 section 2.4).
+// issued from an instance name, that name as written. The attributes of a
+// multi-valued RDN, a SET that DER sorts, come backwards as openssl lists them (RFC
+// 4514 leaves their order free, and DN matching ignores it). An attribute type
+// without a name, or a value that is not a string, is written as OID=#hex (RFC 4514
+// section 2.4).
 func FormatDN(der []byte) string {
 	var rdns []rawRDNSET
 	if rest, err := asn1.Unmarshal(der, &rdns); err != nil || len(rest) > 0 {
@@ -195,8 +197,9 @@ func FormatDN(der []byte) string {
 		if i < len(rdns)-1 {
 			b.WriteByte(',')
 		}
-		for j, atv := range rdns[i] {
-			if j > 0 {
+		for j := len(rdns[i]) - 1; j >= 0; j-- {
+			atv := rdns[i][j]
+			if j < len(rdns[i])-1 {
 				b.WriteByte('+')
 			}
 			name := atv.Type.String()
