@@ -103,6 +103,13 @@ func TestKilledInstallLeavesALoadableNode(t *testing.T) {
 				if err != nil || len(plan.Changes) != 0 {
 					t.Fatalf("fault %d: after the re-run the node still differs from the bundle (%v)", at, err)
 				}
+				// The temporary file the kill left beside its target, holding a key
+				// or the keystore, went with the re-run that wrote that target.
+				for _, dir := range []string{config, filepath.Join(config, "certs")} {
+					if left, _ := filepath.Glob(filepath.Join(dir, ".*.escert-*")); len(left) > 0 {
+						t.Fatalf("fault %d: the re-run left %v behind", at, left)
+					}
+				}
 			}
 			if len(newYML) == 0 {
 				t.Fatal("the install never completed")
