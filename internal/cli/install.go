@@ -13,6 +13,7 @@ import (
 	"github.com/escert/escert/internal/esconfig"
 	"github.com/escert/escert/internal/eskeystore"
 	"github.com/escert/escert/internal/fips"
+	"github.com/escert/escert/internal/infile"
 	"github.com/escert/escert/internal/install"
 )
 
@@ -36,9 +37,18 @@ func newInstallCmd(e *env) *cobra.Command {
   elasticsearch.yml        escert's block written between BEGIN/END ESCERT lines; a re-run
                            replaces it; every byte outside the block is kept
 
+Nothing is written until the whole bundle checks out: every file its block names is
+there, each p12 opens with the password the bundle's keystore holds and has its key
+and trusted entries, each key matches its certificate, each chain verifies to the
+bundle's CA, and the certificates are this node's (the bootstrap's manifest.json when
+the bundle sits in its output). A bundle that fails is refused, naming the file.
+
 Settings outside the block that the block would set (or any other TLS setting of the
 transport and HTTP layers, such as Elasticsearch's own auto-configuration) stop the
-run; --force comments them out with a note instead. Replaced files are kept under
+run; --force comments them out with a note instead. A plaintext TLS password among
+them does not stay in the file: it is dropped when the bundle brings its own secure
+setting, else moved into elasticsearch.keystore as its secure_ setting (backups under
+escert-backups/ keep the old file as it was). Replaced files are kept under
 <config>/escert-backups/<time>/. A p12 that replaces one already in place keeps the
 password the node's keystore holds, so Elasticsearch hot-reloads it without a restart.
 
@@ -64,7 +74,8 @@ EXIT CODES
   0  installed, or nothing to do
   1  the work failed (I/O); files written so far are consistent, see the message
   2  usage error
-  3  invalid input: bundle, config directory, keystore password, or conflicting settings
+  3  invalid input: an unusable or foreign bundle file, the config directory, the
+     keystore password, or conflicting settings
   5  another escert run holds the config directory's lock`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -77,12 +88,21 @@ EXIT CODES
 				return err
 			}
 			var password []byte
-			if data, err := os.ReadFile(filepath.Join(configDir, "elasticsearch.keystore")); err == nil {
+			ksPath := filepath.Join(configDir, "elasticsearch.keystore")
+			data, err := infile.Read(ksPath, infile.Keystore)
+			switch {
+			case err == nil:
 				if password, err = keystorePassword(e, passFile, data); err != nil {
 					return err
 				}
-			} else if password, err = readSecret(e, passFile, "ESCERT_KEYSTORE_PASSWORD", "--keystore-pass-file"); err != nil {
-				return err
+			case errors.Is(err, infile.ErrTooLarge):
+				return badInput("%s: %v", ksPath, unwrapPathError(err))
+			default:
+				// No keystore yet (or none readable, which planning reports): a
+				// password given is the one a new keystore gets.
+				if password, err = readSecret(e, passFile, "ESCERT_KEYSTORE_PASSWORD", "--keystore-pass-file"); err != nil {
+					return err
+				}
 			}
 			policy := fips.ForCurrent(fipsMode)
 			if err := policy.CheckPassword("keystore password", "--keystore-pass-file or ESCERT_KEYSTORE_PASSWORD", password); err != nil {
@@ -140,7 +160,7 @@ EXIT CODES
 	fl.StringVar(&owner, "owner", "elasticsearch", "user Elasticsearch runs as: files become root:<its group>; '-' keeps owners as they are")
 	fl.StringVar(&passFile, "keystore-pass-file", "", "file holding the node keystore's password (or set ESCERT_KEYSTORE_PASSWORD)")
 	fl.BoolVar(&dryRun, "dry-run", false, "print a unified diff of every change and write nothing")
-	fl.BoolVar(&force, "force", false, "comment out conflicting settings outside escert's block instead of stopping")
+	fl.BoolVar(&force, "force", false, "comment out conflicting settings outside escert's block instead of stopping (their plaintext passwords go to the keystore)")
 	fl.BoolVar(&noAudit, "no-audit", false, "leave xpack.security.audit.enabled out of the block")
 	fl.BoolVar(&fipsMode, "fips", false, "FIPS 140 node: refuse PKCS#12 bundles and keystore passwords under 14 bytes (implied by a FIPS build)")
 	fl.StringVar(&esVersion, "es-version", "", "the node's Elasticsearch version, which picks the keystore format (default: found from the installation)")

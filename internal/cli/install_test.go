@@ -125,3 +125,92 @@ func TestInstallExitCodes(t *testing.T) {
 		})
 	}
 }
+
+// TestInstallRefusesABundleFileItCannotUse: a bundle file the node could not start
+// with, or an endless device where a file should be, ends in one line naming the
+// file, exit 3, and the config directory as it was.
+func TestInstallRefusesABundleFileItCannotUse(t *testing.T) {
+	cases := []struct {
+		name  string
+		setup func(t *testing.T, bundle, config string) string // returns the file the error names
+		want  string
+	}{
+		{"another node's transport.p12", func(t *testing.T, b, _ string) string {
+			data, err := os.ReadFile(filepath.Join(b, "..", "node2", "certs", "transport.p12"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			writeFile(t, filepath.Join(b, "certs"), "transport.p12", string(data))
+			return filepath.Join(b, "certs", "transport.p12")
+		}, "does not open with the password the bundle's elasticsearch.keystore holds"},
+		{"endless device as the node's keystore", func(t *testing.T, _, config string) string {
+			return endless(t, filepath.Join(config, "elasticsearch.keystore"))
+		}, "larger than an elasticsearch.keystore can be"},
+		{"endless device as the bundle's settings block", func(t *testing.T, b, _ string) string {
+			return endless(t, filepath.Join(b, "elasticsearch.yml"))
+		}, "larger than a settings file can be"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			b, config := installFixture(t, "path.data: /var/lib/elasticsearch\n")
+			before := snapshot(t, config)
+			file := tc.setup(t, b, config)
+			r := escert(t, nil, "install", "--bundle", b, "--es-config", config, "--owner", "-")
+			if r.code != ExitInput || !strings.HasPrefix(r.stderr, "escert: "+file+": ") || !strings.Contains(r.stderr, tc.want) || strings.Count(r.stderr, "\n") != 1 {
+				t.Fatalf("exit %d, stderr %q; want %d and one line naming %s with %q", r.code, r.stderr, ExitInput, file, tc.want)
+			}
+			// snapshot reads every file, and /dev/zero has no end.
+			if info, err := os.Lstat(file); err == nil && info.Mode()&os.ModeSymlink != 0 {
+				os.Remove(file)
+			}
+			after := snapshot(t, config)
+			// The lock file is the lock itself, empty, kept between runs.
+			delete(after, filepath.Join(config, install.LockFile))
+			if len(after) != len(before) {
+				t.Errorf("%d files before, %d after", len(before), len(after))
+			}
+			for p, v := range before {
+				if after[p] != v {
+					t.Errorf("%s changed", p)
+				}
+			}
+		})
+	}
+}
+
+// endless puts /dev/zero at path, as a wrong path or a hostile link would.
+func endless(t *testing.T, path string) string {
+	t.Helper()
+	os.Remove(path)
+	if err := os.Symlink("/dev/zero", path); err != nil {
+		t.Skip(err)
+	}
+	return path
+}
+
+// TestInstallForceShowsAndLeavesNoPlaintextPassword: install --force takes the
+// plaintext TLS passwords it comments out away from elasticsearch.yml; neither the dry
+// run's diff nor any message shows them, and the one the bundle does not replace ends
+// in the keystore.
+func TestInstallForceShowsAndLeavesNoPlaintextPassword(t *testing.T) {
+	b, config := installFixture(t, "xpack.security.http.ssl.keystore.password: replaced-store-secret\nxpack.security.http.ssl.truststore.password: moved-trust-secret\n")
+	for _, args := range [][]string{{"--dry-run"}, nil} {
+		r := escert(t, nil, append([]string{"install", "--bundle", b, "--es-config", config, "--owner", "-", "--force"}, args...)...)
+		if r.code != ExitOK {
+			t.Fatalf("install --force %v: exit %d: %s", args, r.code, r.stderr)
+		}
+		for _, secret := range []string{"replaced-store-secret", "moved-trust-secret"} {
+			if strings.Contains(r.stdout+r.stderr, secret) {
+				t.Errorf("install --force %v printed a password:\n%s\n%s", args, r.stdout, r.stderr)
+			}
+		}
+	}
+	yml, _ := os.ReadFile(filepath.Join(config, "elasticsearch.yml"))
+	if strings.Contains(string(yml), "secret") {
+		t.Errorf("elasticsearch.yml still holds a password:\n%s", yml)
+	}
+	r := escert(t, nil, "keystore", "show", "--path", filepath.Join(config, "elasticsearch.keystore"), "xpack.security.http.ssl.truststore.secure_password")
+	if r.code != ExitOK || strings.TrimSpace(r.stdout) != "moved-trust-secret" {
+		t.Errorf("keystore show: exit %d, %q %q; want the moved password", r.code, r.stdout, r.stderr)
+	}
+}

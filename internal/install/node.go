@@ -70,6 +70,9 @@ type Plan struct {
 	Changes   []Change
 	Notes     []string // what was decided, e.g. settings commented out under --force
 	now       time.Time
+	// secrets are the plaintext passwords --force takes out of elasticsearch.yml: the
+	// old file still holds them, and a dry run's diff must not print them.
+	secrets []string
 }
 
 // ConflictError lists settings outside escert's block that the block would set too.
@@ -612,6 +615,7 @@ func (p *Plan) dropSecrets(path string, lines []string, start, end int, group []
 		notes[at] = append(notes[at], "# escert: "+done+"\n")
 		p.Notes = append(p.Notes, fmt.Sprintf("elasticsearch.yml: %s (line %d)", done, s.Line))
 		values = append(values, s.Value)
+		p.secrets = append(p.secrets, s.Value)
 	}
 	for at, n := range notes {
 		lines[at] = strings.Join(n, "")
@@ -753,6 +757,9 @@ func (p *Plan) Diff(w io.Writer) {
 			old := ""
 			if c.Old != nil {
 				old = string(c.Old)
+			}
+			for _, secret := range p.secrets {
+				old = strings.ReplaceAll(old, secret, "<password not shown>")
 			}
 			unifiedDiff(w, c.Path, old, string(c.New))
 			continue
