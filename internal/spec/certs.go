@@ -196,10 +196,14 @@ func (c Certificate) notAfter(now time.Time) time.Time {
 	return now.AddDate(0, 0, c.Days)
 }
 
+// uniqueStrings and uniqueIPs keep the first of equal names, in order, in linear
+// time: an instances file may list hundreds of thousands before the cap refuses them.
 func uniqueStrings(in []string) []string {
+	seen := make(map[string]bool, len(in))
 	var out []string
 	for _, s := range in {
-		if !slices.Contains(out, s) {
+		if !seen[s] {
+			seen[s] = true
 			out = append(out, s)
 		}
 	}
@@ -207,9 +211,14 @@ func uniqueStrings(in []string) []string {
 }
 
 func uniqueIPs(in []net.IP) []net.IP {
+	seen := make(map[[16]byte]bool, len(in))
 	var out []net.IP
 	for _, ip := range in {
-		if !slices.ContainsFunc(out, ip.Equal) {
+		// To16 maps an IPv4 address and its IPv4-mapped IPv6 form together, as
+		// net.IP.Equal does.
+		key := [16]byte(ip.To16())
+		if !seen[key] {
+			seen[key] = true
 			out = append(out, ip)
 		}
 	}

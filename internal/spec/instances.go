@@ -5,8 +5,10 @@
 package spec
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"regexp"
 	"slices"
@@ -85,12 +87,27 @@ var filenamePattern = regexp.MustCompile("^[a-zA-Z0-9!@#$%^&{}\\[\\]()_+\\-=,.~'
 
 // ParseInstances reads an instances file. file names the file in errors.
 func ParseInstances(file string, data []byte) ([]Instance, error) {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var doc yaml.Node
-	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return nil, &InputError{File: file, Problem: strings.TrimPrefix(err.Error(), "yaml: ") + ": fix the YAML syntax"}
-	}
-	if len(doc.Content) == 0 {
+	if err := dec.Decode(&doc); err == io.EOF {
 		return nil, &InputError{File: file, Problem: "file is empty: list the nodes under \"instances:\""}
+	} else if err != nil {
+		return nil, syntaxError(file, err)
+	}
+	// yaml.Unmarshal reads the first document only: instances after a "---" would be
+	// dropped without a word. An empty document (a trailing "---") drops nothing.
+	for {
+		var next yaml.Node
+		err := dec.Decode(&next)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, syntaxError(file, err)
+		}
+		if len(next.Content) > 0 && next.Content[0].Tag != "!!null" {
+			return nil, &InputError{File: file, Line: next.Line, Problem: "a second YAML document starts here, and escert reads only one: merge its instances into the first \"instances:\" list and remove the \"---\""}
+		}
 	}
 	root := doc.Content[0]
 	if root.Kind != yaml.MappingNode {
@@ -123,6 +140,10 @@ func ParseInstances(file string, data []byte) ([]Instance, error) {
 		return nil, err
 	}
 	return out, nil
+}
+
+func syntaxError(file string, err error) error {
+	return &InputError{File: file, Problem: strings.TrimPrefix(err.Error(), "yaml: ") + ": fix the YAML syntax"}
 }
 
 func parseInstance(file string, node *yaml.Node) (Instance, error) {
@@ -254,6 +275,49 @@ func (inst *Instance) complete() (field, problem string) {
 			field = "http_ip"
 		}
 		return field, fmt.Sprintf("type %s runs no HTTPS server: remove http_dns/http_ip", inst.Type)
+	}
+	if inst.ClientAuth && !slices.ContainsFunc(profiles[inst.Type], func(p Profile) bool { return p.ClientAuth && p.Layer == HTTP }) {
+		return "client_auth", fmt.Sprintf("type %s gets no client certificate for Elasticsearch's HTTP layer (a node's transport certificate already serves both ends of node-to-node TLS): remove client_auth, or list the client as its own instance of type client", inst.Type)
+	}
+	return inst.checkSANCount()
+}
+
+// MaxSANs caps the subject alternative names of one certificate. Let's Encrypt and
+// most public CAs stop at 100, and 100 DNS names of the longest form (253 bytes)
+// make a certificate of about 26 KB which, with its CA, still fits the 32 KiB
+// handshake message JSSE (Elasticsearch's TLS stack) accepts by default
+// (jdk.tls.maxHandshakeMessageSize): many more would be a certificate nodes cannot
+// send each other.
+const MaxSANs = 100
+
+// mostNames are the options under which escert adds the most names of its own.
+var mostNames = Options{ClusterName: "c", TrustRestrictions: true, Localhost: true}
+
+// checkSANCount refuses an instance whose certificates would carry more than MaxSANs
+// names, counting the localhost names and node name escert may add, and names the
+// field with the most entries.
+func (inst *Instance) checkSANCount() (field, problem string) {
+	certs, err := Certificates(*inst, mostNames)
+	if err != nil {
+		return "name", err.Error()
+	}
+	largest, n := "", 0
+	for _, c := range certs {
+		if m := len(c.DNSNames) + len(c.IPs) + len(c.OtherNames); m > n {
+			largest, n = c.Base, m
+		}
+	}
+	if n > MaxSANs {
+		field, most := "dns", len(inst.DNS)
+		for _, f := range []struct {
+			name string
+			n    int
+		}{{"ip", len(inst.IPs)}, {"cn", len(inst.CN)}, {"http_dns", len(inst.HTTPDNS)}, {"http_ip", len(inst.HTTPIPs)}} {
+			if f.n > most {
+				field, most = f.name, f.n
+			}
+		}
+		return field, fmt.Sprintf("%d distinct names on the %s certificate (dns, ip, cn, http_dns and http_ip together, with the localhost names and node name escert may add): a certificate holds at most %d, as public CAs allow and Elasticsearch's TLS stack can still send: list fewer, e.g. one wildcard such as *.example.com", n, largest, MaxSANs)
 	}
 	return "", ""
 }

@@ -569,10 +569,95 @@ var invalidFiles = []struct {
 		fix: "must be true or false",
 	},
 	{
+		name: "a second YAML document",
+		yaml: "instances:\n  - name: node1\n---\ninstances:\n  - name: node2\n", line: 3,
+		fix: "a second YAML document starts here, and escert reads only one: merge its instances into the first \"instances:\" list and remove the \"---\"",
+	},
+	{
+		name: "client_auth on an elasticsearch node",
+		yaml: "instances:\n  - name: node1\n    client_auth: true\n", line: 2, instance: "node1", field: "client_auth",
+		fix: "remove client_auth, or list the client as its own instance of type client",
+	},
+	{
+		name: "more names than a certificate holds",
+		yaml: "instances:\n  - name: node1\n    ip: [192.0.2.1, 192.0.2.2]\n    dns: [" + numberedNames("n%d.example.com", 98) + "]\n", line: 2, instance: "node1", field: "dns",
+		fix: "103 distinct names on the http certificate",
+	},
+	{
 		name: "error in a later instance names that instance",
 		yaml: "instances:\n  - name: node1\n  - name: node2\n    ip: [192.0.2.2, nope]\n", line: 4, instance: "node2", field: "ip",
 		fix: "\"nope\" is not an IP address",
 	},
+}
+
+// numberedNames is a YAML flow list body of n names made from format.
+func numberedNames(format string, n int) string {
+	names := make([]string, n)
+	for i := range names {
+		names[i] = fmt.Sprintf(format, i)
+	}
+	return strings.Join(names, ", ")
+}
+
+// refusal runs ParseInstances on yaml and returns "" when it accepts the file, else
+// "<field>: <problem>" of its InputError.
+func refusal(t *testing.T, yaml string) string {
+	t.Helper()
+	_, err := ParseInstances("instances.yml", []byte(yaml))
+	if err == nil {
+		return ""
+	}
+	var ie *InputError
+	if !errors.As(err, &ie) {
+		t.Fatalf("error %T %q is not an *InputError", err, err)
+	}
+	return fmt.Sprintf("line %d: %s: %s", ie.Line, ie.Field, ie.Problem)
+}
+
+func TestParseInstancesRefusesASecondYAMLDocumentOnly(t *testing.T) {
+	t.Parallel()
+	tests := []struct{ name, yaml, want string }{
+		{"instances in a second document", "instances:\n  - name: node1\n---\ninstances:\n  - name: node2\n", "line 3: : a second YAML document starts here"},
+		{"a third document", "instances:\n  - name: node1\n---\n---\n- name: node2\n", "line 4: : a second YAML document starts here"},
+		{"a trailing empty document", "instances:\n  - name: node1\n---\n# nothing more\n", ""},
+		{"a document end marker", "instances:\n  - name: node1\n...\n", ""},
+	}
+	for _, tt := range tests {
+		if got := refusal(t, tt.yaml); !strings.HasPrefix(got, tt.want) || (tt.want == "") != (got == "") {
+			t.Errorf("%s: ParseInstances refusal %q, want %q", tt.name, got, tt.want)
+		}
+	}
+}
+
+func TestClientAuthIsRefusedWhereItGivesNoCertificate(t *testing.T) {
+	t.Parallel()
+	for _, k := range kinds {
+		for _, clientAuth := range []bool{true, false} {
+			got := refusal(t, fmt.Sprintf("instances:\n  - name: x\n    type: %s\n    client_auth: %v\n", k, clientAuth))
+			if want := clientAuth && k == Elasticsearch; (got != "") != want || want && !strings.HasPrefix(got, "line 2: client_auth: type elasticsearch gets no client certificate") {
+				t.Errorf("%s with client_auth %v: refusal %q, want refused: %v", k, clientAuth, got, want)
+			}
+		}
+	}
+}
+
+func TestParseInstancesCapsTheNamesOfOneCertificate(t *testing.T) {
+	t.Parallel()
+	node := func(lists string) string { return "instances:\n  - name: node1\n" + lists }
+	tests := []struct{ name, yaml, want string }{
+		// The HTTP certificate adds localhost, 127.0.0.1 and ::1: 97 + 3 = 100.
+		{"100 with the localhost names, a repeat counted once", node("    dns: [" + numberedNames("n%d.example.com", 97) + ", n0.example.com]\n"), ""},
+		{"101 with the localhost names", node("    dns: [" + numberedNames("n%d.example.com", 98) + "]\n"), "line 2: dns: 101 distinct names on the http certificate"},
+		{"the field with most names is named", node("    dns: [a.example.com]\n    ip: [" + numberedNames("10.0.%d.1", 200) + "]\n"), "line 2: ip: 204 distinct names on the http certificate"},
+		{"otherNames count on a client", "instances:\n  - name: app\n    type: client\n    cn: [" + numberedNames("app%d", 101) + "]\n", "line 2: cn: 101 distinct names on the client certificate"},
+		{"400,000 copies of one name", node("    dns: [" + strings.Repeat("node1.example.com, ", 400_000) + "node1.example.com]\n"), ""},
+		{"400,000 distinct names", node("    dns: [" + numberedNames("n%d.example.com", 400_000) + "]\n"), "line 2: dns: 400003 distinct names on the http certificate"},
+	}
+	for _, tt := range tests {
+		if got := refusal(t, tt.yaml); !strings.HasPrefix(got, tt.want) || (tt.want == "") != (got == "") {
+			t.Errorf("%s: ParseInstances refusal %.200q, want %q", tt.name, got, tt.want)
+		}
+	}
 }
 
 func TestParseInstancesRefusesInvalidFiles(t *testing.T) {
@@ -726,6 +811,11 @@ func TestNewInstanceAppliesTheFileChecksToFlags(t *testing.T) {
 			name:    "bad http IP names the dashed flag",
 			args:    args{name: "node1", kind: Elasticsearch, httpIPs: []string{"1.2.3"}},
 			wantErr: `command line: instance "node1": field --http-ip: "1.2.3" is not an IP address: use an IPv4 or IPv6 address such as 192.0.2.10 (host names go under dns)`,
+		},
+		{
+			name:    "client certificate for a node names the flag",
+			args:    args{name: "node1", kind: Elasticsearch, clientAuth: true},
+			wantErr: `command line: instance "node1": field --client-auth: type elasticsearch gets no client certificate for Elasticsearch's HTTP layer (a node's transport certificate already serves both ends of node-to-node TLS): remove client_auth, or list the client as its own instance of type client`,
 		},
 		{
 			name:    "missing name",
