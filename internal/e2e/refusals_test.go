@@ -54,9 +54,11 @@ func refusals(t *testing.T, c *realtest.Cluster, cl *realtest.Client, out string
 		bundle := filepath.Join(t.TempDir(), r.name)
 		escert(t, "cert", "--name", r.name, "--ip", "127.0.0.1", "--ca-dir", filepath.Join(out, "ca"), "--out", bundle)
 		nodeBundle := filepath.Join(bundle, "nodes", r.name)
-		password := keystoreSetting(t, nodeBundle, "xpack.security.transport.ssl.keystore.secure_password")
-		rogueP12(t, local, r.layer, r.name, r.names, password, filepath.Join(nodeBundle, "certs", "transport.p12"))
 		escert(t, "install", "--bundle", nodeBundle, "--es-config", n.Config, "--owner", ownerFlag(), "--es-version", c.Dist.Version)
+		// escert install refuses a bundle holding a file that is not its own, so the
+		// rogue transport.p12 goes in by hand, over the installed one.
+		password := keystoreSetting(t, nodeBundle, "xpack.security.transport.ssl.keystore.secure_password")
+		rogueP12(t, local, r.layer, r.name, r.names, password, filepath.Join(n.Config, "certs", "transport.p12"))
 		nodes = append(nodes, n)
 	}
 	for _, n := range nodes {
@@ -89,7 +91,8 @@ func refusals(t *testing.T, c *realtest.Cluster, cl *realtest.Client, out string
 
 // rogueP12 writes a transport.p12 like escert's (key entry "transport", trusted
 // entry "transport_ca") whose certificate the layer's CA signs with the given
-// otherNames, and the node name only if given.
+// otherNames, and the node name only if given. Written over an installed file, it
+// keeps that file's owner and mode.
 func rogueP12(t *testing.T, local *issuer.Local, layer spec.Layer, name string, otherNames []string, password, path string) {
 	t.Helper()
 	policy := fips.ForCurrent(false)
