@@ -73,6 +73,9 @@ func tell(format string, args ...any) {
 // writeError says that writing given (whose link led to target) failed, with the
 // system's reason, never naming the temporary file it happened on.
 func writeError(given, target string, err error) error {
+	if in := (*InputError)(nil); errors.As(err, &in) && in.Path == given {
+		return err
+	}
 	err = cause(err)
 	if dir := filepath.Dir(target); errors.Is(err, fs.ErrNotExist) {
 		if _, serr := os.Stat(dir); errors.Is(serr, fs.ErrNotExist) {

@@ -2,6 +2,7 @@ package install
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -13,7 +14,8 @@ import (
 const maxLinks = 40
 
 // resolveLink follows path while it is a symbolic link and returns where it ends,
-// which may not exist yet (a dangling link is created through). Package layouts and
+// which may not exist yet (a dangling link is created through). Only links of root
+// or of this user are followed. Package layouts and
 // configuration management link elasticsearch.yml or the keystore to a file
 // elsewhere; a rename over the link would replace it with a regular file and leave
 // the real file stale.
@@ -25,6 +27,12 @@ func resolveLink(path string) (string, error) {
 		}
 		if err != nil {
 			return "", err
+		}
+		// As the kernel's protected_symlinks does in shared directories: whoever can
+		// plant a link where root writes (the elasticsearch user, in a config
+		// directory it owns) must not steer root's write onto another file.
+		if uid, _ := ownerOf(info); uid != 0 && uid != os.Geteuid() {
+			return "", &InputError{Path: path, Problem: fmt.Sprintf("a symbolic link of uid %d, which escert running as uid %d does not follow, so that no other user can steer its writes onto another file: make it a regular file, or a link of root's or uid %d's", uid, os.Geteuid(), os.Geteuid())}
 		}
 		link, err := os.Readlink(path)
 		if err != nil {

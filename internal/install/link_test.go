@@ -1,9 +1,11 @@
 package install
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -148,4 +150,50 @@ func symlink(t *testing.T, to, link string) string {
 		t.Fatal(err)
 	}
 	return link
+}
+
+// TestWritesRefuseALinkOfAnotherUser: a link that another user (not root) planted
+// where escert writes is not followed, so that user cannot steer root's write onto a
+// file of its choice; nothing is written and the link stays.
+func TestWritesRefuseALinkOfAnotherUser(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("giving a link to another user needs root")
+	}
+	t.Parallel()
+	dir := t.TempDir()
+	victim := filepath.Join(dir, "passwd")
+	if err := os.WriteFile(victim, []byte("root:x:0:0\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	link := symlink(t, victim, filepath.Join(dir, "http.p12"))
+	if err := os.Lchown(link, 4242, 4242); err != nil {
+		t.Fatal(err)
+	}
+	out := symlink(t, dir, filepath.Join(dir, "out"))
+	if err := os.Lchown(out, 4242, 4242); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name  string
+		path  string
+		write func() error
+	}{
+		{"WriteFile", link, func() error { return WriteFile(link, []byte("P12"), SecretMode) }},
+		{"WriteTree", out, func() error { _, err := WriteTree(out, bundle(), true, now); return err }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := tt.write()
+			var in *InputError
+			if !errors.As(err, &in) || !strings.Contains(err.Error(), tt.path+": a symbolic link of uid 4242, which escert running as uid 0 does not follow") {
+				t.Fatalf("write through another user's link = %v, want an InputError naming the link", err)
+			}
+			if data, _ := os.ReadFile(victim); string(data) != "root:x:0:0\n" {
+				t.Errorf("the link's target was written: %q", data)
+			}
+			if got, err := os.Readlink(tt.path); err != nil || got == "" {
+				t.Errorf("the link is gone: %v", err)
+			}
+		})
+	}
 }
