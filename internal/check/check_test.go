@@ -806,3 +806,50 @@ func TestRender(t *testing.T) {
 		t.Errorf("got\n%s\nwant\n%s", b.String(), want)
 	}
 }
+
+// escert's lock and temporary files are not Elasticsearch's configuration; its
+// backups are looked at when they can be listed, since an old key there is exposed
+// like any other. (That a check run as the elasticsearch user does not need to list
+// them is TestCheckAsElasticsearchUserNeedsNoAccessToEscertsBackups in internal/cli.)
+func TestEscertsOwnFiles(t *testing.T) {
+	backup := "escert-backups/20261127T090000Z/certs/http.p12"
+	cases := []struct {
+		name string
+		edit func(*testing.T, string)
+		opts check.Options
+		want func(t *testing.T, findings []check.Finding)
+	}{
+		{"the lock and a write's temporary file are not configuration",
+			all(writeFile(install.LockFile, nil, 0o600), writeFile(".elasticsearch.yml.escert-1234", []byte("x"), 0o600)),
+			// Elasticsearch's user owns every test file: each is writable by it.
+			check.Options{WarnDays: 30, Proc: fstest.MapFS{}, Elasticsearch: &check.Identity{Name: "elasticsearch", UID: os.Getuid(), GID: -1}},
+			func(t *testing.T, findings []check.Finding) {
+				if !slices.Contains(ids(findings), "warning:writable-by-elasticsearch") {
+					t.Fatalf("want the config files Elasticsearch could rewrite:\n%s", dump(findings))
+				}
+				if text := dump(findings); strings.Contains(text, ".escert") {
+					t.Errorf("escert's lock or temporary file is reported:\n%s", text)
+				}
+			}},
+		{"a world-readable key among the backups is still exposed",
+			func(t *testing.T, dir string) {
+				if err := os.MkdirAll(filepath.Join(dir, filepath.Dir(backup)), 0o750); err != nil {
+					t.Fatal(err)
+				}
+				writeFile(backup, []byte("old key"), 0o644)(t, dir)
+			},
+			defaultOptions(),
+			func(t *testing.T, findings []check.Finding) {
+				if len(findings) != 1 || findings[0].ID != "secret-world-readable" || findings[0].File != backup {
+					t.Errorf("want the world-readable backup alone:\n%s", dump(findings))
+				}
+			}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := secureConfig(t, "p12")
+			tc.edit(t, dir)
+			tc.want(t, run(t, dir, fixedNow, tc.opts))
+		})
+	}
+}

@@ -58,20 +58,25 @@ func (c *checker) isSecret(path string, info fs.FileInfo) bool {
 	return false
 }
 
-// escertOwn reports escert's own entries in a config directory: install's backups
-// (install.Backup), its lock (install.LockFile) and the temporary files of a write
-// in progress or interrupted (".<name>.escert-*"). They are not Elasticsearch's
-// configuration, and the backups are root's alone on an older install, so a check
-// run as Elasticsearch's user must not need to read them.
-func escertOwn(name string) bool {
-	return name == "escert-backups" || name == install.LockFile || strings.HasPrefix(name, ".") && strings.Contains(name, ".escert-")
+// escertTransient reports escert's lock (install.LockFile) and the temporary file or
+// staging directory of a write ("."+name+".escert-*"): not configuration, and never
+// checked (a lock file the elasticsearch user made with `escert keystore` is its own
+// to write).
+func escertTransient(name string) bool {
+	return name == install.LockFile || strings.HasPrefix(name, ".") && strings.Contains(name, ".escert-")
 }
+
+// backupsDir holds the files install and renew replaced (install.Backup). An older
+// install left it to root alone, so the check looks inside when it can list it (a
+// world-readable old key is still exposed) but never needs to.
+const backupsDir = "escert-backups"
 
 // files lists the config directory's files and directories (symbolic links followed
 // for files, not descended into for directories) and the files the settings name
-// outside it. escert's own entries are left out. A subdirectory this process cannot
-// list is a warning, not a failure: the files the settings name are read on their
-// own, and one of those that cannot be read still makes the check unusable.
+// outside it, leaving escert's transient files out. A subdirectory this process
+// cannot list is a warning, not a failure, and nothing at all among the backups: the
+// files the settings name are read on their own, and one of those that cannot be
+// read still makes the check unusable.
 func (c *checker) files() []fileEntry {
 	var out []fileEntry
 	seen := map[string]bool{}
@@ -92,25 +97,23 @@ func (c *checker) files() []fileEntry {
 		out = append(out, e)
 	}
 	err := filepath.WalkDir(c.dir, func(path string, d fs.DirEntry, err error) error {
-		if path != c.dir && escertOwn(d.Name()) {
+		switch {
+		case path != c.dir && escertTransient(d.Name()):
 			if d.IsDir() {
 				return fs.SkipDir
 			}
 			return nil
-		}
-		if err != nil {
-			if path == c.dir {
-				return err
-			}
-			if errors.Is(err, fs.ErrPermission) {
-				dir := c.display(path)
-				c.add(Warning, "dir-not-checked", dir, 0, "",
-					fmt.Sprintf("%s cannot be listed by uid %d, which runs this check, so the files in it were not checked", dir, os.Geteuid()),
-					"run escert check as root to check them; Elasticsearch 9 does not start when its own user cannot list a config subdirectory (chgrp it to Elasticsearch's group, chmod g+rx)")
-			}
+		case err == nil:
+			add(path)
 			return nil
+		case path == c.dir:
+			return err
 		}
-		add(path)
+		if dir := c.display(path); errors.Is(err, fs.ErrPermission) && !strings.HasPrefix(dir+"/", backupsDir+"/") {
+			c.add(Warning, "dir-not-checked", dir, 0, "",
+				fmt.Sprintf("%s cannot be listed by uid %d, which runs this check, so the files in it were not checked", dir, os.Geteuid()),
+				"run escert check as root to check them; Elasticsearch 9 does not start when its own user cannot list a config subdirectory (chgrp it to Elasticsearch's group, chmod g+rx)")
+		}
 		return nil
 	})
 	if errors.Is(err, fs.ErrPermission) && c.fatal == nil {

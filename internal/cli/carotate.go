@@ -271,14 +271,14 @@ the new fingerprint (printed by begin) before issue.`,
       --vault-http-mount pki_es_http_2027 --vault-role es-node` + exitCodeDoc,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if allowPending && !promote {
+				return usageError{errors.New("--allow-pending goes with --promote")}
+			}
 			if ff.configDir == "" && !promote && ff.clients == "" {
 				return usageError{fmt.Errorf("finish needs --es-config (a node), --clients or --promote (the CA directory)")}
 			}
 			if promote && ff.iss.remote() {
 				return usageError{errors.New("--promote moves a local CA directory's new CA into place; with a remote issuer there is nothing to promote: retire the old Vault mount or CA when every node has finished")}
-			}
-			if allowPending && !promote {
-				return usageError{errors.New("--allow-pending goes with --promote")}
 			}
 			o, err := ff.start(cmd, e)
 			if err != nil {

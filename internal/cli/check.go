@@ -53,9 +53,10 @@ values such as _site_ and 0.0.0.0 are skipped), key files writable by their grou
 config files Elasticsearch's own user could rewrite, xpack.security.enabled left to
 its version-dependent default while TLS is configured, and JKS stores escert cannot open.
 
-escert's own entries (escert-backups/, the .escert.lock file and temporary files)
-are not checked, so the check runs as the user Elasticsearch runs as. A subdirectory
-that user cannot list is a warning (dir-not-checked).
+Run as the user Elasticsearch runs as, it needs no more than that user may read:
+escert's own backups (escert-backups/), lock and temporary files are checked when
+they can be listed and skipped when not, and any other subdirectory that cannot be
+listed is a warning (dir-not-checked).
 
 The keystore password, when it has one, comes from --keystore-pass-file, the
 ESCERT_KEYSTORE_PASSWORD environment variable or a prompt. Secret values are never

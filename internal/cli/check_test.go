@@ -2,13 +2,20 @@ package cli
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
+	"os/exec"
+	"os/user"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"testing/fstest"
+	"time"
 
 	"github.com/escert/escert/internal/check"
+	"github.com/escert/escert/internal/realtest"
 )
 
 // checkedNode bootstraps a node with extra bootstrap flags and installs it the way an
@@ -160,5 +167,108 @@ func TestCheckUnusableInputAndUsage(t *testing.T) {
 	}
 	if r := escert(t, nil, "check", "--es-config", dir, "--warn-days", "-1"); r.code != ExitUsage {
 		t.Errorf("--warn-days -1: exit %d, stderr %q", r.code, r.stderr)
+	}
+}
+
+// escertBinary builds the escert command, for tests that must run it as another user.
+func escertBinary(t *testing.T, dir string) string {
+	t.Helper()
+	bin := filepath.Join(dir, "escert")
+	if out, err := exec.Command("go", "build", "-o", bin, "github.com/escert/escert/cmd/escert").CombinedOutput(); err != nil {
+		t.Fatalf("build escert: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// check's own advice is to run it as the user Elasticsearch runs as. After install,
+// as root, the config directory holds escert's backups, lock and temporary files, which
+// an older install (and any root umask) left to root alone: the check must not need
+// them. Runs the built binary as the elasticsearch user.
+func TestCheckAsElasticsearchUserNeedsNoAccessToEscertsBackups(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root, to install as root and check as the elasticsearch user")
+	}
+	account, err := user.Lookup(realtest.ESUser)
+	if err != nil {
+		t.Fatalf("no %s user (make test creates it): %v", realtest.ESUser, err)
+	}
+	uid, _ := strconv.Atoi(account.Uid)
+	gid, _ := strconv.Atoi(account.Gid)
+	dir := t.TempDir()
+	for _, d := range []string{filepath.Dir(dir), dir} { // let the elasticsearch user reach the config directory
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	bin := escertBinary(t, dir)
+	in := writeFile(t, dir, "instances.yml", threeNodes)
+	out := filepath.Join(dir, "out")
+	// The built binary checks with the wall clock.
+	if r := escertAt(t, time.Now, nil, "bootstrap", "--instances", in, "--out", out, "-q"); r.code != ExitOK {
+		t.Fatal(r.stderr)
+	}
+	rootOnly := func(config string) {
+		backups := filepath.Join(config, "escert-backups")
+		if err := filepath.Walk(backups, func(p string, info os.FileInfo, err error) error {
+			if err != nil {
+				return err
+			}
+			mode := os.FileMode(0o600)
+			if info.IsDir() {
+				mode = 0o700
+			}
+			if err := os.Chown(p, 0, 0); err != nil {
+				return err
+			}
+			return os.Chmod(p, mode)
+		}); err != nil {
+			t.Fatal(err)
+		}
+		writeFile(t, config, ".elasticsearch.yml.escert-1234", "an interrupted write")
+	}
+	cases := []struct {
+		name   string
+		edit   func(config string)
+		code   int
+		stdout string
+	}{
+		{"root-only escert-backups, lock and temporary file", rootOnly, 0, "passes every check"},
+		{"a root-only directory that is not escert's is a warning", func(config string) {
+			rootOnly(config)
+			if err := os.Mkdir(filepath.Join(config, "old-plugins"), 0o700); err != nil {
+				t.Fatal(err)
+			}
+		}, 1, "old-plugins cannot be listed by uid " + account.Uid},
+	}
+	for i, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			config := filepath.Join(dir, fmt.Sprintf("config%d", i))
+			if err := os.Mkdir(config, 0o750); err != nil {
+				t.Fatal(err)
+			}
+			yml := writeFile(t, config, "elasticsearch.yml", "cluster.name: prod\n")
+			for _, p := range []string{config, yml} {
+				if err := os.Chown(p, 0, gid); err != nil {
+					t.Fatal(err)
+				}
+			}
+			os.Chmod(yml, 0o660)
+			// Installing over an existing elasticsearch.yml backs it up.
+			if r := escertAt(t, time.Now, nil, "install", "--bundle", filepath.Join(out, "nodes", "node1"), "--es-config", config); r.code != ExitOK {
+				t.Fatal(r.stderr)
+			}
+			if _, err := os.Stat(filepath.Join(config, "escert-backups")); err != nil {
+				t.Fatalf("install made no backups to hide: %v", err)
+			}
+			tc.edit(config)
+			cmd := exec.Command(bin, "check", "--es-config", config)
+			cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}}
+			var stdout, stderr strings.Builder
+			cmd.Stdout, cmd.Stderr = &stdout, &stderr
+			cmd.Run()
+			if code := cmd.ProcessState.ExitCode(); code != tc.code || !strings.Contains(stdout.String(), tc.stdout) {
+				t.Errorf("check as %s: exit %d, want %d and %q\nstdout: %s\nstderr: %s", realtest.ESUser, code, tc.code, tc.stdout, stdout.String(), stderr.String())
+			}
+		})
 	}
 }

@@ -5,8 +5,11 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"errors"
+	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -310,5 +313,59 @@ func TestFinishRefusesANodeStillOnTheOldCA(t *testing.T) {
 	}
 	if _, err := rotate.LoadNext(rotate.CAOptions{CADir: t.TempDir(), Layers: o.Layers}); !errors.Is(err, rotate.ErrNotRotating) {
 		t.Errorf("LoadNext without begin: %v", err)
+	}
+}
+
+// Promoting retires the old CA, which a node still presenting or trusting it depends
+// on: Pending holds it back until every node the rotation began on has finished.
+func TestPendingNamesEveryNodeTheRotationBeganOnUntilItFinished(t *testing.T) {
+	c := threeNodes(t, bundle.P12)
+	o := c.opts(spec.Transport, spec.HTTP)
+	if err := rotate.Pending(o); err != nil {
+		t.Fatalf("no rotation in progress is Promote's to refuse, got %v", err)
+	}
+	next := c.nextCA(t, o)
+	begin, issue, finish := phases(next, o)
+	label := func(i int) string {
+		host, _ := os.Hostname()
+		return fmt.Sprintf("node%d (%s:%s)", i+1, host, c.configs[i])
+	}
+	steps := []struct {
+		name  string
+		phase func(string, []rotate.NodeCert) error
+		nodes []int
+		done  bool     // every node it began on has finished
+		want  []string // pending nodes otherwise; none: no node recorded a phase
+	}{
+		{"begun without --es-config: nothing recorded", nil, nil, false, nil},
+		{"begun on two nodes", begin, []int{0, 1}, false, []string{label(0) + ": issue pending", label(1) + ": issue pending"}},
+		{"issued on one", issue, []int{0}, false, []string{label(0) + ": finish pending", label(1) + ": issue pending"}},
+		{"a re-run begin undoes nothing", begin, []int{0}, false, []string{label(0) + ": finish pending", label(1) + ": issue pending"}},
+		{"finished on one", finish, []int{0}, false, []string{label(1) + ": issue pending"}},
+		{"issued on the other", issue, []int{1}, false, []string{label(1) + ": finish pending"}},
+		{"finished everywhere it began", finish, []int{1}, true, nil},
+	}
+	for _, s := range steps {
+		if s.phase != nil {
+			c.each(t, s.nodes, s.phase)
+		}
+		err := rotate.Pending(o)
+		var pending *rotate.PendingError
+		switch {
+		case s.done:
+			if err != nil {
+				t.Fatalf("%s: %v", s.name, err)
+			}
+		case !errors.As(err, &pending) || !slices.Equal(pending.Nodes, s.want):
+			t.Fatalf("%s: Pending = %v, want %q", s.name, err, s.want)
+		case !strings.Contains(err.Error(), "--allow-pending"):
+			t.Fatalf("%s: %q does not name the override", s.name, err)
+		}
+	}
+	if _, err := rotate.Promote(o); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(c.caDir, rotate.NextDir)); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("the rotation's records outlived its promotion: %v", err)
 	}
 }

@@ -236,11 +236,11 @@ func reissue(ctx context.Context, n NodeCert, o Options, newIssuer bool) (*reiss
 // CAs often share a name (every bootstrap of a cluster names its CAs alike).
 func otherCA(leaf, given *x509.Certificate) string {
 	issuer, want := leaf.Issuer.CommonName, given.Subject.CommonName
-	if issuer == want {
-		issuer, want = leaf.Issuer.String(), given.Subject.String()
-	}
-	if issuer == want {
+	switch {
+	case leaf.Issuer.String() == given.Subject.String():
 		return fmt.Sprintf("was issued by a CA other than the one given, though both are named %q", issuer)
+	case issuer == want: // the full names tell them apart
+		issuer, want = leaf.Issuer.String(), given.Subject.String()
 	}
 	return fmt.Sprintf("was issued by %q, not by the CA given (%q)", issuer, want)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -201,20 +202,75 @@ func TestNothingDueChangesNothing(t *testing.T) {
 	}
 }
 
-func TestRenewCapsAtTheCAAndRefusesWhenTheCAEndsInsideTheWindow(t *testing.T) {
-	// CA for 400 days, leaves for 365: renewing at day 350 would run past the CA.
+func TestRenewCapsAtTheCA(t *testing.T) {
+	// CA for 400 days, leaves for 365: renewing at day 350 would run past the CA,
+	// which still has 50 days left, outside the 30-day window.
 	n := installedNode(t, bundle.P12, 365, 400)
 	renewed, _, after := renewAt(t, n, issued.AddDate(0, 0, 350), rotate.DefaultWindow)
 	caEnd := n.local.CAs[spec.Transport].Cert.NotAfter
 	if len(renewed) != 2 || !renewed[0].CappedAtCA || !after[0].Leaf().NotAfter.Equal(caEnd) {
 		t.Fatalf("want both capped at the CA's expiry %v: %+v", caEnd, renewed)
 	}
-	// 20 days before the CA ends, a capped certificate would be due at once.
-	certs, _ := rotate.Discover(n.config, nil)
-	now := caEnd.AddDate(0, 0, -20)
-	_, _, err := rotate.Renew(context.Background(), certs, rotate.Options{ConfigDir: n.config, Issuer: n.local, Window: rotate.DefaultWindow, Force: true, Rand: rand.Reader, Now: now})
-	if !errors.Is(err, rotate.ErrCATooShort) || !strings.Contains(err.Error(), "escert ca rotate") {
-		t.Fatalf("err = %v, want a refusal pointing at CA rotation", err)
+}
+
+// A CA ending inside the renewal window cannot be renewed around: renewal still
+// carries each certificate that ends sooner up to the CA's end, and then says so, so
+// cron fails while the node keeps every day its CA allows.
+func TestRenewWhenTheCAEndsInsideTheWindow(t *testing.T) {
+	cases := []struct {
+		name       string
+		caDays     int // leaves live 365 days
+		day        int // of the run, after issuance
+		w          rotate.Window
+		force      bool
+		again     bool // a second run the same day
+		wantFiles int  // renewed, each to the CA's end
+	}{
+		{"a leaf ending before the CA is carried to the CA's end", 380, 355, rotate.DefaultWindow, false, false, 2},
+		{"a leaf already ending with the CA is left alone", 380, 355, rotate.DefaultWindow, false, true, 0},
+		{"--force still gives it a new key, to the CA's end", 380, 355, rotate.DefaultWindow, true, true, 2},
+		{"--at 2/3: the CA ends inside the last third of a leaf's life", 380, 300, rotate.Window{Fraction: 2.0 / 3}, false, false, 2},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			n := installedNode(t, bundle.P12, 365, tc.caDays)
+			now := issued.AddDate(0, 0, tc.day)
+			n.local.Now = func() time.Time { return now }
+			o := rotate.Options{ConfigDir: n.config, Issuer: n.local, Window: tc.w, Rand: rand.Reader, Now: now}
+			renew := func(force bool) ([]rotate.Renewed, error) {
+				certs, err := rotate.Discover(n.config, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				o.Force = force
+				renewed, _, err := rotate.Renew(context.Background(), certs, o)
+				return renewed, err
+			}
+			if tc.again {
+				if _, err := renew(false); !errors.Is(err, rotate.ErrCATooShort) {
+					t.Fatalf("first run: %v", err)
+				}
+			}
+			renewed, err := renew(tc.force)
+			caEnd := n.local.CAs[spec.Transport].Cert.NotAfter
+			var expiring *rotate.CAExpiringError
+			if !errors.As(err, &expiring) || len(expiring.CAs) != 2 {
+				t.Fatalf("err = %v, want both CAs named as ending inside the window", err)
+			}
+			want := fmt.Sprintf("the transport CA %q expires %s and the http CA %q expires %s, inside the renewal window", n.local.CAs[spec.Transport].Cert.Subject.CommonName,
+				caEnd.Format(time.DateOnly), n.local.CAs[spec.HTTP].Cert.Subject.CommonName, caEnd.Format(time.DateOnly))
+			if !strings.HasPrefix(err.Error(), want) || !strings.HasSuffix(err.Error(), "rotate the CA (escert ca rotate begin)") {
+				t.Errorf("message %q, want it to start %q and point at escert ca rotate", err, want)
+			}
+			if len(renewed) != tc.wantFiles {
+				t.Fatalf("renewed %d, want %d: %+v", len(renewed), tc.wantFiles, renewed)
+			}
+			for _, r := range renewed {
+				if !r.NotAfter.Equal(caEnd) {
+					t.Errorf("%s renewed to %v, want it to end with the CA at %v", r.Layer, r.NotAfter, caEnd)
+				}
+			}
+		})
 	}
 }
 
