@@ -218,11 +218,11 @@ func TestRenewCapsAtTheCA(t *testing.T) {
 // cron fails while the node keeps every day its CA allows.
 func TestRenewWhenTheCAEndsInsideTheWindow(t *testing.T) {
 	cases := []struct {
-		name       string
-		caDays     int // leaves live 365 days
-		day        int // of the run, after issuance
-		w          rotate.Window
-		force      bool
+		name      string
+		caDays    int // leaves live 365 days
+		day       int // of the run, after issuance
+		w         rotate.Window
+		force     bool
 		again     bool // a second run the same day
 		wantFiles int  // renewed, each to the CA's end
 	}{
