@@ -693,3 +693,22 @@ func TestMutualTLSHandshake(t *testing.T) {
 		})
 	}
 }
+
+func TestSignRefusesALeafThatOutlivesTheRootAboveAnIntermediate(t *testing.T) {
+	t.Parallel()
+	// The root above ends before the CA that signs: the leaf is held to the root too,
+	// since every verifier checks the whole chain.
+	root, err := NewRoot(testRand(1), policy, testKey(t, "rsa-ca"), pkix.Name{CommonName: "short root"}, now, now.AddDate(1, 0, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := testAuthority(t, "p256-ca")
+	intermediate := &Authority{Cert: a.Cert, Key: a.Key, Issuers: []*x509.Certificate{root}}
+	leaf := nodeLeaf()
+	leaf.NotAfter = now.AddDate(1, 0, 1)
+	_, err = intermediate.Sign(testRand(2), policy, leaf, testKey(t, "p256").Public())
+	want := `certificate would expire 2026-03-02, after its CA "short root" (2026-03-01): issue it for fewer days or renew the CA`
+	if err == nil || err.Error() != want {
+		t.Errorf("Sign = %v, want %q", err, want)
+	}
+}

@@ -23,6 +23,14 @@ import (
 type Authority struct {
 	Cert *x509.Certificate
 	Key  crypto.Signer
+	// Issuers, for an intermediate CA, are the certificates above it, nearest first:
+	// its leaves carry them, and peers trust them with it.
+	Issuers []*x509.Certificate
+}
+
+// Chain is the CA certificate followed by its issuers.
+func (a *Authority) Chain() []*x509.Certificate {
+	return append([]*x509.Certificate{a.Cert}, a.Issuers...)
 }
 
 // Leaf describes a certificate to sign: who it names and what it may be used for.
@@ -93,9 +101,12 @@ func (a *Authority) Sign(rand io.Reader, policy fips.Policy, leaf Leaf, pub cryp
 	if err := policy.CheckPublicKey(pub); err != nil {
 		return nil, err
 	}
-	if leaf.NotAfter.After(a.Cert.NotAfter) {
-		return nil, fmt.Errorf("certificate would expire %s, after its CA %q (%s): issue it for fewer days or renew the CA",
-			leaf.NotAfter.UTC().Format(time.DateOnly), a.Cert.Subject.CommonName, a.Cert.NotAfter.UTC().Format(time.DateOnly))
+	// Not past any certificate of the chain: a verifier checks every one.
+	for _, c := range a.Chain() {
+		if leaf.NotAfter.After(c.NotAfter) {
+			return nil, fmt.Errorf("certificate would expire %s, after its CA %q (%s): issue it for fewer days or renew the CA",
+				leaf.NotAfter.UTC().Format(time.DateOnly), c.Subject.CommonName, c.NotAfter.UTC().Format(time.DateOnly))
+		}
 	}
 	if !leaf.ServerAuth && !leaf.ClientAuth {
 		return nil, errors.New("certificate has neither server nor client usage")

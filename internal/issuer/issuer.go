@@ -46,13 +46,14 @@ func (l *Local) Issue(_ context.Context, c spec.Certificate, pub crypto.PublicKe
 	if err != nil {
 		return nil, err
 	}
-	return []*x509.Certificate{leaf, authority.Cert}, nil
+	return append([]*x509.Certificate{leaf}, authority.Chain()...), nil
 }
 
-// Trust returns the CA of the layer.
+// Trust returns the CA of the layer, followed by its issuers when it is an
+// intermediate.
 func (l *Local) Trust(layer spec.Layer) []*x509.Certificate {
 	if a, ok := l.CAs[layer]; ok {
-		return []*x509.Certificate{a.Cert}
+		return a.Chain()
 	}
 	return nil
 }
