@@ -271,7 +271,11 @@ type bundleManifest struct {
 // http) that the bootstrap's manifest records for this bundle; nil when the bundle is
 // not inside a bootstrap output that lists it (a bundle copied on its own).
 func (v *bundleCheck) manifestCertificates() (map[string]string, string, error) {
-	parent := filepath.Dir(filepath.Clean(v.dir))
+	dir, err := filepath.Abs(v.dir)
+	if err != nil {
+		return nil, "", fmt.Errorf("find %s's bootstrap output: %w", v.dir, err)
+	}
+	parent := filepath.Dir(dir)
 	if filepath.Base(parent) != "nodes" {
 		return nil, "", nil
 	}
@@ -287,9 +291,8 @@ func (v *bundleCheck) manifestCertificates() (map[string]string, string, error) 
 	if err := json.Unmarshal(data, &m); err != nil {
 		return nil, "", &InputError{Path: path, Problem: fmt.Sprintf("not an escert manifest (%v): it sits beside nodes/, so it should describe the bundles there", err)}
 	}
-	dir := "nodes/" + filepath.Base(v.dir)
 	for _, inst := range m.Instances {
-		if inst.Dir != dir {
+		if inst.Dir != "nodes/"+filepath.Base(dir) {
 			continue
 		}
 		out := map[string]string{}
