@@ -852,3 +852,20 @@ func TestForceRefusesAPasswordItCannotRemoveLineByLine(t *testing.T) {
 		t.Error("the config directory changed")
 	}
 }
+
+// TestInstallChecksARelativeBundleAgainstItsManifest: run from inside the bundle
+// (--bundle .), the bootstrap's manifest still names the certificate that belongs
+// there.
+func TestInstallChecksARelativeBundleAgainstItsManifest(t *testing.T) {
+	out := bootstrapOut(t, bundle.PEM, 2)
+	b := filepath.Join(out, "nodes", "node1")
+	for _, f := range []string{"transport.crt", "transport.key"} {
+		copyFile(t, filepath.Join(out, "nodes", "node2", "certs", f), filepath.Join(b, "certs", f))
+	}
+	config := configDir(t, "elasticsearch-default.yml", nil)
+	t.Chdir(b)
+	_, err := install.PlanNode(options(".", config))
+	if err == nil || !strings.Contains(err.Error(), filepath.Join(out, "manifest.json")+" records for this node") {
+		t.Fatalf("err = %v, want the manifest's record named", err)
+	}
+}
