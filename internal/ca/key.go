@@ -63,7 +63,7 @@ func MarshalKeyPEM(rand io.Reader, key crypto.Signer, password []byte) ([]byte, 
 func ParseKeyPEM(data, password []byte) (crypto.Signer, error) {
 	for {
 		var block *pem.Block
-		block, data = pem.Decode(data)
+		block, data = DecodePEM(data)
 		if block == nil {
 			return nil, errors.New("no PEM private key found")
 		}

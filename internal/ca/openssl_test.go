@@ -212,3 +212,33 @@ func TestOpenSSLReadsTheChain(t *testing.T) {
 		t.Errorf("openssl reads subjects %q, want node1 then the CA", subjects)
 	}
 }
+
+// TestPEMWithAUTF8BOMIsReadAsOpenSSLReadsIt: Windows editors start a saved file with a
+// byte order mark; openssl reads past it, and so must escert, for certificates and keys.
+func TestPEMWithAUTF8BOMIsReadAsOpenSSLReadsIt(t *testing.T) {
+	t.Parallel()
+	requireOpenSSL(t)
+	a := testAuthority(t, "p256-ca")
+	keyPEM, err := MarshalKeyPEM(testRand(5), a.Key, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bom := []byte("\xef\xbb\xbf")
+	dir := t.TempDir()
+	certFile := writeTemp(t, dir, "ca.crt", append(bom, EncodeCertificates(a.Cert)...))
+	keyFile := writeTemp(t, dir, "ca.key", append(bom, keyPEM...))
+	if out, err := openssl(t, "x509", "-in", certFile, "-noout"); err != nil {
+		t.Fatalf("openssl x509 refuses the BOM file, so the premise is wrong: %v\n%s", err, out)
+	}
+	if out, err := openssl(t, "pkey", "-in", keyFile, "-noout"); err != nil {
+		t.Fatalf("openssl pkey refuses the BOM file, so the premise is wrong: %v\n%s", err, out)
+	}
+	data, _ := os.ReadFile(certFile)
+	if certs, err := ParseCertificates(data); err != nil || len(certs) != 1 || !certs[0].Equal(a.Cert) {
+		t.Errorf("ParseCertificates of a BOM-prefixed certificate = %d certificates, %v", len(certs), err)
+	}
+	data, _ = os.ReadFile(keyFile)
+	if key, err := ParseKeyPEM(data, nil); err != nil || KeyMatches(a.Cert, key) != nil {
+		t.Errorf("ParseKeyPEM of a BOM-prefixed key: %v", err)
+	}
+}

@@ -8,6 +8,16 @@ import (
 	"fmt"
 )
 
+// utf8BOM is what Windows editors put before a file's text. openssl reads past it;
+// encoding/pem, which looks for "-----BEGIN" at a line start, would skip the first
+// block, the only one of a CA or key file.
+var utf8BOM = []byte("\xef\xbb\xbf")
+
+// DecodePEM is pem.Decode for files people hand escert: it reads past a UTF-8 BOM.
+func DecodePEM(data []byte) (*pem.Block, []byte) {
+	return pem.Decode(bytes.TrimPrefix(data, utf8BOM))
+}
+
 // ParseCertificates reads every certificate in PEM data (a chain or bundle, in file
 // order) or a single DER certificate.
 func ParseCertificates(data []byte) ([]*x509.Certificate, error) {
@@ -21,7 +31,7 @@ func ParseCertificates(data []byte) ([]*x509.Certificate, error) {
 	var certs []*x509.Certificate
 	for {
 		var block *pem.Block
-		block, data = pem.Decode(data)
+		block, data = DecodePEM(data)
 		if block == nil {
 			break
 		}
