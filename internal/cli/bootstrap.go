@@ -21,6 +21,7 @@ import (
 
 	"github.com/escert/escert/internal/bundle"
 	"github.com/escert/escert/internal/fips"
+	"github.com/escert/escert/internal/infile"
 	"github.com/escert/escert/internal/install"
 	"github.com/escert/escert/internal/issuer"
 	"github.com/escert/escert/internal/spec"
@@ -109,7 +110,7 @@ func runBootstrap(ctx context.Context, e *env, stdout, stderr io.Writer, f *issu
 	if err := checkOutput(out, f.force); err != nil {
 		return err
 	}
-	data, err := os.ReadFile(instancesFile)
+	data, err := infile.Read(instancesFile, infile.Instances)
 	if err != nil {
 		return badInput("%s: %v", instancesFile, unwrapPathError(err))
 	}
