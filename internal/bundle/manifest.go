@@ -69,16 +69,20 @@ func newManifest(iss issuer.Issuer, req Request, opts Options) Manifest {
 	if opts.Spec.TrustRestrictions {
 		m.TrustPattern = spec.TrustPattern(opts.Spec.ClusterName)
 	}
-	seen := map[string]bool{}
+	// A CA both layers trust is listed once; the layers share one CA only when they
+	// are issued by the same one, not when their CAs merely chain to one root.
+	if t, h := iss.Trust(spec.Transport), iss.Trust(spec.HTTP); len(t) > 0 && len(h) > 0 {
+		m.SingleCA = t[0].Equal(h[0])
+	}
+	seen := map[string]int{}
 	for _, layer := range []spec.Layer{spec.Transport, spec.HTTP} {
 		for _, cert := range iss.Trust(layer) {
 			fp := ca.Fingerprint(cert)
-			if seen[fp] {
-				m.SingleCA = true
-				m.CAs[0].Layer = "transport+http"
+			if at, ok := seen[fp]; ok {
+				m.CAs[at].Layer = "transport+http"
 				continue
 			}
-			seen[fp] = true
+			seen[fp] = len(m.CAs)
 			info := CAInfo{Layer: string(layer), Subject: ca.FormatDN(cert.RawSubject), SHA256: fp, NotAfter: cert.NotAfter.UTC()}
 			for _, f := range req.CAFiles {
 				if certs, err := ca.ParseCertificates(f.Data); err == nil && strings.HasSuffix(f.Path, ".crt") && certs[0].Equal(cert) {

@@ -9,11 +9,14 @@ import (
 	"math/big"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/escert/escert/internal/bundle"
 	"github.com/escert/escert/internal/ca"
+	"github.com/escert/escert/internal/eskeystore"
 	"github.com/escert/escert/internal/fips"
 	"github.com/escert/escert/internal/issuer"
 	"github.com/escert/escert/internal/realtest"
@@ -215,5 +218,41 @@ func TestLoadLocalRefusesADirectoryWithBothLayouts(t *testing.T) {
 	var cadir *issuer.CADirError
 	if !errors.As(err, &cadir) || err.Error() != want {
 		t.Fatalf("LoadLocal = %v\nwant %s", err, want)
+	}
+}
+
+// TestManifestOfIntermediateCAsUnderOneRootShowsTwoCAs: two layers' intermediates
+// chaining to one root are two CAs; the root both trust is listed once, for both.
+func TestManifestOfIntermediateCAsUnderOneRootShowsTwoCAs(t *testing.T) {
+	now := time.Now()
+	day := 24 * time.Hour
+	root := makeCA(t, "root", now.Add(-day), now.Add(3650*day), nil, nil)
+	dir := t.TempDir()
+	for _, layer := range []string{"transport", "http"} {
+		a := makeCA(t, layer+" intermediate", now.Add(-day), now.Add(365*day), root, nil)
+		writeCA(t, dir, layer+"-ca", a, a.Cert, root.Cert)
+	}
+	local, err := issuer.LoadLocal(dir, nil, fips.Policy{}, rand.Reader, func() time.Time { return now })
+	if err != nil {
+		t.Fatal(err)
+	}
+	inst, err := spec.NewInstance("app", "", spec.Client, nil, nil, nil, nil, nil, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := bundle.Build(context.Background(), bundle.Request{Issuer: local, Instances: []spec.Instance{inst}}, bundle.Options{
+		Format: bundle.PEM, Key: fips.DefaultKey, Policy: fips.Policy{}, Rand: rand.Reader, Now: func() time.Time { return now },
+		Spec: spec.Options{ClusterName: "prod", TrustRestrictions: true, Localhost: true, Days: 30}, KeystoreVersion: eskeystore.DefaultVersion,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, c := range res.Manifest.CAs {
+		got = append(got, c.Layer+" "+c.Subject)
+	}
+	want := []string{"transport CN=transport intermediate", "transport+http CN=root", "http CN=http intermediate"}
+	if res.Manifest.SingleCA || !slices.Equal(got, want) {
+		t.Errorf("manifest: single_ca %v, CAs %q; want two CAs %q", res.Manifest.SingleCA, got, want)
 	}
 }
