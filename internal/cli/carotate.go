@@ -156,6 +156,9 @@ before starting the next; each phase is safe to re-run:
 
 A node still trusting the old CA alone cannot talk to one already presenting a
 new-CA certificate: that is why begin must reach every node before issue starts.
+A refused begin writes nothing. Each phase run with --es-config is recorded in
+<ca-dir>/next/, and --promote refuses until every node the rotation began on has
+finished (or when none was recorded); --allow-pending promotes anyway.
 With --clients, the bundle's clients/http-ca.crt follows (old + new, then new);
 Kibana must be restarted to pick it up, and Beats using ca_trusted_fingerprint need
 the new fingerprint (printed by begin) before issue.`,
