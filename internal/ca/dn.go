@@ -17,9 +17,10 @@ import (
 // carry that: ToRDNSequence sorts attributes by type and folds repeated ones into a
 // single multi-valued RDN, and Name.String prints DC as a hex-encoded OID.
 
-// dnAttributes are the attribute types written by name, as openssl -nameopt RFC2253
-// and Java's X500Principal print them. ParseDN takes those marked parse: the ones
-// node and client DNs use.
+// dnAttributes are the attribute types written by name: RFC 4514's short names, which
+// openssl and Java print too, and Go's names for the others it knows. ParseDN takes
+// those marked parse, the ones node and client DNs use; any other type is shown as
+// OID=#hex.
 var dnAttributes = []struct {
 	name  string
 	oid   asn1.ObjectIdentifier
