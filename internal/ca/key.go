@@ -8,6 +8,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/rsa"
 	"crypto/x509"
+	"encoding/asn1"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -101,6 +102,13 @@ func ParseKeyPEM(data, password []byte) (crypto.Signer, error) {
 			continue
 		}
 		if err != nil {
+			// encoding/asn1's errors spell out its internal field tags: one line for
+			// a person says what is wrong instead.
+			var structural asn1.StructuralError
+			var syntax asn1.SyntaxError
+			if errors.As(err, &structural) || errors.As(err, &syntax) {
+				err = errors.New("malformed DER: the file is damaged or holds no key")
+			}
 			return nil, fmt.Errorf("parse %s: %w", block.Type, err)
 		}
 		signer, ok := key.(crypto.Signer)

@@ -117,6 +117,9 @@ EXIT CODES
 				Audit: !noAudit, Enrollment: enrollment, Force: force, FIPS: policy.FIPS,
 				KeystoreVersion: ksVersion, Now: e.now(), Rand: e.rand,
 			}
+			if err := install.CheckConfigDir(configDir); err != nil {
+				return installError(err)
+			}
 			if !dryRun {
 				unlock, err := install.Lock(configDir)
 				if err != nil {

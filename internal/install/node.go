@@ -111,7 +111,7 @@ const (
 // bundle yields an empty plan.
 func PlanNode(o NodeOptions) (*Plan, error) {
 	p := &Plan{ConfigDir: o.ConfigDir, now: o.Now}
-	if err := checkConfigDir(o.ConfigDir); err != nil {
+	if err := CheckConfigDir(o.ConfigDir); err != nil {
 		return nil, err
 	}
 	blockPath := filepath.Join(o.BundleDir, "elasticsearch.yml")
@@ -188,13 +188,21 @@ func readError(path string, err error) *InputError {
 	return &InputError{Path: path, Problem: err.Error()}
 }
 
-func checkConfigDir(dir string) error {
+// CheckConfigDir refuses a directory that is not a node's config directory, or one
+// whose keys are already exposed. Install calls it before taking the directory's lock,
+// so a typo'd --es-config gets this line rather than a failure to create the lock.
+func CheckConfigDir(dir string) error {
 	info, err := os.Stat(dir)
 	if err != nil {
 		return &InputError{Path: dir, Problem: "not a readable config directory: point --es-config at the node's config directory (e.g. /etc/elasticsearch)"}
 	}
 	if !info.IsDir() {
 		return &InputError{Path: dir, Problem: "not a directory"}
+	}
+	// Every installation ships an elasticsearch.yml: a directory without one is a
+	// typo'd path, which must not be filled with keys and a new yml.
+	if _, err := os.Stat(filepath.Join(dir, "elasticsearch.yml")); err != nil {
+		return &InputError{Path: dir, Problem: "holds no readable elasticsearch.yml: point --es-config at the node's config directory (e.g. /etc/elasticsearch)"}
 	}
 	if info.Mode().Perm()&0o002 != 0 {
 		return &InputError{Path: dir, Problem: "is world-writable, so anyone could swap its keys: chmod o-w it first"}
