@@ -7,21 +7,8 @@ import (
 	"testing"
 
 	"github.com/escert/escert/internal/install"
+	"github.com/escert/escert/internal/treestate"
 )
-
-// snapshot maps every file below dir to its content, to prove a run wrote nothing.
-func snapshot(t *testing.T, dir string) map[string]string {
-	t.Helper()
-	out := map[string]string{}
-	filepath.Walk(dir, func(p string, info os.FileInfo, err error) error {
-		if err == nil && !info.IsDir() {
-			data, _ := os.ReadFile(p)
-			out[p] = info.Mode().String() + string(data)
-		}
-		return nil
-	})
-	return out
-}
 
 func installFixture(t *testing.T, yml string) (bundleDir, config string) {
 	t.Helper()
@@ -38,7 +25,7 @@ func installFixture(t *testing.T, yml string) (bundleDir, config string) {
 
 func TestInstallDryRunPrintsADiffAndWritesNothing(t *testing.T) {
 	b, config := installFixture(t, "path.data: /var/lib/elasticsearch\n")
-	before := snapshot(t, config)
+	before := treestate.Of(t, config, install.LockFile)
 	r := escert(t, nil, "install", "--bundle", b, "--es-config", config, "--owner", "-", "--dry-run")
 	if r.code != ExitOK {
 		t.Fatalf("exit %d: %s", r.code, r.stderr)
@@ -46,7 +33,7 @@ func TestInstallDryRunPrintsADiffAndWritesNothing(t *testing.T) {
 	if !strings.Contains(r.stdout, "+xpack.security.enabled: true") || !strings.Contains(r.stderr, "nothing was written") {
 		t.Errorf("stdout:\n%s\nstderr:\n%s", r.stdout, r.stderr)
 	}
-	if after := snapshot(t, config); len(after) != len(before) {
+	if after := treestate.Of(t, config, install.LockFile); len(after) != len(before) {
 		t.Errorf("dry run wrote files: %d before, %d after", len(before), len(after))
 	}
 }
@@ -101,7 +88,7 @@ func TestInstallExitCodes(t *testing.T) {
 			if tc.setup != nil {
 				defer tc.setup(t, config)()
 			}
-			before := snapshot(t, config)
+			before := treestate.Of(t, config, install.LockFile)
 			args := []string{"install", "--bundle", b, "--es-config", config}
 			if !strings.Contains(strings.Join(tc.args, " "), "--owner") {
 				args = append(args, "--owner", "-")
@@ -116,7 +103,7 @@ func TestInstallExitCodes(t *testing.T) {
 			if r.code != tc.code || !strings.Contains(r.stderr, tc.want) || strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 {
 				t.Fatalf("exit %d, stderr %q; want %d and one line with %q", r.code, r.stderr, tc.code, tc.want)
 			}
-			after := snapshot(t, config)
+			after := treestate.Of(t, config, install.LockFile)
 			for p, v := range before {
 				if after[p] != v {
 					t.Errorf("%s changed", p)
@@ -153,7 +140,7 @@ func TestInstallRefusesABundleFileItCannotUse(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			b, config := installFixture(t, "path.data: /var/lib/elasticsearch\n")
-			before := snapshot(t, config)
+			before := treestate.Of(t, config, install.LockFile)
 			file := tc.setup(t, b, config)
 			r := escert(t, nil, "install", "--bundle", b, "--es-config", config, "--owner", "-")
 			if r.code != ExitInput || !strings.HasPrefix(r.stderr, "escert: "+file+": ") || !strings.Contains(r.stderr, tc.want) || strings.Count(r.stderr, "\n") != 1 {
@@ -163,9 +150,7 @@ func TestInstallRefusesABundleFileItCannotUse(t *testing.T) {
 			if info, err := os.Lstat(file); err == nil && info.Mode()&os.ModeSymlink != 0 {
 				os.Remove(file)
 			}
-			after := snapshot(t, config)
-			// The lock file is the lock itself, empty, kept between runs.
-			delete(after, filepath.Join(config, install.LockFile))
+			after := treestate.Of(t, config, install.LockFile)
 			if len(after) != len(before) {
 				t.Errorf("%d files before, %d after", len(before), len(after))
 			}

@@ -3,10 +3,7 @@ package cli
 import (
 	"bytes"
 	"crypto/rand"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,6 +11,7 @@ import (
 	"time"
 
 	"github.com/escert/escert/internal/install"
+	"github.com/escert/escert/internal/treestate"
 )
 
 // The malformed-input contract, for every command at once: bad input gets exactly one
@@ -128,62 +126,6 @@ func (ws malformedWorkspace) path(rel string) string { return filepath.Join(ws.d
 
 func (ws malformedWorkspace) expand(s string) string { return strings.ReplaceAll(s, "{ws}", ws.dir) }
 
-// snapshot is every entry of the workspace: mode, and content hash or link target.
-func (ws malformedWorkspace) snapshot(t *testing.T) map[string]string {
-	t.Helper()
-	out := map[string]string{}
-	err := filepath.WalkDir(ws.dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.Name() == install.LockFile {
-			// The lock every writer shares is created on first use and stays: deleting
-			// a lock file another run may be waiting on would break the lock.
-			return nil
-		}
-		info, err := os.Lstat(p)
-		if err != nil {
-			return err
-		}
-		v := info.Mode().String()
-		switch {
-		case info.Mode()&fs.ModeSymlink != 0:
-			target, _ := os.Readlink(p)
-			v += " -> " + target
-		case info.Mode().IsRegular():
-			data, err := os.ReadFile(p)
-			if err != nil {
-				return err
-			}
-			sum := sha256.Sum256(data)
-			v += " " + hex.EncodeToString(sum[:])
-		}
-		out[p] = v
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
-
-func diffSnapshots(before, after map[string]string) []string {
-	var changes []string
-	for p, v := range before {
-		if w, ok := after[p]; !ok {
-			changes = append(changes, "removed "+p)
-		} else if w != v {
-			changes = append(changes, "changed "+p)
-		}
-	}
-	for p := range after {
-		if _, ok := before[p]; !ok {
-			changes = append(changes, "created "+p)
-		}
-	}
-	return changes
-}
-
 func TestMalformedInputGetsOneLineItsExitCodeAndChangesNothing(t *testing.T) {
 	ws := newMalformedWorkspace(t)
 	cases := malformedCases()
@@ -203,7 +145,7 @@ func TestMalformedInputGetsOneLineItsExitCodeAndChangesNothing(t *testing.T) {
 			for j, a := range tc.args {
 				args[j] = strings.ReplaceAll(ws.expand(a), "{case}", caseDir)
 			}
-			before := ws.snapshot(t)
+			before := treestate.Of(t, ws.dir, install.LockFile)
 			e := &env{rand: rand.Reader, now: time.Now, stdin: strings.NewReader(tc.stdin), getenv: func(k string) string {
 				if k == "ESCERT_CA_PASSWORD" {
 					return malformedCAPass
@@ -216,7 +158,9 @@ func TestMalformedInputGetsOneLineItsExitCodeAndChangesNothing(t *testing.T) {
 			if r.code != tc.code || len(lines) != 1 || !strings.Contains(lines[0], strings.ReplaceAll(ws.expand(tc.want), "{case}", caseDir)) {
 				t.Errorf("escert %s\nexit %d, stderr:\n%s\nwant exit %d and one line containing %q", strings.Join(args, " "), r.code, r.stderr, tc.code, ws.expand(tc.want))
 			}
-			if changes := diffSnapshots(before, ws.snapshot(t)); len(changes) > 0 {
+			// The lock every writer shares is created on first use and stays: deleting a
+			// lock file another run may be waiting on would break the lock.
+			if changes := treestate.Changes(before, treestate.Of(t, ws.dir, install.LockFile)); len(changes) > 0 {
 				t.Errorf("files changed: %v", changes)
 			}
 		})

@@ -1,9 +1,6 @@
 package e2e
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
-	"io/fs"
 	"maps"
 	"os"
 	"path/filepath"
@@ -13,6 +10,7 @@ import (
 
 	escertinstall "github.com/escert/escert/internal/install"
 	"github.com/escert/escert/internal/realtest"
+	"github.com/escert/escert/internal/treestate"
 )
 
 // TestInstallRefusesAnotherNodesTransportP12AsElasticsearchWould: node1's bundle with
@@ -36,12 +34,12 @@ func TestInstallRefusesAnotherNodesTransportP12AsElasticsearchWould(t *testing.T
 	}
 	swapped := filepath.Join(bad, "nodes", "node1", "certs", "transport.p12")
 	copyContent(t, foreign, swapped)
-	before := configState(t, n.Config)
+	before := treestate.Of(t, n.Config, escertinstall.LockFile)
 	r := run(t, "", nil, "install", "--bundle", filepath.Join(bad, "nodes", "node1"), "--es-config", n.Config, "--owner", ownerFlag(), "--es-version", dist.Version)
 	if r.code != 3 || !strings.HasPrefix(r.stderr, "escert: "+swapped+": ") || strings.Count(r.stderr, "\n") != 1 {
 		t.Fatalf("install of a bundle with node2's transport.p12: want exit 3 and one line naming %s, got %s", swapped, r)
 	}
-	if after := configState(t, n.Config); !maps.Equal(before, after) {
+	if after := treestate.Of(t, n.Config, escertinstall.LockFile); !maps.Equal(before, after) {
 		t.Errorf("the refused install changed the config directory:\nbefore %v\nafter  %v", before, after)
 	}
 
@@ -75,38 +73,4 @@ func copyContent(t *testing.T, src, dst string) {
 	if err := os.WriteFile(dst, data, 0o600); err != nil {
 		t.Fatal(err)
 	}
-}
-
-// configState is every entry of a config directory with its mode and, for files, a
-// hash of the content; escert's lock file, which every run leaves, is left out.
-func configState(t *testing.T, dir string) map[string]string {
-	t.Helper()
-	state := map[string]string{}
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(dir, p)
-		if rel == escertinstall.LockFile {
-			return nil
-		}
-		info, err := d.Info()
-		if err != nil {
-			return err
-		}
-		state[rel] = info.Mode().String()
-		if d.Type().IsRegular() {
-			data, err := os.ReadFile(p)
-			if err != nil {
-				return err
-			}
-			sum := sha256.Sum256(data)
-			state[rel] += " " + hex.EncodeToString(sum[:])
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return state
 }

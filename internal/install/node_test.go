@@ -27,6 +27,7 @@ import (
 	"github.com/escert/escert/internal/issuer"
 	"github.com/escert/escert/internal/p12"
 	"github.com/escert/escert/internal/spec"
+	"github.com/escert/escert/internal/treestate"
 )
 
 var fixedNow = time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)
@@ -494,32 +495,6 @@ func TestBackupDirectoriesCanBeListedByTheConfigGroup(t *testing.T) {
 	}
 }
 
-// tree maps every file below dir to its mode and content, to prove a run left the
-// directory as it was.
-func tree(t *testing.T, dir string) map[string]string {
-	t.Helper()
-	out := map[string]string{}
-	err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		info, err := d.Info()
-		if err != nil {
-			return err
-		}
-		data, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		out[p] = info.Mode().String() + "\n" + string(data)
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
-
 // bundleSecret is a secure setting of a bundle's elasticsearch.keystore.
 func bundleSecret(t *testing.T, bundleDir, name string) string {
 	t.Helper()
@@ -696,7 +671,7 @@ func TestInstallRefusesAnUnusableBundleNamingTheFile(t *testing.T) {
 			copyTree(t, sources[tt.format], out)
 			b := tt.breaks(t, node(out, "node1"))
 			config := configDir(t, "elasticsearch-default.yml", nil)
-			before := tree(t, config)
+			before := treestate.Of(t, config)
 			plan, err := install.PlanNode(options(b, config))
 			if err == nil {
 				plan.Apply(nil)
@@ -710,7 +685,7 @@ func TestInstallRefusesAnUnusableBundleNamingTheFile(t *testing.T) {
 			if !strings.HasPrefix(err.Error(), file+": ") || !strings.Contains(err.Error(), tt.want) || strings.Contains(err.Error(), "\n") {
 				t.Errorf("err = %q, want one line naming %s and saying %q", err, file, tt.want)
 			}
-			if after := tree(t, config); !maps.Equal(before, after) {
+			if after := treestate.Of(t, config); !maps.Equal(before, after) {
 				t.Error("the config directory changed")
 			}
 		})
@@ -840,7 +815,7 @@ func TestForceRefusesAPasswordItCannotRemoveLineByLine(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(config, "elasticsearch.yml"), []byte(yml), 0o660); err != nil {
 		t.Fatal(err)
 	}
-	before := tree(t, config)
+	before := treestate.Of(t, config)
 	o := options(nodeBundle(t, bundle.P12), config)
 	o.Force = true
 	_, err := install.PlanNode(o)
@@ -848,7 +823,7 @@ func TestForceRefusesAPasswordItCannotRemoveLineByLine(t *testing.T) {
 	if !errors.As(err, &in) || !strings.Contains(err.Error(), "line 1: the password in xpack.security.http.ssl.keystore.password does not sit on its key's line") || strings.Contains(err.Error(), "block-scalar-secret") {
 		t.Fatalf("err = %v, want an InputError naming the line and setting, without the value", err)
 	}
-	if after := tree(t, config); !maps.Equal(before, after) {
+	if after := treestate.Of(t, config); !maps.Equal(before, after) {
 		t.Error("the config directory changed")
 	}
 }
