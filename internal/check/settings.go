@@ -3,6 +3,8 @@ package check
 import (
 	"fmt"
 	"strings"
+
+	"github.com/escert/escert/internal/esconfig"
 )
 
 // layers are the two TLS layers every node has, transport first.
@@ -116,34 +118,17 @@ func (c *checker) checkVerification() {
 // elasticsearch.yml, where every reader of the file (and every backup) sees them.
 func (c *checker) checkPlaintextSecrets() {
 	for _, key := range c.settings.Keys() {
-		last := key[strings.LastIndex(key, ".")+1:]
-		if strings.HasPrefix(last, "secure_") {
-			continue
-		}
-		if last != "password" && !strings.HasSuffix(last, "_password") &&
-			!strings.Contains(last, "secret") && !strings.Contains(last, "passphrase") {
+		if !esconfig.IsPlaintextSecret(key) {
 			continue
 		}
 		if _, set := c.value(key); !set {
 			continue
 		}
-		secure := secureName(key)
+		secure := esconfig.SecureName(key)
 		c.addSetting(Problem, "plaintext-secret", key,
 			key+" holds a secret in plain text in elasticsearch.yml, which backups, config management and log bundles copy around",
 			fmt.Sprintf("remove it from elasticsearch.yml and store it in elasticsearch.keystore: elasticsearch-keystore add %s", secure))
 	}
-}
-
-// secureName is the keystore setting that replaces a plaintext one:
-// keystore.password → keystore.secure_password, key_passphrase → secure_key_passphrase.
-// bootstrap.password and *secret* settings keep their names in the keystore.
-func secureName(key string) string {
-	i := strings.LastIndex(key, ".")
-	last := key[i+1:]
-	if key == "bootstrap.password" || strings.Contains(last, "secret") {
-		return key
-	}
-	return key[:i+1] + "secure_" + last
 }
 
 // checkAudit: audit logging is on the checklist but needs a paid license or a trial,

@@ -612,12 +612,12 @@ func (p *Plan) dropSecrets(path string, lines []string, start, end int, group []
 	notes := map[int][]string{}
 	var values []string
 	for _, s := range group {
-		if !plaintextSecret(s.Key) || s.Value == "" && len(s.Values) == 0 {
+		if !esconfig.IsPlaintextSecret(s.Key) || s.Value == "" && len(s.Values) == 0 {
 			continue
 		}
 		at := s.Line - 1
 		if len(s.Values) > 0 || !strings.Contains(lines[at], s.Value) {
-			return &InputError{Path: path, Problem: fmt.Sprintf("line %d: the password in %s does not sit on its key's line, so --force cannot remove it safely: move it into elasticsearch.keystore by hand (elasticsearch-keystore add %s) and delete it from the file", s.Line, s.Key, secureName(s.Key))}
+			return &InputError{Path: path, Problem: fmt.Sprintf("line %d: the password in %s does not sit on its key's line, so --force cannot remove it safely: move it into elasticsearch.keystore by hand (elasticsearch-keystore add %s) and delete it from the file", s.Line, s.Key, esconfig.SecureName(s.Key))}
 		}
 		done := fates.decide(s.Key, s.Value)
 		notes[at] = append(notes[at], "# escert: "+done+"\n")
@@ -641,21 +641,6 @@ func (p *Plan) dropSecrets(path string, lines []string, start, end int, group []
 	return nil
 }
 
-// plaintextSecret reports a password or passphrase setting written in plain text
-// (keystore.password, keystore.key_password, truststore.password, key_passphrase).
-func plaintextSecret(key string) bool {
-	last := key[strings.LastIndex(key, ".")+1:]
-	return !strings.HasPrefix(last, "secure_") && (last == "password" || strings.HasSuffix(last, "_password") || strings.Contains(last, "passphrase"))
-}
-
-// secureName is the keystore setting that replaces a plaintext one, as Elasticsearch
-// names them: keystore.password becomes keystore.secure_password, key_passphrase
-// secure_key_passphrase.
-func secureName(key string) string {
-	i := strings.LastIndex(key, ".")
-	return key[:i+1] + "secure_" + key[i+1:]
-}
-
 // secretFates decides what becomes of a plaintext password install --force takes out
 // of elasticsearch.yml, and collects those that move into the keystore.
 type secretFates struct {
@@ -666,7 +651,7 @@ type secretFates struct {
 // decide drops a password the bundle replaces with its own secure setting and moves
 // any other into the keystore; it returns what was done, for the yml and the notes.
 func (f secretFates) decide(key, value string) string {
-	secure := secureName(key)
+	secure := esconfig.SecureName(key)
 	if f.brings(key) {
 		return fmt.Sprintf("removed %s (the bundle brings its own secure setting)", key)
 	}
@@ -684,7 +669,7 @@ func (f secretFates) decide(key, value string) string {
 // from key. A keystore's key password falls back to the store password, which the
 // bundle brings: moving an old key password in would make the bundle's key unreadable.
 func (f secretFates) brings(key string) bool {
-	if _, has := f.bundle.Get(secureName(key)); has {
+	if _, has := f.bundle.Get(esconfig.SecureName(key)); has {
 		return true
 	}
 	if store, ok := strings.CutSuffix(key, ".keystore.key_password"); ok {
