@@ -168,7 +168,7 @@ func inspectPEM(r *Report, data []byte, now time.Time) error {
 	rest := data
 	for {
 		var block *pem.Block
-		block, rest = pem.Decode(rest)
+		block, rest = ca.DecodePEM(rest)
 		if block == nil {
 			break
 		}

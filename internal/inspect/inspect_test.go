@@ -135,3 +135,18 @@ func FuzzFile(f *testing.F) {
 		}
 	})
 }
+
+func TestPEMWithAUTF8BOMReadsAsWithout(t *testing.T) {
+	// Windows editors save PEM files with a byte order mark; openssl reads them.
+	plain, err := File("node.crt", fixture(t, "node.crt"), nil, fixedNow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bom, err := File("node.crt", append([]byte("\xef\xbb\xbf"), fixture(t, "node.crt")...), nil, fixedNow)
+	if err != nil {
+		t.Fatalf("a PEM file with a BOM: %v", err)
+	}
+	if len(bom.Certificates) != len(plain.Certificates) || len(bom.Certificates) == 0 {
+		t.Errorf("%d certificates with a BOM, %d without", len(bom.Certificates), len(plain.Certificates))
+	}
+}

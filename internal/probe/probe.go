@@ -371,10 +371,10 @@ func (r *Result) checkChain(raw [][]byte, opts Options, now time.Time) {
 		r.Verification = NotVerified
 	} else if anchor, err := verify(chain, opts.Roots, now); err != nil {
 		r.Verification, r.VerificationError = Failed, err.Error()
-		r.add(Critical, "chain-untrusted", fmt.Sprintf("the chain of %q does not verify to %s: %v", leaf.Subject, trustName(opts), err),
+		r.add(Critical, "chain-untrusted", fmt.Sprintf("the chain of %q does not verify to %s: %v", ca.FormatDN(leaf.RawSubject), trustName(opts), err),
 			"give the CA that issued the node's certificate (--ca), or serve a certificate from the CA clients trust, with any intermediate CA after the leaf")
 	} else {
-		r.Verification, r.VerifiedTo = Verified, anchor.Subject.String()
+		r.Verification, r.VerifiedTo = Verified, ca.FormatDN(anchor.RawSubject)
 		if !contains(chain, anchor) {
 			checked = append(checked, anchor)
 		}

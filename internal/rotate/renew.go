@@ -1,6 +1,7 @@
 package rotate
 
 import (
+	"bytes"
 	"context"
 	"crypto"
 	"crypto/x509"
@@ -237,10 +238,10 @@ func reissue(ctx context.Context, n NodeCert, o Options, newIssuer bool) (*reiss
 func otherCA(leaf, given *x509.Certificate) string {
 	issuer, want := leaf.Issuer.CommonName, given.Subject.CommonName
 	switch {
-	case leaf.Issuer.String() == given.Subject.String():
+	case bytes.Equal(leaf.RawIssuer, given.RawSubject):
 		return fmt.Sprintf("was issued by a CA other than the one given, though both are named %q", issuer)
 	case issuer == want: // the full names tell them apart
-		issuer, want = leaf.Issuer.String(), given.Subject.String()
+		issuer, want = ca.FormatDN(leaf.RawIssuer), ca.FormatDN(given.RawSubject)
 	}
 	return fmt.Sprintf("was issued by %q, not by the CA given (%q)", issuer, want)
 }

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/escert/escert/internal/ca"
 	"github.com/escert/escert/internal/infile"
 	"github.com/escert/escert/internal/install"
 	"github.com/escert/escert/internal/spec"
@@ -89,7 +90,7 @@ func record(o CAOptions, configDir string, certs []NodeCert, s step) error {
 		}
 		if rec.Name == "" {
 			if rec.Name = n.Leaf().Subject.CommonName; rec.Name == "" {
-				rec.Name = n.Leaf().Subject.String()
+				rec.Name = ca.FormatDN(n.Leaf().RawSubject)
 			}
 		}
 		// Phases are safe to re-run: a later begin does not undo an issue.
