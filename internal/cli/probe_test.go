@@ -317,7 +317,7 @@ func TestProbeUnusableInputExits3AndProbesNothing(t *testing.T) {
 		{"--p12 with --cert", []string{"127.0.0.1:9300", "--p12", notPEM, "--cert", "x", "--key", "y"}, "give one client certificate"},
 		{"a wrong --p12 password", []string{"127.0.0.1:9300", "--p12", p12File, "--pass-file", wrongPass}, "wrong PKCS#12 password: give it with --pass-file or ESCERT_PASSWORD"},
 		{"an unknown flag", []string{"127.0.0.1", "--insecure"}, "unknown flag: --insecure"},
-		{"a bad output", []string{"127.0.0.1", "-o", "yaml"}, `-o "yaml": use text or json`},
+		{"a bad output", []string{"127.0.0.1", "-o", "yaml"}, `"yaml" is not an output format: use text or json`},
 		{"a zero timeout", []string{"127.0.0.1", "--timeout", "0s"}, "--timeout 0s: must be more than 0"},
 	}
 	for _, tc := range cases {
