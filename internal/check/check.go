@@ -282,15 +282,15 @@ func (c *checker) noteCerts(file, setting string, certs ...*x509.Certificate) {
 		switch {
 		case c.now.After(cert.NotAfter):
 			c.add(Problem, "cert-expired", file, 0, setting,
-				fmt.Sprintf("%s %q expired on %s (%s)", what, cert.Subject, day(cert.NotAfter), dates), fix)
+				fmt.Sprintf("%s %q expired on %s (%s)", what, ca.FormatDN(cert.RawSubject), day(cert.NotAfter), dates), fix)
 		case c.now.Before(cert.NotBefore):
 			c.add(Problem, "cert-not-yet-valid", file, 0, setting,
-				fmt.Sprintf("%s %q is not valid before %s (%s)", what, cert.Subject, day(cert.NotBefore), dates),
+				fmt.Sprintf("%s %q is not valid before %s (%s)", what, ca.FormatDN(cert.RawSubject), day(cert.NotBefore), dates),
 				"check this machine's clock, or reissue the certificate")
 		case cert.NotAfter.Sub(c.now) < c.warn:
 			left := int(cert.NotAfter.Sub(c.now).Hours() / 24)
 			c.add(Warning, "cert-expiring", file, 0, setting,
-				fmt.Sprintf("%s %q expires on %s, in %d days (%s)", what, cert.Subject, day(cert.NotAfter), left, dates), fix)
+				fmt.Sprintf("%s %q expires on %s, in %d days (%s)", what, ca.FormatDN(cert.RawSubject), day(cert.NotAfter), left, dates), fix)
 		}
 	}
 }

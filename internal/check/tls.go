@@ -113,7 +113,7 @@ func (c *checker) checkTLS(prefix string) {
 			for _, k := range contents.Keys {
 				if signer, ok := k.Key.(crypto.Signer); !ok || ca.KeyMatches(k.Chain[0], signer) != nil {
 					c.add(Problem, "key-mismatch", t.chainFile, 0, s.Key,
-						fmt.Sprintf("key entry %q does not match its certificate %q", k.Alias, k.Chain[0].Subject),
+						fmt.Sprintf("key entry %q does not match its certificate %q", k.Alias, ca.FormatDN(k.Chain[0].RawSubject)),
 						"rebuild the keystore from the key and the certificate issued for it")
 					continue
 				}
@@ -135,7 +135,7 @@ func (c *checker) checkTLS(prefix string) {
 			if signer != nil && ca.KeyMatches(chain[0], signer) != nil {
 				ks := c.settings[key("key")]
 				c.add(Problem, "key-mismatch", c.display(c.resolve(ks.Value)), 0, ks.Key,
-					fmt.Sprintf("the key does not match the certificate %q in %s", chain[0].Subject, t.chainFile),
+					fmt.Sprintf("the key does not match the certificate %q in %s", ca.FormatDN(chain[0].RawSubject), t.chainFile),
 					"install the key the certificate was issued for (or the certificate issued for this key)")
 			} else if signer != nil {
 				t.chains = append(t.chains, chain)
@@ -381,7 +381,7 @@ func (c *checker) verifyChain(t *tlsContext, chain, anchors []*x509.Certificate,
 	}
 	if err != nil {
 		c.add(Problem, "chain-untrusted", t.chainFile, 0, t.chainKey,
-			fmt.Sprintf("certificate %q does not verify to the CAs of %s: %v", chain[0].Subject, trustFrom, err),
+			fmt.Sprintf("certificate %q does not verify to the CAs of %s: %v", ca.FormatDN(chain[0].RawSubject), trustFrom, err),
 			"issue the certificate from the configured CA, or configure the CA that issued it (and put any intermediate CA after the leaf)")
 	}
 }
@@ -454,7 +454,7 @@ func (c *checker) checkTrustRestrictions(t *tlsContext) {
 		}
 		if !matchesAny(patterns, names) {
 			c.add(Problem, "trust-restrictions-mismatch", file, 0, key,
-				fmt.Sprintf("this node's certificate %q (names %s) matches none of %s in %s: nodes with the same restrictions reject it", leaf.Subject, listOrNone(names), strings.Join(patterns, ", "), file),
+				fmt.Sprintf("this node's certificate %q (names %s) matches none of %s in %s: nodes with the same restrictions reject it", ca.FormatDN(leaf.RawSubject), listOrNone(names), strings.Join(patterns, ", "), file),
 				"reissue the certificate with the node name the pattern expects (escert cert --cluster-name), or fix the pattern")
 		}
 	}

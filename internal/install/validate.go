@@ -196,7 +196,7 @@ func (v *bundleCheck) openP12(setting, value, secure, caPath string, cas []*x509
 	}
 	for _, want := range cas {
 		if !slices.ContainsFunc(contents.Trusted, func(t p12.TrustedCert) bool { return t.Cert.Equal(want) }) {
-			return "", nil, &InputError{Path: path, Problem: fmt.Sprintf("has no trusted entry for the CA %q of %s, so Elasticsearch would not trust the other nodes' certificates: copy the node's whole bundle directory again", want.Subject, caPath)}
+			return "", nil, &InputError{Path: path, Problem: fmt.Sprintf("has no trusted entry for the CA %q of %s, so Elasticsearch would not trust the other nodes' certificates: copy the node's whole bundle directory again", ca.FormatDN(want.RawSubject), caPath)}
 		}
 	}
 	return path, contents, nil
@@ -204,7 +204,7 @@ func (v *bundleCheck) openP12(setting, value, secure, caPath string, cas []*x509
 
 func (v *bundleCheck) keyMatches(leaf leafFile, key crypto.Signer, keyPath string) error {
 	if key == nil || ca.KeyMatches(leaf.cert, key) != nil {
-		return &InputError{Path: keyPath, Problem: fmt.Sprintf("the private key does not match the certificate %q in %s: copy the node's whole bundle directory again", leaf.cert.Subject, filepath.Base(leaf.path))}
+		return &InputError{Path: keyPath, Problem: fmt.Sprintf("the private key does not match the certificate %q in %s: copy the node's whole bundle directory again", ca.FormatDN(leaf.cert.RawSubject), filepath.Base(leaf.path))}
 	}
 	return nil
 }
@@ -223,7 +223,7 @@ func (v *bundleCheck) verify(chain, cas []*x509.Certificate, path, caPath string
 	leaf := chain[0]
 	at := leaf.NotBefore.Add(leaf.NotAfter.Sub(leaf.NotBefore) / 2)
 	if _, err := leaf.Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter, CurrentTime: at, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}}); err != nil {
-		return &InputError{Path: path, Problem: fmt.Sprintf("the certificate %q was not issued by the bundle's CA in %s (%v): copy the node's whole bundle directory again, or issue it from that CA", leaf.Subject, filepath.Base(caPath), err)}
+		return &InputError{Path: path, Problem: fmt.Sprintf("the certificate %q was not issued by the bundle's CA in %s (%v): copy the node's whole bundle directory again, or issue it from that CA", ca.FormatDN(leaf.RawSubject), filepath.Base(caPath), err)}
 	}
 	return nil
 }
@@ -245,7 +245,7 @@ func (v *bundleCheck) sameNode(leaves map[string]leafFile) error {
 			continue
 		}
 		if got := ca.Fingerprint(leaf.cert); got != want {
-			return &InputError{Path: leaf.path, Problem: fmt.Sprintf("holds the certificate %q (SHA-256 %s), not the one %s records for this node (SHA-256 %s): it is another node's file; copy the node's whole bundle directory again", leaf.cert.Subject, got, manifestPath, want)}
+			return &InputError{Path: leaf.path, Problem: fmt.Sprintf("holds the certificate %q (SHA-256 %s), not the one %s records for this node (SHA-256 %s): it is another node's file; copy the node's whole bundle directory again", ca.FormatDN(leaf.cert.RawSubject), got, manifestPath, want)}
 		}
 	}
 	t, h := leaves["transport"], leaves["http"]

@@ -387,7 +387,7 @@ func (r *Result) checkChain(raw [][]byte, opts Options, now time.Time) {
 		matches := err == nil
 		r.NameMatches = &matches
 		if !matches {
-			r.add(Critical, "name-mismatch", fmt.Sprintf("the certificate %q does not name %s: it names %s", leaf.Subject, r.Name, names(leaf)),
+			r.add(Critical, "name-mismatch", fmt.Sprintf("the certificate %q does not name %s: it names %s", ca.FormatDN(leaf.RawSubject), r.Name, names(leaf)),
 				"connect with a name the certificate has (--name), or reissue it with this name (escert cert, instances.yml dns/ip)")
 		}
 	}
@@ -436,12 +436,12 @@ func (r *Result) checkDates(c *x509.Certificate, now time.Time, warnDays int) {
 	dates := fmt.Sprintf("valid %s to %s", day(c.NotBefore), day(c.NotAfter))
 	switch {
 	case now.After(c.NotAfter):
-		r.add(Critical, "cert-expired", fmt.Sprintf("%s %q expired on %s (%s)", what, c.Subject, day(c.NotAfter), dates), fix)
+		r.add(Critical, "cert-expired", fmt.Sprintf("%s %q expired on %s (%s)", what, ca.FormatDN(c.RawSubject), day(c.NotAfter), dates), fix)
 	case now.Before(c.NotBefore):
-		r.add(Critical, "cert-not-yet-valid", fmt.Sprintf("%s %q is not valid before %s (%s)", what, c.Subject, day(c.NotBefore), dates),
+		r.add(Critical, "cert-not-yet-valid", fmt.Sprintf("%s %q is not valid before %s (%s)", what, ca.FormatDN(c.RawSubject), day(c.NotBefore), dates),
 			"check the clocks of this machine and of the machine that issued it")
 	case c.NotAfter.Sub(now) < time.Duration(warnDays)*24*time.Hour:
-		r.add(Warning, "cert-expiring", fmt.Sprintf("%s %q expires on %s, in %d days (%s)", what, c.Subject, day(c.NotAfter), int(c.NotAfter.Sub(now).Hours()/24), dates), fix)
+		r.add(Warning, "cert-expiring", fmt.Sprintf("%s %q expires on %s, in %d days (%s)", what, ca.FormatDN(c.RawSubject), day(c.NotAfter), int(c.NotAfter.Sub(now).Hours()/24), dates), fix)
 	}
 }
 
