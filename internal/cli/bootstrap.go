@@ -20,6 +20,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/escert/escert/internal/bundle"
+	"github.com/escert/escert/internal/fault"
 	"github.com/escert/escert/internal/fips"
 	"github.com/escert/escert/internal/infile"
 	"github.com/escert/escert/internal/install"
@@ -75,7 +76,7 @@ nothing behind.`,
       ip: [192.0.2.11]
     - name: kibana
       type: kibana
-      dns: [kibana.example.com]` + exitCodeDoc,
+      dns: [kibana.example.com]`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := required(cmd, "instances", "out"); err != nil {
@@ -95,7 +96,7 @@ nothing behind.`,
 	cmd.Flags().StringVar(&caDir, "ca-dir", "", "issue from existing CAs (from 'escert ca create') instead of creating new ones")
 	cmd.Flags().BoolVar(&singleCA, "single-ca", false, "one CA for both layers (trust restrictions then keep non-node certificates off the transport layer)")
 	outputFlag(cmd.Flags(), &output, "stdout format: text or json (the manifest)")
-	return cmd
+	return withExit(cmd, escertContract, fault.Exists, fault.Input, fault.Refused, fault.Credentials, fault.Unavailable, fault.Interrupted)
 }
 
 func runBootstrap(ctx context.Context, e *env, stdout, stderr io.Writer, f *issueFlags, iflags *issuerFlags, instancesFile, out, caDir string, singleCA, clusterGiven, asJSON bool) error {
@@ -105,7 +106,7 @@ func runBootstrap(ctx context.Context, e *env, stdout, stderr io.Writer, f *issu
 		return err
 	}
 	if singleCA && caDir != "" {
-		return usageError{errors.New("--single-ca and --ca-dir conflict: the CA directory decides how many CAs there are")}
+		return fault.Mark(fault.Usage, errors.New("--single-ca and --ca-dir conflict: the CA directory decides how many CAs there are"))
 	}
 	if err := checkOutput(out, f.force); err != nil {
 		return err
@@ -131,7 +132,7 @@ func runBootstrap(ctx context.Context, e *env, stdout, stderr io.Writer, f *issu
 	switch {
 	case iflags.remote():
 		if caDir != "" || singleCA {
-			return usageError{fmt.Errorf("--issuer %s takes its CAs from the issuer: drop --ca-dir and --single-ca", iflags.kind)}
+			return usagef("--issuer %s takes its CAs from the issuer: drop --ca-dir and --single-ca", iflags.kind)
 		}
 		if iss, err = iflags.build(ctx, e, policy, opts.Key, stderr); err != nil {
 			return err
@@ -149,7 +150,7 @@ func runBootstrap(ctx context.Context, e *env, stdout, stderr io.Writer, f *issu
 		iss = local
 	default:
 		if err := policy.CheckPassword("CA passphrase", "--ca-pass-file or ESCERT_CA_PASSWORD", caPass); err != nil {
-			return usageError{err}
+			return fault.Mark(fault.Usage, err)
 		}
 		local, err := issuer.NewLocal(e.rand, policy, opts.Key, f.cluster, f.caDays, singleCA, e.now)
 		if err != nil {

@@ -6,6 +6,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/escert/escert/internal/bundle"
+	"github.com/escert/escert/internal/fault"
 	"github.com/escert/escert/internal/fips"
 	"github.com/escert/escert/internal/install"
 	"github.com/escert/escert/internal/issuer"
@@ -34,7 +35,7 @@ func newCACmd(e *env) *cobra.Command {
 (or DIR/ca.crt/.key with --single-ca). Issue from them later with
 'escert bootstrap --ca-dir DIR' or 'escert cert --ca-dir DIR'.`,
 		Example: `  ESCERT_CA_PASSWORD=... escert ca create --out offline-ca
-  escert ca create --out offline-ca --key-type rsa --key-size 4096 --ca-pass-file ca.pass` + exitCodeDoc,
+  escert ca create --out offline-ca --key-type rsa --key-size 4096 --ca-pass-file ca.pass`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := required(cmd, "out"); err != nil {
@@ -46,7 +47,7 @@ func newCACmd(e *env) *cobra.Command {
 				return err
 			}
 			if err := spec.CheckClusterName(cluster); err != nil {
-				return usageError{fmt.Errorf("--cluster-name: %w", err)}
+				return usagef("--cluster-name: %w", err)
 			}
 			if err := checkOutput(out, force); err != nil {
 				return err
@@ -56,7 +57,7 @@ func newCACmd(e *env) *cobra.Command {
 				return err
 			}
 			if err := policy.CheckPassword("CA passphrase", "--ca-pass-file or ESCERT_CA_PASSWORD", caPass); err != nil {
-				return usageError{err}
+				return fault.Mark(fault.Usage, err)
 			}
 			local, err := issuer.NewLocal(e.rand, policy, key, cluster, f.caDays, single, e.now)
 			if err != nil {
@@ -88,6 +89,6 @@ func newCACmd(e *env) *cobra.Command {
 	create.Flags().BoolVar(&force, "force", false, "replace a non-empty --out (the old one is kept as a backup)")
 	create.Flags().BoolVar(&fipsMode, "fips", false, "FIPS 140 policy: the CA passphrase must have 14+ bytes (implied by a FIPS build)")
 	create.Flags().StringVar(&caPassFile, "ca-pass-file", "", "file holding the CA key passphrase (or set ESCERT_CA_PASSWORD)")
-	cmd.AddCommand(create, newCARotateCmd(e))
+	cmd.AddCommand(withExit(create, escertContract, fault.Input, fault.Exists), newCARotateCmd(e))
 	return cmd
 }

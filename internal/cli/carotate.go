@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/escert/escert/internal/ca"
+	"github.com/escert/escert/internal/fault"
 	"github.com/escert/escert/internal/fips"
 	"github.com/escert/escert/internal/infile"
 	"github.com/escert/escert/internal/install"
@@ -48,7 +49,7 @@ func (f *rotateFlags) start(cmd *cobra.Command, e *env, more ...string) (rotate.
 	if !f.iss.remote() {
 		more = append(more, "ca-dir")
 	} else if f.caDir != "" {
-		return rotate.CAOptions{}, usageError{fmt.Errorf("--ca-dir is for local CAs: with --issuer %s the new CA is the issuer's", f.iss.kind)}
+		return rotate.CAOptions{}, usagef("--ca-dir is for local CAs: with --issuer %s the new CA is the issuer's", f.iss.kind)
 	}
 	if err := required(cmd, more...); err != nil {
 		return rotate.CAOptions{}, err
@@ -72,7 +73,7 @@ func (f *rotateFlags) next(cmd *cobra.Command, e *env, o rotate.CAOptions) (issu
 func (f *rotateFlags) options(e *env) (rotate.CAOptions, error) {
 	layers := map[string][]spec.Layer{"all": {spec.Transport, spec.HTTP}, "transport": {spec.Transport}, "http": {spec.HTTP}}[f.layer]
 	if layers == nil {
-		return rotate.CAOptions{}, usageError{fmt.Errorf("--layer %q: use transport, http or all", f.layer)}
+		return rotate.CAOptions{}, usagef("--layer %q: use transport, http or all", f.layer)
 	}
 	pw, err := readSecret(e, f.caPassFile, "ESCERT_CA_PASSWORD", "--ca-pass-file")
 	if err != nil {
@@ -165,7 +166,7 @@ the new fingerprint (printed by begin) before issue.`,
 		Example: `  escert ca rotate begin  --ca-dir /etc/escert/ca --es-config /etc/elasticsearch   # on every node
   escert ca rotate issue  --ca-dir /etc/escert/ca --es-config /etc/elasticsearch   # on every node
   escert ca rotate finish --ca-dir /etc/escert/ca --es-config /etc/elasticsearch   # on every node
-  escert ca rotate finish --ca-dir /etc/escert/ca --promote                        # once, at the end` + exitCodeDoc,
+  escert ca rotate finish --ca-dir /etc/escert/ca --promote                        # once, at the end`,
 	}
 	var bf, iff, ff rotateFlags
 	var promote, allowPending bool
@@ -175,7 +176,7 @@ the new fingerprint (printed by begin) before issue.`,
 		Example: `  escert ca rotate begin --ca-dir /etc/escert/ca --es-config /etc/elasticsearch --clients escert-out/clients
   # move to (or between) Vault PKI mounts: the new CA is the mounts' own
   escert ca rotate begin --es-config /etc/elasticsearch --issuer vault --vault-transport-mount pki_es_transport_2027 \
-      --vault-http-mount pki_es_http_2027 --vault-role es-node` + exitCodeDoc,
+      --vault-http-mount pki_es_http_2027 --vault-role es-node`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			o, err := bf.start(cmd, e)
@@ -243,7 +244,7 @@ the new fingerprint (printed by begin) before issue.`,
 		Short: "Re-issue the node's certificates from the new CA",
 		Example: `  escert ca rotate issue --ca-dir /etc/escert/ca --es-config /etc/elasticsearch
   escert ca rotate issue --es-config /etc/elasticsearch --issuer vault --vault-transport-mount pki_es_transport_2027 \
-      --vault-http-mount pki_es_http_2027 --vault-role es-node` + exitCodeDoc,
+      --vault-http-mount pki_es_http_2027 --vault-role es-node`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			o, err := iff.start(cmd, e, "es-config")
@@ -271,17 +272,17 @@ the new fingerprint (printed by begin) before issue.`,
 		Example: `  escert ca rotate finish --ca-dir /etc/escert/ca --es-config /etc/elasticsearch
   escert ca rotate finish --ca-dir /etc/escert/ca --promote
   escert ca rotate finish --es-config /etc/elasticsearch --issuer vault --vault-transport-mount pki_es_transport_2027 \
-      --vault-http-mount pki_es_http_2027 --vault-role es-node` + exitCodeDoc,
+      --vault-http-mount pki_es_http_2027 --vault-role es-node`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if allowPending && !promote {
-				return usageError{errors.New("--allow-pending goes with --promote")}
+				return fault.Mark(fault.Usage, errors.New("--allow-pending goes with --promote"))
 			}
 			if ff.configDir == "" && !promote && ff.clients == "" {
-				return usageError{fmt.Errorf("finish needs --es-config (a node), --clients or --promote (the CA directory)")}
+				return usagef("finish needs --es-config (a node), --clients or --promote (the CA directory)")
 			}
 			if promote && ff.iss.remote() {
-				return usageError{errors.New("--promote moves a local CA directory's new CA into place; with a remote issuer there is nothing to promote: retire the old Vault mount or CA when every node has finished")}
+				return fault.Mark(fault.Usage, errors.New("--promote moves a local CA directory's new CA into place; with a remote issuer there is nothing to promote: retire the old Vault mount or CA when every node has finished"))
 			}
 			o, err := ff.start(cmd, e)
 			if err != nil {
@@ -327,8 +328,10 @@ the new fingerprint (printed by begin) before issue.`,
 	// Not --force: that would read as forcing finish onto a node still holding an
 	// old-CA certificate, which is never right; this names what is allowed.
 	finish.Flags().BoolVar(&allowPending, "allow-pending", false, "with --promote: retire the old CA although nodes the rotation began on have not finished (or none recorded it)")
-	cmd.AddCommand(begin, issue, finish)
-	return cmd
+	for _, sub := range []*cobra.Command{begin, issue, finish} {
+		cmd.AddCommand(withExit(sub, escertContract, fault.Locked, fault.Input, fault.Refused, fault.Credentials, fault.Unavailable, fault.Interrupted))
+	}
+	return withExit(cmd, escertContract, fault.Locked, fault.Input, fault.Refused, fault.Credentials, fault.Unavailable, fault.Interrupted)
 }
 
 // pendingNodes says what Pending found, for the warning of an allowed promotion.

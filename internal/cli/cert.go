@@ -6,6 +6,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/escert/escert/internal/bundle"
+	"github.com/escert/escert/internal/fault"
 	"github.com/escert/escert/internal/fips"
 	"github.com/escert/escert/internal/install"
 	"github.com/escert/escert/internal/issuer"
@@ -31,7 +32,7 @@ taken from the CA, so the node matches the cluster's trust restrictions.`,
 		Example: `  escert cert --name node4 --dns node4.example.com --ip 192.0.2.14 --ca-dir escert-out/ca --out node4-bundle
   escert cert --name kibana --type kibana --dns kibana.example.com --ca-dir escert-out/ca --out kibana-bundle
   escert cert --name node4 --dns node4.example.com --out node4-bundle --cluster-name prod --issuer step --ca-url https://ca:9000 \
-      --root root_ca.crt --provisioner escert --provisioner-password-file provisioner.pw` + exitCodeDoc,
+      --root root_ca.crt --provisioner escert --provisioner-password-file provisioner.pw`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := iflags.check(); err != nil {
@@ -103,5 +104,5 @@ taken from the CA, so the node matches the cluster's trust restrictions.`,
 	fl.BoolVar(&clientAuth, "client-auth", false, "also issue a client certificate for mutual TLS to Elasticsearch's HTTP layer")
 	fl.StringVar(&caDir, "ca-dir", "", "directory with transport-ca.crt/.key and http-ca.crt/.key (or ca.crt/.key)")
 	fl.StringVar(&out, "out", "", "output directory")
-	return cmd
+	return withExit(cmd, escertContract, fault.Exists, fault.Input, fault.Refused, fault.Credentials, fault.Unavailable, fault.Interrupted)
 }

@@ -2,8 +2,6 @@ package cli
 
 import (
 	"encoding/json"
-	"errors"
-	"fmt"
 	"io/fs"
 
 	"github.com/spf13/cobra"
@@ -17,15 +15,6 @@ var (
 	checkProc     fs.FS
 	checkIdentity *check.Identity
 )
-
-const checkExitCodes = `
-EXIT CODES
-  0  clean: no problems and no warnings
-  1  warnings only
-  2  at least one problem (a usage error also exits 2, with a message)
-  3  unusable input: the config directory or elasticsearch.yml is missing or
-     unparsable, elasticsearch.keystore is corrupt or its password wrong, or a file
-     cannot be read (run as root or as the user Elasticsearch runs as)`
 
 func newCheckCmd(e *env) *cobra.Command {
 	var dir, passFile string
@@ -68,21 +57,18 @@ printed, in either output format.`,
   escert check --es-config /etc/elasticsearch --warn-days 60 -o json
 
   # A password-protected elasticsearch.keystore:
-  escert check --es-config /etc/elasticsearch --keystore-pass-file /root/es-keystore.pass` + checkExitCodes,
+  escert check --es-config /etc/elasticsearch --keystore-pass-file /root/es-keystore.pass`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := required(cmd, "es-config"); err != nil {
 				return err
 			}
 			if warnDays < 0 {
-				return usageError{fmt.Errorf("--warn-days %d: must be 0 or more", warnDays)}
+				return usagef("--warn-days %d: must be 0 or more", warnDays)
 			}
 			password := func(keystore []byte) ([]byte, error) { return keystorePassword(e, passFile, keystore) }
 			findings, err := check.Node(dir, password, e.now(), check.Options{WarnDays: warnDays, Proc: checkProc, Elasticsearch: checkIdentity})
 			if err != nil {
-				if ExitCode(err) != ExitInput {
-					err = inputError{err}
-				}
 				return err
 			}
 			if output == "json" {
@@ -97,9 +83,9 @@ printed, in either output format.`,
 			// The findings are the message: exit with their code and print nothing more.
 			switch problems, warnings := check.Count(findings); {
 			case problems > 0:
-				return codedError{2, errors.New("")}
+				return silentOutcome(2)
 			case warnings > 0:
-				return codedError{1, errors.New("")}
+				return silentOutcome(1)
 			}
 			return nil
 		},
@@ -108,5 +94,5 @@ printed, in either output format.`,
 	outputFlag(cmd.Flags(), &output, "text or json")
 	cmd.Flags().IntVar(&warnDays, "warn-days", 30, "warn about certificates expiring within this many days")
 	cmd.Flags().StringVar(&passFile, "keystore-pass-file", "", "file holding the elasticsearch.keystore password (or set ESCERT_KEYSTORE_PASSWORD)")
-	return cmd
+	return withExit(cmd, checkContract)
 }

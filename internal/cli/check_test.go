@@ -159,13 +159,15 @@ func TestCheckUnusableInputAndUsage(t *testing.T) {
 	if r := escert(t, nil, "check", "--es-config", dir); r.code != ExitInput || !strings.Contains(r.stderr, "not valid YAML") {
 		t.Errorf("unparsable elasticsearch.yml: exit %d, stderr %q", r.code, r.stderr)
 	}
-	if r := escert(t, nil, "check"); r.code != ExitUsage || !strings.Contains(r.stderr, "missing --es-config") {
+	// check answers like a Nagios plugin: a usage error is UNKNOWN (3), not 2, which
+	// says problems were found.
+	if r := escert(t, nil, "check"); r.code != 3 || !strings.Contains(r.stderr, "missing --es-config") {
 		t.Errorf("no --es-config: exit %d, stderr %q", r.code, r.stderr)
 	}
-	if r := escert(t, nil, "check", "--es-config", dir, "-o", "yaml"); r.code != ExitUsage {
+	if r := escert(t, nil, "check", "--es-config", dir, "-o", "yaml"); r.code != 3 {
 		t.Errorf("-o yaml: exit %d, stderr %q", r.code, r.stderr)
 	}
-	if r := escert(t, nil, "check", "--es-config", dir, "--warn-days", "-1"); r.code != ExitUsage {
+	if r := escert(t, nil, "check", "--es-config", dir, "--warn-days", "-1"); r.code != 3 {
 		t.Errorf("--warn-days -1: exit %d, stderr %q", r.code, r.stderr)
 	}
 }

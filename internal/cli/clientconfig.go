@@ -14,17 +14,10 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/escert/escert/internal/clientconfig"
+	"github.com/escert/escert/internal/fault"
 	"github.com/escert/escert/internal/infile"
 	"github.com/escert/escert/internal/install"
 )
-
-const clientConfigExitCodes = `
-EXIT CODES
-  0  success
-  1  the work failed (I/O); files already written are listed
-  2  usage error: unknown flag, missing --bundle, a bad --es-hosts URL (http:// included)
-  3  invalid input: the bundle has no readable manifest.json or clients/http-ca.crt
-  4  an output file exists: use --force (Kibana's encryption keys are kept)`
 
 func newClientConfigCmd(e *env) *cobra.Command {
 	var (
@@ -71,7 +64,7 @@ key makes Kibana's encrypted saved objects unreadable.`,
   escert client-config --bundle escert-out --es-hosts https://node1.example.com:9200,https://node2.example.com:9200 --force
 
   # Then check a node's certificate as clients will (curl asks for the elastic password):
-  sh escert-out/clients/curl.sh` + clientConfigExitCodes,
+  sh escert-out/clients/curl.sh`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := required(cmd, "bundle"); err != nil {
@@ -81,7 +74,7 @@ key makes Kibana's encrypted saved objects unreadable.`,
 			if cmd.Flags().Changed("es-hosts") {
 				var err error
 				if given, err = clientconfig.ParseHosts(hosts); err != nil {
-					return usageError{fmt.Errorf("--es-hosts %w", err)}
+					return usagef("--es-hosts %w", err)
 				}
 			}
 			return runClientConfig(e, cmd.OutOrStdout(), cmd.ErrOrStderr(), bundleDir, given, out, force)
@@ -91,7 +84,7 @@ key makes Kibana's encrypted saved objects unreadable.`,
 	cmd.Flags().StringSliceVar(&hosts, "es-hosts", nil, "Elasticsearch URLs, comma-separated, e.g. https://node1.example.com:9200 (default: one per node)")
 	cmd.Flags().StringVar(&out, "out", "", "output directory (default: DIR/clients)")
 	cmd.Flags().BoolVar(&force, "force", false, "replace existing files, keeping Kibana's encryption keys")
-	return cmd
+	return withExit(cmd, escertContract, fault.Input, fault.Exists)
 }
 
 func runClientConfig(e *env, stdout, stderr io.Writer, bundleDir string, hosts []string, out string, force bool) error {
@@ -117,7 +110,7 @@ func runClientConfig(e *env, stdout, stderr io.Writer, bundleDir string, hosts [
 	res, err := clientconfig.Generate(in)
 	switch {
 	case errors.Is(err, clientconfig.ErrNoHosts):
-		return usageError{err}
+		return fault.Mark(fault.Usage, err)
 	case errors.Is(err, clientconfig.ErrBundle):
 		return badInput("--bundle %s: %v", bundleDir, err)
 	case err != nil:
@@ -153,7 +146,7 @@ func runClientConfig(e *env, stdout, stderr io.Writer, bundleDir string, hosts [
 		if len(exist) > 1 {
 			verb = "exist"
 		}
-		return codedError{ExitExists, fmt.Errorf("%s %s: use --force to replace (Kibana's encryption keys are kept)", strings.Join(exist, ", "), verb)}
+		return fault.New(fault.Exists, "%s %s: use --force to replace (Kibana's encryption keys are kept)", strings.Join(exist, ", "), verb)
 	}
 	if err := os.MkdirAll(out, 0o700); err != nil {
 		return fmt.Errorf("create %s: %w", out, err)

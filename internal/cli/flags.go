@@ -11,6 +11,7 @@ import (
 
 	"github.com/escert/escert/internal/bundle"
 	"github.com/escert/escert/internal/eskeystore"
+	"github.com/escert/escert/internal/fault"
 	"github.com/escert/escert/internal/fips"
 	"github.com/escert/escert/internal/infile"
 	"github.com/escert/escert/internal/issuer"
@@ -39,7 +40,7 @@ func (f *keyFlags) register(fs *pflag.FlagSet) {
 func (f *keyFlags) spec(policy fips.Policy) (fips.KeySpec, error) {
 	k, err := policy.ParseKeySpec(f.keyType, f.keySize, f.curve)
 	if err != nil {
-		return k, usageError{err}
+		return k, fault.Mark(fault.Usage, err)
 	}
 	return k, nil
 }
@@ -86,33 +87,33 @@ func (f *issueFlags) options(e *env, policy fips.Policy) (bundle.Options, error)
 	}
 	format := bundle.Format(strings.ToLower(f.format))
 	if format != bundle.P12 && format != bundle.PEM {
-		return bundle.Options{}, usageError{fmt.Errorf("--format %q: use p12 or pem", f.format)}
+		return bundle.Options{}, usagef("--format %q: use p12 or pem", f.format)
 	}
 	if policy.FIPS {
 		if format == bundle.P12 && f.flags.Changed("format") {
-			return bundle.Options{}, usageError{errors.New("--format p12 is not allowed in FIPS mode: a FIPS JVM reads no PKCS#12 keystore; use --format pem (the default under --fips)")}
+			return bundle.Options{}, fault.Mark(fault.Usage, errors.New("--format p12 is not allowed in FIPS mode: a FIPS JVM reads no PKCS#12 keystore; use --format pem (the default under --fips)"))
 		}
 		format = bundle.PEM
 	}
 	if f.transportVerify != "certificate" && f.transportVerify != "full" {
-		return bundle.Options{}, usageError{fmt.Errorf("--transport-verification %q: use certificate or full", f.transportVerify)}
+		return bundle.Options{}, usagef("--transport-verification %q: use certificate or full", f.transportVerify)
 	}
 	if f.days < 1 || f.caDays < 1 {
-		return bundle.Options{}, usageError{fmt.Errorf("--days and --ca-days must be at least 1")}
+		return bundle.Options{}, usagef("--days and --ca-days must be at least 1")
 	}
 	if err := spec.CheckClusterName(f.cluster); err != nil {
-		return bundle.Options{}, usageError{fmt.Errorf("--cluster-name: %w", err)}
+		return bundle.Options{}, usagef("--cluster-name: %w", err)
 	}
 	version, err := eskeystore.VersionFor(f.esVersion)
 	if err != nil {
-		return bundle.Options{}, usageError{fmt.Errorf("--es-version: %w", err)}
+		return bundle.Options{}, usagef("--es-version: %w", err)
 	}
 	ksPass, err := readSecret(e, f.keystorePassFile, "ESCERT_KEYSTORE_PASSWORD", "--keystore-pass-file")
 	if err != nil {
 		return bundle.Options{}, err
 	}
 	if err := policy.CheckPassword("keystore password", "--keystore-pass-file or ESCERT_KEYSTORE_PASSWORD", ksPass); err != nil {
-		return bundle.Options{}, usageError{err}
+		return bundle.Options{}, fault.Mark(fault.Usage, err)
 	}
 	return bundle.Options{
 		Format:                format,

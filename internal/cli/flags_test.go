@@ -14,11 +14,11 @@ func TestOutputOtherThanTextOrJSONIsEachCommandsUsageError(t *testing.T) {
 		{[]string{"version"}, ExitUsage},
 		{[]string{"bootstrap", "--instances", "i.yml", "--out", "o"}, ExitUsage},
 		{[]string{"inspect", "x.crt"}, ExitUsage},
-		{[]string{"check", "--es-config", "c"}, ExitUsage},
 		{[]string{"renew", "--es-config", "c", "--ca-dir", "ca"}, ExitUsage},
-		// needs-renewal and probe keep their monitoring contracts: a usage error is
-		// step's error code and Nagios's UNKNOWN, both 3.
-		{[]string{"needs-renewal", "--es-config", "c"}, 3},
+		// check, needs-renewal and probe keep their monitoring contracts: a usage
+		// error is Nagios's UNKNOWN (3) and step's "any other error" (255).
+		{[]string{"check", "--es-config", "c"}, 3},
+		{[]string{"needs-renewal", "--es-config", "c"}, 255},
 		{[]string{"probe", "localhost"}, probeUnknown},
 	} {
 		t.Run(tc.args[0], func(t *testing.T) {

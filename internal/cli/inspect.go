@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/escert/escert/internal/eskeystore"
+	"github.com/escert/escert/internal/fault"
 	"github.com/escert/escert/internal/infile"
 	"github.com/escert/escert/internal/inspect"
 )
@@ -30,7 +31,7 @@ Without one, a PKCS#12 file of a node bundle (certs/*.p12) is opened with the
 passwords in the bundle's elasticsearch.keystore, when that has no password.`,
 		Example: `  escert inspect escert-out/ca/http-ca.crt
   escert inspect escert-out/nodes/node1/elasticsearch.keystore -o json
-  escert inspect escert-out/nodes/node1/certs/transport.p12 --pass-file transport.pass` + exitCodeDoc,
+  escert inspect escert-out/nodes/node1/certs/transport.p12 --pass-file transport.pass`,
 		Args: minArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var reports []*inspect.Report
@@ -41,8 +42,8 @@ passwords in the bundle's elasticsearch.keystore, when that has no password.`,
 				}
 				r, err := inspect.File(file, data, passwordsFor(e, file, passFile), e.now())
 				if err != nil {
-					if ExitCode(err) == ExitFailed {
-						err = inputError{err}
+					if fault.KindOf(err) == fault.Failed {
+						err = fault.Mark(fault.Input, err)
 					}
 					return fmt.Errorf("%s: %w", file, err)
 				}
@@ -61,7 +62,7 @@ passwords in the bundle's elasticsearch.keystore, when that has no password.`,
 	}
 	cmd.Flags().StringVar(&passFile, "pass-file", "", "file holding the PKCS#12 or keystore password (or set ESCERT_PASSWORD)")
 	outputFlag(cmd.Flags(), &output, "text or json")
-	return cmd
+	return withExit(cmd, escertContract, fault.Input)
 }
 
 // passwordsFor lists the passwords to try for file: the one the operator gave, or

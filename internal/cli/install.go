@@ -12,6 +12,7 @@ import (
 
 	"github.com/escert/escert/internal/esconfig"
 	"github.com/escert/escert/internal/eskeystore"
+	"github.com/escert/escert/internal/fault"
 	"github.com/escert/escert/internal/fips"
 	"github.com/escert/escert/internal/infile"
 	"github.com/escert/escert/internal/install"
@@ -69,14 +70,7 @@ or a prompt on a terminal; none is needed when the keystore has none.`,
   escert install --bundle escert-out/nodes/node1 --es-config /etc/elasticsearch
   escert install --bundle escert-out/nodes/node1 --es-config /etc/elasticsearch --force   # comment out auto-configuration's TLS settings
   escert install --bundle node4/nodes/node4 --es-config /usr/share/elasticsearch/config --owner -
-  escert install --bundle escert-out/nodes/node1 --es-config /srv/es/config --es-version 9.5.4   # config outside the installation` + `
-EXIT CODES
-  0  installed, or nothing to do
-  1  the work failed (I/O); files written so far are consistent, see the message
-  2  usage error
-  3  invalid input: an unusable or foreign bundle file, the config directory, the
-     keystore password, or conflicting settings
-  5  another escert run holds the config directory's lock`,
+  escert install --bundle escert-out/nodes/node1 --es-config /srv/es/config --es-version 9.5.4   # config outside the installation`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := required(cmd, "bundle", "es-config"); err != nil {
@@ -106,7 +100,7 @@ EXIT CODES
 			}
 			policy := fips.ForCurrent(fipsMode)
 			if err := policy.CheckPassword("keystore password", "--keystore-pass-file or ESCERT_KEYSTORE_PASSWORD", password); err != nil {
-				return inputError{err}
+				return fault.Mark(fault.Input, err)
 			}
 			ksVersion, err := nodeKeystoreVersion(esVersion, configDir)
 			if err != nil {
@@ -168,7 +162,7 @@ EXIT CODES
 	fl.BoolVar(&fipsMode, "fips", false, "FIPS 140 node: refuse PKCS#12 bundles and keystore passwords under 14 bytes (implied by a FIPS build)")
 	fl.StringVar(&esVersion, "es-version", "", "the node's Elasticsearch version, which picks the keystore format (default: found from the installation)")
 	fl.BoolVar(&enrollment, "enrollment", false, "set xpack.security.enrollment.enabled: true (enrollment tokens for new nodes and Kibana)")
-	return cmd
+	return withExit(cmd, escertContract, fault.Input, fault.Locked, fault.Interrupted)
 }
 
 // nodeKeystoreVersion is the keystore format of the node's Elasticsearch: from
@@ -178,7 +172,7 @@ func nodeKeystoreVersion(flag, configDir string) (int, error) {
 	if flag != "" {
 		v, err := eskeystore.VersionFor(flag)
 		if err != nil {
-			return 0, usageError{fmt.Errorf("--es-version: %w", err)}
+			return 0, usagef("--es-version: %w", err)
 		}
 		return v, nil
 	}
@@ -190,17 +184,14 @@ func nodeKeystoreVersion(flag, configDir string) (int, error) {
 	return 0, nil
 }
 
-// ExitLocked is install's code for a config directory another run holds.
-const ExitLocked = 5
-
 func installError(err error) error {
 	var in *install.InputError
 	var conflict *install.ConflictError
 	switch {
 	case errors.Is(err, install.ErrLocked):
-		return codedError{ExitLocked, err}
+		return fault.Mark(fault.Locked, err)
 	case errors.As(err, &in), errors.As(err, &conflict):
-		return inputError{err}
+		return fault.Mark(fault.Input, err)
 	}
 	return err
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/escert/escert/internal/fault"
 	"github.com/escert/escert/internal/fips"
 	"github.com/escert/escert/internal/issuer"
 	"github.com/escert/escert/internal/issuer/stepca"
@@ -80,17 +81,17 @@ func (f *issuerFlags) remote() bool { return f.kind != "local" }
 
 func (f *issuerFlags) check() error {
 	if f.kind != "local" && f.kind != "vault" && f.kind != "step" {
-		return usageError{fmt.Errorf("--issuer %q: use local, vault or step", f.kind)}
+		return usagef("--issuer %q: use local, vault or step", f.kind)
 	}
 	// One step-ca usually signs everything a company has: only the trust restrictions
 	// keep its other certificates off the transport layer.
 	if f.kind == "step" {
 		if fl := f.fs.Lookup("no-trust-restrictions"); fl != nil && fl.Changed {
-			return usageError{errors.New("--issuer step keeps the transport trust restrictions on: a step-ca signs far more than this cluster's nodes, and without them any of its certificates could join the transport layer")}
+			return fault.Mark(fault.Usage, errors.New("--issuer step keeps the transport trust restrictions on: a step-ca signs far more than this cluster's nodes, and without them any of its certificates could join the transport layer"))
 		}
 	}
 	if f.mode != "sign" && f.mode != "issue" {
-		return usageError{fmt.Errorf("--vault-mode %q: use sign or issue", f.mode)}
+		return usagef("--vault-mode %q: use sign or issue", f.mode)
 	}
 	return nil
 }
@@ -125,14 +126,14 @@ func (f *issuerFlags) build(ctx context.Context, e *env, policy fips.Policy, key
 		Mode: f.mode, Policy: policy, Key: key, Rand: e.rand, Timeout: f.timeout, Concurrency: f.concurrency, Now: e.now,
 	}
 	if e.getenv("VAULT_SKIP_VERIFY") != "" && !f.insecure {
-		return nil, usageError{errors.New("VAULT_SKIP_VERIFY is set: escert verifies Vault's certificate unless you also pass --insecure; prefer --vault-cacert")}
+		return nil, fault.Mark(fault.Usage, errors.New("VAULT_SKIP_VERIFY is set: escert verifies Vault's certificate unless you also pass --insecure; prefer --vault-cacert"))
 	}
 	if cfg.Addr == "" {
-		return nil, usageError{errors.New("--issuer vault needs --vault-addr or VAULT_ADDR")}
+		return nil, fault.Mark(fault.Usage, errors.New("--issuer vault needs --vault-addr or VAULT_ADDR"))
 	}
 	for layer, r := range cfg.Layers {
 		if r.Name == "" {
-			return nil, usageError{fmt.Errorf("--issuer vault needs a role for the %s layer: --vault-role or --vault-%s-role", layer, layer)}
+			return nil, usagef("--issuer vault needs a role for the %s layer: --vault-role or --vault-%s-role", layer, layer)
 		}
 	}
 	iss, warnings, err := vault.New(ctx, cfg)
@@ -158,11 +159,11 @@ func (f *issuerFlags) buildStep(ctx context.Context, e *env, policy fips.Policy)
 	}
 	switch {
 	case cfg.URL == "":
-		return nil, usageError{errors.New("--issuer step needs --ca-url (or STEP_CA_URL)")}
+		return nil, fault.Mark(fault.Usage, errors.New("--issuer step needs --ca-url (or STEP_CA_URL)"))
 	case cfg.RootFile == "" && cfg.Fingerprint == "":
-		return nil, usageError{errors.New("--issuer step needs --root FILE or --fingerprint HEX to trust the CA")}
+		return nil, fault.Mark(fault.Usage, errors.New("--issuer step needs --root FILE or --fingerprint HEX to trust the CA"))
 	case f.step.passwordFile != "" && cfg.Provisioner == "":
-		return nil, usageError{errors.New("--provisioner-password-file needs --provisioner")}
+		return nil, fault.Mark(fault.Usage, errors.New("--provisioner-password-file needs --provisioner"))
 	}
 	// A lifetime is asked for only when given: step-ca's provisioners allow a narrow
 	// range (24 hours by default), and their default is the one the CA's admin chose.

@@ -18,6 +18,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/escert/escert/internal/eskeystore"
+	"github.com/escert/escert/internal/fault"
 	"github.com/escert/escert/internal/infile"
 	"github.com/escert/escert/internal/install"
 )
@@ -69,27 +70,36 @@ func ksErrorf(code int, format string, args ...any) error {
 func ksExit(err error) (int, string) {
 	var (
 		ke  ksError
-		ce  codedError
-		use usageError
-		in  inputError
-		new *eskeystore.TooNewError
+		out outcome
 	)
 	switch {
 	case errors.As(err, &ke):
 		return ke.code, ke.msg
-	case errors.As(err, &ce):
-		return ce.code, ce.Error()
-	case errors.As(err, &use):
-		return ksUsage, err.Error()
+	case errors.As(err, &out):
+		return out.code, out.Error()
 	case errors.Is(err, eskeystore.ErrWrongPassword):
 		return ksDataError, "Provided keystore password was incorrect"
 	case errors.Is(err, eskeystore.ErrCorrupted):
 		detail := strings.TrimPrefix(err.Error(), eskeystore.ErrCorrupted.Error()+": ")
 		return ksDataError, "Keystore has been corrupted or tampered with: " + detail
-	case errors.Is(err, eskeystore.ErrPasswordTooShortFIPS), errors.As(err, &in), errors.As(err, &new):
-		return ksDataError, err.Error()
 	}
-	return ksIOError, err.Error()
+	return ksCode(kindOf(err)), err.Error()
+}
+
+// ksCode is elasticsearch-keystore's code for an error of a kind: bad input is
+// DATA_ERROR, a lock held too long TEMP_FAILURE, anything unclassified IO_ERROR.
+func ksCode(k fault.Kind) int {
+	switch k {
+	case fault.Usage, fault.Exists:
+		return ksUsage
+	case fault.Input:
+		return ksDataError
+	case fault.Locked:
+		return ksTempFail
+	case fault.Interrupted:
+		return ExitInterrupted
+	}
+	return ksIOError
 }
 
 // ksOptions are the flags every keystore subcommand takes.
@@ -134,7 +144,7 @@ func ksRunE(e *env, o *ksOptions, fn func(s *ksSession, args []string) error) fu
 		if msg != "" {
 			fmt.Fprintf(cmd.ErrOrStderr(), "ERROR: %s\n", msg)
 		}
-		return codedError{code, errors.New("")}
+		return silentOutcome(code)
 	}
 }
 
@@ -511,7 +521,7 @@ terminal, say -f (--force).`,
 		Example: `  escert keystore create
   echo "$BOOTSTRAP_PASSWORD" | escert keystore add -x bootstrap.password
   escert keystore list --path /usr/share/elasticsearch/config/elasticsearch.keystore` +
-			ksExitCodes(ksCodeOK, "64  missing or unknown subcommand"),
+			ksExitCodes(ksCodeOK, "64  usage: missing or unknown subcommand, unknown flag"),
 		Args: cobra.ArbitraryArgs,
 		RunE: ksRunE(e, o, func(s *ksSession, args []string) error {
 			if len(args) == 0 {
@@ -524,7 +534,7 @@ terminal, say -f (--force).`,
 	}
 	cmd.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		fmt.Fprintf(c.ErrOrStderr(), "ERROR: %v\n", err)
-		return codedError{ksUsage, errors.New("")}
+		return silentOutcome(ksUsage)
 	})
 	pf := cmd.PersistentFlags()
 	pf.StringVar(&o.path, "path", "", "the elasticsearch.keystore file (default $ES_PATH_CONF/elasticsearch.keystore, else /etc/elasticsearch/elasticsearch.keystore)")
@@ -535,7 +545,7 @@ terminal, say -f (--force).`,
 		newKeystoreAddFileCmd(e, o), newKeystoreRemoveCmd(e, o), newKeystoreShowCmd(e, o),
 		newKeystorePasswdCmd(e, o), newKeystoreUpgradeCmd(e, o), newKeystoreHasPasswdCmd(e, o),
 	)
-	return cmd
+	return withExit(cmd, keystoreContract)
 }
 
 func newKeystoreCreateCmd(e *env, o *ksOptions) *cobra.Command {

@@ -26,19 +26,6 @@ const (
 	probeUnknown  = 3
 )
 
-const probeExitCodes = `
-EXIT CODES (those of Nagios and Icinga plugins)
-  0  OK: every target completed a handshake and nothing below applies
-  1  WARNING: a certificate of a chain (or the CA it verified to) expires within
-     --warn-days, or a server does not send its CA (Beats' ca_trusted_fingerprint
-     then cannot match)
-  2  CRITICAL: a handshake failed (nothing listening, no answer within --timeout,
-     not TLS, the client certificate refused), the chain does not verify to --ca,
-     the certificate does not name the host, or a certificate expired or is not
-     yet valid
-  3  UNKNOWN: unusable input, nothing probed: a bad target, flag or argument, an
-     unreadable --ca, --cert, --key or --p12 file, or a wrong password`
-
 func newProbeCmd(e *env) *cobra.Command {
 	var (
 		caFiles                          []string
@@ -84,16 +71,16 @@ client offers only approved protocols and suites, as a FIPS client of the cluste
 
   # The transport layer, with a node's client certificate:
   escert probe node1:9300 --ca transport-ca.crt --cert certs/transport.crt --key certs/transport.key
-  escert probe node1:9300 --p12 escert-out/nodes/node2/certs/transport.p12 --no-verify-name` + probeExitCodes,
+  escert probe node1:9300 --p12 escert-out/nodes/node2/certs/transport.p12 --no-verify-name`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 0 {
-				return codedError{probeUnknown, fmt.Errorf("%s needs at least one HOST[:PORT]: see --help", cmd.CommandPath())}
+				return fmt.Errorf("%s needs at least one HOST[:PORT]: see --help", cmd.CommandPath())
 			}
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			unknown := func(format string, a ...any) error {
-				return codedError{probeUnknown, fmt.Errorf(format, a...)}
+				return fmt.Errorf(format, a...)
 			}
 			if timeout <= 0 {
 				return unknown("--timeout %s: must be more than 0", timeout)
@@ -108,17 +95,17 @@ client offers only approved protocols and suites, as a FIPS client of the cluste
 			for _, arg := range args {
 				t, err := probe.ParseTarget(arg, "9200")
 				if err != nil {
-					return codedError{probeUnknown, err}
+					return err
 				}
 				targets = append(targets, t)
 			}
 			opts := probe.Options{Name: name, SkipName: noVerifyName, Timeout: timeout, WarnDays: warnDays, Now: e.now}
 			var err error
 			if opts.Roots, opts.TrustFrom, err = probeRoots(caFiles, systemRoots); err != nil {
-				return codedError{probeUnknown, err}
+				return err
 			}
 			if opts.ClientCertificate, err = probeClientCert(e, certFile, keyFile, p12File, passFile); err != nil {
-				return codedError{probeUnknown, err}
+				return err
 			}
 
 			results := probe.Probe(cmd.Context(), targets, opts)
@@ -126,7 +113,7 @@ client offers only approved protocols and suites, as a FIPS client of the cluste
 				enc := json.NewEncoder(cmd.OutOrStdout())
 				enc.SetIndent("", "  ")
 				if err := enc.Encode(results); err != nil {
-					return codedError{probeUnknown, err}
+					return err
 				}
 			} else {
 				probe.Render(cmd.OutOrStdout(), results)
@@ -134,15 +121,15 @@ client offers only approved protocols and suites, as a FIPS client of the cluste
 			// The report is the message: exit with its code and print nothing more.
 			switch probe.Worst(results) {
 			case probe.StatusCritical:
-				return codedError{probeCritical, errors.New("")}
+				return silentOutcome(probeCritical)
 			case probe.StatusWarning:
-				return codedError{probeWarning, errors.New("")}
+				return silentOutcome(probeWarning)
 			}
 			return nil
 		},
 	}
 	// A flag error is UNKNOWN (3) here, not the usual 2, which means CRITICAL.
-	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return codedError{probeUnknown, err} })
+	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return err })
 	f := cmd.Flags()
 	f.StringSliceVar(&caFiles, "ca", nil, "PEM file(s) of the CAs the chain must verify to (repeat the flag or separate with commas)")
 	f.BoolVar(&systemRoots, "system-roots", false, "also trust the system's root CAs")
@@ -155,7 +142,7 @@ client offers only approved protocols and suites, as a FIPS client of the cluste
 	f.DurationVar(&timeout, "timeout", probe.DefaultTimeout, "time allowed per target to connect and complete the handshake")
 	f.IntVar(&warnDays, "warn-days", 30, "warn about certificates expiring within this many days")
 	outputFlag(f, &output, "text or json")
-	return cmd
+	return withExit(cmd, probeContract)
 }
 
 // probeRoots loads the trust anchors of --ca (and --system-roots); nil when neither

@@ -15,8 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/spf13/cobra"
-
 	"github.com/escert/escert/internal/ca"
 	"github.com/escert/escert/internal/eskeystore"
 	"github.com/escert/escert/internal/fips"
@@ -27,27 +25,12 @@ import (
 // The probes here run on the wall clock: the JSSE servers check client certificates
 // against it.
 
-// escertProbe runs `escert probe args...` as Run does. It adds probe to the command
-// tree when root.go does not list it yet.
+// escertProbe runs `escert probe args...` as Run does.
 func escertProbe(t *testing.T, environ map[string]string, args ...string) result {
 	t.Helper()
 	e := &env{rand: rand.Reader, now: time.Now, getenv: func(k string) string { return environ[k] }}
-	root := newRoot(e)
-	if c, _, err := root.Find([]string{"probe"}); err != nil || c == root {
-		root.AddCommand(newProbeCmd(e))
-	}
 	var stdout, stderr bytes.Buffer
-	root.SetArgs(append([]string{"probe"}, args...))
-	root.SetOut(&stdout)
-	root.SetErr(&stderr)
-	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	code := ExitOK
-	if err := root.Execute(); err != nil {
-		code = ExitCode(err)
-		if msg := err.Error(); msg != "" {
-			stderr.WriteString("escert: " + msg + "\n")
-		}
-	}
+	code := run(e, append([]string{"probe"}, args...), &stdout, &stderr)
 	return result{code, stdout.String(), stderr.String()}
 }
 

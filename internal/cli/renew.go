@@ -20,6 +20,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/escert/escert/internal/eskeystore"
+	"github.com/escert/escert/internal/fault"
 	"github.com/escert/escert/internal/fips"
 	"github.com/escert/escert/internal/infile"
 	"github.com/escert/escert/internal/install"
@@ -38,17 +39,17 @@ func (w *windowFlags) register(fs *pflag.FlagSet) {
 func (w *windowFlags) window(fs *pflag.FlagSet) (rotate.Window, error) {
 	if w.at != "" {
 		if fs.Changed("before") {
-			return rotate.Window{}, usageError{errors.New("--before and --at conflict: give one")}
+			return rotate.Window{}, fault.Mark(fault.Usage, errors.New("--before and --at conflict: give one"))
 		}
 		f, err := rotate.ParseFraction(w.at)
 		if err != nil {
-			return rotate.Window{}, usageError{fmt.Errorf("--at: %w", err)}
+			return rotate.Window{}, usagef("--at: %w", err)
 		}
 		return rotate.Window{Fraction: f}, nil
 	}
 	d, err := rotate.ParseBefore(w.before)
 	if err != nil {
-		return rotate.Window{}, usageError{fmt.Errorf("--before: %w", err)}
+		return rotate.Window{}, usagef("--before: %w", err)
 	}
 	return rotate.Window{Before: d}, nil
 }
@@ -86,12 +87,13 @@ func lockConfig(dir string) (func(), error) {
 	return unlock, nil
 }
 
-// Exit codes of needs-renewal: step's contract, so shell scripts compose.
+// Exit codes of needs-renewal: those of step certificate needs-renewal, so scripts
+// written for step compose (needsRenewalContract).
 const (
-	exitRenewNow = 0
-	exitNotYet   = 1
-	exitMissing  = 2
-	exitError    = 3
+	exitRenewNow          = 0
+	exitNotYet            = 1
+	exitMissing           = 2
+	exitNeedsRenewalError = 255
 )
 
 func newNeedsRenewalCmd(e *env) *cobra.Command {
@@ -107,29 +109,22 @@ func newNeedsRenewalCmd(e *env) *cobra.Command {
 PKCS#12 or PEM) and exit 0 when at least one is due: 30 days before it expires by
 default (--before), or once a fraction of its lifetime has passed (--at 2/3).`,
 		Example: `  escert needs-renewal --es-config /etc/elasticsearch && escert renew --es-config /etc/elasticsearch --ca-dir /root/ca
-  escert needs-renewal --es-config /etc/elasticsearch --at 2/3 -o json
-
-EXIT CODES
-  0  renew now: at least one certificate is due
-  1  not yet
-  2  missing: no certificate configured, or a configured file does not exist
-  3  error: unreadable files, wrong keystore password, bad flags`,
+  escert needs-renewal --es-config /etc/elasticsearch --at 2/3 -o json`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			fail := func(err error) error { return codedError{exitError, err} }
 			if err := required(cmd, "es-config"); err != nil {
-				return fail(err)
+				return err
 			}
 			win, err := w.window(cmd.Flags())
 			if err != nil {
-				return fail(err)
+				return err
 			}
 			certs, err := discover(e, configDir, passFile)
 			if errors.Is(err, rotate.ErrMissing) {
-				return codedError{exitMissing, err}
+				return outcome{exitMissing, err}
 			}
 			if err != nil {
-				return fail(err)
+				return err
 			}
 			now := e.now()
 			type row struct {
@@ -164,16 +159,14 @@ EXIT CODES
 			if due {
 				return nil
 			}
-			return codedError{exitNotYet, errors.New("")}
+			return silentOutcome(exitNotYet)
 		},
 	}
 	w.register(cmd.Flags())
 	cmd.Flags().StringVar(&configDir, "es-config", "", "the node's config directory")
 	cmd.Flags().StringVar(&passFile, "keystore-pass-file", "", "file holding the node keystore's password (or ESCERT_KEYSTORE_PASSWORD)")
 	outputFlag(cmd.Flags(), &output, "text or json")
-	// Exit 2 means "missing" here, so even a bad flag is an error (3).
-	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return codedError{exitError, err} })
-	return cmd
+	return withExit(cmd, needsRenewalContract)
 }
 
 func newRenewCmd(e *env) *cobra.Command {
@@ -206,15 +199,7 @@ renewed files). Replaced files are kept under <config>/escert-backups/<time>/.`,
   escert renew --es-config /etc/elasticsearch --ca-dir /root/escert-ca --force --exec 'logger escert renewed'
   escert renew --es-config /etc/elasticsearch --issuer vault --vault-token-file /etc/escert/vault-token --vault-role es-node
   escert renew --es-config /etc/elasticsearch --issuer step --ca-url https://ca:9000 --root /etc/escert/root_ca.crt   # mutual TLS, no secret
-  # packaging/escert-renew.timer runs it daily; see the README for cron.
-
-EXIT CODES
-  0  renewed, or nothing due
-  1  the work failed; files already swapped are consistent (see the message)
-  2  usage error
-  3  invalid input: node files, CA directory, passwords; or the CA expires inside the
-     renewal window (what could be renewed was, up to the CA's end)
-  5  another escert run holds the config directory's lock`,
+  # packaging/escert-renew.timer runs it daily; see the README for cron.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := iflags.check(); err != nil {
@@ -313,7 +298,7 @@ EXIT CODES
 	fl.DurationVar(&jitter, "jitter", 0, "wait a random time up to this long first, to spread a fleet's runs")
 	fl.StringVar(&execCmd, "exec", "", "shell command to run once every renewed file is in place")
 	outputFlag(fl, &output, "text or json")
-	return cmd
+	return withExit(cmd, escertContract, fault.Locked, fault.Input, fault.Refused, fault.Credentials, fault.Unavailable, fault.Interrupted)
 }
 
 func renewError(err error) error {
@@ -321,7 +306,7 @@ func renewError(err error) error {
 	var pending *rotate.PendingError
 	if errors.As(err, &in) || errors.As(err, &pending) || errors.Is(err, rotate.ErrCATooShort) || errors.Is(err, rotate.ErrMissing) ||
 		errors.Is(err, rotate.ErrNotRotating) || errors.Is(err, eskeystore.ErrWrongPassword) {
-		return inputError{err}
+		return fault.Mark(fault.Input, err)
 	}
 	return err
 }

@@ -43,8 +43,8 @@ func TestNeedsRenewalExitCodes(t *testing.T) {
 		{"20-day certificates are inside a 30-day window", nil, exitRenewNow},
 		{"but not inside a 5-day one", []string{"--before", "5d"}, exitNotYet},
 		{"nor before two thirds of their life", []string{"--at", "2/3"}, exitNotYet},
-		{"bad flag is an error, not 'missing'", []string{"--bogus"}, exitError},
-		{"--before and --at conflict", []string{"--before", "5d", "--at", "2/3"}, exitError},
+		{"bad flag is an error, not 'missing'", []string{"--bogus"}, exitNeedsRenewalError},
+		{"--before and --at conflict", []string{"--before", "5d", "--at", "2/3"}, exitNeedsRenewalError},
 	}
 	for _, tc := range cases {
 		r := escert(t, nil, append([]string{"needs-renewal", "--es-config", config}, tc.args...)...)

@@ -5,6 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/escert/escert/internal/fault"
 	"github.com/escert/escert/internal/issuer/stepca"
 )
 
@@ -19,13 +20,13 @@ sends in the token's ` + stepca.NodeNameClaim + ` claim become otherName SANs (O
 2.5.4.3), which Elasticsearch's transport trust restrictions match. Without it
 step-ca leaves them out and escert refuses the certificate.`,
 		Example: `  escert step template > /etc/step-ca/templates/escert-node.tpl
-  step ca provisioner update escert --x509-template /etc/step-ca/templates/escert-node.tpl` + exitCodeDoc,
+  step ca provisioner update escert --x509-template /etc/step-ca/templates/escert-node.tpl`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			_, err := io.WriteString(cmd.OutOrStdout(), stepca.NodeTemplate)
 			return err
 		},
 	}
-	cmd.AddCommand(template)
+	cmd.AddCommand(withExit(template, escertContract, fault.Input))
 	return cmd
 }

@@ -5,6 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/escert/escert/internal/fault"
 	"github.com/escert/escert/internal/issuer/vault"
 )
 
@@ -26,7 +27,7 @@ roles, nothing else. Safe to run again: existing mounts and CAs are kept.
 
 Needs an admin token in VAULT_TOKEN (never a flag).`,
 		Example: `  VAULT_ADDR=https://vault:8200 VAULT_TOKEN=... escert vault setup --domain es.example.com --policy escert-node
-  vault token create -policy=escert-node        # a token for each node's renew job` + exitCodeDoc,
+  vault token create -policy=escert-node        # a token for each node's renew job`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := required(cmd, "domain"); err != nil {
@@ -36,7 +37,7 @@ Needs an admin token in VAULT_TOKEN (never a flag).`,
 			sc.Vault.CACert = firstNonEmpty(caCert, e.getenv("VAULT_CACERT"))
 			sc.Vault.Auth.Token = e.getenv("VAULT_TOKEN")
 			if sc.Vault.Addr == "" || sc.Vault.Auth.Token == "" {
-				return usageError{fmt.Errorf("vault setup needs VAULT_ADDR (or --vault-addr) and an admin token in VAULT_TOKEN")}
+				return usagef("vault setup needs VAULT_ADDR (or --vault-addr) and an admin token in VAULT_TOKEN")
 			}
 			policy, done, err := vault.Setup(cmd.Context(), sc)
 			for _, d := range done {
@@ -60,7 +61,7 @@ Needs an admin token in VAULT_TOKEN (never a flag).`,
 	fl.StringVar(&sc.CATTL, "ca-ttl", "87600h", "root CA lifetime and the mounts' max lease TTL")
 	fl.StringVar(&sc.MaxTTL, "max-ttl", "8760h", "longest certificate the roles issue")
 	fl.StringVar(&sc.PolicyName, "policy", "", "also write the node policy to Vault under this name")
-	cmd.AddCommand(setup)
+	cmd.AddCommand(withExit(setup, escertContract, fault.Input, fault.Refused, fault.Credentials, fault.Unavailable, fault.Interrupted))
 	return cmd
 }
 

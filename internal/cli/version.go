@@ -16,7 +16,7 @@ func newVersionCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:     "version",
 		Short:   "Print escert's version, Go version and crypto mode",
-		Example: "  escert version\n  escert version -o json" + exitCodeDoc,
+		Example: "  escert version\n  escert version -o json",
 		Args:    noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			// The keystore formats read, so that a "too new" keystore can be matched
@@ -38,5 +38,5 @@ func newVersionCmd() *cobra.Command {
 		},
 	}
 	outputFlag(cmd.Flags(), &output, "text or json")
-	return cmd
+	return withExit(cmd, escertContract)
 }

@@ -6,9 +6,10 @@ import (
 	"crypto/fips140"
 	"crypto/pbkdf2"
 	"crypto/sha512"
-	"errors"
 	"fmt"
 	"io"
+
+	"github.com/escert/escert/internal/fault"
 )
 
 // MinFIPSPasswordLen is the shortest keystore password accepted under
@@ -20,18 +21,20 @@ const MinFIPSPasswordLen = 14
 // ErrWrongPassword is returned by Decode when the GCM authentication tag does not
 // verify. Because Decode checks the CRC32 footer first, a tag failure on a file with
 // a valid checksum almost always means the password is wrong.
-var ErrWrongPassword = errors.New("wrong keystore password")
+var ErrWrongPassword = fault.Sentinel(fault.Input, "wrong keystore password")
 
 // ErrCorrupted is returned, wrapped with the detail, for any structural problem in a
 // keystore file: bad magic, unsupported version, lengths that do not add up, bytes
 // after the footer or a checksum mismatch.
-var ErrCorrupted = errors.New("keystore is corrupted")
+var ErrCorrupted = fault.Sentinel(fault.Input, "keystore is corrupted")
 
 // TooNewError is returned by Decode and HasPassword for a keystore whose format
 // version is newer than escert reads: a newer Elasticsearch wrote it (each node
 // upgrades its keystore to its own format when it starts). It is not corruption, and
 // the fix is a newer escert, not a new keystore.
 type TooNewError struct{ Version int }
+
+func (e *TooNewError) Kind() fault.Kind { return fault.Input }
 
 func (e *TooNewError) Error() string {
 	return fmt.Sprintf("keystore format %d is newer than this escert reads (formats %d to %d): a newer Elasticsearch wrote it; upgrade escert to a release whose `escert version` lists keystore format %d", e.Version, minVersion, maxVersion, e.Version)
@@ -40,7 +43,7 @@ func (e *TooNewError) Error() string {
 // ErrPasswordTooShortFIPS is returned by Decode and Encode under
 // GODEBUG=fips140=only when the password is shorter than MinFIPSPasswordLen bytes,
 // including the empty password.
-var ErrPasswordTooShortFIPS = fmt.Errorf("keystore password must be at least %d bytes in FIPS 140-only mode", MinFIPSPasswordLen)
+var ErrPasswordTooShortFIPS = fault.New(fault.Input, "keystore password must be at least %d bytes in FIPS 140-only mode", MinFIPSPasswordLen)
 
 // checkFIPSPassword refuses short passwords when FIPS 140 is enforced. Go's PBKDF2
 // only marks a short HMAC key as non-approved instead of refusing it, so the rule is

@@ -45,7 +45,10 @@ func TestInputErrorSaysFileLineInstanceFieldAndProblem(t *testing.T) {
 		want string
 	}{
 		{BadFile("/etc/es", "not a directory"), "/etc/es: not a directory"},
+		{&InputError{File: "i.yml", Line: 3, Problem: "p"}, "i.yml:3: p"},
+		{&InputError{File: "i.yml", Line: 3, Instance: "node1", Problem: "p"}, `i.yml:3: instance "node1": p`},
 		{&InputError{File: "i.yml", Line: 4, Instance: "node-1", Field: "dns", Problem: "empty"}, `i.yml:4: instance "node-1": field dns: empty`},
+		{&InputError{File: "command line", Instance: "node1", Field: "--dns", Problem: "p"}, `command line: instance "node1": field --dns: p`},
 	}
 	for _, tt := range tests {
 		if got := tt.err.Error(); got != tt.want {

@@ -5,11 +5,12 @@
 package infile
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"os"
+
+	"github.com/escert/escert/internal/fault"
 )
 
 // Kind is what a file is expected to hold; it sets the limit and names the file in the
@@ -46,9 +47,10 @@ func (e *TooLargeError) Error() string {
 }
 
 // ErrTooLarge matches every TooLargeError.
-var ErrTooLarge = errors.New("input file too large")
+var ErrTooLarge = fault.Sentinel(fault.Input, "input file too large")
 
-func (e *TooLargeError) Is(target error) bool { return target == ErrTooLarge }
+// Unwrap makes every TooLargeError match ErrTooLarge, and bad input.
+func (e *TooLargeError) Unwrap() error { return ErrTooLarge }
 
 // Read reads path, refusing it once it passes kind's limit. Devices and pipes are read
 // too (a password from /dev/stdin or <(...)), under the same bound.

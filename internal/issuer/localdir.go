@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/escert/escert/internal/ca"
+	"github.com/escert/escert/internal/fault"
 	"github.com/escert/escert/internal/fips"
 	"github.com/escert/escert/internal/infile"
 	"github.com/escert/escert/internal/spec"
@@ -33,7 +34,8 @@ type CADirError struct {
 	Problem string
 }
 
-func (e *CADirError) Error() string { return e.File + ": " + e.Problem }
+func (e *CADirError) Error() string    { return e.File + ": " + e.Problem }
+func (e *CADirError) Kind() fault.Kind { return fault.Input }
 
 // LoadLocal reads the CAs of a CA directory written by `escert ca create` or
 // `escert bootstrap` (its ca/ folder). Each key must match its certificate and pass

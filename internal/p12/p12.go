@@ -35,6 +35,8 @@ import (
 
 	"golang.org/x/crypto/cryptobyte"
 	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
+
+	"github.com/escert/escert/internal/fault"
 )
 
 // TrustedCert is a trusted-certificate entry: keytool lists it as "trustedCertEntry" and
@@ -74,7 +76,7 @@ type Contents struct {
 var (
 	// ErrWrongPassword is returned by Decode when the integrity MAC does not verify
 	// (RFC 7292 section 5), which in practice means the password is wrong.
-	ErrWrongPassword = errors.New("wrong PKCS#12 password")
+	ErrWrongPassword = fault.Sentinel(fault.Input, "wrong PKCS#12 password")
 	// ErrNotApproved is returned by Decode when FIPS 140-only mode is enforced and the
 	// file needs an algorithm or parameter FIPS 140-3 does not approve (SHA-1, 3DES,
 	// RC2, PBKDF2 salts shorter than 128 bits as OpenSSL writes them).

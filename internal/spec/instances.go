@@ -15,6 +15,8 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/escert/escert/internal/fault"
 )
 
 // Kind says what an instance is. Instances files in the wild list Kibana, Logstash,
@@ -52,33 +54,6 @@ type Instance struct {
 	line int // where the instance starts in the file, for error messages
 }
 
-// InputError is bad input: it names the file, the instance and the field, says what is
-// wrong and how to fix it, in one line.
-type InputError struct {
-	File     string
-	Line     int
-	Instance string
-	Field    string
-	Problem  string
-}
-
-func (e *InputError) Error() string {
-	var b strings.Builder
-	b.WriteString(e.File)
-	if e.Line > 0 {
-		fmt.Fprintf(&b, ":%d", e.Line)
-	}
-	if e.Instance != "" {
-		fmt.Fprintf(&b, ": instance %q", e.Instance)
-	}
-	if e.Field != "" {
-		fmt.Fprintf(&b, ": field %s", e.Field)
-	}
-	b.WriteString(": ")
-	b.WriteString(e.Problem)
-	return b.String()
-}
-
 // fields lists the keys an instance may have, in the order the help shows them.
 var fields = []string{"name", "filename", "ip", "dns", "cn", "type", "http_dns", "http_ip", "client_auth"}
 
@@ -90,7 +65,7 @@ func ParseInstances(file string, data []byte) ([]Instance, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var doc yaml.Node
 	if err := dec.Decode(&doc); err == io.EOF {
-		return nil, &InputError{File: file, Problem: "file is empty: list the nodes under \"instances:\""}
+		return nil, &fault.InputError{File: file, Problem: "file is empty: list the nodes under \"instances:\""}
 	} else if err != nil {
 		return nil, syntaxError(file, err)
 	}
@@ -106,27 +81,27 @@ func ParseInstances(file string, data []byte) ([]Instance, error) {
 			return nil, syntaxError(file, err)
 		}
 		if len(next.Content) > 0 && next.Content[0].Tag != "!!null" {
-			return nil, &InputError{File: file, Line: next.Line, Problem: "a second YAML document starts here, and escert reads only one: merge its instances into the first \"instances:\" list and remove the \"---\""}
+			return nil, &fault.InputError{File: file, Line: next.Line, Problem: "a second YAML document starts here, and escert reads only one: merge its instances into the first \"instances:\" list and remove the \"---\""}
 		}
 	}
 	root := doc.Content[0]
 	if root.Kind != yaml.MappingNode {
-		return nil, &InputError{File: file, Line: root.Line, Problem: "expected a mapping with an \"instances\" list"}
+		return nil, &fault.InputError{File: file, Line: root.Line, Problem: "expected a mapping with an \"instances\" list"}
 	}
 	var list *yaml.Node
 	for i := 0; i+1 < len(root.Content); i += 2 {
 		key, value := root.Content[i], root.Content[i+1]
 		if key.Value != "instances" {
-			return nil, &InputError{File: file, Line: key.Line, Field: key.Value, Problem: "unknown top-level key: only \"instances\" is allowed"}
+			return nil, &fault.InputError{File: file, Line: key.Line, Field: key.Value, Problem: "unknown top-level key: only \"instances\" is allowed"}
 		}
 		if list != nil {
 			// yaml.v3 keeps duplicate keys in a node; taking the last would drop instances.
-			return nil, &InputError{File: file, Line: key.Line, Field: key.Value, Problem: "given twice: merge the lists into one"}
+			return nil, &fault.InputError{File: file, Line: key.Line, Field: key.Value, Problem: "given twice: merge the lists into one"}
 		}
 		list = value
 	}
 	if list == nil || list.Kind != yaml.SequenceNode || len(list.Content) == 0 {
-		return nil, &InputError{File: file, Line: root.Line, Field: "instances", Problem: "no instances: list at least one, e.g. \"- name: node1\""}
+		return nil, &fault.InputError{File: file, Line: root.Line, Field: "instances", Problem: "no instances: list at least one, e.g. \"- name: node1\""}
 	}
 	var out []Instance
 	for _, node := range list.Content {
@@ -143,13 +118,13 @@ func ParseInstances(file string, data []byte) ([]Instance, error) {
 }
 
 func syntaxError(file string, err error) error {
-	return &InputError{File: file, Problem: strings.TrimPrefix(err.Error(), "yaml: ") + ": fix the YAML syntax"}
+	return &fault.InputError{File: file, Problem: strings.TrimPrefix(err.Error(), "yaml: ") + ": fix the YAML syntax"}
 }
 
 func parseInstance(file string, node *yaml.Node) (Instance, error) {
 	inst := Instance{Type: Elasticsearch, line: node.Line}
 	if node.Kind != yaml.MappingNode {
-		return inst, &InputError{File: file, Line: node.Line, Problem: "an instance must be a mapping with at least \"name\""}
+		return inst, &fault.InputError{File: file, Line: node.Line, Problem: "an instance must be a mapping with at least \"name\""}
 	}
 	// Find the name first so every later error can name the instance.
 	for i := 0; i+1 < len(node.Content); i += 2 {
@@ -158,7 +133,7 @@ func parseInstance(file string, node *yaml.Node) (Instance, error) {
 		}
 	}
 	fail := func(n *yaml.Node, field, format string, args ...any) error {
-		return &InputError{File: file, Line: n.Line, Instance: inst.Name, Field: field, Problem: fmt.Sprintf(format, args...)}
+		return &fault.InputError{File: file, Line: n.Line, Instance: inst.Name, Field: field, Problem: fmt.Sprintf(format, args...)}
 	}
 	seen := map[string]bool{}
 	for i := 0; i+1 < len(node.Content); i += 2 {
@@ -218,7 +193,7 @@ func NewInstance(name, filename string, kind Kind, dns, ips, cn, httpDNS, httpIP
 	kind = Kind(strings.ToLower(string(kind)))
 	inst := Instance{Name: name, Filename: filename, Type: kind, CN: cn, ClientAuth: clientAuth}
 	fail := func(field string, err error) (Instance, error) {
-		return inst, &InputError{File: "command line", Instance: name, Field: "--" + strings.ReplaceAll(field, "_", "-"), Problem: err.Error()}
+		return inst, &fault.InputError{File: "command line", Instance: name, Field: "--" + strings.ReplaceAll(field, "_", "-"), Problem: err.Error()}
 	}
 	var err error
 	if !slices.Contains(kinds, kind) {
@@ -327,14 +302,14 @@ func checkUnique(file string, list []Instance) error {
 	files := map[string]bool{}
 	for _, inst := range list {
 		if names[inst.Name] {
-			return &InputError{File: file, Line: inst.line, Instance: inst.Name, Field: "name", Problem: "duplicate name: every instance needs its own"}
+			return &fault.InputError{File: file, Line: inst.line, Instance: inst.Name, Field: "name", Problem: "duplicate name: every instance needs its own"}
 		}
 		names[inst.Name] = true
 		// Case-insensitive: two bundles that differ only in case collide on macOS and
 		// Windows file systems, where operators often unpack them.
 		key := strings.ToLower(inst.Filename)
 		if files[key] {
-			return &InputError{File: file, Line: inst.line, Instance: inst.Name, Field: "filename", Problem: fmt.Sprintf("duplicate filename %q: set a distinct \"filename\"", inst.Filename)}
+			return &fault.InputError{File: file, Line: inst.line, Instance: inst.Name, Field: "filename", Problem: fmt.Sprintf("duplicate filename %q: set a distinct \"filename\"", inst.Filename)}
 		}
 		files[key] = true
 	}

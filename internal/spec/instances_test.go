@@ -9,6 +9,8 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+
+	"github.com/escert/escert/internal/fault"
 	"slices"
 	"strings"
 	"testing"
@@ -607,9 +609,9 @@ func refusal(t *testing.T, yaml string) string {
 	if err == nil {
 		return ""
 	}
-	var ie *InputError
+	var ie *fault.InputError
 	if !errors.As(err, &ie) {
-		t.Fatalf("error %T %q is not an *InputError", err, err)
+		t.Fatalf("error %T %q is not an *fault.InputError", err, err)
 	}
 	return fmt.Sprintf("line %d: %s: %s", ie.Line, ie.Field, ie.Problem)
 }
@@ -671,9 +673,9 @@ func TestParseInstancesRefusesInvalidFiles(t *testing.T) {
 			continue
 		}
 		fmt.Fprintf(&golden, "%s: %s\n", tt.name, err)
-		var ie *InputError
+		var ie *fault.InputError
 		if !errors.As(err, &ie) {
-			t.Errorf("%s: error %T %q is not an *InputError", tt.name, err, err)
+			t.Errorf("%s: error %T %q is not an *fault.InputError", tt.name, err, err)
 			continue
 		}
 		if ie.File != "instances.yml" || ie.Line != tt.line || ie.Instance != tt.instance || ie.Field != tt.field {
@@ -720,25 +722,6 @@ func compareGolden(t *testing.T, path string, got []byte) {
 			}
 		}
 		t.Errorf("output differs from %s (run go test -update if the change is intended)", path)
-	}
-}
-
-func TestInputErrorFormat(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		err  InputError
-		want string
-	}{
-		{InputError{File: "instances.yml", Problem: "file is empty"}, "instances.yml: file is empty"},
-		{InputError{File: "i.yml", Line: 3, Problem: "p"}, "i.yml:3: p"},
-		{InputError{File: "i.yml", Line: 3, Instance: "node1", Problem: "p"}, `i.yml:3: instance "node1": p`},
-		{InputError{File: "i.yml", Line: 3, Instance: "node1", Field: "ip", Problem: "p"}, `i.yml:3: instance "node1": field ip: p`},
-		{InputError{File: "command line", Instance: "node1", Field: "--dns", Problem: "p"}, `command line: instance "node1": field --dns: p`},
-	}
-	for _, tt := range tests {
-		if got := tt.err.Error(); got != tt.want {
-			t.Errorf("%+v.Error() = %q, want %q", tt.err, got, tt.want)
-		}
 	}
 }
 
@@ -849,9 +832,9 @@ func TestNewInstanceAppliesTheFileChecksToFlags(t *testing.T) {
 			a := tt.args
 			got, err := NewInstance(a.name, a.filename, a.kind, a.dns, a.ips, a.cn, a.httpDNS, a.httpIPs, a.clientAuth)
 			if tt.wantErr != "" {
-				var ie *InputError
+				var ie *fault.InputError
 				if !errors.As(err, &ie) || err.Error() != tt.wantErr {
-					t.Fatalf("NewInstance error = %v, want *InputError %q", err, tt.wantErr)
+					t.Fatalf("NewInstance error = %v, want *fault.InputError %q", err, tt.wantErr)
 				}
 				return
 			}
@@ -930,9 +913,9 @@ func FuzzParseInstances(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		list, err := ParseInstances("fuzz.yml", data)
 		if err != nil {
-			var ie *InputError
+			var ie *fault.InputError
 			if !errors.As(err, &ie) {
-				t.Fatalf("error %T %q is not an *InputError", err, err)
+				t.Fatalf("error %T %q is not an *fault.InputError", err, err)
 			}
 			if ie.File != "fuzz.yml" {
 				t.Fatalf("error names file %q", ie.File)
