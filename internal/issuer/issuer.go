@@ -1,6 +1,7 @@
-// Package issuer signs certificate specs. Every backend (the local CAs today; Vault and
-// step-ca later) sits behind the same small interface, so bundles, manifests and
-// renewal never care where a certificate came from.
+// Package issuer obtains certificates for specs. Every backend (the local CAs here,
+// Vault's PKI engine in issuer/vault, a step-ca in issuer/stepca) sits behind the same
+// small interface, so bundles, manifests and renewal never care where a certificate
+// came from.
 package issuer
 
 import (
@@ -8,25 +9,34 @@ import (
 	"crypto"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
 	"time"
 
 	"github.com/escert/escert/internal/ca"
+	"github.com/escert/escert/internal/fault"
 	"github.com/escert/escert/internal/fips"
 	"github.com/escert/escert/internal/spec"
 )
 
-// Issuer signs one certificate spec for a public key whose private half stays with
-// the caller.
+// Issuer obtains a key and its certificate for a spec. Backends differ in where the key
+// comes from: the local CA and step-ca certify a key the caller makes, Vault signs a
+// CSR made with the caller's key or makes the key itself; one method covers them all.
 type Issuer interface {
-	// Issue returns the chain for c, leaf first, ending with the CA that clients of
-	// c.Layer trust.
-	Issue(ctx context.Context, c spec.Certificate, pub crypto.PublicKey) ([]*x509.Certificate, error)
+	// Certify returns a private key and the chain that certifies it for c, leaf
+	// first, ending with the CA that clients of c.Layer trust. A backend that
+	// certifies the caller's key takes it from newKey; one that makes its own key does
+	// not call newKey.
+	Certify(ctx context.Context, c spec.Certificate, newKey KeyMaker) (crypto.Signer, []*x509.Certificate, error)
 	// Trust returns the CA certificates peers of the layer must trust.
 	Trust(layer spec.Layer) []*x509.Certificate
 }
+
+// KeyMaker makes the private key of a certificate, of the caller's key type under its
+// crypto policy.
+type KeyMaker func() (crypto.Signer, error)
 
 // Local issues from CAs held in memory: one per layer, or one shared by both layers.
 type Local struct {
@@ -36,7 +46,21 @@ type Local struct {
 	Now    func() time.Time
 }
 
-// Issue signs c with the CA of its layer.
+// Certify signs c for a key from newKey with the CA of its layer.
+func (l *Local) Certify(ctx context.Context, c spec.Certificate, newKey KeyMaker) (crypto.Signer, []*x509.Certificate, error) {
+	key, err := newKey()
+	if err != nil {
+		return nil, nil, err
+	}
+	chain, err := l.Issue(ctx, c, key.Public())
+	if err != nil {
+		return nil, nil, err
+	}
+	return key, chain, nil
+}
+
+// Issue signs c for a public key with the CA of its layer: a local CA needs no more
+// of the key than its public half, so the private one may live anywhere.
 func (l *Local) Issue(_ context.Context, c spec.Certificate, pub crypto.PublicKey) ([]*x509.Certificate, error) {
 	authority, ok := l.CAs[c.Layer]
 	if !ok {
@@ -119,17 +143,6 @@ func NewLocal(rand io.Reader, policy fips.Policy, key fips.KeySpec, cluster stri
 	return l, nil
 }
 
-// KeySigner is an issuer that needs the private key itself, to sign a request with it
-// (Vault's sign mode sends a CSR). The key still never leaves the caller.
-type KeySigner interface {
-	IssueWithKey(ctx context.Context, c spec.Certificate, key crypto.Signer) ([]*x509.Certificate, error)
-}
-
-// KeyIssuer is an issuer that makes the key itself and returns it (Vault's issue mode).
-type KeyIssuer interface {
-	IssueKey(ctx context.Context, c spec.Certificate) ([]*x509.Certificate, crypto.Signer, error)
-}
-
 // Renewer renews a certificate it issued by proving possession of it (step-ca's
 // renew over mutual TLS), so renewal needs no issuing secret on the node. It returns
 // the key to use from then on: the same one, unless it had to issue afresh (then of
@@ -139,56 +152,51 @@ type Renewer interface {
 }
 
 // Obtain gets a new key and certificate for c from iss: the one code path every
-// command issues through, whatever the backend. The key is generated here per the
-// policy unless the issuer makes its own (KeyIssuer).
+// command issues through, whatever the backend. A key the backend certifies is
+// generated here, of type key under policy; a key the backend makes itself must pass
+// the policy too.
 func Obtain(ctx context.Context, iss Issuer, c spec.Certificate, rand io.Reader, policy fips.Policy, key fips.KeySpec) (crypto.Signer, []*x509.Certificate, error) {
-	// An issuer that signs CSRs gets a key made here (with the caller's key type, e.g.
-	// the old key's on renewal) unless it is set to make keys itself.
-	_, signsCSRs := iss.(KeySigner)
-	makesKeys := !signsCSRs
-	if mk, ok := iss.(interface{ MakesKeys() bool }); ok {
-		makesKeys = mk.MakesKeys()
-	}
-	if ki, ok := iss.(KeyIssuer); ok && makesKeys {
-		chain, k, err := ki.IssueKey(ctx, c)
-		if err != nil {
-			return nil, nil, err
-		}
-		if err := policy.CheckPublicKey(k.Public()); err != nil {
-			return nil, nil, fmt.Errorf("the issuer's key: %w", err)
-		}
-		return k, chain, nil
-	}
-	k, err := ca.GenerateKey(rand, policy, key)
+	k, chain, err := iss.Certify(ctx, c, func() (crypto.Signer, error) { return ca.GenerateKey(rand, policy, key) })
 	if err != nil {
 		return nil, nil, err
 	}
-	var chain []*x509.Certificate
-	if ks, ok := iss.(KeySigner); ok {
-		chain, err = ks.IssueWithKey(ctx, c, k)
-	} else {
-		chain, err = iss.Issue(ctx, c, k.Public())
-	}
-	if err != nil {
-		return nil, nil, err
+	if err := policy.CheckPublicKey(k.Public()); err != nil {
+		return nil, nil, fmt.Errorf("the issuer's key: %w", err)
 	}
 	return k, chain, nil
 }
 
-// Error is a remote issuer's failure, classified for the CLI: Kind is one of the
-// backend's sentinel errors (errors.Is matches it), Msg says what to do, Err is the
-// cause. It never carries a token, password or key.
+// Error is a remote issuer's failure, classified: Class is one of the backend's
+// sentinel errors, a fault.Sentinel, so errors.Is matches it and fault.KindOf finds its
+// kind; Msg says what to do, Err is the cause. It never carries a token, password or
+// key.
 type Error struct {
-	Kind error
-	Msg  string
-	Err  error
+	Class error
+	Msg   string
+	Err   error
 }
 
 func (e *Error) Error() string        { return e.Msg }
-func (e *Error) Is(target error) bool { return target == e.Kind }
+func (e *Error) Is(target error) bool { return target == e.Class }
 func (e *Error) Unwrap() error        { return e.Err }
 
-// Errorf makes an *Error of the kind, with a formatted message.
-func Errorf(kind, cause error, format string, args ...any) *Error {
-	return &Error{Kind: kind, Msg: fmt.Sprintf(format, args...), Err: cause}
+// Kind is the fault kind of the error's class, for fault.KindOf.
+func (e *Error) Kind() fault.Kind { return fault.KindOf(e.Class) }
+
+// Errorf makes an *Error of the class, with a formatted message.
+func Errorf(class, cause error, format string, args ...any) *Error {
+	return &Error{Class: class, Msg: fmt.Sprintf(format, args...), Err: cause}
+}
+
+// Stopped marks err, which the end of ctx caused, with its kind: Interrupted when ctx
+// was cancelled (Ctrl-C, SIGTERM), Unavailable when its deadline passed before the
+// issuer answered. The result wraps ctx.Err(), so errors.Is tells why work stopped.
+func Stopped(ctx context.Context, err error) error {
+	if !errors.Is(err, ctx.Err()) {
+		err = fmt.Errorf("%w: %w", err, ctx.Err())
+	}
+	if errors.Is(ctx.Err(), context.Canceled) {
+		return fault.Mark(fault.Interrupted, err)
+	}
+	return fault.Mark(fault.Unavailable, err)
 }

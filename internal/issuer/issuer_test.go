@@ -2,7 +2,9 @@ package issuer
 
 import (
 	"context"
+	"crypto"
 	"crypto/rand"
+	"crypto/rsa"
 	"crypto/x509"
 	"errors"
 	"os"
@@ -71,6 +73,66 @@ func TestIssueSignsWithTheCAOfTheLayerAndReturnsLeafThenCA(t *testing.T) {
 	}
 	if subj := l.Trust(spec.HTTP)[0].Subject.CommonName; subj != "escert prod http CA" {
 		t.Errorf("HTTP CA subject = %q", subj)
+	}
+}
+
+// ownKey is a backend that makes its keys itself, as Vault's issue mode does: it
+// never calls newKey.
+type ownKey struct {
+	key   crypto.Signer
+	chain []*x509.Certificate
+}
+
+func (o ownKey) Certify(context.Context, spec.Certificate, KeyMaker) (crypto.Signer, []*x509.Certificate, error) {
+	return o.key, o.chain, nil
+}
+
+func (o ownKey) Trust(spec.Layer) []*x509.Certificate { return nil }
+
+func TestObtainMakesTheKeyOfTheAskedTypeUnlessTheBackendMakesItsOwn(t *testing.T) {
+	p384 := fips.KeySpec{Type: fips.ECDSA, Curve: "P-384"}
+	theirs, err := ca.GenerateKey(rand.Reader, fips.Policy{}, p384)
+	if err != nil {
+		t.Fatal(err)
+	}
+	weak, err := rsa.GenerateKey(rand.Reader, 1024)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := spec.Certificate{Layer: spec.HTTP, DNSNames: []string{"node1.example.com"}, ServerAuth: true, Days: 30}
+	cases := []struct {
+		name    string
+		iss     Issuer
+		ask     fips.KeySpec
+		want    crypto.Signer // nil: a new key of the asked type
+		wantErr string
+	}{
+		{"the local CA certifies a key made here, of the asked type", newLocal(t, false), p384, nil, ""},
+		{"a backend's own key is kept, whatever was asked", ownKey{key: theirs}, fips.DefaultKey, theirs, ""},
+		{"a backend's own key outside the policy is refused", ownKey{key: weak}, fips.DefaultKey, nil, "the issuer's key: RSA-1024 is not allowed"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			key, _, err := Obtain(context.Background(), tc.iss, c, rand.Reader, fips.Policy{}, tc.ask)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("err = %v, want %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.want != nil {
+				if !key.Public().(interface{ Equal(crypto.PublicKey) bool }).Equal(tc.want.Public()) {
+					t.Error("the backend's key was replaced")
+				}
+				return
+			}
+			if got, _ := fips.SpecOf(key.Public()); got != tc.ask {
+				t.Errorf("key %v, want %v", got, tc.ask)
+			}
+		})
 	}
 }
 

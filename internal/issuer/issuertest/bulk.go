@@ -1,5 +1,6 @@
 // Package issuertest holds what the remote issuers' tests share: the bulk issuance
-// benchmark every backend runs the same way, so their numbers compare.
+// benchmark every backend runs the same way, so their numbers compare, and the check
+// that every class of a backend's failures carries its fault kind.
 package issuertest
 
 import (

@@ -6,33 +6,37 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"strings"
 
+	"github.com/escert/escert/internal/fault"
 	"github.com/escert/escert/internal/issuer"
 )
 
-// The kinds of failure the CLI tells apart (with errors.Is). The sentinels only
-// classify; the message of every error this package returns says what to do.
+// The classes of failure callers tell apart with errors.Is, each of the fault kind
+// that decides the CLI's exit code. The sentinels only classify; the message of every
+// error this package returns says what to do.
 var (
 	// ErrUnknownProvisioner: the CA has no JWK provisioner of that name.
-	ErrUnknownProvisioner = errors.New("unknown step-ca provisioner")
+	ErrUnknownProvisioner = fault.Sentinel(fault.Input, "unknown step-ca provisioner")
 	// ErrWrongPassword: the password does not decrypt the provisioner's key.
-	ErrWrongPassword = errors.New("wrong provisioner password")
+	ErrWrongPassword = fault.Sentinel(fault.Credentials, "wrong provisioner password")
 	// ErrFingerprint: the CA's root is not the one --root or --fingerprint names.
-	ErrFingerprint = errors.New("step-ca root fingerprint mismatch")
+	ErrFingerprint = fault.Sentinel(fault.Input, "step-ca root fingerprint mismatch")
 	// ErrRefused: the CA refused the request (a name its policy does not allow, a
 	// lifetime outside the provisioner's claims, a token it does not accept), or the
 	// certificate lacks what was asked for.
-	ErrRefused = errors.New("step-ca refused the certificate")
-	// ErrExpired: step-ca renews only certificates that have not expired.
-	ErrExpired = errors.New("the certificate has expired")
+	ErrRefused = fault.Sentinel(fault.Refused, "step-ca refused the certificate")
+	// ErrExpired: step-ca renews only certificates that have not expired; the way out
+	// is a new certificate from a provisioner, so the expired one is bad input.
+	ErrExpired = fault.Sentinel(fault.Input, "the certificate has expired")
 	// ErrNoProvisioner: first issuance needs a provisioner; only renewal works without.
-	ErrNoProvisioner = errors.New("no provisioner given")
+	ErrNoProvisioner = fault.Sentinel(fault.Usage, "no provisioner given")
 	// ErrUnreachable: no answer from the CA, or a TLS failure reaching it.
-	ErrUnreachable = errors.New("step-ca unreachable")
+	ErrUnreachable = fault.Sentinel(fault.Unavailable, "step-ca unreachable")
 )
 
 // newError is issuer.Errorf: every error of this package for the sentinels above is
@@ -58,7 +62,8 @@ func transportError(ctx context.Context, base, what string, err error) error {
 	case errors.As(err, &recordHeader):
 		return newError(ErrUnreachable, err, "%s: %s does not speak TLS: step-ca's URL starts with https://", what, base)
 	case ctx.Err() != nil:
-		return newError(ErrUnreachable, err, "%s: %v", what, ctx.Err())
+		// Stopped here (Ctrl-C, or the caller's deadline), not turned away by the CA.
+		return issuer.Stopped(ctx, fmt.Errorf("%s: %w", what, ctx.Err()))
 	}
 	var opErr *net.OpError
 	if errors.As(err, &opErr) {

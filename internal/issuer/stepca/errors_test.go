@@ -1,11 +1,15 @@
 package stepca
 
 import (
+	"context"
 	"errors"
 	"io"
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/escert/escert/internal/fault"
+	"github.com/escert/escert/internal/issuer/issuertest"
 )
 
 // step-ca's answers as v0.30.2 gives them (bodies copied from a real server's
@@ -46,4 +50,40 @@ func FuzzResponseError(f *testing.F) {
 			t.Fatalf("error %v", err)
 		}
 	})
+}
+
+// TestSentinelsCarryTheirFaultKind: every class of step-ca failure gives the CLI its
+// exit code through fault.KindOf, and errors.Is still tells the classes apart.
+func TestSentinelsCarryTheirFaultKind(t *testing.T) {
+	issuertest.CheckClasses(t, []issuertest.Class{
+		{Sentinel: ErrUnknownProvisioner, Kind: fault.Input},
+		{Sentinel: ErrWrongPassword, Kind: fault.Credentials},
+		{Sentinel: ErrFingerprint, Kind: fault.Input},
+		{Sentinel: ErrRefused, Kind: fault.Refused},
+		{Sentinel: ErrExpired, Kind: fault.Input},
+		{Sentinel: ErrNoProvisioner, Kind: fault.Usage},
+		{Sentinel: ErrUnreachable, Kind: fault.Unavailable},
+	})
+}
+
+// TestMalformedFingerprintIsBadInput: a --fingerprint that is not 64 hex digits is
+// refused before anything is sent, as input naming the flag and how to get it right.
+func TestMalformedFingerprintIsBadInput(t *testing.T) {
+	for _, fp := range []string{"abc", strings.Repeat("z", 64), strings.Repeat("a", 66)} {
+		_, err := New(context.Background(), Config{URL: "https://127.0.0.1:1", Fingerprint: fp})
+		if fault.KindOf(err) != fault.Input || !strings.Contains(err.Error(), "--fingerprint") || !strings.Contains(err.Error(), "64 hex digits") {
+			t.Errorf("fingerprint %q: err = %v (kind %v), want input naming --fingerprint and 64 hex digits", fp, err, fault.KindOf(err))
+		}
+	}
+}
+
+// TestCancelledContextIsAnInterruption: a request the context stopped is an
+// interruption wrapping context.Canceled, not an unreachable CA.
+func TestCancelledContextIsAnInterruption(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err := New(ctx, Config{URL: "https://127.0.0.1:1", Fingerprint: strings.Repeat("ab", 32)})
+	if !errors.Is(err, context.Canceled) || fault.KindOf(err) != fault.Interrupted || errors.Is(err, ErrUnreachable) {
+		t.Errorf("err = %v (kind %v), want an interruption wrapping context.Canceled", err, fault.KindOf(err))
+	}
 }

@@ -28,6 +28,7 @@ import (
 	"go.step.sm/crypto/jose"
 
 	"github.com/escert/escert/internal/ca"
+	"github.com/escert/escert/internal/fault"
 	"github.com/escert/escert/internal/fips"
 	"github.com/escert/escert/internal/infile"
 	"github.com/escert/escert/internal/issuer"
@@ -151,11 +152,8 @@ func (i *Issuer) pinRoot(ctx context.Context, cfg Config) (*x509.Certificate, er
 		}
 		return certs[0], nil
 	}
-	if len(want) != 64 {
-		return nil, fmt.Errorf("--fingerprint %q: want the root's SHA-256 as 64 hex digits (step certificate fingerprint root_ca.crt)", cfg.Fingerprint)
-	}
-	if _, err := hex.DecodeString(want); err != nil {
-		return nil, fmt.Errorf("--fingerprint %q: want the root's SHA-256 as 64 hex digits (step certificate fingerprint root_ca.crt)", cfg.Fingerprint)
+	if _, err := hex.DecodeString(want); err != nil || len(want) != 64 {
+		return nil, fault.New(fault.Input, "--fingerprint %q: want the root's SHA-256 as 64 hex digits (step certificate fingerprint root_ca.crt)", cfg.Fingerprint)
 	}
 	// The root is fetched over an unverified connection and trusted only if it has the
 	// fingerprint the operator gave: the fingerprint is the trust anchor.
@@ -164,8 +162,7 @@ func (i *Issuer) pinRoot(ctx context.Context, cfg Config) (*x509.Certificate, er
 		CA string `json:"ca"`
 	}
 	err := i.get(ctx, insecure, "/root/"+want, "fetch the root", &answer)
-	var e *issuer.Error
-	if errors.As(err, &e) && e.Kind == ErrRefused {
+	if errors.Is(err, ErrRefused) {
 		return nil, newError(ErrFingerprint, err, "step-ca at %s has no root with fingerprint %s: check --fingerprint (step certificate fingerprint root_ca.crt)", i.base, want)
 	}
 	if err != nil {
@@ -240,16 +237,26 @@ func (i *Issuer) provisionerKey(ctx context.Context, password []byte) (*jose.JSO
 // other certificates off the transport layer.
 func (i *Issuer) Trust(spec.Layer) []*x509.Certificate { return slices.Clone(i.trust) }
 
-// Issue needs the private key to sign the CSR: see IssueWithKey.
-func (i *Issuer) Issue(context.Context, spec.Certificate, crypto.PublicKey) ([]*x509.Certificate, error) {
-	return nil, errors.New("the step-ca issuer signs a CSR, which needs the private key")
+// Certify sends a CSR signed with a key from newKey and a one-time token to /1.0/sign:
+// the key never leaves this process.
+func (i *Issuer) Certify(ctx context.Context, c spec.Certificate, newKey issuer.KeyMaker) (crypto.Signer, []*x509.Certificate, error) {
+	if i.key == nil {
+		return nil, nil, newError(ErrNoProvisioner, nil, "a first certificate from step-ca needs a provisioner: --provisioner NAME --provisioner-password-file FILE (renewal needs neither)")
+	}
+	key, err := newKey()
+	if err != nil {
+		return nil, nil, err
+	}
+	chain, err := i.signCSR(ctx, c, key)
+	if err != nil {
+		return nil, nil, err
+	}
+	return key, chain, nil
 }
 
-// IssueWithKey sends a CSR signed with key and a one-time token to /1.0/sign.
-func (i *Issuer) IssueWithKey(ctx context.Context, c spec.Certificate, key crypto.Signer) ([]*x509.Certificate, error) {
-	if i.key == nil {
-		return nil, newError(ErrNoProvisioner, nil, "a first certificate from step-ca needs a provisioner: --provisioner NAME --provisioner-password-file FILE (renewal needs neither)")
-	}
+// signCSR has the CA sign a CSR made with key for c, with a one-time token for its
+// names.
+func (i *Issuer) signCSR(ctx context.Context, c spec.Certificate, key crypto.Signer) ([]*x509.Certificate, error) {
 	subject := pkix.Name{CommonName: c.Subject.CommonName}
 	csrDER, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: subject, DNSNames: c.DNSNames, IPAddresses: c.IPs}, key)
 	if err != nil {
@@ -317,12 +324,7 @@ func (i *Issuer) Renew(ctx context.Context, c spec.Certificate, chain []*x509.Ce
 			return nil, nil, newError(ErrExpired, nil, "the %s certificate expired %s, and step-ca renews only certificates that are still valid: issue a new one with the provisioner (add --provisioner NAME --provisioner-password-file FILE), then keep the renewal job running more often than the lifetime (%s)",
 				c.Layer, leaf.NotAfter.UTC().Format(time.RFC3339), leaf.NotAfter.Sub(leaf.NotBefore).Round(time.Minute))
 		}
-		k, err := ca.GenerateKey(rand.Reader, i.policy, keySpec)
-		if err != nil {
-			return nil, nil, err
-		}
-		fresh, err := i.IssueWithKey(ctx, c, k)
-		return k, fresh, err
+		return issuer.Obtain(ctx, i, c, rand.Reader, i.policy, keySpec)
 	}
 	cert := tls.Certificate{PrivateKey: key, Leaf: leaf}
 	for _, ch := range chain {

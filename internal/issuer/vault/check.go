@@ -112,18 +112,6 @@ func usageNames(c spec.Certificate) string {
 	return "serverAuth"
 }
 
-// completeChain ends chain where trust ends: Vault's ca_chain of a sign or issue
-// answer may stop at the issuing CA, or go past what the mount holds as its chain.
-// The result is the leaf, then the CAs up to the last certificate of trust.
-func completeChain(chain, trust []*x509.Certificate) []*x509.Certificate {
-	for n, cert := range chain[1:] {
-		if k := slices.IndexFunc(trust, cert.Equal); k >= 0 {
-			return append(slices.Clone(chain[:n+2]), trust[k+1:]...)
-		}
-	}
-	return append([]*x509.Certificate{chain[0]}, trust...)
-}
-
 func describeTTL(d time.Duration) string {
 	if d%(24*time.Hour) == 0 {
 		return fmt.Sprintf("%d days", int64(d/(24*time.Hour)))

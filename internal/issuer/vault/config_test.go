@@ -9,6 +9,7 @@ import (
 	"crypto/x509/pkix"
 	"errors"
 	"math/big"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -18,6 +19,8 @@ import (
 
 	"github.com/hashicorp/vault/api"
 
+	"github.com/escert/escert/internal/fault"
+	"github.com/escert/escert/internal/issuer/issuertest"
 	"github.com/escert/escert/internal/spec"
 )
 
@@ -27,20 +30,23 @@ import (
 func TestNewRefuses(t *testing.T) {
 	roles := map[spec.Layer]Role{spec.Transport: {Mount: "pki_t", Name: "t"}, spec.HTTP: {Mount: "pki_h", Name: "h"}}
 	cases := []struct {
-		name string
-		cfg  Config
-		want string
-		kind error
+		name  string
+		cfg   Config
+		want  string
+		class error
+		kind  fault.Kind
 	}{
-		{"no address", Config{Auth: Auth{Token: "x"}, Layers: roles}, "VAULT_ADDR", nil},
-		{"not a URL", Config{Addr: "vault:8200", Auth: Auth{Token: "x"}, Layers: roles}, "http:// or https://", nil},
-		{"bad mode", Config{Addr: "http://127.0.0.1:1", Mode: "fetch", Auth: Auth{Token: "x"}, Layers: roles}, `"sign"`, nil},
-		{"no roles", Config{Addr: "http://127.0.0.1:1", Auth: Auth{Token: "x"}}, "no Vault PKI role", nil},
-		{"empty role", Config{Addr: "http://127.0.0.1:1", Auth: Auth{Token: "x"}, Layers: map[spec.Layer]Role{spec.HTTP: {Mount: "pki"}}}, "role name", nil},
-		{"no credentials", Config{Addr: "http://127.0.0.1:1", Layers: roles}, "no Vault credentials", ErrLogin},
-		{"two credentials", Config{Addr: "http://127.0.0.1:1", Auth: Auth{Token: "x", TokenFile: "/f"}, Layers: roles}, "not several", nil},
-		{"AppRole without secret ID", Config{Addr: "http://127.0.0.1:1", Auth: Auth{AppRoleID: "r"}, Layers: roles}, "secret ID", nil},
-		{"token with a newline", Config{Addr: "http://127.0.0.1:1", Auth: Auth{Token: "a\nb"}, Layers: roles}, "unprintable", ErrLogin},
+		{"no address", Config{Auth: Auth{Token: "x"}, Layers: roles}, "--vault-addr or VAULT_ADDR", nil, fault.Input},
+		{"not a URL", Config{Addr: "vault:8200", Auth: Auth{Token: "x"}, Layers: roles}, "http:// or https://", nil, fault.Input},
+		{"wrong scheme", Config{Addr: "ftp://vault.example:8200", Auth: Auth{Token: "x"}, Layers: roles}, "--vault-addr", nil, fault.Input},
+		{"unparsable", Config{Addr: "http://vault example:8200", Auth: Auth{Token: "x"}, Layers: roles}, "--vault-addr", nil, fault.Input},
+		{"bad mode", Config{Addr: "http://127.0.0.1:1", Mode: "fetch", Auth: Auth{Token: "x"}, Layers: roles}, `"sign"`, nil, fault.Failed},
+		{"no roles", Config{Addr: "http://127.0.0.1:1", Auth: Auth{Token: "x"}}, "no Vault PKI role", nil, fault.Failed},
+		{"empty role", Config{Addr: "http://127.0.0.1:1", Auth: Auth{Token: "x"}, Layers: map[spec.Layer]Role{spec.HTTP: {Mount: "pki"}}}, "role name", nil, fault.Failed},
+		{"no credentials", Config{Addr: "http://127.0.0.1:1", Layers: roles}, "no Vault credentials", ErrLogin, fault.Credentials},
+		{"two credentials", Config{Addr: "http://127.0.0.1:1", Auth: Auth{Token: "x", TokenFile: "/f"}, Layers: roles}, "not several", nil, fault.Failed},
+		{"AppRole without secret ID", Config{Addr: "http://127.0.0.1:1", Auth: Auth{AppRoleID: "r"}, Layers: roles}, "secret ID", nil, fault.Failed},
+		{"token with a newline", Config{Addr: "http://127.0.0.1:1", Auth: Auth{Token: "a\nb"}, Layers: roles}, "unprintable", ErrLogin, fault.Credentials},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -48,13 +54,65 @@ func TestNewRefuses(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("err = %v, want one containing %q", err, tc.want)
 			}
-			if tc.kind != nil && !errors.Is(err, tc.kind) {
-				t.Errorf("err = %v, want %v", err, tc.kind)
+			if tc.class != nil && !errors.Is(err, tc.class) {
+				t.Errorf("err = %v, want %v", err, tc.class)
+			}
+			if got := fault.KindOf(err); got != tc.kind {
+				t.Errorf("fault kind %v, want %v", got, tc.kind)
 			}
 			if strings.Contains(err.Error(), "a\nb") {
 				t.Errorf("the error shows the token: %v", err)
 			}
 		})
+	}
+}
+
+// TestSentinelsCarryTheirFaultKind: every class of Vault failure gives the CLI its
+// exit code through fault.KindOf, and errors.Is still tells the classes apart.
+func TestSentinelsCarryTheirFaultKind(t *testing.T) {
+	issuertest.CheckClasses(t, []issuertest.Class{
+		{Sentinel: ErrRoleRefused, Kind: fault.Refused},
+		{Sentinel: ErrPermissionDenied, Kind: fault.Credentials},
+		{Sentinel: ErrLogin, Kind: fault.Credentials},
+		{Sentinel: ErrSealed, Kind: fault.Unavailable},
+		{Sentinel: ErrUnreachable, Kind: fault.Unavailable},
+		{Sentinel: ErrTLS, Kind: fault.Input},
+	})
+}
+
+// TestCancelDuringBackoffStopsAtOnce: a context cancelled while a request waits to
+// retry ends the request in that wait, with no further attempt, as an interruption.
+// Vault is a closed port: a refused connection is a transient failure.
+func TestCancelDuringBackoffStopsAtOnce(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := "http://" + ln.Addr().String()
+	ln.Close()
+	client, err := newClient(addr, Config{}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	attempts := 0
+	i := &Issuer{client: client, addr: addr, timeout: DefaultTimeout, retries: 1000,
+		// The first failure is transient, so a backoff follows: cancel as it begins.
+		observe: func(_ request, _ int, o outcome) {
+			attempts++
+			if !o.transient {
+				t.Errorf("attempt %d: %v is not transient, so no backoff follows", attempts, o.err)
+			}
+			cancel()
+		}}
+	r := request{method: http.MethodGet, path: "pki/cert/ca_chain", mount: "pki", what: "read the CA chain of mount pki"}
+	_, err = i.call(ctx, client, r, nil)
+	if attempts != 1 {
+		t.Errorf("%d attempts, want 1: the cancel must end the backoff, not the next attempt", attempts)
+	}
+	if !errors.Is(err, context.Canceled) || fault.KindOf(err) != fault.Interrupted {
+		t.Errorf("err = %v (kind %v), want one wrapping context.Canceled of kind interrupted", err, fault.KindOf(err))
 	}
 }
 

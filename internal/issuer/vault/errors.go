@@ -9,78 +9,48 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"strconv"
 	"strings"
 	"syscall"
-	"time"
 
 	"github.com/hashicorp/vault/api"
 
+	"github.com/escert/escert/internal/fault"
 	"github.com/escert/escert/internal/issuer"
 )
 
-// The kinds of failure the CLI tells apart (with errors.Is). Every error this package
-// returns for them is an *issuer.Error whose message says what to do; the sentinels only
-// classify.
+// The classes of failure callers tell apart with errors.Is, each of the fault kind
+// that decides the CLI's exit code. Every error this package returns for them is an
+// *issuer.Error whose message says what to do; the sentinels only classify.
 var (
 	// ErrSealed: Vault answered that it is sealed. Not retried: someone must unseal it.
-	ErrSealed = errors.New("vault is sealed")
-	// ErrPermissionDenied: the token's policies do not grant the path.
-	ErrPermissionDenied = errors.New("vault permission denied")
+	ErrSealed = fault.Sentinel(fault.Unavailable, "vault is sealed")
+	// ErrPermissionDenied: the token's policies do not grant the path. The fix is the
+	// credentials' grant, so it is a credentials fault.
+	ErrPermissionDenied = fault.Sentinel(fault.Credentials, "vault permission denied")
 	// ErrLogin: the credentials were refused (an invalid or expired token, a wrong
 	// AppRole role ID or secret ID) or could not be read.
-	ErrLogin = errors.New("vault login failed")
+	ErrLogin = fault.Sentinel(fault.Credentials, "vault login failed")
 	// ErrRoleRefused: the PKI role refused the request (a name, key or lifetime it does
 	// not allow), or the certificate it issued lacks what was asked for.
-	ErrRoleRefused = errors.New("vault role refused the certificate")
+	ErrRoleRefused = fault.Sentinel(fault.Refused, "vault role refused the certificate")
 	// ErrUnreachable: no answer from Vault (connection refused, DNS, reset, timeout),
 	// after the retries.
-	ErrUnreachable = errors.New("vault unreachable")
+	ErrUnreachable = fault.Sentinel(fault.Unavailable, "vault unreachable")
 	// ErrTLS: the TLS connection to Vault failed (an unknown CA, a wrong host name, a
-	// plain-HTTP server behind an https address).
-	ErrTLS = errors.New("vault TLS failure")
-	// ErrNeedsKey: Issue was called with only a public key; Vault's sign endpoint
-	// takes a CSR, which only the private key can sign.
-	ErrNeedsKey = errors.New("the Vault issuer needs the private key")
+	// plain-HTTP server behind an https address): the CA file or the address the
+	// operator gave is wrong.
+	ErrTLS = fault.Sentinel(fault.Input, "vault TLS failure")
 )
 
 // newError is issuer.Errorf: every error of this package for the sentinels above is
 // an *issuer.Error.
 var newError = issuer.Errorf
 
-// request describes one call to Vault, for the messages of its errors.
-type request struct {
-	method string // http.MethodGet or http.MethodPut
-	path   string // without /v1/
-	what   string // "sign the certificate of node-1", "read the CA of mount pki", ...
-	mount  string // the secrets engine or auth mount the path starts with
-	// role, when set, is the PKI role the request goes to, so a refusal can name
-	// the role setting to change.
-	role *Role
-	// login marks a login request: a 400 or 403 means the credentials were refused.
-	login bool
-}
-
-// capability is the ACL capability the request needs.
-func (r request) capability() string {
-	if r.method == http.MethodGet {
-		return "read"
-	}
-	return "update"
-}
-
-// outcome is a classified failed attempt.
-type outcome struct {
-	err        error
-	transient  bool          // worth another attempt
-	retryAfter time.Duration // the server's Retry-After, 0 when absent
-}
-
 // classify turns a failed attempt into an operator's error, and says whether it is
 // worth retrying. resp may be nil (no HTTP answer).
 func (i *Issuer) classify(ctx context.Context, r request, resp *api.Response, err error) outcome {
 	if ctx.Err() != nil {
-		return outcome{err: fmt.Errorf("%s at Vault %s: %w", r.what, i.addr, ctx.Err())}
+		return outcome{err: issuer.Stopped(ctx, fmt.Errorf("%s at Vault %s: %w", r.what, i.addr, ctx.Err()))}
 	}
 	var respErr *api.ResponseError
 	if errors.As(err, &respErr) {
@@ -216,22 +186,4 @@ func roleHint(role Role, msg string) string {
 		return ": raise max_ttl" + at + " (and the mount's max_lease_ttl), or ask for fewer days"
 	}
 	return ""
-}
-
-// retryAfter reads the Retry-After header: seconds or an HTTP date.
-func retryAfter(resp *api.Response) time.Duration {
-	if resp == nil || resp.Response == nil {
-		return 0
-	}
-	v := resp.Header.Get("Retry-After")
-	if v == "" {
-		return 0
-	}
-	if secs, err := strconv.Atoi(strings.TrimSpace(v)); err == nil && secs > 0 {
-		return time.Duration(secs) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		return max(0, time.Until(t))
-	}
-	return 0
 }

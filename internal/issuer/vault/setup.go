@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"github.com/hashicorp/vault/api"
+
+	"github.com/escert/escert/internal/issuer"
 )
 
 // SetupConfig describes the PKI layout `escert vault setup` creates for a team
@@ -27,6 +29,12 @@ type SetupConfig struct {
 // least-privilege policy a node needs (sign on its roles, nothing else) and what it
 // did. Each step is skipped when already done, so running it again is safe.
 func Setup(ctx context.Context, sc SetupConfig) (policy string, done []string, err error) {
+	defer func() {
+		// Ctrl-C mid-setup is an interruption, whichever step it stopped.
+		if err != nil && ctx.Err() != nil {
+			err = issuer.Stopped(ctx, err)
+		}
+	}()
 	client, err := newClient(sc.Vault.Addr, sc.Vault, 1)
 	if err != nil {
 		return "", nil, err

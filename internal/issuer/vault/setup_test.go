@@ -2,10 +2,12 @@ package vault
 
 import (
 	"context"
+	"crypto/rand"
 	"strings"
 	"testing"
 
 	"github.com/escert/escert/internal/fips"
+	"github.com/escert/escert/internal/issuer"
 	"github.com/escert/escert/internal/realtest"
 	"github.com/escert/escert/internal/spec"
 )
@@ -38,7 +40,7 @@ func TestSetupCreatesAPKIThatIssuesUnderTheNodePolicyAlone(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, c := range nodeCerts(t, "node1") {
-		if _, _, err := iss.IssueKey(context.Background(), c); err != nil {
+		if _, _, err := issuer.Obtain(context.Background(), iss, c, rand.Reader, fips.Policy{}, fips.DefaultKey); err != nil {
 			t.Errorf("%s certificate under the node policy: %v", c.Layer, err)
 		}
 	}
