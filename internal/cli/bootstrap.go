@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -191,9 +190,7 @@ func runBootstrap(ctx context.Context, e *env, stdout, stderr io.Writer, f *issu
 		fmt.Fprintln(stderr, "warning: "+w)
 	}
 	if asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(res.Manifest)
+		return printJSON(stdout, res.Manifest)
 	}
 	if !f.quiet {
 		printSummary(stdout, out, res.Manifest)

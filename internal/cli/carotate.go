@@ -257,7 +257,9 @@ the new fingerprint (printed by begin) before issue.`,
 			}
 			return iff.onNode(e, func(certs []rotate.NodeCert) error {
 				renewed, err := rotate.Issue(cmd.Context(), iff.configDir, certs, next, o)
-				report(cmd.OutOrStdout(), renewed, false)
+				if werr := report(cmd.OutOrStdout(), renewed, false); werr != nil && err == nil {
+					err = werr
+				}
 				if err == nil && len(renewed) == 0 {
 					fmt.Fprintln(cmd.ErrOrStderr(), "already issued from the new CA: nothing to do")
 				}

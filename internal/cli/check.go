@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"encoding/json"
 	"io/fs"
 
 	"github.com/spf13/cobra"
@@ -72,9 +71,7 @@ printed, in either output format.`,
 				return err
 			}
 			if output == "json" {
-				enc := json.NewEncoder(cmd.OutOrStdout())
-				enc.SetIndent("", "  ")
-				if err := enc.Encode(check.NewReport(findings)); err != nil {
+				if err := printJSON(cmd.OutOrStdout(), check.NewReport(findings)); err != nil {
 					return err
 				}
 			} else {

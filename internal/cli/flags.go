@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -203,4 +204,15 @@ func (o *outputFormat) Set(v string) error {
 func outputFlag(fs *pflag.FlagSet, o *outputFormat, usage string) {
 	*o = "text"
 	fs.VarP(o, "output", "o", usage)
+}
+
+// printJSON writes v as indented JSON: the one encoder every -o json uses, so that a
+// failed write (a closed pipe, a full disk) is an error, never a silent half document.
+func printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(v); err != nil {
+		return fmt.Errorf("writing the JSON output: %w", err)
+	}
+	return nil
 }

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"encoding/json"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -50,9 +49,7 @@ passwords in the bundle's elasticsearch.keystore, when that has no password.`,
 				reports = append(reports, r)
 			}
 			if output == "json" {
-				enc := json.NewEncoder(cmd.OutOrStdout())
-				enc.SetIndent("", "  ")
-				return enc.Encode(reports)
+				return printJSON(cmd.OutOrStdout(), reports)
 			}
 			for _, r := range reports {
 				inspect.Render(cmd.OutOrStdout(), r)

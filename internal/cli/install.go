@@ -24,6 +24,7 @@ func newInstallCmd(e *env) *cobra.Command {
 		esVersion                             string
 		dryRun, force, noAudit, enrollment    bool
 		fipsMode                              bool
+		output                                outputFormat
 	)
 	cmd := &cobra.Command{
 		Use:   "install --bundle DIR/nodes/<name> --es-config DIR",
@@ -128,26 +129,43 @@ or a prompt on a terminal; none is needed when the keystore has none.`,
 			for _, n := range plan.Notes {
 				fmt.Fprintln(stderr, "note: "+n)
 			}
-			if len(plan.Changes) == 0 {
-				fmt.Fprintf(stdout, "%s already matches %s: nothing to do\n", configDir, bundleDir)
-				return nil
-			}
-			if dryRun {
-				plan.Diff(stdout)
-				fmt.Fprintf(stderr, "dry run: %d file(s) would change; nothing was written\n", len(plan.Changes))
-				return nil
-			}
-			backup, err := plan.Apply(own)
-			if err != nil {
-				return fmt.Errorf("%w (backups of replaced files: %s; re-run the same command to finish)", err, backup)
-			}
+			result := installResult{ConfigDir: configDir, Bundle: bundleDir, DryRun: dryRun, Changes: []installChange{}}
 			for _, c := range plan.Changes {
-				fmt.Fprintf(stdout, "%s: %s\n", filepath.Join(configDir, c.Path), c.Reason)
+				result.Changes = append(result.Changes, installChange{Path: filepath.Join(configDir, c.Path), Reason: c.Reason})
 			}
-			if backup != "" {
-				fmt.Fprintf(stdout, "previous versions kept in %s\n", backup)
+			switch {
+			case len(plan.Changes) == 0:
+				if output == "text" {
+					fmt.Fprintf(stdout, "%s already matches %s: nothing to do\n", configDir, bundleDir)
+				}
+			case dryRun:
+				if output == "text" {
+					plan.Diff(stdout)
+				}
+				fmt.Fprintf(stderr, "dry run: %d file(s) would change; nothing was written\n", len(plan.Changes))
+			default:
+				// Ctrl-C while planning stops here, before the first write.
+				if err := cmd.Context().Err(); err != nil {
+					return fmt.Errorf("install stopped before writing anything: %w", err)
+				}
+				backup, err := plan.Apply(own)
+				if err != nil {
+					return fmt.Errorf("%w (backups of replaced files: %s; re-run the same command to finish)", err, backup)
+				}
+				result.Backup = backup
+				if output == "text" {
+					for _, c := range result.Changes {
+						fmt.Fprintf(stdout, "%s: %s\n", c.Path, c.Reason)
+					}
+					if backup != "" {
+						fmt.Fprintf(stdout, "previous versions kept in %s\n", backup)
+					}
+				}
+				fmt.Fprintln(stderr, "Elasticsearch reloads certificates by itself; restart the node for new keystore passwords and yml settings.")
 			}
-			fmt.Fprintln(stderr, "Elasticsearch reloads certificates by itself; restart the node for new keystore passwords and yml settings.")
+			if output == "json" {
+				return printJSON(stdout, result)
+			}
 			return nil
 		},
 	}
@@ -161,8 +179,23 @@ or a prompt on a terminal; none is needed when the keystore has none.`,
 	fl.BoolVar(&noAudit, "no-audit", false, "leave xpack.security.audit.enabled out of the block")
 	fl.BoolVar(&fipsMode, "fips", false, "FIPS 140 node: refuse PKCS#12 bundles and keystore passwords under 14 bytes (implied by a FIPS build)")
 	fl.StringVar(&esVersion, "es-version", "", "the node's Elasticsearch version, which picks the keystore format (default: found from the installation)")
+	outputFlag(fl, &output, "text, or json: the files changed (or that would change with --dry-run) and the backup directory")
 	fl.BoolVar(&enrollment, "enrollment", false, "set xpack.security.enrollment.enabled: true (enrollment tokens for new nodes and Kibana)")
 	return withExit(cmd, escertContract, fault.Input, fault.Locked, fault.Interrupted)
+}
+
+// installResult is what install did, for -o json.
+type installResult struct {
+	ConfigDir string          `json:"config_dir"`
+	Bundle    string          `json:"bundle"`
+	DryRun    bool            `json:"dry_run"`
+	Changes   []installChange `json:"changes"`
+	Backup    string          `json:"backup,omitempty"`
+}
+
+type installChange struct {
+	Path   string `json:"path"`
+	Reason string `json:"reason"`
 }
 
 // nodeKeystoreVersion is the keystore format of the node's Elasticsearch: from

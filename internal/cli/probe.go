@@ -4,7 +4,6 @@ import (
 	"crypto"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -110,9 +109,7 @@ client offers only approved protocols and suites, as a FIPS client of the cluste
 
 			results := probe.Probe(cmd.Context(), targets, opts)
 			if output == "json" {
-				enc := json.NewEncoder(cmd.OutOrStdout())
-				enc.SetIndent("", "  ")
-				if err := enc.Encode(results); err != nil {
+				if err := printJSON(cmd.OutOrStdout(), results); err != nil {
 					return err
 				}
 			} else {

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -142,9 +141,9 @@ default (--before), or once a fraction of its lifetime has passed (--at 2/3).`,
 				rows = append(rows, r)
 			}
 			if output == "json" {
-				enc := json.NewEncoder(cmd.OutOrStdout())
-				enc.SetIndent("", "  ")
-				enc.Encode(rows)
+				if err := printJSON(cmd.OutOrStdout(), rows); err != nil {
+					return err
+				}
 			} else {
 				tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 0, 2, ' ', 0)
 				for _, r := range rows {
@@ -246,7 +245,9 @@ renewed files). Replaced files are kept under <config>/escert-backups/<time>/.`,
 			renewed, backup, err := rotate.Renew(cmd.Context(), certs, rotate.Options{
 				ConfigDir: configDir, Issuer: iss, Policy: policy, Window: win, Force: force, Rand: e.rand, Now: e.now(),
 			})
-			report(cmd.OutOrStdout(), renewed, output == "json")
+			if werr := report(cmd.OutOrStdout(), renewed, output == "json"); werr != nil && err == nil {
+				err = werr
+			}
 			// A CA ending inside the window is reported after what could still be
 			// renewed (up to the CA's end) is in place and announced, so cron sees a
 			// failure while the node keeps every day its CA allows.
@@ -311,19 +312,17 @@ func renewError(err error) error {
 	return err
 }
 
-func report(w io.Writer, renewed []rotate.Renewed, asJSON bool) {
+func report(w io.Writer, renewed []rotate.Renewed, asJSON bool) error {
 	if asJSON {
 		if renewed == nil {
 			renewed = []rotate.Renewed{}
 		}
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		enc.Encode(renewed)
-		return
+		return printJSON(w, renewed)
 	}
 	for _, r := range renewed {
 		fmt.Fprintf(w, "renewed %s: %s, expires %s (was %s)\n", r.Layer, strings.Join(r.Files, ", "), r.NotAfter.Format(time.DateOnly), r.OldNotAfter.Format(time.DateOnly))
 	}
+	return nil
 }
 
 func runExec(ctx context.Context, command string, renewed []rotate.Renewed, stdout, stderr io.Writer) error {

@@ -98,11 +98,11 @@ func TestStepCAErrorsNameTheCauseAndWriteNothing(t *testing.T) {
 		want string
 	}{
 		{"unknown provisioner", in, []string{"--issuer", "step", "--ca-url", s.URL, "--root", s.RootFile, "--provisioner", "nobody", "--provisioner-password-file", s.PasswordFile}, ExitInput, `no provisioner "nobody"`},
-		{"wrong password", in, []string{"--issuer", "step", "--ca-url", s.URL, "--root", s.RootFile, "--provisioner", s.Provisioner, "--provisioner-password-file", wrongPassword}, ExitInput, "password does not decrypt"},
+		{"wrong password", in, []string{"--issuer", "step", "--ca-url", s.URL, "--root", s.RootFile, "--provisioner", s.Provisioner, "--provisioner-password-file", wrongPassword}, ExitCredentials, "password does not decrypt"},
 		{"root fingerprint mismatch", in, []string{"--issuer", "step", "--ca-url", s.URL, "--fingerprint", plain.Fingerprint, "--provisioner", s.Provisioner, "--provisioner-password-file", s.PasswordFile}, ExitInput, "fingerprint"},
-		{"root file of another CA", in, []string{"--issuer", "step", "--ca-url", s.URL, "--root", plain.RootFile, "--provisioner", s.Provisioner, "--provisioner-password-file", s.PasswordFile}, ExitFailed, "not from the root given"},
-		{"name refused by the provisioner policy", forbidden, stepFirst(s), ExitInput, "policy"},
-		{"provisioner without escert's template", in, stepFirst(plain), ExitInput, "escert step template"},
+		{"root file of another CA", in, []string{"--issuer", "step", "--ca-url", s.URL, "--root", plain.RootFile, "--provisioner", s.Provisioner, "--provisioner-password-file", s.PasswordFile}, ExitInput, "not from the root given"},
+		{"name refused by the provisioner policy", forbidden, stepFirst(s), ExitRefused, "policy"},
+		{"provisioner without escert's template", in, stepFirst(plain), ExitRefused, "escert step template"},
 		{"no provisioner for a first issuance", in, []string{"--issuer", "step", "--ca-url", s.URL, "--root", s.RootFile}, ExitUsage, "--provisioner"},
 		{"trust restrictions cannot be turned off", in, append(stepFirst(s), "--no-trust-restrictions"), ExitUsage, "trust restrictions"},
 		{"no root given", in, []string{"--issuer", "step", "--ca-url", s.URL, "--provisioner", s.Provisioner}, ExitUsage, "--root"},
@@ -121,7 +121,7 @@ func TestStepCAErrorsNameTheCauseAndWriteNothing(t *testing.T) {
 	}
 	s.Stop()
 	r := live(t, append([]string{"bootstrap", "--instances", in, "--out", filepath.Join(dir, "out"), "-q"}, stepFirst(s)...)...)
-	if r.code != ExitFailed || !strings.Contains(r.stderr, "cannot connect to step-ca") {
+	if r.code != ExitUnavailable || !strings.Contains(r.stderr, "cannot connect to step-ca") {
 		t.Errorf("stopped CA: exit %d, stderr %q", r.code, r.stderr)
 	}
 }

@@ -132,7 +132,7 @@ func TestVaultRenewAndFailures(t *testing.T) {
 	// A role that refuses a name: one line naming the role setting, nothing written.
 	bad := writeFile(t, dir, "bad.yml", "instances:\n  - name: node9\n    dns: [node9.example.org]\n")
 	r = escert(t, env, append([]string{"bootstrap", "--instances", bad, "--out", filepath.Join(dir, "bad"), "-q"}, vaultArgs("sign")...)...)
-	if r.code != ExitInput || !strings.Contains(r.stderr, "allowed_domains") {
+	if r.code != ExitRefused || !strings.Contains(r.stderr, "allowed_domains") {
 		t.Errorf("refused name: exit %d, stderr %q", r.code, r.stderr)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "bad")); err == nil {
@@ -141,12 +141,12 @@ func TestVaultRenewAndFailures(t *testing.T) {
 
 	v.Seal(t)
 	r = escert(t, env, append([]string{"bootstrap", "--instances", in, "--out", filepath.Join(dir, "sealed"), "-q"}, vaultArgs("sign")...)...)
-	if r.code != ExitFailed || !strings.Contains(r.stderr, "sealed") {
+	if r.code != ExitUnavailable || !strings.Contains(r.stderr, "sealed") {
 		t.Errorf("sealed Vault: exit %d, stderr %q", r.code, r.stderr)
 	}
 	v.Stop()
 	r = escert(t, env, append([]string{"bootstrap", "--instances", in, "--out", filepath.Join(dir, "stopped"), "-q"}, vaultArgs("sign")...)...)
-	if r.code != ExitFailed || !strings.Contains(r.stderr, "cannot connect to Vault") {
+	if r.code != ExitUnavailable || !strings.Contains(r.stderr, "cannot connect to Vault") {
 		t.Errorf("stopped Vault: exit %d, stderr %q", r.code, r.stderr)
 	}
 	for _, d := range []string{"sealed", "stopped"} {
@@ -182,8 +182,8 @@ func TestVaultNodePolicyWorksWithEveryLogin(t *testing.T) {
 		{"token file", addr, []string{"--vault-token-file", tokenFile}, ExitOK, ""},
 		{"AppRole", addr, []string{"--vault-approle-role-id", roleID, "--vault-approle-secret-id-file", secretFile}, ExitOK, ""},
 		{"Vault Agent sink", addr, []string{"--vault-agent-sink", sink}, ExitOK, ""},
-		{"AppRole with a wrong secret_id", addr, []string{"--vault-approle-role-id", roleID, "--vault-approle-secret-id-file", wrongSecret}, ExitInput, "AppRole"},
-		{"no credentials", addr, nil, ExitInput, "VAULT_TOKEN"},
+		{"AppRole with a wrong secret_id", addr, []string{"--vault-approle-role-id", roleID, "--vault-approle-secret-id-file", wrongSecret}, ExitCredentials, "AppRole"},
+		{"no credentials", addr, nil, ExitCredentials, "VAULT_TOKEN"},
 	}
 	for i, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -237,8 +237,8 @@ func TestVaultStoppedMidBootstrapWritesNothing(t *testing.T) {
 	}
 	v.Stop()
 	r := <-done
-	if r.code != ExitFailed || !strings.Contains(r.stderr, "cannot connect to Vault") || strings.Count(strings.TrimSpace(r.stderr), "\n") > 0 {
-		t.Errorf("exit %d, want %d and one line naming the cause: %q", r.code, ExitFailed, r.stderr)
+	if r.code != ExitUnavailable || !strings.Contains(r.stderr, "cannot connect to Vault") || strings.Count(strings.TrimSpace(r.stderr), "\n") > 0 {
+		t.Errorf("exit %d, want %d and one line naming the cause: %q", r.code, ExitUnavailable, r.stderr)
 	}
 	if got := listTree(t, dir); !slices.Equal(got, []string{"instances.yml"}) {
 		t.Errorf("a failed bootstrap left files behind: %v", got)

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"encoding/json"
 	"fmt"
 	"runtime"
 
@@ -28,9 +27,7 @@ func newVersionCmd() *cobra.Command {
 				KeystoreFormats []int     `json:"keystore_formats"`
 			}{Version, runtime.Version(), fips.Current(), eskeystore.Formats()}
 			if output == "json" {
-				enc := json.NewEncoder(cmd.OutOrStdout())
-				enc.SetIndent("", "  ")
-				return enc.Encode(info)
+				return printJSON(cmd.OutOrStdout(), info)
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "escert %s\ngo %s\ncrypto %s\nkeystore formats %d to %d\n", info.Version, info.Go, info.Crypto,
 				info.KeystoreFormats[0], info.KeystoreFormats[len(info.KeystoreFormats)-1])

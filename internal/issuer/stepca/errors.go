@@ -35,8 +35,11 @@ var (
 	ErrExpired = fault.Sentinel(fault.Input, "the certificate has expired")
 	// ErrNoProvisioner: first issuance needs a provisioner; only renewal works without.
 	ErrNoProvisioner = fault.Sentinel(fault.Usage, "no provisioner given")
-	// ErrUnreachable: no answer from the CA, or a TLS failure reaching it.
+	// ErrUnreachable: no answer from the CA: retry later.
 	ErrUnreachable = fault.Sentinel(fault.Unavailable, "step-ca unreachable")
+	// ErrTLS: the CA answered with a certificate for another host name, or not in TLS:
+	// --ca-url is wrong, and retrying cannot help.
+	ErrTLS = fault.Sentinel(fault.Input, "step-ca TLS failure")
 )
 
 // newError is issuer.Errorf: every error of this package for the sentinels above is
@@ -56,11 +59,11 @@ func transportError(ctx context.Context, base, what string, err error) error {
 	var recordHeader tls.RecordHeaderError
 	switch {
 	case errors.As(err, &unknown):
-		return newError(ErrUnreachable, err, "%s: %s's TLS certificate is not from the root given (--root or --fingerprint): is this the right CA?", what, base)
+		return newError(ErrFingerprint, err, "%s: %s's TLS certificate is not from the root given (--root or --fingerprint): is this the right CA?", what, base)
 	case errors.As(err, &hostname):
-		return newError(ErrUnreachable, err, "%s: %s's TLS certificate does not cover that host name: use the address in the CA's dnsNames", what, base)
+		return newError(ErrTLS, err, "%s: %s's TLS certificate does not cover that host name: use the address in the CA's dnsNames", what, base)
 	case errors.As(err, &recordHeader):
-		return newError(ErrUnreachable, err, "%s: %s does not speak TLS: step-ca's URL starts with https://", what, base)
+		return newError(ErrTLS, err, "%s: %s does not speak TLS: step-ca's URL starts with https://", what, base)
 	case ctx.Err() != nil:
 		// Stopped here (Ctrl-C, or the caller's deadline), not turned away by the CA.
 		return issuer.Stopped(ctx, fmt.Errorf("%s: %w", what, ctx.Err()))

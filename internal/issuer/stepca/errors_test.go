@@ -63,6 +63,7 @@ func TestSentinelsCarryTheirFaultKind(t *testing.T) {
 		{Sentinel: ErrExpired, Kind: fault.Input},
 		{Sentinel: ErrNoProvisioner, Kind: fault.Usage},
 		{Sentinel: ErrUnreachable, Kind: fault.Unavailable},
+		{Sentinel: ErrTLS, Kind: fault.Input},
 	})
 }
 

@@ -98,7 +98,7 @@ type Issuer struct {
 func New(ctx context.Context, cfg Config) (*Issuer, error) {
 	u, err := url.Parse(cfg.URL)
 	if err != nil || u.Scheme != "https" || u.Host == "" {
-		return nil, fmt.Errorf("--ca-url %q: give step-ca's address as https://host:port", cfg.URL)
+		return nil, fault.New(fault.Input, "--ca-url %q: give step-ca's address as https://host:port", cfg.URL)
 	}
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = 30 * time.Second
