@@ -65,6 +65,10 @@ test-boring:
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+	@# escert is for Unix: it builds for the Unix systems it claims, and refuses others in one line.
+	GOOS=darwin $(GO) build -o /dev/null ./cmd/escert
+	GOOS=freebsd $(GO) build -o /dev/null ./cmd/escert
+	@if GOOS=windows $(GO) build -o /dev/null ./cmd/escert 2>&1 | grep -q 'Unix systems only'; then :; else echo "GOOS=windows must stop with 'Unix systems only'"; exit 1; fi
 
 # A demo bootstrap of three nodes and Kibana from testdata/instances.yml; no server needed.
 # The previous demo is removed first, not kept as a backup: --force would leave a

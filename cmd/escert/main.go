@@ -1,3 +1,5 @@
+//go:build unix
+
 // Command escert secures a self-managed Elasticsearch cluster. See `escert --help`.
 package main
 

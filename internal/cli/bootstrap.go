@@ -45,10 +45,10 @@ instances file (elasticsearch-certutil's format works unchanged):
 
   DIR/ca/transport-ca.crt, .key    the private transport CA (nodes only)
   DIR/ca/http-ca.crt, .key         the HTTP CA that clients trust
-  DIR/nodes/<filename>/            copy into the node's config directory:
+  DIR/nodes/<filename>/            a node's bundle, for escert install --bundle:
       certs/transport.p12, certs/http.p12, certs/*-ca.crt, certs/transport-trust.yml,
       elasticsearch.keystore (p12 passwords, bootstrap.password, keystore.seed),
-      elasticsearch.yml (the settings block to merge)
+      elasticsearch.yml (the settings block install merges)
   DIR/clients/http-ca.crt, http-ca.sha256, DIR/clients/<filename>/ for non-node instances
   DIR/elastic-bootstrap-password   the elastic user's initial password (mode 0600)
   DIR/manifest.json                what was made; never a secret
@@ -254,7 +254,7 @@ func printSummary(w io.Writer, out string, m bundle.Manifest) {
 	if slices.Contains(m.Files, "clients/kibana.yml") {
 		fmt.Fprintf(w, "Client settings (kibana.yml, Beats and Logstash outputs, curl.sh) are in %s.\n", filepath.Join(out, "clients"))
 	}
-	fmt.Fprintf(w, "Next: copy %s/nodes/<name>/ into each node's config directory and merge its elasticsearch.yml block.\n", out)
+	fmt.Fprintf(w, "Next: on each node, escert install --bundle %s/nodes/<name> --es-config /etc/elasticsearch (add --dry-run to see the changes first).\n", out)
 }
 
 // progress writes human progress to stderr: lines, and a bar on a terminal.
