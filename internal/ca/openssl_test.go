@@ -10,25 +10,15 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/escert/escert/internal/realtest"
 )
 
 // These tests ask OpenSSL, the strictest common verifier, about escert's output. When
 // openssl is missing they skip, unless ESCERT_REQUIRE_TOOLS=1 (as in CI) makes the
 // missing tool a failure, so a green run cannot come from skipping everything.
 
-func requireOpenSSL(t *testing.T) string {
-	t.Helper()
-	path, err := exec.LookPath("openssl")
-	if err == nil {
-		return path
-	}
-	msg := fmt.Sprintf("openssl not found (Debian package openssl): %v", err)
-	if os.Getenv("ESCERT_REQUIRE_TOOLS") == "1" {
-		t.Fatalf("%s; ESCERT_REQUIRE_TOOLS=1 forbids skipping", msg)
-	}
-	t.Skip(msg)
-	return ""
-}
+func requireOpenSSL(t *testing.T) string { return realtest.Require(t, "openssl") }
 
 // openssl runs openssl with args and returns its combined output and error.
 func openssl(t *testing.T, args ...string) (string, error) {

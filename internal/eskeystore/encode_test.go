@@ -4,17 +4,15 @@ import (
 	"bytes"
 	"crypto/fips140"
 	"encoding/binary"
-	"flag"
 	"fmt"
 	"hash/crc32"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
-)
 
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/golden")
+	"github.com/escert/escert/internal/golden"
+)
 
 // goldenSettings are the settings of every golden keystore, besides keystore.seed.
 var goldenSettings = map[string]string{
@@ -69,20 +67,9 @@ func TestEncodeMatchesGoldenFiles(t *testing.T) {
 					t.Fatal(err)
 				}
 				path := filepath.Join("testdata", "golden", fmt.Sprintf("v%d-%s.keystore", version, pc.name))
-				if *update {
-					if err := os.WriteFile(path, got, 0o644); err != nil {
-						t.Fatal(err)
-					}
-				}
-				want, err := os.ReadFile(path)
-				if err != nil {
-					t.Fatalf("%v (run go test -update to create it)", err)
-				}
-				if !bytes.Equal(got, want) {
-					t.Errorf("Encode output differs from %s (run go test -update if the change is intended)", path)
-				}
+				golden.Check(t, path, got)
 				// The golden file must also decode to what was encoded.
-				k, err := Decode(want, pc.password)
+				k, err := Decode(got, pc.password)
 				if err != nil {
 					t.Fatalf("Decode(%s): %v", path, err)
 				}

@@ -5,7 +5,6 @@ import (
 	"crypto/fips140"
 	"encoding/json"
 	"errors"
-	"flag"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,10 +12,9 @@ import (
 	"time"
 
 	"github.com/escert/escert/internal/eskeystore"
+	"github.com/escert/escert/internal/golden"
 	"github.com/escert/escert/internal/p12"
 )
-
-var update = flag.Bool("update", false, "rewrite testdata/*.golden")
 
 // The fixtures were made once with openssl 3 (see the test names); a fixed clock keeps
 // "days left" stable.
@@ -71,13 +69,7 @@ func TestFileRendersEachKindLikeTheGolden(t *testing.T) {
 			Render(&text, r)
 			js, _ := json.MarshalIndent(r, "", "  ")
 			got := append(text.Bytes(), append(js, '\n')...)
-			golden := filepath.Join("testdata", tc.file+".golden")
-			if *update {
-				os.WriteFile(golden, got, 0o644)
-			}
-			if want := fixture(t, tc.file+".golden"); !bytes.Equal(got, want) {
-				t.Errorf("output differs from %s (go test -update):\n%s", golden, got)
-			}
+			golden.Check(t, filepath.Join("testdata", tc.file+".golden"), got)
 		})
 	}
 }

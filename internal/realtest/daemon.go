@@ -26,7 +26,7 @@ var (
 
 type javaDaemon struct {
 	stdin  io.WriteCloser
-	stderr *syncBuffer
+	stderr *lockedBuffer
 
 	mu      sync.Mutex
 	next    uint64
@@ -67,7 +67,7 @@ func runningDaemon(java, classDir string) (*javaDaemon, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &javaDaemon{stdin: stdin, stderr: &syncBuffer{}, pending: map[string]chan result{}}
+	d := &javaDaemon{stdin: stdin, stderr: &lockedBuffer{}, pending: map[string]chan result{}}
 	cmd.Stderr = d.stderr
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start java TLSPeer daemon: %w", err)

@@ -52,11 +52,7 @@ func RequireElasticsearch(t testing.TB, version string) *Distribution {
 	t.Helper()
 	home := filepath.Join(esCacheDir(), "elasticsearch-"+version)
 	if _, err := os.Stat(filepath.Join(home, ".escert-complete")); err != nil {
-		msg := fmt.Sprintf("realtest: no Elasticsearch %s in %s (fetch it with scripts/fetch-elasticsearch %s)", version, esCacheDir(), version)
-		if os.Getenv("ESCERT_REQUIRE_TOOLS") == "1" {
-			t.Fatalf("%s; ESCERT_REQUIRE_TOOLS=1 forbids skipping", msg)
-		}
-		t.Skip(msg)
+		Missing(t, fmt.Sprintf("realtest: no Elasticsearch %s in %s (fetch it with scripts/fetch-elasticsearch %s)", version, esCacheDir(), version))
 	}
 	java, err := javaHomeFor(version)
 	if err != nil {

@@ -388,7 +388,7 @@ func startJSSEServer(t testing.TB, cfg JSSEConfig) (*JSSEServer, error) {
 		t.Fatalf("realtest: %v", err)
 	}
 	out := newServerOutput()
-	stderr := &syncBuffer{}
+	stderr := &lockedBuffer{}
 	cmd.Stdout = out
 	cmd.Stderr = stderr
 	cmd.WaitDelay = 5 * time.Second
@@ -557,23 +557,4 @@ func (w *serverOutput) line(line string) {
 	}
 	close(w.changed)
 	w.changed = make(chan struct{})
-}
-
-// syncBuffer is a bytes buffer safe for the exec copier and a reading test.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf []byte
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.buf = append(b.buf, p...)
-	return len(p), nil
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return string(b.buf)
 }

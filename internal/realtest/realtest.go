@@ -77,9 +77,10 @@ var toolPackages = map[string]string{
 	"openssl": "openssl",
 	"node":    "nodejs",
 	"python3": "python3",
+	"curl":    "curl",
 }
 
-// Require returns the path of tool (java, javac, keytool, openssl, node or python3). When
+// Require returns the path of tool (java, javac, keytool, openssl, node, python3 or curl). When
 // the tool is not on PATH it skips the test with a message naming the Debian package to
 // install, or fails the test when ESCERT_REQUIRE_TOOLS=1, so CI cannot go green by
 // skipping everything.
@@ -93,13 +94,21 @@ func Require(t testing.TB, tool string) string {
 	if err == nil {
 		return path
 	}
-	msg := fmt.Sprintf("realtest: %s not found in PATH (install the Debian package %s)", tool, pkg)
+	Missing(t, fmt.Sprintf("realtest: %s not found in PATH (install the Debian package %s)", tool, pkg))
+	return ""
+}
+
+// Missing is what a test does when something it runs against is not here: it skips
+// with msg, which says how to get it, or fails when ESCERT_REQUIRE_TOOLS=1 (as in CI),
+// so a green run cannot come from skipping everything. Every "tool or server missing"
+// decision goes through it.
+func Missing(t testing.TB, msg string) {
+	t.Helper()
 	if os.Getenv("ESCERT_REQUIRE_TOOLS") == "1" {
 		t.Fatalf("%s; ESCERT_REQUIRE_TOOLS=1 forbids skipping", msg)
-		return ""
+		return
 	}
 	t.Skip(msg)
-	return ""
 }
 
 // result is what a finished subprocess left behind.

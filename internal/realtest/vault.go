@@ -48,12 +48,7 @@ func requireServer(t testing.TB, what, envVar, cacheDir, prefix, script string) 
 	if bin := newestCached(cacheDir, prefix); bin != "" {
 		return bin
 	}
-	msg := fmt.Sprintf("realtest: no %s (build one with %s, or set %s)", what, script, envVar)
-	if os.Getenv("ESCERT_REQUIRE_TOOLS") == "1" {
-		t.Fatalf("%s; ESCERT_REQUIRE_TOOLS=1 forbids skipping", msg)
-		return ""
-	}
-	t.Skip(msg)
+	Missing(t, fmt.Sprintf("realtest: no %s (build one with %s, or set %s)", what, script, envVar))
 	return ""
 }
 

@@ -3,22 +3,20 @@ package spec
 import (
 	"bytes"
 	"errors"
-	"flag"
 	"fmt"
 	"net"
-	"os"
 	"path/filepath"
 	"reflect"
 
-	"github.com/escert/escert/internal/fault"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/escert/escert/internal/fault"
+	"github.com/escert/escert/internal/golden"
+
 	"github.com/escert/escert/internal/ca"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 
 // ips parses IP literals for expected values.
 func ips(s ...string) []net.IP {
@@ -664,15 +662,15 @@ func TestParseInstancesCapsTheNamesOfOneCertificate(t *testing.T) {
 
 func TestParseInstancesRefusesInvalidFiles(t *testing.T) {
 	t.Parallel()
-	var golden bytes.Buffer
+	var report bytes.Buffer
 	for _, tt := range invalidFiles {
 		_, err := ParseInstances("instances.yml", []byte(tt.yaml))
 		if err == nil {
 			t.Errorf("%s: ParseInstances accepted\n%s", tt.name, tt.yaml)
-			fmt.Fprintf(&golden, "%s: <accepted>\n", tt.name)
+			fmt.Fprintf(&report, "%s: <accepted>\n", tt.name)
 			continue
 		}
-		fmt.Fprintf(&golden, "%s: %s\n", tt.name, err)
+		fmt.Fprintf(&report, "%s: %s\n", tt.name, err)
 		var ie *fault.InputError
 		if !errors.As(err, &ie) {
 			t.Errorf("%s: error %T %q is not an *fault.InputError", tt.name, err, err)
@@ -689,40 +687,7 @@ func TestParseInstancesRefusesInvalidFiles(t *testing.T) {
 			t.Errorf("%s: error %q is not one line starting with the file name", tt.name, msg)
 		}
 	}
-	compareGolden(t, filepath.Join("testdata", "errors.golden"), golden.Bytes())
-}
-
-func compareGolden(t *testing.T, path string, got []byte) {
-	t.Helper()
-	if *update {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		gotLines, wantLines := strings.Split(string(got), "\n"), strings.Split(string(want), "\n")
-		for i := 0; i < max(len(gotLines), len(wantLines)); i++ {
-			var g, w string
-			if i < len(gotLines) {
-				g = gotLines[i]
-			}
-			if i < len(wantLines) {
-				w = wantLines[i]
-			}
-			if g != w {
-				t.Errorf("%s line %d:\n got: %s\nwant: %s", path, i+1, g, w)
-			}
-		}
-		t.Errorf("output differs from %s (run go test -update if the change is intended)", path)
-	}
+	golden.Check(t, filepath.Join("testdata", "errors.golden"), report.Bytes())
 }
 
 func TestParseInstancesRecordsTheLineOfEachInstance(t *testing.T) {
