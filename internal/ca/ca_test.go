@@ -26,6 +26,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/escert/escert/internal/fault"
 	"github.com/escert/escert/internal/fips"
 )
 
@@ -453,9 +454,9 @@ func TestSignRefusesALeafThatOutlivesItsCA(t *testing.T) {
 	leaf := nodeLeaf()
 	leaf.NotAfter = caNotAfter.AddDate(0, 0, 1)
 	_, err := a.Sign(testRand(2), policy, leaf, pub)
-	want := `certificate would expire 2035-03-02, after its CA "escert test CA p256-ca" (2035-03-01): issue it for fewer days or renew the CA`
-	if err == nil || err.Error() != want {
-		t.Errorf("Sign = %v, want %q", err, want)
+	want := `certificate would expire 2035-03-02, after its CA "escert test CA p256-ca" (2035-03-01): issue it for fewer days (--days), or rotate the CA first (escert ca rotate)`
+	if err == nil || err.Error() != want || fault.KindOf(err) != fault.Input {
+		t.Errorf("Sign = %v (%v), want bad input %q", err, fault.KindOf(err), want)
 	}
 	// Dates are printed in UTC whatever the caller's zone.
 	leaf.NotAfter = caNotAfter.Add(time.Hour).In(time.FixedZone("UTC-11", -11*3600))
@@ -707,7 +708,7 @@ func TestSignRefusesALeafThatOutlivesTheRootAboveAnIntermediate(t *testing.T) {
 	leaf := nodeLeaf()
 	leaf.NotAfter = now.AddDate(1, 0, 1)
 	_, err = intermediate.Sign(testRand(2), policy, leaf, testKey(t, "p256").Public())
-	want := `certificate would expire 2026-03-02, after its CA "short root" (2026-03-01): issue it for fewer days or renew the CA`
+	want := `certificate would expire 2026-03-02, after its CA "short root" (2026-03-01): issue it for fewer days (--days), or rotate the CA first (escert ca rotate)`
 	if err == nil || err.Error() != want {
 		t.Errorf("Sign = %v, want %q", err, want)
 	}

@@ -16,6 +16,7 @@ import (
 	"net"
 	"time"
 
+	"github.com/escert/escert/internal/fault"
 	"github.com/escert/escert/internal/fips"
 )
 
@@ -104,7 +105,7 @@ func (a *Authority) Sign(rand io.Reader, policy fips.Policy, leaf Leaf, pub cryp
 	// Not past any certificate of the chain: a verifier checks every one.
 	for _, c := range a.Chain() {
 		if leaf.NotAfter.After(c.NotAfter) {
-			return nil, fmt.Errorf("certificate would expire %s, after its CA %q (%s): issue it for fewer days or renew the CA",
+			return nil, fault.New(fault.Input, "certificate would expire %s, after its CA %q (%s): issue it for fewer days (--days), or rotate the CA first (escert ca rotate)",
 				leaf.NotAfter.UTC().Format(time.DateOnly), c.Subject.CommonName, c.NotAfter.UTC().Format(time.DateOnly))
 		}
 	}
