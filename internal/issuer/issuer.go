@@ -156,6 +156,11 @@ type Renewer interface {
 // generated here, of type key under policy; a key the backend makes itself must pass
 // the policy too.
 func Obtain(ctx context.Context, iss Issuer, c spec.Certificate, rand io.Reader, policy fips.Policy, key fips.KeySpec) (crypto.Signer, []*x509.Certificate, error) {
+	// Ctrl-C stops a bootstrap or renewal between certificates, whatever the backend,
+	// before anything of the run is written.
+	if ctx.Err() != nil {
+		return nil, nil, Stopped(ctx, fmt.Errorf("before issuing the %s certificate of %s", c.Layer, c.Instance))
+	}
 	k, chain, err := iss.Certify(ctx, c, func() (crypto.Signer, error) { return ca.GenerateKey(rand, policy, key) })
 	if err != nil {
 		return nil, nil, err
