@@ -63,6 +63,19 @@ func documentedCodes(t *testing.T, path []string) map[int]string {
 	return codes
 }
 
+// assertDocumented fails t unless code is one the help of the command args run
+// documents: every answer a test sees must be in the command's EXIT CODES.
+func assertDocumented(t *testing.T, args []string, code int) {
+	t.Helper()
+	path := commandPath(args)
+	if path == nil {
+		return // an unknown command: the root's usage error
+	}
+	if _, ok := documentedCodes(t, path)[code]; !ok {
+		t.Errorf("escert %s exits %d, which its --help does not document", strings.Join(path, " "), code)
+	}
+}
+
 func TestEveryKindHasItsOwnEscertCode(t *testing.T) {
 	seen := map[int]fault.Kind{}
 	for _, k := range fault.Kinds() {

@@ -158,6 +158,7 @@ func TestMalformedInputGetsOneLineItsExitCodeAndChangesNothing(t *testing.T) {
 			if r.code != tc.code || len(lines) != 1 || !strings.Contains(lines[0], strings.ReplaceAll(ws.expand(tc.want), "{case}", caseDir)) {
 				t.Errorf("escert %s\nexit %d, stderr:\n%s\nwant exit %d and one line containing %q", strings.Join(args, " "), r.code, r.stderr, tc.code, ws.expand(tc.want))
 			}
+			assertDocumented(t, args, r.code)
 			// The lock every writer shares is created on first use and stays: deleting a
 			// lock file another run may be waiting on would break the lock.
 			if changes := treestate.Changes(before, treestate.Of(t, ws.dir, install.LockFile)); len(changes) > 0 {

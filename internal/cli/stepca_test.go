@@ -114,6 +114,7 @@ func TestStepCAErrorsNameTheCauseAndWriteNothing(t *testing.T) {
 			if r.code != c.code || !strings.Contains(r.stderr, c.want) || strings.Count(strings.TrimSpace(r.stderr), "\n") > 0 {
 				t.Errorf("exit %d, want %d and one line with %q: %q", r.code, c.code, c.want, r.stderr)
 			}
+			assertDocumented(t, []string{"bootstrap"}, r.code)
 			if _, err := os.Stat(out); err == nil {
 				t.Error("a refused bootstrap wrote files")
 			}

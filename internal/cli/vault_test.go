@@ -194,6 +194,7 @@ func TestVaultNodePolicyWorksWithEveryLogin(t *testing.T) {
 			if r.code != c.code || !strings.Contains(r.stderr, c.want) {
 				t.Fatalf("exit %d, want %d with %q: %s", r.code, c.code, c.want, r.stderr)
 			}
+			assertDocumented(t, args, r.code)
 			for _, secret := range []string{secretID, v.Token} {
 				if strings.Contains(r.stdout+r.stderr, secret) {
 					t.Error("a secret reached the output")
