@@ -20,6 +20,8 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/escert/escert/internal/eskeystore"
+	"github.com/escert/escert/internal/expiry"
+	"github.com/escert/escert/internal/fault"
 	"github.com/escert/escert/internal/fips"
 	"github.com/escert/escert/internal/infile"
 	"github.com/escert/escert/internal/install"
@@ -35,22 +37,22 @@ func (w *windowFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&w.at, "at", "", "renew once this fraction of the lifetime has passed (e.g. 2/3); replaces --before")
 }
 
-func (w *windowFlags) window(fs *pflag.FlagSet) (rotate.Window, error) {
+func (w *windowFlags) window(fs *pflag.FlagSet) (expiry.Window, error) {
 	if w.at != "" {
 		if fs.Changed("before") {
-			return rotate.Window{}, usageError{errors.New("--before and --at conflict: give one")}
+			return expiry.Window{}, usageError{errors.New("--before and --at conflict: give one")}
 		}
-		f, err := rotate.ParseFraction(w.at)
+		f, err := expiry.ParseFraction(w.at)
 		if err != nil {
-			return rotate.Window{}, usageError{fmt.Errorf("--at: %w", err)}
+			return expiry.Window{}, usageError{fmt.Errorf("--at: %w", err)}
 		}
-		return rotate.Window{Fraction: f}, nil
+		return expiry.Window{Fraction: f}, nil
 	}
-	d, err := rotate.ParseBefore(w.before)
+	d, err := expiry.ParseBefore(w.before)
 	if err != nil {
-		return rotate.Window{}, usageError{fmt.Errorf("--before: %w", err)}
+		return expiry.Window{}, usageError{fmt.Errorf("--before: %w", err)}
 	}
-	return rotate.Window{Before: d}, nil
+	return expiry.Window{Before: d}, nil
 }
 
 // discover loads the node's certificates, asking for the keystore password as needed.
@@ -317,7 +319,7 @@ EXIT CODES
 }
 
 func renewError(err error) error {
-	var in *rotate.InputError
+	var in *fault.InputError
 	var pending *rotate.PendingError
 	if errors.As(err, &in) || errors.As(err, &pending) || errors.Is(err, rotate.ErrCATooShort) || errors.Is(err, rotate.ErrMissing) ||
 		errors.Is(err, rotate.ErrNotRotating) || errors.Is(err, eskeystore.ErrWrongPassword) {
