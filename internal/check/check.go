@@ -10,20 +10,19 @@
 package check
 
 import (
-	"crypto/x509"
 	"errors"
-	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
-	"strings"
 	"time"
 
-	"github.com/escert/escert/internal/ca"
 	"github.com/escert/escert/internal/esconfig"
 	"github.com/escert/escert/internal/eskeystore"
+	"github.com/escert/escert/internal/expiry"
+	"github.com/escert/escert/internal/fault"
 	"github.com/escert/escert/internal/infile"
+	"github.com/escert/escert/internal/nodetls"
 )
 
 // Severity grades a finding.
@@ -92,25 +91,25 @@ const (
 func Node(dir string, password PasswordFunc, now time.Time, opts Options) ([]Finding, error) {
 	info, err := os.Stat(dir)
 	if err != nil {
-		return nil, fmt.Errorf("config directory %s: %w", dir, pathErr(err))
+		return nil, unusable("config directory %s: %w", dir, pathErr(err))
 	}
 	if !info.IsDir() {
-		return nil, fmt.Errorf("config directory %s: not a directory", dir)
+		return nil, unusable("config directory %s: not a directory", dir)
 	}
 	ymlPath := filepath.Join(dir, ymlName)
 	data, err := infile.Read(ymlPath, infile.Settings)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", ymlPath, pathErr(err))
+		return nil, unusable("%s: %w", ymlPath, pathErr(err))
 	}
 	settings, err := esconfig.Parse(data)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", ymlPath, err)
+		return nil, unusable("%s: %w", ymlPath, err)
 	}
 	c := &checker{
 		dir:      dir,
 		settings: settings,
 		now:      now,
-		warn:     time.Duration(opts.WarnDays) * 24 * time.Hour,
+		warn:     expiry.Days(opts.WarnDays),
 		seen:     map[string]bool{},
 		certSeen: map[string]bool{},
 		refs:     map[string]bool{},
@@ -119,6 +118,7 @@ func Node(dir string, password PasswordFunc, now time.Time, opts Options) ([]Fin
 	if err := c.openKeystore(password); err != nil {
 		return nil, err
 	}
+	c.node = nodetls.Read(dir, settings, c.keystore)
 	procs, _ := elasticsearchProcesses(opts.Proc)
 
 	c.checkSecurity()
@@ -126,8 +126,8 @@ func Node(dir string, password PasswordFunc, now time.Time, opts Options) ([]Fin
 	c.checkVerification()
 	c.checkPlaintextSecrets()
 	c.checkAudit()
-	for _, prefix := range tlsPrefixes(settings) {
-		c.checkTLS(prefix)
+	for _, l := range c.tlsConfigs() {
+		c.checkTLS(l)
 	}
 	c.checkKeystoreNeeded()
 	c.checkProcesses(procs)
@@ -159,8 +159,9 @@ type checker struct {
 	dir      string
 	settings esconfig.Settings
 	now      time.Time
-	warn     time.Duration
+	warn     expiry.Window        // --warn-days
 	keystore *eskeystore.Keystore // nil when there is none
+	node     nodetls.Node         // the TLS the settings configure
 	findings []Finding
 	seen     map[string]bool // findings already reported (ID, file, message)
 	certSeen map[string]bool // certificates already checked for expiry, by fingerprint
@@ -200,15 +201,6 @@ func (c *checker) display(path string) string {
 	return path
 }
 
-// resolve makes a path from a setting absolute: relative paths start at the config
-// directory, as in Elasticsearch.
-func (c *checker) resolve(p string) string {
-	if filepath.IsAbs(p) {
-		return filepath.Clean(p)
-	}
-	return filepath.Join(c.dir, p)
-}
-
 // openKeystore decrypts elasticsearch.keystore when there is one.
 func (c *checker) openKeystore(password PasswordFunc) error {
 	path := filepath.Join(c.dir, keystoreName)
@@ -217,7 +209,7 @@ func (c *checker) openKeystore(password PasswordFunc) error {
 		return nil
 	}
 	if err != nil {
-		return fmt.Errorf("%s: %w", path, pathErr(err))
+		return unusable("%s: %w", path, pathErr(err))
 	}
 	var pw []byte
 	if password != nil {
@@ -227,75 +219,14 @@ func (c *checker) openKeystore(password PasswordFunc) error {
 	}
 	ks, err := eskeystore.Decode(data, pw)
 	if err != nil {
-		return fmt.Errorf("%s: %w", path, err)
+		return unusable("%s: %w", path, err)
 	}
 	c.keystore = ks
 	return nil
 }
 
-// secret returns a secure setting from the keystore.
-func (c *checker) secret(name string) ([]byte, bool) {
-	if c.keystore == nil {
-		return nil, false
-	}
-	v, ok := c.keystore.Get(name)
-	return v, ok && len(v) > 0
-}
-
-// read reads a file a setting names, expected to hold kind. A missing file is a
-// finding; a file this process may not read makes the check unusable, since nothing
-// could be said about it.
-func (c *checker) read(path, setting string, kind infile.Kind) ([]byte, bool) {
-	data, err := infile.Read(path, kind)
-	switch {
-	case err == nil:
-		return data, true
-	case errors.Is(err, fs.ErrNotExist):
-		c.add(Problem, "file-missing", c.display(path), 0, setting,
-			fmt.Sprintf("%s names %s, which does not exist: Elasticsearch will not start", setting, c.display(path)),
-			"put the file in place or correct the path (a relative path starts at the config directory)")
-	case errors.Is(err, fs.ErrPermission):
-		if c.fatal == nil {
-			c.fatal = fmt.Errorf("%s: %w: run escert check as root or as the user Elasticsearch runs as", path, pathErr(err))
-		}
-	default:
-		c.add(Problem, "file-unparsable", c.display(path), 0, setting,
-			fmt.Sprintf("%s cannot be read: %v", c.display(path), pathErr(err)),
-			"point "+setting+" at a regular file")
-	}
-	return nil, false
-}
-
-// noteCerts checks certificates' dates, once per certificate.
-func (c *checker) noteCerts(file, setting string, certs ...*x509.Certificate) {
-	for _, cert := range certs {
-		fp := ca.Fingerprint(cert)
-		if c.certSeen[fp] {
-			continue
-		}
-		c.certSeen[fp] = true
-		what, fix := "certificate", "issue a new one (escert cert --name <node> --ca-dir <ca>) and install it"
-		if cert.IsCA {
-			what, fix = "CA certificate", "rotate the CA: create a new one (escert ca create), add it to every node's trust, then reissue the node certificates from it"
-		}
-		dates := fmt.Sprintf("valid %s to %s", day(cert.NotBefore), day(cert.NotAfter))
-		switch {
-		case c.now.After(cert.NotAfter):
-			c.add(Problem, "cert-expired", file, 0, setting,
-				fmt.Sprintf("%s %q expired on %s (%s)", what, ca.FormatDN(cert.RawSubject), day(cert.NotAfter), dates), fix)
-		case c.now.Before(cert.NotBefore):
-			c.add(Problem, "cert-not-yet-valid", file, 0, setting,
-				fmt.Sprintf("%s %q is not valid before %s (%s)", what, ca.FormatDN(cert.RawSubject), day(cert.NotBefore), dates),
-				"check this machine's clock, or reissue the certificate")
-		case cert.NotAfter.Sub(c.now) < c.warn:
-			left := int(cert.NotAfter.Sub(c.now).Hours() / 24)
-			c.add(Warning, "cert-expiring", file, 0, setting,
-				fmt.Sprintf("%s %q expires on %s, in %d days (%s)", what, ca.FormatDN(cert.RawSubject), day(cert.NotAfter), left, dates), fix)
-		}
-	}
-}
-
-func day(t time.Time) string { return t.UTC().Format("2006-01-02") }
+// unusable is an error that makes the check unusable: bad input to fix and re-run.
+func unusable(format string, args ...any) error { return fault.New(fault.Input, format, args...) }
 
 func pathErr(err error) error {
 	var pe *fs.PathError
@@ -303,11 +234,4 @@ func pathErr(err error) error {
 		return pe.Err
 	}
 	return err
-}
-
-// isSpecialHost reports Elasticsearch's special network values (_local_, _site_,
-// _eth0:ipv4_...) and wildcard addresses: they name no host a certificate could cover.
-func isSpecialHost(h string) bool {
-	h = strings.Trim(h, "[]")
-	return strings.HasPrefix(h, "_") && strings.HasSuffix(h, "_") || h == "0.0.0.0" || h == "::" || h == ""
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto"
 	"crypto/rand"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -20,6 +21,7 @@ import (
 	"github.com/escert/escert/internal/bundle"
 	"github.com/escert/escert/internal/ca"
 	"github.com/escert/escert/internal/check"
+	"github.com/escert/escert/internal/esconfig"
 	"github.com/escert/escert/internal/eskeystore"
 	"github.com/escert/escert/internal/fips"
 	"github.com/escert/escert/internal/install"
@@ -273,16 +275,6 @@ func serverJar(version string) func(*testing.T, string) {
 	}
 }
 
-// then runs edits in order.
-func then(edits ...func(*testing.T, string)) func(*testing.T, string) {
-	return func(t *testing.T, dir string) {
-		t.Helper()
-		for _, e := range edits {
-			e(t, dir)
-		}
-	}
-}
-
 func copyFile(from, to string) func(*testing.T, string) {
 	return func(t *testing.T, dir string) {
 		t.Helper()
@@ -346,7 +338,7 @@ func editKeystore(edit func(*eskeystore.Keystore) error) func(*testing.T, string
 func rewriteP12(layer string, keepKey, keepTrusted bool) func(*testing.T, string) {
 	return func(t *testing.T, dir string) {
 		t.Helper()
-		pw, _ := openKeystore(t, dir).Get("xpack.security." + layer + ".ssl.keystore.secure_password")
+		pw, _ := openKeystore(t, dir).Get(esconfig.SSLPrefix(layer) + "keystore.secure_password")
 		name := "certs/" + layer + ".p12"
 		data, err := os.ReadFile(filepath.Join(dir, name))
 		if err != nil {
@@ -370,6 +362,49 @@ func rewriteP12(layer string, keepKey, keepTrusted bool) func(*testing.T, string
 		}
 		writeFile(name, out, 0o600)(t, dir)
 	}
+}
+
+// reissue replaces a PEM layer's certificate with one from the same CA, for the same
+// key and names, that allows only the TLS roles given: what a hand-made certificate,
+// or one from a badly configured issuer, looks like.
+func reissue(layer string, serverAuth, clientAuth bool) func(*testing.T, string) {
+	return func(t *testing.T, dir string) {
+		t.Helper()
+		caDir := filepath.Join(filepath.Dir(filepath.Dir(bundles["pem"])), "ca")
+		keyPEM, err := os.ReadFile(filepath.Join(caDir, layer+"-ca.key"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		caKey, err := ca.ParseKeyPEM(keyPEM, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		authority := &ca.Authority{Cert: readCerts(t, filepath.Join(caDir, layer+"-ca.crt"))[0], Key: caKey}
+		old := readCerts(t, filepath.Join(dir, "certs", layer+".crt"))[0]
+		c, err := spec.FromCertificate(old, spec.Layer(layer))
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.ServerAuth, c.ClientAuth = serverAuth, clientAuth
+		leaf, err := authority.Sign(rand.Reader, fips.ForCurrent(false), c.Leaf(fixedNow), old.PublicKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		writeFile("certs/"+layer+".crt", ca.EncodeCertificates(leaf, authority.Cert), 0o644)(t, dir)
+	}
+}
+
+func readCerts(t *testing.T, path string) []*x509.Certificate {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certs, err := ca.ParseCertificates(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return certs
 }
 
 // encryptKey encrypts a PEM key file with passphrase.
@@ -396,8 +431,10 @@ func setSecret(name, value string) func(*testing.T, string) {
 	return editKeystore(func(ks *eskeystore.Keystore) error { return ks.Set(name, []byte(value)) })
 }
 
+// all runs edits in order.
 func all(edits ...func(*testing.T, string)) func(*testing.T, string) {
 	return func(t *testing.T, dir string) {
+		t.Helper()
 		for _, e := range edits {
 			e(t, dir)
 		}
@@ -420,7 +457,6 @@ const (
 )
 
 func TestEachFindingOnAConfigBrokenOneWay(t *testing.T) {
-	const transportPass = "xpack.security.transport.ssl.keystore.secure_password"
 	const httpPass = "xpack.security.http.ssl.keystore.secure_password"
 	keyPEM, err := ca.MarshalKeyPEM(rand.Reader, mustKey(t), nil)
 	if err != nil {
@@ -519,9 +555,9 @@ func TestEachFindingOnAConfigBrokenOneWay(t *testing.T) {
 			opts: func(o *check.Options) { o.Elasticsearch = &check.Identity{UID: nobody.UID, GID: -1} },
 			want: []string{"warning:secret-group-writable"}},
 		{name: "group-writable elasticsearch.keystore, as the packages make it", edit: chmod("elasticsearch.keystore", 0o660)},
-		{name: "group-writable empty users file, as the packages ship it", edit: then(writeFile("users", nil, 0o600), chmod("users", 0o660)),
+		{name: "group-writable empty users file, as the packages ship it", edit: all(writeFile("users", nil, 0o600), chmod("users", 0o660)),
 			opts: func(o *check.Options) { o.Elasticsearch = &check.Identity{UID: nobody.UID, GID: -1} }},
-		{name: "group-writable users file holding a hash", edit: then(writeFile("users", []byte("admin:$2a$10$abcdefghijklmnopqrstuuvwxyz0123456789ABCDEFGHIJKLMNO\n"), 0o600), chmod("users", 0o660)),
+		{name: "group-writable users file holding a hash", edit: all(writeFile("users", []byte("admin:$2a$10$abcdefghijklmnopqrstuuvwxyz0123456789ABCDEFGHIJKLMNO\n"), 0o600), chmod("users", 0o660)),
 			opts: func(o *check.Options) { o.Elasticsearch = &check.Identity{UID: nobody.UID, GID: -1} },
 			want: []string{"warning:secret-group-writable"}},
 		{name: "world-writable elasticsearch.yml", edit: chmod("elasticsearch.yml", 0o666),
@@ -567,6 +603,14 @@ func TestEachFindingOnAConfigBrokenOneWay(t *testing.T) {
 			want: []string{"warning:cert-expiring"}},
 		{name: "node certificates expire after --warn-days", now: fixedNow.AddDate(0, 0, 300),
 			opts: func(o *check.Options) { o.WarnDays = 60 }},
+		{name: "transport certificate for TLS servers only", variant: "pem", edit: reissue("transport", true, false),
+			want: []string{"problem:transport-usage-missing"}},
+		{name: "transport certificate for TLS clients only", variant: "pem", edit: reissue("transport", false, true),
+			want: []string{"problem:transport-usage-missing"}},
+		{name: "transport certificate for TLS servers and clients", variant: "pem", edit: reissue("transport", true, true)},
+		{name: "HTTP certificate for TLS clients only", variant: "pem", edit: reissue("http", false, true),
+			want: []string{"problem:http-usage-missing"}},
+		{name: "HTTP certificate for TLS servers only", variant: "pem", edit: reissue("http", true, false)},
 		{name: "certificates not yet valid", now: fixedNow.AddDate(0, 0, -2),
 			want: []string{"problem:cert-not-yet-valid"}},
 		{name: "CAs expiring, leaves expired", now: fixedNow.AddDate(0, 0, 3640),
@@ -851,5 +895,26 @@ func TestEscertsOwnFiles(t *testing.T) {
 			tc.edit(t, dir)
 			tc.want(t, run(t, dir, fixedNow, tc.opts))
 		})
+	}
+}
+
+// Node-to-node TLS uses the transport certificate as server and as client: one
+// allowing serverAuth alone passes a chain check, yet peers reject it when the node
+// connects. The finding says which role is missing and what breaks.
+func TestTransportCertificateMustServeAsClientToo(t *testing.T) {
+	dir := secureConfig(t, "pem")
+	reissue("transport", true, false)(t, dir)
+	got := run(t, dir, fixedNow, defaultOptions())
+	if len(got) != 1 {
+		t.Fatalf("want one finding:\n%s", dump(got))
+	}
+	f := got[0]
+	for _, want := range []string{"may not act as TLS client", "extended key usages: serverAuth", "uses it as TLS server and client", "node-to-node TLS fails"} {
+		if !strings.Contains(f.Message, want) {
+			t.Errorf("message lacks %q: %s", want, f.Message)
+		}
+	}
+	if f.Severity != check.Problem || f.File != "certs/transport.crt" || f.Setting != "xpack.security.transport.ssl.certificate" {
+		t.Errorf("finding: %+v", f)
 	}
 }

@@ -12,15 +12,13 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/escert/escert/internal/esconfig"
 	"github.com/escert/escert/internal/infile"
 	"github.com/escert/escert/internal/install"
 )
 
 // ref records a file the settings name; key marks key material.
 func (c *checker) ref(path string, key bool) { c.refs[path] = c.refs[path] || key }
-
-// secretExt are the extensions of files holding keys or passwords.
-var secretExt = map[string]bool{".key": true, ".p12": true, ".pfx": true, ".pkcs12": true, ".jks": true, ".bcfks": true, ".keystore": true}
 
 // secretNames are config files holding password hashes: the file realm's users and
 // the service account tokens.
@@ -45,7 +43,7 @@ func (c *checker) isSecret(path string, info fs.FileInfo) bool {
 	name := filepath.Base(path)
 	ext := strings.ToLower(filepath.Ext(name))
 	switch {
-	case c.refs[path], secretExt[ext]:
+	case c.refs[path], esconfig.IsSecretFile(name):
 		return true
 	case secretNames[name]:
 		// The packages ship an empty users file 0660 root:elasticsearch, like every

@@ -7,16 +7,11 @@ import (
 	"github.com/escert/escert/internal/esconfig"
 )
 
-// layers are the two TLS layers every node has, transport first.
-var layers = []string{"transport", "http"}
-
 // hasTLSConfig reports whether elasticsearch.yml configures TLS on either layer.
 func (c *checker) hasTLSConfig() bool {
-	for k := range c.settings {
-		for _, l := range layers {
-			if strings.HasPrefix(k, "xpack.security."+l+".ssl.") {
-				return true
-			}
+	for _, l := range c.node.Layers {
+		if l.Configured {
+			return true
 		}
 	}
 	return false
@@ -50,42 +45,29 @@ func (c *checker) checkSecurity() {
 
 // checkLayers: TLS on the transport and HTTP layers.
 func (c *checker) checkLayers() {
-	for _, layer := range layers {
-		prefix := "xpack.security." + layer + ".ssl."
-		key := prefix + "enabled"
-		v, set := c.value(key)
-		if v == "true" {
+	for _, l := range c.node.Layers {
+		if l.Enabled {
 			continue
 		}
-		id := layer + "-tls-disabled"
+		key := l.Keys.Enabled
+		_, set := c.value(key)
 		var msg string
 		switch {
 		case set:
-			msg = fmt.Sprintf("TLS is off on the %s layer: %s", layerName[layer], layerRisk[layer])
-		case c.hasPrefix(prefix):
-			msg = fmt.Sprintf("%s is not set but other %s* settings are: Elasticsearch refuses to start", key, prefix)
+			msg = fmt.Sprintf("TLS is off on the %s layer: %s", layerName[l.Name], layerRisk[l.Name])
+		case l.Configured:
+			msg = fmt.Sprintf("%s is not set but other %s* settings are: Elasticsearch refuses to start", key, esconfig.SSLPrefix(l.Name))
 		default:
-			msg = fmt.Sprintf("TLS is not configured on the %s layer: %s", layerName[layer], layerRisk[layer])
+			msg = fmt.Sprintf("TLS is not configured on the %s layer: %s", layerName[l.Name], layerRisk[l.Name])
 		}
-		c.add(Problem, id, ymlName, c.settings[key].Line, key, msg,
+		c.add(Problem, l.Name+"-tls-disabled", ymlName, c.settings[key].Line, key, msg,
 			fmt.Sprintf("set %s: true with a keystore or a key and certificate (escert bootstrap writes both)", key))
 	}
 }
 
-var layerName = map[string]string{"transport": "transport", "http": "HTTP"}
-
 var layerRisk = map[string]string{
-	"transport": "node-to-node traffic, every document included, crosses the network in clear text and any host can join the cluster",
-	"http":      "passwords, API keys and data cross the network in clear text",
-}
-
-func (c *checker) hasPrefix(prefix string) bool {
-	for k := range c.settings {
-		if strings.HasPrefix(k, prefix) {
-			return true
-		}
-	}
-	return false
+	esconfig.Transport: "node-to-node traffic, every document included, crosses the network in clear text and any host can join the cluster",
+	esconfig.HTTP:      "passwords, API keys and data cross the network in clear text",
 }
 
 // checkVerification: verification_mode none anywhere (transport, HTTP, realms,
@@ -101,8 +83,9 @@ func (c *checker) checkVerification() {
 				"set "+key+": full (on the transport layer, certificate with trust restrictions also works)")
 		}
 	}
-	const auth = "xpack.security.transport.ssl.client_authentication"
-	switch v, _ := c.value(auth); strings.ToLower(v) {
+	transport := c.node.Layer(esconfig.Transport)
+	auth := transport.Keys.ClientAuth
+	switch strings.ToLower(transport.ClientAuth) {
 	case "none":
 		c.addSetting(Problem, "transport-client-auth-none", auth,
 			"transport client authentication is none: any host that trusts the CA can connect to the node's transport port without a certificate of its own",

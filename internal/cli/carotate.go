@@ -116,11 +116,11 @@ func (f *rotateFlags) planClientCA(o rotate.CAOptions, certs []*x509.Certificate
 	if keep {
 		data, err := infile.Read(c.path, infile.PEM)
 		if err != nil {
-			return nil, &rotate.InputError{Path: c.path, Problem: fmt.Sprintf("cannot be read (%v): --clients must name a bundle's clients/ directory", unwrapPathError(err))}
+			return nil, &fault.InputError{File: c.path, Problem: fmt.Sprintf("cannot be read (%v): --clients must name a bundle's clients/ directory", unwrapPathError(err))}
 		}
 		current, err := ca.ParseCertificates(data)
 		if err != nil {
-			return nil, &rotate.InputError{Path: c.path, Problem: err.Error()}
+			return nil, &fault.InputError{File: c.path, Problem: err.Error()}
 		}
 		c.certs, c.fingerprint = rotate.AppendMissing(current, certs...), ""
 	}

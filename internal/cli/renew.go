@@ -19,6 +19,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/escert/escert/internal/eskeystore"
+	"github.com/escert/escert/internal/expiry"
 	"github.com/escert/escert/internal/fault"
 	"github.com/escert/escert/internal/fips"
 	"github.com/escert/escert/internal/infile"
@@ -35,22 +36,22 @@ func (w *windowFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&w.at, "at", "", "renew once this fraction of the lifetime has passed (e.g. 2/3); replaces --before")
 }
 
-func (w *windowFlags) window(fs *pflag.FlagSet) (rotate.Window, error) {
+func (w *windowFlags) window(fs *pflag.FlagSet) (expiry.Window, error) {
 	if w.at != "" {
 		if fs.Changed("before") {
-			return rotate.Window{}, fault.Mark(fault.Usage, errors.New("--before and --at conflict: give one"))
+			return expiry.Window{}, fault.Mark(fault.Usage, errors.New("--before and --at conflict: give one"))
 		}
-		f, err := rotate.ParseFraction(w.at)
+		f, err := expiry.ParseFraction(w.at)
 		if err != nil {
-			return rotate.Window{}, usagef("--at: %w", err)
+			return expiry.Window{}, usagef("--at: %w", err)
 		}
-		return rotate.Window{Fraction: f}, nil
+		return expiry.Window{Fraction: f}, nil
 	}
-	d, err := rotate.ParseBefore(w.before)
+	d, err := expiry.ParseBefore(w.before)
 	if err != nil {
-		return rotate.Window{}, usagef("--before: %w", err)
+		return expiry.Window{}, usagef("--before: %w", err)
 	}
-	return rotate.Window{Before: d}, nil
+	return expiry.Window{Before: d}, nil
 }
 
 // discover loads the node's certificates, asking for the keystore password as needed.
@@ -303,7 +304,7 @@ renewed files). Replaced files are kept under <config>/escert-backups/<time>/.`,
 }
 
 func renewError(err error) error {
-	var in *rotate.InputError
+	var in *fault.InputError
 	var pending *rotate.PendingError
 	if errors.As(err, &in) || errors.As(err, &pending) || errors.Is(err, rotate.ErrCATooShort) || errors.Is(err, rotate.ErrMissing) ||
 		errors.Is(err, rotate.ErrNotRotating) || errors.Is(err, eskeystore.ErrWrongPassword) {

@@ -24,7 +24,9 @@ import (
 	"time"
 
 	"github.com/escert/escert/internal/ca"
+	"github.com/escert/escert/internal/expiry"
 	"github.com/escert/escert/internal/inspect"
+	"github.com/escert/escert/internal/nodetls"
 )
 
 // Defaults for Options.
@@ -369,18 +371,26 @@ func (r *Result) checkChain(raw [][]byte, opts Options, now time.Time) {
 	checked := append([]*x509.Certificate{}, chain...)
 	if opts.Roots == nil {
 		r.Verification = NotVerified
-	} else if anchor, err := verify(chain, opts.Roots, now); err != nil {
+	} else if verified, err := nodetls.Verify(chain, opts.Roots, []nodetls.Role{nodetls.Server}, now); err != nil {
 		r.Verification, r.VerificationError = Failed, err.Error()
 		r.add(Critical, "chain-untrusted", fmt.Sprintf("the chain of %q does not verify to %s: %v", ca.FormatDN(leaf.RawSubject), trustName(opts), err),
 			"give the CA that issued the node's certificate (--ca), or serve a certificate from the CA clients trust, with any intermediate CA after the leaf")
 	} else {
+		anchor := verified[len(verified)-1]
 		r.Verification, r.VerifiedTo = Verified, ca.FormatDN(anchor.RawSubject)
 		if !contains(chain, anchor) {
 			checked = append(checked, anchor)
 		}
 	}
+	window := expiry.Days(opts.WarnDays)
 	for _, c := range checked {
-		r.checkDates(c, now, opts.WarnDays)
+		if j := window.Judge(c, now); j.Verdict != expiry.OK {
+			sev := Warning
+			if j.Broken() {
+				sev = Critical
+			}
+			r.add(sev, j.ID, j.Message, j.Fix)
+		}
 	}
 	if !opts.SkipName {
 		err := leaf.VerifyHostname(r.Name)
@@ -402,46 +412,6 @@ func (r *Result) checkChain(raw [][]byte, opts Options, now time.Time) {
 	if !r.CASent {
 		r.add(Warning, "ca-not-sent", "the server sends its own certificate without its CA: Beats' and Elastic Agent's ssl.ca_trusted_fingerprint cannot match",
 			"serve the chain leaf + CA: a p12 key entry with the CA in its chain, or the CA appended to the PEM certificate file (escert's node bundles do both)")
-	}
-}
-
-// verify checks chain against roots for server use and returns the trust anchor.
-// Expiry is a finding of its own, so an expired chain is verified again at a time
-// inside the leaf's validity to find any other fault.
-func verify(chain []*x509.Certificate, roots *x509.CertPool, now time.Time) (*x509.Certificate, error) {
-	inter := x509.NewCertPool()
-	for _, c := range chain[1:] {
-		inter.AddCert(c)
-	}
-	leaf := chain[0]
-	opts := x509.VerifyOptions{Roots: roots, Intermediates: inter, CurrentTime: now, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
-	chains, err := leaf.Verify(opts)
-	var inv x509.CertificateInvalidError
-	if errors.As(err, &inv) && inv.Reason == x509.Expired {
-		opts.CurrentTime = leaf.NotBefore.Add(leaf.NotAfter.Sub(leaf.NotBefore) / 2)
-		chains, err = leaf.Verify(opts)
-	}
-	if err != nil {
-		return nil, err
-	}
-	verified := chains[0]
-	return verified[len(verified)-1], nil
-}
-
-func (r *Result) checkDates(c *x509.Certificate, now time.Time, warnDays int) {
-	what, fix := "certificate", "issue a new one (escert cert --name <node> --ca-dir <ca>) and install it: nodes reload it within 5 s"
-	if c.IsCA {
-		what, fix = "CA certificate", "rotate the CA: create a new one, add it to every trust store, reissue the node certificates from it, then remove the old CA"
-	}
-	dates := fmt.Sprintf("valid %s to %s", day(c.NotBefore), day(c.NotAfter))
-	switch {
-	case now.After(c.NotAfter):
-		r.add(Critical, "cert-expired", fmt.Sprintf("%s %q expired on %s (%s)", what, ca.FormatDN(c.RawSubject), day(c.NotAfter), dates), fix)
-	case now.Before(c.NotBefore):
-		r.add(Critical, "cert-not-yet-valid", fmt.Sprintf("%s %q is not valid before %s (%s)", what, ca.FormatDN(c.RawSubject), day(c.NotBefore), dates),
-			"check the clocks of this machine and of the machine that issued it")
-	case c.NotAfter.Sub(now) < time.Duration(warnDays)*24*time.Hour:
-		r.add(Warning, "cert-expiring", fmt.Sprintf("%s %q expires on %s, in %d days (%s)", what, ca.FormatDN(c.RawSubject), day(c.NotAfter), int(c.NotAfter.Sub(now).Hours()/24), dates), fix)
 	}
 }
 
@@ -475,8 +445,6 @@ func names(c *x509.Certificate) string {
 	}
 	return strings.Join(out, ", ")
 }
-
-func day(t time.Time) string { return t.UTC().Format(time.DateOnly) }
 
 func versionName(v uint16) string {
 	switch v {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/escert/escert/internal/bundle"
 	"github.com/escert/escert/internal/ca"
+	"github.com/escert/escert/internal/fault"
 	"github.com/escert/escert/internal/fips"
 	"github.com/escert/escert/internal/infile"
 	"github.com/escert/escert/internal/install"
@@ -85,7 +86,7 @@ func NextCA(o CAOptions) (*NewCA, error) {
 		return nil, err
 	}
 	if current.SingleCA() {
-		return nil, &InputError{Path: o.CADir, Problem: "holds one CA for both layers (--single-ca); rotating it is not supported yet: bootstrap a two-CA cluster, or renew within the CA's life"}
+		return nil, &fault.InputError{File: o.CADir, Problem: "holds one CA for both layers (--single-ca); rotating it is not supported yet: bootstrap a two-CA cluster, or renew within the CA's life"}
 	}
 	next := &issuer.Local{CAs: map[spec.Layer]*ca.Authority{}, Policy: o.Policy, Rand: o.Rand, Now: o.now}
 	var files []install.File
@@ -160,7 +161,7 @@ func Issue(ctx context.Context, configDir string, certs []NodeCert, next issuer.
 			return nil, err
 		}
 		if !slices.ContainsFunc(trusted, issuing.Equal) {
-			return nil, &InputError{Path: n.Files()[0], Problem: "does not trust the new CA yet: run `escert ca rotate begin` on this node (and every other) first"}
+			return nil, &fault.InputError{File: n.Files()[0], Problem: "does not trust the new CA yet: run `escert ca rotate begin` on this node (and every other) first"}
 		}
 		if n.Leaf().CheckSignatureFrom(issuing) == nil {
 			continue // already issued from the new CA: re-running is a no-op
@@ -186,7 +187,7 @@ func Finish(configDir string, certs []NodeCert, next issuer.Issuer, o CAOptions)
 			return nil, err
 		}
 		if n.Leaf().CheckSignatureFrom(issuing) != nil {
-			return nil, &InputError{Path: n.Files()[0], Problem: "still holds a certificate from the old CA: run `escert ca rotate issue` on this node (and every other) first"}
+			return nil, &fault.InputError{File: n.Files()[0], Problem: "still holds a certificate from the old CA: run `escert ca rotate issue` on this node (and every other) first"}
 		}
 	}
 	change, err := planTrust(configDir, certs, o, stepFinish, func(n NodeCert, _ []*x509.Certificate) []*x509.Certificate {
@@ -204,7 +205,7 @@ func Finish(configDir string, certs []NodeCert, next issuer.Issuer, o CAOptions)
 func Promote(o CAOptions) (string, error) {
 	next := filepath.Join(o.CADir, NextDir)
 	if _, err := os.Stat(next); err != nil {
-		return "", &InputError{Path: next, Problem: "no rotation in progress: run `escert ca rotate begin` first"}
+		return "", &fault.InputError{File: next, Problem: "no rotation in progress: run `escert ca rotate begin` first"}
 	}
 	retired := filepath.Join(o.CADir, "retired-"+o.Now.UTC().Format("20060102T150405Z"))
 	var moves []install.Move
@@ -245,7 +246,7 @@ func planTrust(configDir string, certs []NodeCert, o CAOptions, s step, want fun
 			continue
 		}
 		if n.separateTruststore {
-			return nil, &InputError{Path: n.P12Path, Problem: "its truststore is a separate file, which escert's CA rotation does not edit: use the keystore as the truststore"}
+			return nil, &fault.InputError{File: n.P12Path, Problem: "its truststore is a separate file, which escert's CA rotation does not edit: use the keystore as the truststore"}
 		}
 		current, err := n.Trusted()
 		if err != nil {
@@ -286,7 +287,7 @@ func planTrust(configDir string, certs []NodeCert, o CAOptions, s step, want fun
 			}
 			f = install.Replacement{Path: n.caPaths[0], Data: ca.EncodeCertificates(trust...), Perm: perm}
 		default:
-			return nil, &InputError{Path: n.KeyPath, Problem: fmt.Sprintf("the %s layer names %d certificate_authorities files; CA rotation edits exactly one", n.Layer, len(n.caPaths))}
+			return nil, &fault.InputError{File: n.KeyPath, Problem: fmt.Sprintf("the %s layer names %d certificate_authorities files; CA rotation edits exactly one", n.Layer, len(n.caPaths))}
 		}
 		if rel, err := filepath.Rel(configDir, f.Path); err == nil {
 			change.old[filepath.ToSlash(rel)] = before

@@ -17,6 +17,8 @@ import (
 	"github.com/escert/escert/internal/bundle"
 	"github.com/escert/escert/internal/ca"
 	"github.com/escert/escert/internal/eskeystore"
+	"github.com/escert/escert/internal/expiry"
+	"github.com/escert/escert/internal/fault"
 	"github.com/escert/escert/internal/fips"
 	"github.com/escert/escert/internal/install"
 	"github.com/escert/escert/internal/issuer"
@@ -292,7 +294,7 @@ func TestCARotationKeepsEveryPairTalkingAtEveryPhase(t *testing.T) {
 			}
 			// After promotion, renewal works from the same --ca-dir.
 			certs, _ = rotate.Discover(c.configs[0], nil)
-			if _, _, err := rotate.Renew(context.Background(), certs, rotate.Options{ConfigDir: c.configs[0], Issuer: promoted, Window: rotate.DefaultWindow, Force: true, Rand: rand.Reader, Now: time.Now()}); err != nil {
+			if _, _, err := rotate.Renew(context.Background(), certs, rotate.Options{ConfigDir: c.configs[0], Issuer: promoted, Window: expiry.DefaultWindow, Force: true, Rand: rand.Reader, Now: time.Now()}); err != nil {
 				t.Fatalf("renew after rotation: %v", err)
 			}
 		})
@@ -307,7 +309,7 @@ func TestFinishRefusesANodeStillOnTheOldCA(t *testing.T) {
 	c.each(t, []int{0}, begin)
 	certs, _ := rotate.Discover(c.configs[0], nil)
 	_, err := rotate.Finish(c.configs[0], certs, next, o)
-	var in *rotate.InputError
+	var in *fault.InputError
 	if !errors.As(err, &in) || !strings.Contains(err.Error(), "ca rotate issue") {
 		t.Fatalf("err = %v", err)
 	}

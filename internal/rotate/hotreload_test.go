@@ -10,6 +10,7 @@ import (
 
 	"github.com/escert/escert/internal/bundle"
 	"github.com/escert/escert/internal/ca"
+	"github.com/escert/escert/internal/expiry"
 	"github.com/escert/escert/internal/fips"
 	"github.com/escert/escert/internal/issuer"
 	"github.com/escert/escert/internal/realtest"
@@ -66,7 +67,7 @@ func TestRenewWhileServingSwapsWithoutAFailedHandshake(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			renewed, _, err := rotate.Renew(context.Background(), before, rotate.Options{ConfigDir: node1, Issuer: local, Window: rotate.DefaultWindow, Force: true, Rand: rand.Reader, Now: time.Now()})
+			renewed, _, err := rotate.Renew(context.Background(), before, rotate.Options{ConfigDir: node1, Issuer: local, Window: expiry.DefaultWindow, Force: true, Rand: rand.Reader, Now: time.Now()})
 			if err != nil {
 				t.Fatal(err)
 			}

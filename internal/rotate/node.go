@@ -1,7 +1,7 @@
-// Package rotate keeps a node's certificates current: it finds the TLS identities a
-// node's elasticsearch.yml configures, decides which are due, and re-issues them from
-// the current ones (same names and usages, a new key) so that Elasticsearch
-// hot-reloads them without a restart.
+// Package rotate keeps a node's certificates current: it loads the TLS identities a
+// node's settings configure (as nodetls models them), decides which are due (by
+// expiry's window), and re-issues them from the current ones (same names and usages,
+// a new key) so that Elasticsearch hot-reloads them without a restart.
 package rotate
 
 import (
@@ -11,25 +11,26 @@ import (
 	"fmt"
 	"io/fs"
 	"path/filepath"
-	"strings"
 
 	"github.com/escert/escert/internal/ca"
 	"github.com/escert/escert/internal/esconfig"
 	"github.com/escert/escert/internal/eskeystore"
+	"github.com/escert/escert/internal/fault"
 	"github.com/escert/escert/internal/infile"
+	"github.com/escert/escert/internal/nodetls"
 	"github.com/escert/escert/internal/p12"
 	"github.com/escert/escert/internal/spec"
 )
 
 // ErrMissing means the node has no certificate escert can look after: no TLS settings,
 // or files the settings name do not exist.
-var ErrMissing = errors.New("no certificate to renew")
+var ErrMissing = fault.Sentinel(fault.Input, "no certificate to renew")
 
 // NodeCert is one TLS identity of a node, as its elasticsearch.yml configures it.
 type NodeCert struct {
 	Layer spec.Layer
 	// P12Path is set for a PKCS#12 keystore; KeyPath and CertPath for PEM files.
-	// All are absolute.
+	// Relative paths start at the config directory.
 	P12Path           string
 	KeyPath, CertPath string
 	Chain             []*x509.Certificate // leaf first
@@ -66,7 +67,7 @@ func (n NodeCert) Trusted() ([]*x509.Certificate, error) {
 		}
 		certs, err := ca.ParseCertificates(data)
 		if err != nil {
-			return nil, &InputError{Path: p, Problem: err.Error()}
+			return nil, fault.BadFile(p, "%v", err)
 		}
 		out = append(out, certs...)
 	}
@@ -85,19 +86,19 @@ func (n NodeCert) Files() []string {
 }
 
 // Discover reads the config directory's elasticsearch.yml and keystore and loads
-// every TLS identity it configures. ksPassword opens the keystore (nil: none).
+// every TLS identity of a layer with TLS on. ksPassword opens the keystore (nil: none).
 func Discover(configDir string, ksPassword []byte) ([]NodeCert, error) {
 	ymlPath := filepath.Join(configDir, "elasticsearch.yml")
 	yml, err := infile.Read(ymlPath, infile.Settings)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, &InputError{Path: ymlPath, Problem: "cannot read it: point --es-config at the node's config directory"}
+		return nil, fault.BadFile(ymlPath, "cannot read it: point --es-config at the node's config directory")
 	}
 	if err != nil {
 		return nil, inputErr(ymlPath, err)
 	}
 	settings, err := esconfig.Parse(yml)
 	if err != nil {
-		return nil, &InputError{Path: ymlPath, Problem: err.Error()}
+		return nil, fault.BadFile(ymlPath, "%v", err)
 	}
 	var ks *eskeystore.Keystore
 	ksPath := filepath.Join(configDir, "elasticsearch.keystore")
@@ -110,41 +111,23 @@ func Discover(configDir string, ksPassword []byte) ([]NodeCert, error) {
 			return nil, fmt.Errorf("%s: %w", ksPath, err)
 		}
 	}
-	secret := func(name string) string {
-		if ks != nil {
-			if v, ok := ks.Get(name); ok {
-				return string(v)
-			}
-		}
-		v, _ := settings.Get(strings.Replace(name, "secure_", "", 1))
-		return v
-	}
 	var out []NodeCert
-	for _, layer := range []spec.Layer{spec.Transport, spec.HTTP} {
-		prefix := "xpack.security." + string(layer) + ".ssl."
-		if on, _ := settings.Get(prefix + "enabled"); on != "true" {
+	for _, l := range nodetls.Read(configDir, settings, ks).Layers {
+		if !l.Enabled {
 			continue
-		}
-		abs := func(p string) string {
-			if filepath.IsAbs(p) {
-				return p
-			}
-			return filepath.Join(configDir, p)
 		}
 		var (
 			n   NodeCert
 			err error
 		)
-		switch store, key := settingValue(settings, prefix+"keystore.path"), settingValue(settings, prefix+"key"); {
-		case store != "":
-			n, err = loadP12(abs(store), secret(prefix+"keystore.secure_password"))
-			if ts := settingValue(settings, prefix+"truststore.path"); ts != "" && abs(ts) != abs(store) {
-				n.separateTruststore = true
-			}
-		case key != "":
-			n, err = loadPEM(abs(key), abs(settingValue(settings, prefix+"certificate")), secret(prefix+"secure_key_passphrase"))
-			for _, p := range settings.List(prefix + "certificate_authorities") {
-				n.caPaths = append(n.caPaths, abs(p))
+		switch {
+		case l.Keystore != nil:
+			n, err = loadP12(*l.Keystore)
+			n.separateTruststore = l.Truststore != nil && l.Truststore.Path != l.Keystore.Path
+		case l.Key != nil:
+			n, err = loadPEM(l)
+			for _, f := range l.CAs {
+				n.caPaths = append(n.caPaths, f.Path)
 			}
 		default:
 			continue
@@ -152,7 +135,7 @@ func Discover(configDir string, ksPassword []byte) ([]NodeCert, error) {
 		if err != nil {
 			return nil, err
 		}
-		n.Layer = layer
+		n.Layer = spec.Layer(l.Name)
 		out = append(out, n)
 	}
 	if len(out) == 0 {
@@ -161,27 +144,14 @@ func Discover(configDir string, ksPassword []byte) ([]NodeCert, error) {
 	return out, nil
 }
 
-func settingValue(s esconfig.Settings, key string) string {
-	v, _ := s.Get(key)
-	return v
-}
-
-// InputError is a problem with the node's files: bad input, not a failure.
-type InputError struct {
-	Path    string
-	Problem string
-}
-
-func (e *InputError) Error() string { return e.Path + ": " + e.Problem }
-
 // readNodeFile reads a file the node's settings name.
-func readNodeFile(path string, kind infile.Kind) ([]byte, error) {
-	data, err := infile.Read(path, kind)
+func readNodeFile(f nodetls.File) ([]byte, error) {
+	data, err := f.Read()
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("%s: %w: the file the settings name does not exist", path, ErrMissing)
+		return nil, fmt.Errorf("%s: %w: the file the settings name does not exist", f.Path, ErrMissing)
 	}
 	if err != nil {
-		return nil, inputErr(path, err)
+		return nil, inputErr(f.Path, err)
 	}
 	return data, nil
 }
@@ -193,50 +163,54 @@ func inputErr(path string, err error) error {
 	if errors.As(err, &pe) {
 		err = pe.Err
 	}
-	return &InputError{Path: path, Problem: err.Error()}
+	return fault.BadFile(path, "%v", err)
 }
 
-func loadP12(path, password string) (NodeCert, error) {
-	if ext := strings.ToLower(filepath.Ext(path)); ext != ".p12" && ext != ".pfx" && ext != ".pkcs12" {
-		return NodeCert{}, &InputError{Path: path, Problem: "escert renews PKCS#12 and PEM files; convert this keystore to PKCS#12 first"}
+func loadP12(s nodetls.Store) (NodeCert, error) {
+	if !esconfig.IsPKCS12File(s.Path) {
+		return NodeCert{}, fault.BadFile(s.Path, "escert renews PKCS#12 and PEM files; convert this keystore to PKCS#12 first")
 	}
-	data, err := readNodeFile(path, infile.PKCS12)
+	data, err := readNodeFile(s.File)
 	if err != nil {
 		return NodeCert{}, err
 	}
-	c, err := p12.Decode(data, password)
+	c, err := s.Decode(data)
 	if err != nil {
-		return NodeCert{}, &InputError{Path: path, Problem: "cannot open it with the password in elasticsearch.keystore: " + err.Error()}
+		return NodeCert{}, fault.BadFile(s.Path, "cannot open it with the password in elasticsearch.keystore: %v", err)
 	}
 	if len(c.Keys) != 1 {
-		return NodeCert{}, &InputError{Path: path, Problem: fmt.Sprintf("holds %d key entries; escert renews a keystore with exactly one", len(c.Keys))}
+		return NodeCert{}, fault.BadFile(s.Path, "holds %d key entries; escert renews a keystore with exactly one", len(c.Keys))
 	}
 	signer, ok := c.Keys[0].Key.(crypto.Signer)
 	if !ok {
-		return NodeCert{}, &InputError{Path: path, Problem: "its key cannot sign"}
+		return NodeCert{}, fault.BadFile(s.Path, "its key cannot sign")
 	}
-	return NodeCert{P12Path: path, Chain: c.Keys[0].Chain, Key: signer, password: password, alias: c.Keys[0].Alias, trusted: c.Trusted, read: map[string][]byte{path: data}}, nil
+	return NodeCert{P12Path: s.Path, Chain: c.Keys[0].Chain, Key: signer, password: s.Password.Value, alias: c.Keys[0].Alias, trusted: c.Trusted, read: map[string][]byte{s.Path: data}}, nil
 }
 
-func loadPEM(keyPath, certPath, passphrase string) (NodeCert, error) {
-	keyPEM, err := readNodeFile(keyPath, infile.Key)
+func loadPEM(l nodetls.Layer) (NodeCert, error) {
+	if l.Certificate == nil {
+		return NodeCert{}, fault.BadFile(l.Key.Path, "%s names this key but %s is not set: Elasticsearch refuses to start", l.Key.Setting, l.Keys.Certificate)
+	}
+	keyPath, certPath := l.Key.Path, l.Certificate.Path
+	keyPEM, err := readNodeFile(*l.Key)
 	if err != nil {
 		return NodeCert{}, err
 	}
-	certPEM, err := readNodeFile(certPath, infile.PEM)
+	certPEM, err := readNodeFile(*l.Certificate)
 	if err != nil {
 		return NodeCert{}, err
 	}
-	key, err := ca.ParseKeyPEM(keyPEM, []byte(passphrase))
+	key, err := l.DecodeKey(keyPEM)
 	if err != nil {
-		return NodeCert{}, &InputError{Path: keyPath, Problem: err.Error()}
+		return NodeCert{}, fault.BadFile(keyPath, "%v", err)
 	}
 	chain, err := ca.ParseCertificates(certPEM)
 	if err != nil {
-		return NodeCert{}, &InputError{Path: certPath, Problem: err.Error()}
+		return NodeCert{}, fault.BadFile(certPath, "%v", err)
 	}
 	if err := ca.KeyMatches(chain[0], key); err != nil {
-		return NodeCert{}, &InputError{Path: keyPath, Problem: err.Error() + " " + certPath}
+		return NodeCert{}, fault.BadFile(keyPath, "%v %s", err, certPath)
 	}
-	return NodeCert{KeyPath: keyPath, CertPath: certPath, Chain: chain, Key: key, password: passphrase, read: map[string][]byte{keyPath: keyPEM, certPath: certPEM}}, nil
+	return NodeCert{KeyPath: keyPath, CertPath: certPath, Chain: chain, Key: key, password: l.KeyPassphrase.Value, read: map[string][]byte{keyPath: keyPEM, certPath: certPEM}}, nil
 }

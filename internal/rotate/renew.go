@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto"
 	"crypto/x509"
-	"errors"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -13,9 +12,12 @@ import (
 	"time"
 
 	"github.com/escert/escert/internal/ca"
+	"github.com/escert/escert/internal/expiry"
+	"github.com/escert/escert/internal/fault"
 	"github.com/escert/escert/internal/fips"
 	"github.com/escert/escert/internal/install"
 	"github.com/escert/escert/internal/issuer"
+	"github.com/escert/escert/internal/nodetls"
 	"github.com/escert/escert/internal/p12"
 	"github.com/escert/escert/internal/spec"
 )
@@ -25,7 +27,7 @@ type Options struct {
 	ConfigDir string
 	Issuer    issuer.Issuer
 	Policy    fips.Policy
-	Window    Window
+	Window    expiry.Window
 	Force     bool // renew even when not due
 	Rand      io.Reader
 	Now       time.Time
@@ -48,7 +50,7 @@ type Renewed struct {
 // ErrCATooShort means a CA expires inside the renewal window: no certificate can
 // outlive its CA, so renewing cannot carry the node past the CA's end, and every run
 // would find the certificates due again. The CA must be rotated.
-var ErrCATooShort = errors.New("the CA expires too soon to renew from")
+var ErrCATooShort = fault.Sentinel(fault.Input, "the CA expires too soon to renew from")
 
 // CAExpiringError names the CAs that expire inside the renewal window. Renew returns
 // it after renewing what could still be renewed (up to the CA's end), so a cron job
@@ -71,6 +73,9 @@ func (e *CAExpiringError) Error() string {
 }
 
 func (e *CAExpiringError) Is(target error) bool { return target == ErrCATooShort }
+
+// Kind makes it bad input: the CA must be rotated.
+func (e *CAExpiringError) Kind() fault.Kind { return fault.Input }
 
 // Renew re-issues the due certificates among certs and swaps them into place under the
 // same file names, keeping passwords, aliases and trusted entries, so Elasticsearch
@@ -159,7 +164,7 @@ func reissue(ctx context.Context, n NodeCert, o Options, newIssuer bool) (*reiss
 	// Renewal keeps the issuer: a certificate from another CA would not be trusted by
 	// the node's peers until their trust stores change (that is CA rotation).
 	if !newIssuer && leaf.CheckSignatureFrom(trust[0]) != nil {
-		return nil, &InputError{Path: n.Files()[0], Problem: otherCA(leaf, trust[0]) + ": point --ca-dir at the CA that issued it, or change CAs with escert ca rotate"}
+		return nil, fault.BadFile(n.Files()[0], "%s: point --ca-dir at the CA that issued it, or change CAs with escert ca rotate", otherCA(leaf, trust[0]))
 	}
 	r := &reissued{}
 	caEnd := trust[0].NotAfter
@@ -249,28 +254,17 @@ func otherCA(leaf, given *x509.Certificate) string {
 // validate checks the new chain as a peer would: it verifies to the layer's CA for
 // every usage the certificate claims, and the key belongs to the leaf.
 func validate(chain []*x509.Certificate, key crypto.Signer, trust []*x509.Certificate, c spec.Certificate) error {
-	roots := x509.NewCertPool()
-	for _, t := range trust {
-		roots.AddCert(t)
-	}
-	inter := x509.NewCertPool()
-	for _, cert := range chain[1:] {
-		inter.AddCert(cert)
-	}
-	var usages []x509.ExtKeyUsage
+	var roles []nodetls.Role
 	if c.ServerAuth {
-		usages = append(usages, x509.ExtKeyUsageServerAuth)
+		roles = append(roles, nodetls.Server)
 	}
 	if c.ClientAuth {
-		usages = append(usages, x509.ExtKeyUsageClientAuth)
+		roles = append(roles, nodetls.Client)
 	}
 	// Mid-life: the check is about the chain, not this machine's clock, and a
 	// step-ca certificate may live for minutes only.
-	at := chain[0].NotBefore.Add(chain[0].NotAfter.Sub(chain[0].NotBefore) / 2)
-	for _, u := range usages {
-		if _, err := chain[0].Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter, KeyUsages: []x509.ExtKeyUsage{u}, CurrentTime: at}); err != nil {
-			return err
-		}
+	if _, err := nodetls.Verify(chain, nodetls.Pool(trust...), roles, expiry.MidLife(chain[0])); err != nil {
+		return err
 	}
 	return ca.KeyMatches(chain[0], key)
 }

@@ -14,6 +14,8 @@ import (
 	"github.com/escert/escert/internal/bundle"
 	"github.com/escert/escert/internal/ca"
 	"github.com/escert/escert/internal/eskeystore"
+	"github.com/escert/escert/internal/expiry"
+	"github.com/escert/escert/internal/fault"
 	"github.com/escert/escert/internal/fips"
 	"github.com/escert/escert/internal/install"
 	"github.com/escert/escert/internal/issuer"
@@ -68,7 +70,7 @@ func installedNode(t *testing.T, format bundle.Format, days, caDays int) node {
 	return node{config: config, local: local}
 }
 
-func renewAt(t *testing.T, n node, now time.Time, w rotate.Window) ([]rotate.Renewed, []rotate.NodeCert, []rotate.NodeCert) {
+func renewAt(t *testing.T, n node, now time.Time, w expiry.Window) ([]rotate.Renewed, []rotate.NodeCert, []rotate.NodeCert) {
 	t.Helper()
 	before, err := rotate.Discover(n.config, nil)
 	if err != nil {
@@ -86,63 +88,13 @@ func renewAt(t *testing.T, n node, now time.Time, w rotate.Window) ([]rotate.Ren
 	return renewed, before, after
 }
 
-func TestWindowDecidesWhenACertificateIsDue(t *testing.T) {
-	n := installedNode(t, bundle.P12, 365, 3650)
-	certs, err := rotate.Discover(n.config, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	leaf := certs[0].Leaf()
-	cases := []struct {
-		name string
-		w    rotate.Window
-		now  time.Time
-		due  bool
-	}{
-		{"fresh", rotate.DefaultWindow, issued, false},
-		{"expires in 40 days", rotate.DefaultWindow, leaf.NotAfter.AddDate(0, 0, -40), false},
-		{"expires in 10 days", rotate.DefaultWindow, leaf.NotAfter.AddDate(0, 0, -10), true},
-		{"expired", rotate.DefaultWindow, leaf.NotAfter.Add(time.Hour), true},
-		{"half of the life at 2/3", rotate.Window{Fraction: 2.0 / 3}, issued.AddDate(0, 6, 0), false},
-		{"three quarters at 2/3", rotate.Window{Fraction: 2.0 / 3}, issued.AddDate(0, 9, 0), true},
-	}
-	for _, tc := range cases {
-		if got := tc.w.Due(leaf, tc.now); got != tc.due {
-			t.Errorf("%s: Due = %v, want %v", tc.name, got, tc.due)
-		}
-	}
-}
-
-func TestParseWindowFlags(t *testing.T) {
-	for in, want := range map[string]time.Duration{"30d": 720 * time.Hour, "2w": 336 * time.Hour, "12h": 12 * time.Hour, "1.5d": 36 * time.Hour} {
-		if got, err := rotate.ParseBefore(in); err != nil || got != want {
-			t.Errorf("ParseBefore(%q) = %v, %v", in, got, err)
-		}
-	}
-	for _, bad := range []string{"", "d", "-3d", "soon"} {
-		if _, err := rotate.ParseBefore(bad); err == nil {
-			t.Errorf("ParseBefore(%q) accepted", bad)
-		}
-	}
-	for in, want := range map[string]float64{"2/3": 2.0 / 3, "0.75": 0.75} {
-		if got, err := rotate.ParseFraction(in); err != nil || got != want {
-			t.Errorf("ParseFraction(%q) = %v, %v", in, got, err)
-		}
-	}
-	for _, bad := range []string{"1", "0", "3/2", "1/0", "x"} {
-		if _, err := rotate.ParseFraction(bad); err == nil {
-			t.Errorf("ParseFraction(%q) accepted", bad)
-		}
-	}
-}
-
 func TestRenewKeepsNamesUsagesPasswordAliasAndTrust(t *testing.T) {
 	for _, format := range []bundle.Format{bundle.P12, bundle.PEM} {
 		t.Run(string(format), func(t *testing.T) {
 			n := installedNode(t, format, 365, 3650)
 			ksBefore, _ := os.ReadFile(filepath.Join(n.config, "elasticsearch.keystore"))
 			now := issued.AddDate(0, 0, 350) // 15 days left
-			renewed, before, after := renewAt(t, n, now, rotate.DefaultWindow)
+			renewed, before, after := renewAt(t, n, now, expiry.DefaultWindow)
 			if len(renewed) != 2 {
 				t.Fatalf("renewed %d certificates, want both layers", len(renewed))
 			}
@@ -193,7 +145,7 @@ func TestNothingDueChangesNothing(t *testing.T) {
 	n := installedNode(t, bundle.P12, 365, 3650)
 	backups := func() []string { b, _ := filepath.Glob(filepath.Join(n.config, "escert-backups", "*")); return b }
 	before := len(backups()) // the install's own backup of elasticsearch.yml
-	renewed, _, _ := renewAt(t, n, issued.AddDate(0, 1, 0), rotate.DefaultWindow)
+	renewed, _, _ := renewAt(t, n, issued.AddDate(0, 1, 0), expiry.DefaultWindow)
 	if len(renewed) != 0 {
 		t.Fatalf("renewed %d certificates a month after issuance", len(renewed))
 	}
@@ -206,7 +158,7 @@ func TestRenewCapsAtTheCA(t *testing.T) {
 	// CA for 400 days, leaves for 365: renewing at day 350 would run past the CA,
 	// which still has 50 days left, outside the 30-day window.
 	n := installedNode(t, bundle.P12, 365, 400)
-	renewed, _, after := renewAt(t, n, issued.AddDate(0, 0, 350), rotate.DefaultWindow)
+	renewed, _, after := renewAt(t, n, issued.AddDate(0, 0, 350), expiry.DefaultWindow)
 	caEnd := n.local.CAs[spec.Transport].Cert.NotAfter
 	if len(renewed) != 2 || !renewed[0].CappedAtCA || !after[0].Leaf().NotAfter.Equal(caEnd) {
 		t.Fatalf("want both capped at the CA's expiry %v: %+v", caEnd, renewed)
@@ -221,15 +173,15 @@ func TestRenewWhenTheCAEndsInsideTheWindow(t *testing.T) {
 		name      string
 		caDays    int // leaves live 365 days
 		day       int // of the run, after issuance
-		w         rotate.Window
+		w         expiry.Window
 		force     bool
 		again     bool // a second run the same day
 		wantFiles int  // renewed, each to the CA's end
 	}{
-		{"a leaf ending before the CA is carried to the CA's end", 380, 355, rotate.DefaultWindow, false, false, 2},
-		{"a leaf already ending with the CA is left alone", 380, 355, rotate.DefaultWindow, false, true, 0},
-		{"--force still gives it a new key, to the CA's end", 380, 355, rotate.DefaultWindow, true, true, 2},
-		{"--at 2/3: the CA ends inside the last third of a leaf's life", 380, 300, rotate.Window{Fraction: 2.0 / 3}, false, false, 2},
+		{"a leaf ending before the CA is carried to the CA's end", 380, 355, expiry.DefaultWindow, false, false, 2},
+		{"a leaf already ending with the CA is left alone", 380, 355, expiry.DefaultWindow, false, true, 0},
+		{"--force still gives it a new key, to the CA's end", 380, 355, expiry.DefaultWindow, true, true, 2},
+		{"--at 2/3: the CA ends inside the last third of a leaf's life", 380, 300, expiry.Window{Fraction: 2.0 / 3}, false, false, 2},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -278,8 +230,8 @@ func TestRenewRefusesACADifferentFromTheIssuer(t *testing.T) {
 	n := installedNode(t, bundle.P12, 365, 3650)
 	other := installedNode(t, bundle.P12, 365, 3650)
 	certs, _ := rotate.Discover(n.config, nil)
-	_, _, err := rotate.Renew(context.Background(), certs, rotate.Options{ConfigDir: n.config, Issuer: other.local, Window: rotate.DefaultWindow, Force: true, Rand: rand.Reader, Now: issued})
-	var in *rotate.InputError
+	_, _, err := rotate.Renew(context.Background(), certs, rotate.Options{ConfigDir: n.config, Issuer: other.local, Window: expiry.DefaultWindow, Force: true, Rand: rand.Reader, Now: issued})
+	var in *fault.InputError
 	if !errors.As(err, &in) || !strings.Contains(err.Error(), "point --ca-dir at the CA that issued it") {
 		t.Fatalf("err = %v", err)
 	}
@@ -295,18 +247,4 @@ func TestDiscoverReportsMissingCertificates(t *testing.T) {
 	if _, err := rotate.Discover(dir, nil); !errors.Is(err, rotate.ErrMissing) {
 		t.Errorf("missing file: %v", err)
 	}
-}
-
-func FuzzParseWindow(f *testing.F) {
-	for _, s := range []string{"30d", "2/3", "0.5", "12h", "1e9d", "-1/2"} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		if d, err := rotate.ParseBefore(s); err == nil && d < 0 {
-			t.Fatalf("ParseBefore(%q) = negative %v", s, d)
-		}
-		if v, err := rotate.ParseFraction(s); err == nil && (v <= 0 || v >= 1) {
-			t.Fatalf("ParseFraction(%q) = %v outside (0,1)", s, v)
-		}
-	})
 }

@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/escert/escert/internal/ca"
+	"github.com/escert/escert/internal/fault"
 	"github.com/escert/escert/internal/infile"
 	"github.com/escert/escert/internal/install"
 	"github.com/escert/escert/internal/spec"
@@ -117,7 +118,7 @@ func readRecord(path string) (rec nodeRecord, found bool, err error) {
 		return rec, false, inputErr(path, err)
 	}
 	if err := json.Unmarshal(data, &rec); err != nil || rec.Layers == nil {
-		return rec, false, &InputError{Path: path, Problem: "is not a CA rotation record: remove it and re-run the phases on its node"}
+		return rec, false, fault.BadFile(path, "is not a CA rotation record: remove it and re-run the phases on its node")
 	}
 	return rec, true, nil
 }
@@ -128,6 +129,9 @@ type PendingError struct {
 	Dir   string
 	Nodes []string // "node2 (es2:/etc/elasticsearch): issue pending"
 }
+
+// Kind makes it bad input: the phases must run on the nodes named first.
+func (e *PendingError) Kind() fault.Kind { return fault.Input }
 
 func (e *PendingError) Error() string {
 	if len(e.Nodes) == 0 {

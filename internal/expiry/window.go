@@ -1,4 +1,4 @@
-package rotate
+package expiry
 
 import (
 	"crypto/x509"
@@ -9,8 +9,8 @@ import (
 )
 
 // Window says when a certificate is due: a fixed time before it expires (--before
-// 30d), or once a fraction of its lifetime has passed (--at 2/3, cert-manager's and
-// step's default).
+// 30d, --warn-days 30), or once a fraction of its lifetime has passed (--at 2/3,
+// cert-manager's and step's default).
 type Window struct {
 	Before   time.Duration
 	Fraction float64 // 0 < Fraction < 1; used when set
@@ -19,6 +19,9 @@ type Window struct {
 // DefaultWindow renews 30 days before expiry, as Elastic's own guidance suggests for
 // yearly certificates.
 var DefaultWindow = Window{Before: 30 * 24 * time.Hour}
+
+// Days is the window of the last n days: check's and probe's --warn-days.
+func Days(n int) Window { return Window{Before: time.Duration(n) * 24 * time.Hour} }
 
 // RenewAt is when cert becomes due.
 func (w Window) RenewAt(cert *x509.Certificate) time.Time {
@@ -38,7 +41,7 @@ func (w Window) Span(life time.Duration) time.Duration {
 	return w.Before
 }
 
-// Due reports whether cert must be renewed at now.
+// Due reports whether cert is due at now (an expired certificate is too).
 func (w Window) Due(cert *x509.Certificate, now time.Time) bool { return !now.Before(w.RenewAt(cert)) }
 
 // maxBefore is 100 years: no certificate lives longer.
