@@ -11,10 +11,10 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/escert/escert/internal/atomicfs"
 	"github.com/escert/escert/internal/ca"
 	"github.com/escert/escert/internal/fips"
 	"github.com/escert/escert/internal/infile"
-	"github.com/escert/escert/internal/install"
 	"github.com/escert/escert/internal/issuer"
 	"github.com/escert/escert/internal/rotate"
 	"github.com/escert/escert/internal/spec"
@@ -78,7 +78,7 @@ func (f *rotateFlags) options(e *env) (rotate.CAOptions, error) {
 	if err != nil {
 		return rotate.CAOptions{}, err
 	}
-	return rotate.CAOptions{CADir: f.caDir, Layers: layers, Password: pw, Policy: fips.ForCurrent(false), Days: f.caDays, Rand: e.rand, Now: e.now()}, nil
+	return rotate.CAOptions{CADir: f.caDir, Layers: layers, Password: pw, Policy: fips.ForCurrent(false), Days: f.caDays, Rand: e.rand, Now: e.now(), Notify: e.write.Notify}, nil
 }
 
 // onNode runs a phase on the node of --es-config under its lock.
@@ -126,15 +126,15 @@ func (f *rotateFlags) planClientCA(o rotate.CAOptions, certs []*x509.Certificate
 	return c, nil
 }
 
-func (c *clientCA) write(w io.Writer) error {
+func (c *clientCA) write(writer atomicfs.Writer, w io.Writer) error {
 	if c == nil {
 		return nil
 	}
-	if err := install.WriteFile(c.path, ca.EncodeCertificates(c.certs...), install.PublicMode); err != nil {
+	if err := writer.WriteFile(c.path, ca.EncodeCertificates(c.certs...), atomicfs.PublicMode); err != nil {
 		return err
 	}
 	if c.fingerprint != "" {
-		if err := install.WriteFile(filepath.Join(filepath.Dir(c.path), "http-ca.sha256"), []byte(c.fingerprint+"\n"), install.PublicMode); err != nil {
+		if err := writer.WriteFile(filepath.Join(filepath.Dir(c.path), "http-ca.sha256"), []byte(c.fingerprint+"\n"), atomicfs.PublicMode); err != nil {
 			return err
 		}
 	}
@@ -234,7 +234,7 @@ the new fingerprint (printed by begin) before issue.`,
 					return renewError(err)
 				}
 			}
-			return renewError(clients.write(out))
+			return renewError(clients.write(e.write, out))
 		},
 	}
 	bf.register(begin)
@@ -301,7 +301,7 @@ the new fingerprint (printed by begin) before issue.`,
 			}
 			clients, err := ff.planClientCA(o, next.Trust(spec.HTTP), false)
 			if err == nil {
-				err = clients.write(out)
+				err = clients.write(e.write, out)
 			}
 			if err != nil {
 				return renewError(err)

@@ -8,11 +8,11 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/escert/escert/internal/atomicfs"
 	"github.com/escert/escert/internal/bundle"
 	"github.com/escert/escert/internal/eskeystore"
+	"github.com/escert/escert/internal/fault"
 	"github.com/escert/escert/internal/infile"
-	"github.com/escert/escert/internal/install"
-	"github.com/escert/escert/internal/issuer"
 	"github.com/escert/escert/internal/issuer/stepca"
 	"github.com/escert/escert/internal/issuer/vault"
 	"github.com/escert/escert/internal/p12"
@@ -70,7 +70,7 @@ func ExitCode(err error) int {
 		in     inputError
 		use    usageError
 		spec   *spec.InputError
-		cadir  *issuer.CADirError
+		input  *fault.InputError
 		tooNew *eskeystore.TooNewError
 	)
 	switch {
@@ -78,9 +78,9 @@ func ExitCode(err error) int {
 		return ExitOK
 	case errors.As(err, &use), errors.Is(err, stepca.ErrNoProvisioner):
 		return ExitUsage
-	case errors.Is(err, install.ErrNotEmpty):
+	case errors.Is(err, atomicfs.ErrNotEmpty):
 		return ExitExists
-	case errors.As(err, &in), errors.As(err, &spec), errors.As(err, &cadir),
+	case errors.As(err, &in), errors.As(err, &spec), errors.As(err, &input),
 		errors.Is(err, eskeystore.ErrWrongPassword), errors.Is(err, eskeystore.ErrCorrupted), errors.As(err, &tooNew),
 		errors.Is(err, p12.ErrWrongPassword), errors.Is(err, infile.ErrTooLarge),
 		// Vault's answer about our request is bad input; Vault sealed or unreachable
@@ -98,7 +98,7 @@ func ExitCode(err error) int {
 func Run(args []string, stdout, stderr io.Writer) int { return run(defaultEnv(), args, stdout, stderr) }
 
 func run(e *env, args []string, stdout, stderr io.Writer) int {
-	defer install.SetNotify(func(msg string) { fmt.Fprintf(stderr, "escert: %s\n", msg) })()
+	e.write.Notify = func(msg string) { fmt.Fprintf(stderr, "escert: %s\n", msg) }
 	root := newRoot(e)
 	root.SetArgs(args)
 	root.SetOut(stdout)

@@ -10,8 +10,10 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/escert/escert/internal/atomicfs"
 	"github.com/escert/escert/internal/esconfig"
 	"github.com/escert/escert/internal/eskeystore"
+	"github.com/escert/escert/internal/fault"
 	"github.com/escert/escert/internal/fips"
 	"github.com/escert/escert/internal/infile"
 	"github.com/escert/escert/internal/install"
@@ -115,13 +117,13 @@ EXIT CODES
 			opts := install.NodeOptions{
 				BundleDir: bundleDir, ConfigDir: configDir, KeystorePassword: password, Owner: own,
 				Audit: !noAudit, Enrollment: enrollment, Force: force, FIPS: policy.FIPS,
-				KeystoreVersion: ksVersion, Now: e.now(), Rand: e.rand,
+				KeystoreVersion: ksVersion, Now: e.now(), Rand: e.rand, Notify: e.write.Notify,
 			}
 			if err := install.CheckConfigDir(configDir); err != nil {
 				return installError(err)
 			}
 			if !dryRun {
-				unlock, err := install.Lock(configDir)
+				unlock, err := atomicfs.Lock(configDir)
 				if err != nil {
 					return installError(err)
 				}
@@ -194,10 +196,10 @@ func nodeKeystoreVersion(flag, configDir string) (int, error) {
 const ExitLocked = 5
 
 func installError(err error) error {
-	var in *install.InputError
+	var in *fault.InputError
 	var conflict *install.ConflictError
 	switch {
-	case errors.Is(err, install.ErrLocked):
+	case errors.Is(err, atomicfs.ErrLocked):
 		return codedError{ExitLocked, err}
 	case errors.As(err, &in), errors.As(err, &conflict):
 		return inputError{err}

@@ -17,9 +17,9 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/escert/escert/internal/atomicfs"
 	"github.com/escert/escert/internal/eskeystore"
 	"github.com/escert/escert/internal/infile"
-	"github.com/escert/escert/internal/install"
 )
 
 // escert keystore mirrors Elasticsearch's elasticsearch-keystore tool
@@ -224,7 +224,7 @@ func (s *ksSession) lock() (unlock func(), err error) {
 		return nil, ksErrorf(ksDataError, "[%s] is not a regular file: --path must name an elasticsearch.keystore", s.path)
 	}
 	dir := filepath.Dir(s.path)
-	unlock, err = install.LockWait(dir, ksLockTimeout, func() {
+	unlock, err = atomicfs.LockWait(dir, ksLockTimeout, func() {
 		if !s.o.silent {
 			fmt.Fprintf(s.cmd.ErrOrStderr(), "Waiting for another escert run to finish with [%s]\n", dir)
 		}
@@ -237,7 +237,7 @@ func (s *ksSession) lock() (unlock func(), err error) {
 		return func() {}, nil
 	}
 	switch {
-	case errors.Is(err, install.ErrLocked):
+	case errors.Is(err, atomicfs.ErrLocked):
 		return nil, ksErrorf(ksTempFail, "%v", err)
 	case errors.Is(err, fs.ErrPermission):
 		return nil, s.unwritable(err)
@@ -300,9 +300,9 @@ func (s *ksSession) save(k *openKeystore) error {
 	if err != nil {
 		return err
 	}
-	perm, err := install.PermOf(s.path, ksNewMode)
+	perm, err := atomicfs.PermOf(s.path, ksNewMode)
 	if err == nil {
-		err = install.WriteFileAs(s.path, data, perm)
+		err = s.e.write.WriteFileAs(s.path, data, perm)
 	}
 	if errors.Is(err, fs.ErrPermission) {
 		return s.unwritable(err)
@@ -835,9 +835,9 @@ setting) is not printed on a terminal: redirect it, or write it with -o FILE (mo
 			}
 			defer clear(value)
 			if output != "" {
-				perm, err := install.PermOf(output, install.SecretMode)
+				perm, err := atomicfs.PermOf(output, atomicfs.SecretMode)
 				if err == nil {
-					err = install.WriteFileAs(output, value, perm)
+					err = s.e.write.WriteFileAs(output, value, perm)
 				}
 				if err != nil {
 					return ksErrorf(ksIOError, "%v", err)

@@ -19,10 +19,10 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/escert/escert/internal/atomicfs"
 	"github.com/escert/escert/internal/eskeystore"
 	"github.com/escert/escert/internal/fips"
 	"github.com/escert/escert/internal/infile"
-	"github.com/escert/escert/internal/install"
 	"github.com/escert/escert/internal/issuer"
 	"github.com/escert/escert/internal/rotate"
 )
@@ -79,7 +79,7 @@ func lockConfig(dir string) (func(), error) {
 	if !info.IsDir() {
 		return nil, badInput("--es-config %s: not a directory: point it at the node's config directory (the one holding elasticsearch.yml)", dir)
 	}
-	unlock, err := install.Lock(dir)
+	unlock, err := atomicfs.Lock(dir)
 	if err != nil {
 		return nil, installError(err)
 	}
@@ -259,7 +259,7 @@ EXIT CODES
 				}
 			}
 			renewed, backup, err := rotate.Renew(cmd.Context(), certs, rotate.Options{
-				ConfigDir: configDir, Issuer: iss, Policy: policy, Window: win, Force: force, Rand: e.rand, Now: e.now(),
+				ConfigDir: configDir, Issuer: iss, Policy: policy, Window: win, Force: force, Rand: e.rand, Now: e.now(), Notify: e.write.Notify,
 			})
 			report(cmd.OutOrStdout(), renewed, output == "json")
 			// A CA ending inside the window is reported after what could still be

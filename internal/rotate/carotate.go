@@ -3,7 +3,6 @@ package rotate
 import (
 	"context"
 	"crypto/x509"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -11,11 +10,12 @@ import (
 	"slices"
 	"time"
 
-	"github.com/escert/escert/internal/bundle"
+	"github.com/escert/escert/internal/atomicfs"
 	"github.com/escert/escert/internal/ca"
+	"github.com/escert/escert/internal/cadir"
+	"github.com/escert/escert/internal/fault"
 	"github.com/escert/escert/internal/fips"
 	"github.com/escert/escert/internal/infile"
-	"github.com/escert/escert/internal/install"
 	"github.com/escert/escert/internal/issuer"
 	"github.com/escert/escert/internal/p12"
 	"github.com/escert/escert/internal/spec"
@@ -45,9 +45,13 @@ type CAOptions struct {
 	Cluster  string
 	Rand     io.Reader
 	Now      time.Time
+	// Notify hears what a write did besides writing (atomicfs.Writer's Notify).
+	Notify func(msg string)
 }
 
 func (o CAOptions) now() time.Time { return o.Now }
+
+func (o CAOptions) write() atomicfs.Writer { return atomicfs.Writer{Notify: o.Notify} }
 
 // NewCA is a local rotation's new CA. Created says this run made it: it then exists
 // in memory only until Save writes it to <ca-dir>/next/, which begin does once
@@ -56,8 +60,9 @@ type NewCA struct {
 	*issuer.Local
 	Created bool
 	dir     string
-	files   []install.File
+	files   []atomicfs.File
 	now     time.Time
+	write   atomicfs.Writer
 }
 
 // Save writes a CA this run created into <ca-dir>/next/.
@@ -65,7 +70,7 @@ func (n *NewCA) Save() error {
 	if !n.Created {
 		return nil
 	}
-	_, err := install.WriteTree(n.dir, n.files, false, n.now)
+	_, err := n.write.WriteTree(n.dir, n.files, false, n.now)
 	return err
 }
 
@@ -85,10 +90,9 @@ func NextCA(o CAOptions) (*NewCA, error) {
 		return nil, err
 	}
 	if current.SingleCA() {
-		return nil, &InputError{Path: o.CADir, Problem: "holds one CA for both layers (--single-ca); rotating it is not supported yet: bootstrap a two-CA cluster, or renew within the CA's life"}
+		return nil, &fault.InputError{File: o.CADir, Problem: "holds one CA for both layers (--single-ca); rotating it is not supported yet: bootstrap a two-CA cluster, or renew within the CA's life"}
 	}
 	next := &issuer.Local{CAs: map[spec.Layer]*ca.Authority{}, Policy: o.Policy, Rand: o.Rand, Now: o.now}
-	var files []install.File
 	for _, layer := range o.Layers {
 		key := o.Key
 		if key.Type == "" {
@@ -107,17 +111,12 @@ func NextCA(o CAOptions) (*NewCA, error) {
 			return nil, err
 		}
 		next.CAs[layer] = &ca.Authority{Cert: cert, Key: k}
-		layerFiles, err := bundle.CAFiles(&issuer.Local{CAs: map[spec.Layer]*ca.Authority{spec.Transport: next.CAs[layer], spec.HTTP: next.CAs[layer]}}, "", o.Rand, o.Password)
-		if err != nil {
-			return nil, err
-		}
-		// CAFiles of a one-CA issuer names the files ca.*; rename to the layer's.
-		for _, f := range layerFiles {
-			f.Path = issuer.CAFileBase(layer, false) + filepath.Ext(f.Path)
-			files = append(files, f)
-		}
 	}
-	return &NewCA{Local: next, Created: true, dir: dir, files: files, now: o.Now}, nil
+	files, err := cadir.Files(next.CAs, "", o.Rand, o.Password)
+	if err != nil {
+		return nil, err
+	}
+	return &NewCA{Local: next, Created: true, dir: dir, files: files, now: o.Now, write: o.write()}, nil
 }
 
 // The next CA is any issuer: a new local CA from NextCA, or a Vault PKI mount (or a
@@ -160,14 +159,14 @@ func Issue(ctx context.Context, configDir string, certs []NodeCert, next issuer.
 			return nil, err
 		}
 		if !slices.ContainsFunc(trusted, issuing.Equal) {
-			return nil, &InputError{Path: n.Files()[0], Problem: "does not trust the new CA yet: run `escert ca rotate begin` on this node (and every other) first"}
+			return nil, &fault.InputError{File: n.Files()[0], Problem: "does not trust the new CA yet: run `escert ca rotate begin` on this node (and every other) first"}
 		}
 		if n.Leaf().CheckSignatureFrom(issuing) == nil {
 			continue // already issued from the new CA: re-running is a no-op
 		}
 		due = append(due, n)
 	}
-	renewed, _, err := renew(ctx, due, Options{ConfigDir: configDir, Issuer: next, Policy: o.Policy, Force: true, Rand: o.Rand, Now: o.Now}, true)
+	renewed, _, err := renew(ctx, due, Options{ConfigDir: configDir, Issuer: next, Policy: o.Policy, Force: true, Rand: o.Rand, Now: o.Now, Notify: o.Notify}, true)
 	if err != nil {
 		return renewed, err
 	}
@@ -186,7 +185,7 @@ func Finish(configDir string, certs []NodeCert, next issuer.Issuer, o CAOptions)
 			return nil, err
 		}
 		if n.Leaf().CheckSignatureFrom(issuing) != nil {
-			return nil, &InputError{Path: n.Files()[0], Problem: "still holds a certificate from the old CA: run `escert ca rotate issue` on this node (and every other) first"}
+			return nil, &fault.InputError{File: n.Files()[0], Problem: "still holds a certificate from the old CA: run `escert ca rotate issue` on this node (and every other) first"}
 		}
 	}
 	change, err := planTrust(configDir, certs, o, stepFinish, func(n NodeCert, _ []*x509.Certificate) []*x509.Certificate {
@@ -204,19 +203,19 @@ func Finish(configDir string, certs []NodeCert, next issuer.Issuer, o CAOptions)
 func Promote(o CAOptions) (string, error) {
 	next := filepath.Join(o.CADir, NextDir)
 	if _, err := os.Stat(next); err != nil {
-		return "", &InputError{Path: next, Problem: "no rotation in progress: run `escert ca rotate begin` first"}
+		return "", &fault.InputError{File: next, Problem: "no rotation in progress: run `escert ca rotate begin` first"}
 	}
 	retired := filepath.Join(o.CADir, "retired-"+o.Now.UTC().Format("20060102T150405Z"))
-	var moves []install.Move
+	var moves []atomicfs.Move
 	for _, layer := range o.Layers {
 		for _, ext := range []string{".crt", ".key"} {
-			name := issuer.CAFileBase(layer, false) + ext
+			name := cadir.Base(layer, false) + ext
 			moves = append(moves,
-				install.Move{From: filepath.Join(o.CADir, name), To: filepath.Join(retired, name)},
-				install.Move{From: filepath.Join(next, name), To: filepath.Join(o.CADir, name)})
+				atomicfs.Move{From: filepath.Join(o.CADir, name), To: filepath.Join(retired, name)},
+				atomicfs.Move{From: filepath.Join(next, name), To: filepath.Join(o.CADir, name)})
 		}
 	}
-	if err := install.MoveFiles(moves); err != nil {
+	if err := atomicfs.MoveFiles(moves); err != nil {
 		return "", err
 	}
 	if err := removeRecords(next); err != nil {
@@ -232,7 +231,7 @@ type TrustChange struct {
 	certs     []NodeCert
 	o         CAOptions
 	step      step
-	files     []install.Replacement
+	files     []atomicfs.Replacement
 	old       map[string][]byte // config-relative path: content, for the backup
 }
 
@@ -245,7 +244,7 @@ func planTrust(configDir string, certs []NodeCert, o CAOptions, s step, want fun
 			continue
 		}
 		if n.separateTruststore {
-			return nil, &InputError{Path: n.P12Path, Problem: "its truststore is a separate file, which escert's CA rotation does not edit: use the keystore as the truststore"}
+			return nil, &fault.InputError{File: n.P12Path, Problem: "its truststore is a separate file, which escert's CA rotation does not edit: use the keystore as the truststore"}
 		}
 		current, err := n.Trusted()
 		if err != nil {
@@ -255,7 +254,7 @@ func planTrust(configDir string, certs []NodeCert, o CAOptions, s step, want fun
 		if slices.EqualFunc(current, trust, (*x509.Certificate).Equal) {
 			continue
 		}
-		var f install.Replacement
+		var f atomicfs.Replacement
 		var before []byte
 		switch {
 		case n.P12Path != "":
@@ -271,22 +270,22 @@ func planTrust(configDir string, certs []NodeCert, o CAOptions, s step, want fun
 			if err != nil {
 				return nil, err
 			}
-			perm, err := install.PermOf(n.P12Path, 0o640)
+			perm, err := atomicfs.PermOf(n.P12Path, 0o640)
 			if err != nil {
 				return nil, err
 			}
-			f, before = install.Replacement{Path: n.P12Path, Data: data, Perm: perm}, n.read[n.P12Path]
+			f, before = atomicfs.Replacement{Path: n.P12Path, Data: data, Perm: perm}, n.read[n.P12Path]
 		case len(n.caPaths) == 1:
-			perm, err := install.PermOf(n.caPaths[0], 0o644)
+			perm, err := atomicfs.PermOf(n.caPaths[0], 0o644)
 			if err != nil {
 				return nil, err
 			}
 			if before, err = infile.Read(n.caPaths[0], infile.PEM); err != nil {
 				return nil, inputErr(n.caPaths[0], err)
 			}
-			f = install.Replacement{Path: n.caPaths[0], Data: ca.EncodeCertificates(trust...), Perm: perm}
+			f = atomicfs.Replacement{Path: n.caPaths[0], Data: ca.EncodeCertificates(trust...), Perm: perm}
 		default:
-			return nil, &InputError{Path: n.KeyPath, Problem: fmt.Sprintf("the %s layer names %d certificate_authorities files; CA rotation edits exactly one", n.Layer, len(n.caPaths))}
+			return nil, fault.BadFile(n.KeyPath, "the %s layer names %d certificate_authorities files; CA rotation edits exactly one", n.Layer, len(n.caPaths))
 		}
 		if rel, err := filepath.Rel(configDir, f.Path); err == nil {
 			change.old[filepath.ToSlash(rel)] = before
@@ -301,11 +300,12 @@ func planTrust(configDir string, certs []NodeCert, o CAOptions, s step, want fun
 func (c *TrustChange) Apply() ([]string, error) {
 	var changed []string
 	if len(c.files) > 0 {
-		if _, err := install.Backup(c.configDir, c.o.Now, c.old); err != nil {
+		w := c.o.write()
+		if _, err := w.Backup(c.configDir, c.o.Now, c.old); err != nil {
 			return nil, err
 		}
 		for _, f := range c.files {
-			if err := install.ReplaceTogether([]install.Replacement{f}); err != nil {
+			if err := w.ReplaceTogether([]atomicfs.Replacement{f}); err != nil {
 				return changed, err
 			}
 			changed = append(changed, f.Path)
@@ -326,7 +326,7 @@ func AppendMissing(list []*x509.Certificate, certs ...*x509.Certificate) []*x509
 }
 
 // ErrNotRotating is returned by issue and finish when begin has not run.
-var ErrNotRotating = errors.New("no CA rotation in progress: run `escert ca rotate begin` first")
+var ErrNotRotating = fault.Sentinel(fault.Input, "no CA rotation in progress: run `escert ca rotate begin` first")
 
 // LoadNext loads the rotation's new CA, which begin created.
 func LoadNext(o CAOptions) (*issuer.Local, error) {

@@ -14,9 +14,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/escert/escert/internal/atomicfs"
 	"github.com/escert/escert/internal/bundle"
 	"github.com/escert/escert/internal/ca"
+	"github.com/escert/escert/internal/cadir"
 	"github.com/escert/escert/internal/eskeystore"
+	"github.com/escert/escert/internal/fault"
 	"github.com/escert/escert/internal/fips"
 	"github.com/escert/escert/internal/install"
 	"github.com/escert/escert/internal/issuer"
@@ -48,7 +51,7 @@ func threeNodes(t *testing.T, format bundle.Format) cluster {
 		KeystoreVersion: eskeystore.DefaultVersion, TransportVerification: "certificate",
 		Rand: rand.Reader, Now: now, Version: "test",
 	}
-	caFiles, err := bundle.CAFiles(local, "ca/", rand.Reader, nil)
+	caFiles, err := cadir.Files(local.CAs, "ca/", rand.Reader, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,7 +61,7 @@ func threeNodes(t *testing.T, format bundle.Format) cluster {
 	}
 	dir := t.TempDir()
 	out := filepath.Join(dir, "out")
-	if _, err := install.WriteTree(out, res.Files, false, time.Now()); err != nil {
+	if _, err := (atomicfs.Writer{}).WriteTree(out, res.Files, false, time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	c := cluster{caDir: filepath.Join(out, "ca"), clients: filepath.Join(out, "clients"), format: format}
@@ -132,7 +135,7 @@ func httpServer(t *testing.T, config string) realtest.JSSEConfig {
 // publish writes the clients' HTTP CA bundle as `ca rotate --clients` does.
 func (c cluster) publish(t *testing.T, certs ...*x509.Certificate) {
 	t.Helper()
-	if err := install.WriteFile(filepath.Join(c.clients, "http-ca.crt"), ca.EncodeCertificates(certs...), install.PublicMode); err != nil {
+	if err := (atomicfs.Writer{}).WriteFile(filepath.Join(c.clients, "http-ca.crt"), ca.EncodeCertificates(certs...), atomicfs.PublicMode); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -307,7 +310,7 @@ func TestFinishRefusesANodeStillOnTheOldCA(t *testing.T) {
 	c.each(t, []int{0}, begin)
 	certs, _ := rotate.Discover(c.configs[0], nil)
 	_, err := rotate.Finish(c.configs[0], certs, next, o)
-	var in *rotate.InputError
+	var in *fault.InputError
 	if !errors.As(err, &in) || !strings.Contains(err.Error(), "ca rotate issue") {
 		t.Fatalf("err = %v", err)
 	}
