@@ -1,7 +1,7 @@
 // Package bundle turns instances and an issuer into the files an operator drops into
 // each node's config directory: keystores, PEM files, the elasticsearch.keystore, the
 // settings block, client CA files and a manifest. It builds everything in memory;
-// package install writes it.
+// package atomicfs writes it.
 package bundle
 
 import (
@@ -9,7 +9,6 @@ import (
 	"crypto"
 	"crypto/rand"
 	"crypto/x509"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -23,12 +22,14 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/escert/escert/internal/atomicfs"
 	"github.com/escert/escert/internal/ca"
 	"github.com/escert/escert/internal/clientconfig"
+	"github.com/escert/escert/internal/esconfig"
 	"github.com/escert/escert/internal/eskeystore"
 	"github.com/escert/escert/internal/fips"
-	"github.com/escert/escert/internal/install"
 	"github.com/escert/escert/internal/issuer"
+	"github.com/escert/escert/internal/manifest"
 	"github.com/escert/escert/internal/p12"
 	"github.com/escert/escert/internal/spec"
 )
@@ -63,8 +64,8 @@ type Options struct {
 
 // Result is a built bundle.
 type Result struct {
-	Files    []install.File
-	Manifest Manifest
+	Files    []atomicfs.File
+	Manifest manifest.Manifest
 	Warnings []string
 }
 
@@ -74,7 +75,7 @@ type Request struct {
 	Instances []spec.Instance
 	// CAFiles are included as they are (the ca/ folder of a bootstrap); nil when the
 	// CAs live elsewhere, as with `escert cert --ca-dir`.
-	CAFiles        []install.File
+	CAFiles        []atomicfs.File
 	CAKeyEncrypted bool
 	// BootstrapPassword is the elastic user's initial password, put in every node's
 	// keystore; empty for nodes added to a running cluster, which ignore it.
@@ -123,12 +124,12 @@ func Build(ctx context.Context, req Request, opts Options) (*Result, error) {
 	}
 	httpCA := iss.Trust(spec.HTTP)
 	res.Files = append(res.Files,
-		install.File{Path: "clients/http-ca.crt", Mode: install.PublicMode, Data: ca.EncodeCertificates(httpCA...)},
-		install.File{Path: "clients/http-ca.sha256", Mode: install.PublicMode, Data: []byte(ca.Fingerprint(httpCA[0]) + "\n")},
+		atomicfs.File{Path: "clients/http-ca.crt", Mode: atomicfs.PublicMode, Data: ca.EncodeCertificates(httpCA...)},
+		atomicfs.File{Path: "clients/http-ca.sha256", Mode: atomicfs.PublicMode, Data: []byte(ca.Fingerprint(httpCA[0]) + "\n")},
 	)
 	res.Manifest.HTTPCAFingerprint = ca.Fingerprint(httpCA[0])
 	if bootstrapPassword != "" {
-		res.Files = append(res.Files, install.File{Path: BootstrapPasswordFile, Mode: install.SecretMode, Data: []byte(bootstrapPassword + "\n")})
+		res.Files = append(res.Files, atomicfs.File{Path: BootstrapPasswordFile, Mode: atomicfs.SecretMode, Data: []byte(bootstrapPassword + "\n")})
 		res.Manifest.BootstrapPasswordFile = BootstrapPasswordFile
 	}
 	if bootstrapPassword != "" {
@@ -142,11 +143,11 @@ func Build(ctx context.Context, req Request, opts Options) (*Result, error) {
 		res.Manifest.Files = append(res.Manifest.Files, f.Path)
 	}
 	sort.Strings(res.Manifest.Files)
-	data, err := json.MarshalIndent(res.Manifest, "", "  ")
+	data, err := res.Manifest.Encode()
 	if err != nil {
-		return nil, fmt.Errorf("encode manifest: %w", err)
+		return nil, err
 	}
-	res.Files = append(res.Files, install.File{Path: "manifest.json", Mode: install.PublicMode, Data: append(data, '\n')})
+	res.Files = append(res.Files, atomicfs.File{Path: manifest.File, Mode: atomicfs.PublicMode, Data: data})
 	return res, nil
 }
 
@@ -155,8 +156,8 @@ func Build(ctx context.Context, req Request, opts Options) (*Result, error) {
 const BootstrapPasswordFile = "elastic-bootstrap-password"
 
 type instanceBundle struct {
-	files    []install.File
-	info     InstanceInfo
+	files    []atomicfs.File
+	info     manifest.InstanceInfo
 	warnings []string
 }
 
@@ -165,7 +166,7 @@ func buildInstance(ctx context.Context, iss issuer.Issuer, inst spec.Instance, b
 	if err != nil {
 		return nil, err
 	}
-	b := &instanceBundle{info: InstanceInfo{Name: inst.Name, Filename: inst.Filename, Type: string(inst.Type)}}
+	b := &instanceBundle{info: manifest.InstanceInfo{Name: inst.Name, Filename: inst.Filename, Type: string(inst.Type)}}
 	node := inst.Type == spec.Elasticsearch
 	root := "clients/" + inst.Filename
 	if node {
@@ -181,7 +182,7 @@ func buildInstance(ctx context.Context, iss issuer.Issuer, inst spec.Instance, b
 	}
 	add := func(name string, mode fs.FileMode, data []byte) {
 		p := path.Join(root, name)
-		b.files = append(b.files, install.File{Path: p, Mode: mode, Data: data})
+		b.files = append(b.files, atomicfs.File{Path: p, Mode: mode, Data: data})
 		b.info.Files = append(b.info.Files, p)
 	}
 	for _, c := range certs {
@@ -211,14 +212,14 @@ func buildInstance(ctx context.Context, iss issuer.Issuer, inst spec.Instance, b
 		}
 	}
 	if !node {
-		add("http-ca.crt", install.PublicMode, ca.EncodeCertificates(iss.Trust(spec.HTTP)...))
+		add("http-ca.crt", atomicfs.PublicMode, ca.EncodeCertificates(iss.Trust(spec.HTTP)...))
 		return b, nil
 	}
 	for _, layer := range []spec.Layer{spec.Transport, spec.HTTP} {
-		add("certs/"+string(layer)+"-ca.crt", install.PublicMode, ca.EncodeCertificates(iss.Trust(layer)...))
+		add("certs/"+string(layer)+"-ca.crt", atomicfs.PublicMode, ca.EncodeCertificates(iss.Trust(layer)...))
 	}
 	if opts.Spec.TrustRestrictions {
-		add("certs/"+TrustRestrictionsFile, install.PublicMode, TrustRestrictions(opts.Spec.ClusterName))
+		add("certs/"+TrustRestrictionsFile, atomicfs.PublicMode, TrustRestrictions(opts.Spec.ClusterName))
 	}
 	if bootstrapPassword != "" {
 		if err := ks.Set("bootstrap.password", []byte(bootstrapPassword)); err != nil {
@@ -229,15 +230,15 @@ func buildInstance(ctx context.Context, iss issuer.Issuer, inst spec.Instance, b
 	if err != nil {
 		return nil, fmt.Errorf("elasticsearch.keystore: %w", err)
 	}
-	add("elasticsearch.keystore", install.SecretMode, data)
-	add("elasticsearch.yml", install.PublicMode, []byte(SettingsBlock(opts)))
+	add("elasticsearch.keystore", atomicfs.SecretMode, data)
+	add("elasticsearch.yml", atomicfs.PublicMode, []byte(SettingsBlock(opts)))
 	b.info.KeystoreSettings = ks.Names()
 	return b, nil
 }
 
 // keyFiles writes one certificate's key material in the bundle format and returns the
 // secure settings (passwords) Elasticsearch needs to open it.
-func keyFiles(c spec.Certificate, key crypto.Signer, chain, trust []*x509.Certificate, node bool, opts Options) ([]install.File, map[string]string, error) {
+func keyFiles(c spec.Certificate, key crypto.Signer, chain, trust []*x509.Certificate, node bool, opts Options) ([]atomicfs.File, map[string]string, error) {
 	if node && opts.Format == P12 {
 		password, err := RandomPassword(opts.Rand)
 		if err != nil {
@@ -255,12 +256,12 @@ func keyFiles(c spec.Certificate, key crypto.Signer, chain, trust []*x509.Certif
 		if err != nil {
 			return nil, nil, err
 		}
-		prefix := "xpack.security." + string(c.Layer) + ".ssl."
+		prefix := esconfig.SSLPrefix(string(c.Layer))
 		settings := map[string]string{prefix + "keystore.secure_password": password}
 		if c.Layer == spec.Transport {
 			settings[prefix+"truststore.secure_password"] = password
 		}
-		return []install.File{{Path: c.Base + ".p12", Mode: install.SecretMode, Data: data}}, settings, nil
+		return []atomicfs.File{{Path: c.Base + ".p12", Mode: atomicfs.SecretMode, Data: data}}, settings, nil
 	}
 	// PEM keys are left unencrypted and protected by file mode, as
 	// elasticsearch-certutil --pem writes them: Elasticsearch 7.x on JDK 17 and every
@@ -269,9 +270,9 @@ func keyFiles(c spec.Certificate, key crypto.Signer, chain, trust []*x509.Certif
 	if err != nil {
 		return nil, nil, err
 	}
-	return []install.File{
-		{Path: c.Base + ".crt", Mode: install.PublicMode, Data: ca.EncodeCertificates(chain...)},
-		{Path: c.Base + ".key", Mode: install.SecretMode, Data: keyPEM},
+	return []atomicfs.File{
+		{Path: c.Base + ".crt", Mode: atomicfs.PublicMode, Data: ca.EncodeCertificates(chain...)},
+		{Path: c.Base + ".key", Mode: atomicfs.SecretMode, Data: keyPEM},
 	}, nil, nil
 }
 
@@ -337,11 +338,7 @@ func (l *lockedReader) Read(p []byte) (int, error) {
 // addClientSettings writes kibana.yml, the Beats and Logstash outputs and a curl line
 // into clients/, from the manifest built so far.
 func addClientSettings(res *Result, httpCA []*x509.Certificate, opts Options) error {
-	m, err := json.Marshal(res.Manifest)
-	if err != nil {
-		return fmt.Errorf("encode manifest: %w", err)
-	}
-	files, err := clientconfig.Files(clientconfig.Input{Manifest: m, HTTPCA: ca.EncodeCertificates(httpCA...), Rand: opts.Rand})
+	files, err := clientconfig.Files(clientconfig.Input{Manifest: &res.Manifest, HTTPCA: ca.EncodeCertificates(httpCA...), Rand: opts.Rand})
 	switch {
 	case errors.Is(err, clientconfig.ErrNoHosts):
 		res.Warnings = append(res.Warnings, "no client settings written: "+err.Error()+" (escert client-config --es-hosts)")

@@ -4,9 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"encoding/json"
 	"errors"
-	"flag"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -14,21 +12,19 @@ import (
 	"testing"
 	"time"
 
+	"github.com/escert/escert/internal/atomicfs"
 	"github.com/escert/escert/internal/bundle"
 	"github.com/escert/escert/internal/ca"
+	"github.com/escert/escert/internal/cadir"
 	"github.com/escert/escert/internal/esconfig"
 	"github.com/escert/escert/internal/eskeystore"
 	"github.com/escert/escert/internal/fips"
-	"github.com/escert/escert/internal/install"
+	"github.com/escert/escert/internal/golden"
 	"github.com/escert/escert/internal/issuer"
+	"github.com/escert/escert/internal/manifest"
 	"github.com/escert/escert/internal/p12"
 	"github.com/escert/escert/internal/spec"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
-
-// fixedNow keeps certificate dates independent of the wall clock.
-var fixedNow = time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)
 
 const cluster = "escert-test"
 
@@ -105,7 +101,7 @@ func build(t testing.TB, opts bundle.Options, single bool) testBundle {
 	if err != nil {
 		t.Fatal(err)
 	}
-	caFiles, err := bundle.CAFiles(local, "ca/", opts.Rand, nil)
+	caFiles, err := cadir.Files(local.CAs, "ca/", opts.Rand, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,7 +114,7 @@ func build(t testing.TB, opts bundle.Options, single bool) testBundle {
 		t.Fatal(err)
 	}
 	dir := filepath.Join(t.TempDir(), "out")
-	if _, err := install.WriteTree(dir, res.Files, false, opts.Now()); err != nil {
+	if _, err := (atomicfs.Writer{}).WriteTree(dir, res.Files, false, opts.Now()); err != nil {
 		t.Fatal(err)
 	}
 	return testBundle{dir: dir, res: res, issuer: local, password: password, format: opts.Format, ksPassword: opts.KeystorePassword}
@@ -242,7 +238,7 @@ func TestManifestAndPublicFilesHoldNoSecret(t *testing.T) {
 		}
 	}
 	for _, f := range b.res.Files {
-		if f.Mode == install.SecretMode {
+		if f.Mode == atomicfs.SecretMode {
 			continue
 		}
 		for _, s := range secrets {
@@ -254,12 +250,12 @@ func TestManifestAndPublicFilesHoldNoSecret(t *testing.T) {
 			t.Errorf("%s (mode %o) contains a private key", f.Path, f.Mode)
 		}
 	}
-	var m bundle.Manifest
-	data, err := os.ReadFile(b.path("manifest.json"))
+	data, err := os.ReadFile(b.path(manifest.File))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := json.Unmarshal(data, &m); err != nil {
+	m, err := manifest.Decode(data)
+	if err != nil {
 		t.Fatal(err)
 	}
 	if len(m.Instances) != 5 || len(m.CAs) != 2 || m.BootstrapPasswordFile != bundle.BootstrapPasswordFile {
@@ -319,10 +315,10 @@ func TestSettingsBlockMatchesGolden(t *testing.T) {
 			opts := options(bundle.P12)
 			opts.Format, opts.FIPS = bundle.P12, false // the same goldens in every crypto mode
 			tc.change(&opts)
-			checkGolden(t, tc.golden, []byte(bundle.SettingsBlock(opts)))
+			golden.Check(t, filepath.Join("testdata", tc.golden), []byte(bundle.SettingsBlock(opts)))
 		})
 	}
-	checkGolden(t, "transport-trust.golden", bundle.TrustRestrictions(cluster))
+	golden.Check(t, filepath.Join("testdata", "transport-trust.golden"), bundle.TrustRestrictions(cluster))
 }
 
 // TestFIPSBlockFollowsElasticsearchFIPSRules checks the --fips block against what a
@@ -357,23 +353,6 @@ func TestFIPSBlockFollowsElasticsearchFIPSRules(t *testing.T) {
 		if _, ok := s.Get(prefix + "key"); !ok {
 			t.Errorf("%s has no PEM key", layer)
 		}
-	}
-}
-
-func checkGolden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs from golden:\n%s\nwant:\n%s", name, got, want)
 	}
 }
 
@@ -425,7 +404,7 @@ func BenchmarkBootstrap100Nodes(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				if _, err := install.WriteTree(filepath.Join(b.TempDir(), "out"), res.Files, false, time.Now()); err != nil {
+				if _, err := (atomicfs.Writer{}).WriteTree(filepath.Join(b.TempDir(), "out"), res.Files, false, time.Now()); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/escert/escert/internal/bundle"
 	"github.com/escert/escert/internal/ca"
+	"github.com/escert/escert/internal/manifest"
 	"github.com/escert/escert/internal/p12"
 	"github.com/escert/escert/internal/realtest"
 )
@@ -204,7 +205,7 @@ func refused(err error) bool { return err != nil && !errors.Is(err, realtest.Err
 
 // certFile returns a PEM file holding the certificate c: the .crt in PEM bundles, or
 // the leaf extracted from the bundle's chain files otherwise.
-func certFile(t *testing.T, b testBundle, c bundle.CertInfo) string {
+func certFile(t *testing.T, b testBundle, c manifest.CertInfo) string {
 	for _, f := range c.Files {
 		if strings.HasSuffix(f, ".crt") {
 			return b.path(f)
@@ -217,7 +218,7 @@ func certFile(t *testing.T, b testBundle, c bundle.CertInfo) string {
 	return ""
 }
 
-func extractLeaf(t *testing.T, b testBundle, c bundle.CertInfo) string {
+func extractLeaf(t *testing.T, b testBundle, c manifest.CertInfo) string {
 	t.Helper()
 	node := strings.Split(c.Files[0], "/")[1]
 	store := b.p12Store(t, node, c.Layer)

@@ -37,13 +37,13 @@ func SettingsBlock(opts Options) string {
 		set("xpack.security.autoconfiguration.enabled", "false")
 		set("xpack.security.authc.password_hashing.algorithm", "pbkdf2_stretch")
 	}
-	for _, layer := range []string{"transport", "http"} {
-		prefix := "xpack.security." + layer + ".ssl."
+	for _, layer := range []string{esconfig.Transport, esconfig.HTTP} {
+		prefix := esconfig.SSLPrefix(layer)
 		set(prefix+"enabled", "true")
 		if opts.FIPS {
 			set(prefix+"supported_protocols", `[ "TLSv1.3", "TLSv1.2" ]`)
 		}
-		if layer == "transport" {
+		if layer == esconfig.Transport {
 			set(prefix+"verification_mode", opts.TransportVerification)
 			set(prefix+"client_authentication", "required")
 		}
@@ -54,11 +54,11 @@ func SettingsBlock(opts Options) string {
 			set(prefix+"certificate_authorities", fmt.Sprintf("[ %q ]", "certs/"+layer+"-ca.crt"))
 		default:
 			set(prefix+"keystore.path", "certs/"+layer+".p12")
-			if layer == "transport" {
+			if layer == esconfig.Transport {
 				set(prefix+"truststore.path", "certs/"+layer+".p12")
 			}
 		}
-		if layer == "transport" && opts.Spec.TrustRestrictions {
+		if layer == esconfig.Transport && opts.Spec.TrustRestrictions {
 			set(prefix+"trust_restrictions.path", "certs/"+TrustRestrictionsFile)
 		}
 	}

@@ -18,13 +18,14 @@ import (
 	"testing/fstest"
 	"time"
 
+	"github.com/escert/escert/internal/atomicfs"
 	"github.com/escert/escert/internal/bundle"
 	"github.com/escert/escert/internal/ca"
+	"github.com/escert/escert/internal/cadir"
 	"github.com/escert/escert/internal/check"
 	"github.com/escert/escert/internal/esconfig"
 	"github.com/escert/escert/internal/eskeystore"
 	"github.com/escert/escert/internal/fips"
-	"github.com/escert/escert/internal/install"
 	"github.com/escert/escert/internal/issuer"
 	"github.com/escert/escert/internal/p12"
 	"github.com/escert/escert/internal/spec"
@@ -98,7 +99,7 @@ func build(out string, opts bundle.Options) error {
 	if err != nil {
 		return err
 	}
-	caFiles, err := bundle.CAFiles(local, "ca/", opts.Rand, nil)
+	caFiles, err := cadir.Files(local.CAs, "ca/", opts.Rand, nil)
 	if err != nil {
 		return err
 	}
@@ -110,7 +111,7 @@ func build(out string, opts bundle.Options) error {
 	if err != nil {
 		return err
 	}
-	_, err = install.WriteTree(out, res.Files, false, opts.Now())
+	_, err = (atomicfs.Writer{}).WriteTree(out, res.Files, false, opts.Now())
 	return err
 }
 
@@ -864,7 +865,7 @@ func TestEscertsOwnFiles(t *testing.T) {
 		want func(t *testing.T, findings []check.Finding)
 	}{
 		{"the lock and a write's temporary file are not configuration",
-			all(writeFile(install.LockFile, nil, 0o600), writeFile(".elasticsearch.yml.escert-1234", []byte("x"), 0o600)),
+			all(writeFile(atomicfs.LockFile, nil, 0o600), writeFile(".elasticsearch.yml.escert-1234", []byte("x"), 0o600)),
 			// Elasticsearch's user owns every test file: each is writable by it.
 			check.Options{WarnDays: 30, Proc: fstest.MapFS{}, Elasticsearch: &check.Identity{Name: "elasticsearch", UID: os.Getuid(), GID: -1}},
 			func(t *testing.T, findings []check.Finding) {

@@ -12,9 +12,9 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/escert/escert/internal/atomicfs"
 	"github.com/escert/escert/internal/esconfig"
 	"github.com/escert/escert/internal/infile"
-	"github.com/escert/escert/internal/install"
 )
 
 // ref records a file the settings name; key marks key material.
@@ -56,15 +56,15 @@ func (c *checker) isSecret(path string, info fs.FileInfo) bool {
 	return false
 }
 
-// escertTransient reports escert's lock (install.LockFile) and the temporary file or
+// escertTransient reports escert's lock (atomicfs.LockFile) and the temporary file or
 // staging directory of a write ("."+name+".escert-*"): not configuration, and never
 // checked (a lock file the elasticsearch user made with `escert keystore` is its own
 // to write).
 func escertTransient(name string) bool {
-	return name == install.LockFile || strings.HasPrefix(name, ".") && strings.Contains(name, ".escert-")
+	return name == atomicfs.LockFile || strings.HasPrefix(name, ".") && strings.Contains(name, ".escert-")
 }
 
-// backupsDir holds the files install and renew replaced (install.Backup). An older
+// backupsDir holds the files install and renew replaced (atomicfs.Writer.Backup). An older
 // install left it to root alone, so the check looks inside when it can list it (a
 // world-readable old key is still exposed) but never needs to.
 const backupsDir = "escert-backups"

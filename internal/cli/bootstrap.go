@@ -18,12 +18,14 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/escert/escert/internal/atomicfs"
 	"github.com/escert/escert/internal/bundle"
+	"github.com/escert/escert/internal/cadir"
 	"github.com/escert/escert/internal/fault"
 	"github.com/escert/escert/internal/fips"
 	"github.com/escert/escert/internal/infile"
-	"github.com/escert/escert/internal/install"
 	"github.com/escert/escert/internal/issuer"
+	"github.com/escert/escert/internal/manifest"
 	"github.com/escert/escert/internal/spec"
 )
 
@@ -126,7 +128,7 @@ func runBootstrap(ctx context.Context, e *env, stdout, stderr io.Writer, f *issu
 
 	var (
 		iss     issuer.Issuer
-		caFiles []install.File
+		caFiles []atomicfs.File
 	)
 	switch {
 	case iflags.remote():
@@ -155,7 +157,7 @@ func runBootstrap(ctx context.Context, e *env, stdout, stderr io.Writer, f *issu
 		if err != nil {
 			return err
 		}
-		caFiles, err = bundle.CAFiles(local, "ca/", e.rand, caPass)
+		caFiles, err = cadir.Files(local.CAs, "ca/", e.rand, caPass)
 		if err != nil {
 			return err
 		}
@@ -179,7 +181,7 @@ func runBootstrap(ctx context.Context, e *env, stdout, stderr io.Writer, f *issu
 	if err != nil {
 		return err
 	}
-	backup, err := install.WriteTree(out, res.Files, f.force, e.now())
+	backup, err := e.write.WriteTree(out, res.Files, f.force, e.now())
 	if err != nil {
 		return err
 	}
@@ -214,10 +216,10 @@ func checkOutput(out string, force bool) error {
 	if err != nil {
 		return badInput("--out %s: %v", out, unwrapPathError(err))
 	}
-	return fmt.Errorf("%s: %w: use --force to replace it (the old one is kept as a backup)", out, install.ErrNotEmpty)
+	return fmt.Errorf("%s: %w: use --force to replace it (the old one is kept as a backup)", out, atomicfs.ErrNotEmpty)
 }
 
-func printSummary(w io.Writer, out string, m bundle.Manifest) {
+func printSummary(w io.Writer, out string, m manifest.Manifest) {
 	nodes := 0
 	for _, i := range m.Instances {
 		if i.Type == string(spec.Elasticsearch) {

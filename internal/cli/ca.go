@@ -5,10 +5,9 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/escert/escert/internal/bundle"
+	"github.com/escert/escert/internal/cadir"
 	"github.com/escert/escert/internal/fault"
 	"github.com/escert/escert/internal/fips"
-	"github.com/escert/escert/internal/install"
 	"github.com/escert/escert/internal/issuer"
 	"github.com/escert/escert/internal/spec"
 )
@@ -63,11 +62,11 @@ func newCACmd(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			files, err := bundle.CAFiles(local, "", e.rand, caPass)
+			files, err := cadir.Files(local.CAs, "", e.rand, caPass)
 			if err != nil {
 				return err
 			}
-			if _, err := install.WriteTree(out, files, force, e.now()); err != nil {
+			if _, err := e.write.WriteTree(out, files, force, e.now()); err != nil {
 				return err
 			}
 			if len(caPass) == 0 {

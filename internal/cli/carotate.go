@@ -11,11 +11,11 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/escert/escert/internal/atomicfs"
 	"github.com/escert/escert/internal/ca"
 	"github.com/escert/escert/internal/fault"
 	"github.com/escert/escert/internal/fips"
 	"github.com/escert/escert/internal/infile"
-	"github.com/escert/escert/internal/install"
 	"github.com/escert/escert/internal/issuer"
 	"github.com/escert/escert/internal/rotate"
 	"github.com/escert/escert/internal/spec"
@@ -65,7 +65,7 @@ func (f *rotateFlags) next(cmd *cobra.Command, e *env, o rotate.CAOptions) (issu
 	}
 	next, err := rotate.LoadNext(o)
 	if err != nil {
-		return nil, renewError(err)
+		return nil, err
 	}
 	return next, nil
 }
@@ -79,7 +79,7 @@ func (f *rotateFlags) options(e *env) (rotate.CAOptions, error) {
 	if err != nil {
 		return rotate.CAOptions{}, err
 	}
-	return rotate.CAOptions{CADir: f.caDir, Layers: layers, Password: pw, Policy: fips.ForCurrent(false), Days: f.caDays, Rand: e.rand, Now: e.now()}, nil
+	return rotate.CAOptions{CADir: f.caDir, Layers: layers, Password: pw, Policy: fips.ForCurrent(false), Days: f.caDays, Rand: e.rand, Now: e.now(), Notify: e.write.Notify}, nil
 }
 
 // onNode runs a phase on the node of --es-config under its lock.
@@ -94,9 +94,9 @@ func (f *rotateFlags) onNode(e *env, phase func([]rotate.NodeCert) error) error 
 	defer unlock()
 	certs, err := discover(e, f.configDir, f.passFile)
 	if err != nil {
-		return renewError(err)
+		return err
 	}
-	return renewError(phase(certs))
+	return phase(certs)
 }
 
 // clientCA is what a bundle's clients/http-ca.crt will hold, worked out before
@@ -127,15 +127,15 @@ func (f *rotateFlags) planClientCA(o rotate.CAOptions, certs []*x509.Certificate
 	return c, nil
 }
 
-func (c *clientCA) write(w io.Writer) error {
+func (c *clientCA) write(writer atomicfs.Writer, w io.Writer) error {
 	if c == nil {
 		return nil
 	}
-	if err := install.WriteFile(c.path, ca.EncodeCertificates(c.certs...), install.PublicMode); err != nil {
+	if err := writer.WriteFile(c.path, ca.EncodeCertificates(c.certs...), atomicfs.PublicMode); err != nil {
 		return err
 	}
 	if c.fingerprint != "" {
-		if err := install.WriteFile(filepath.Join(filepath.Dir(c.path), "http-ca.sha256"), []byte(c.fingerprint+"\n"), install.PublicMode); err != nil {
+		if err := writer.WriteFile(filepath.Join(filepath.Dir(c.path), "http-ca.sha256"), []byte(c.fingerprint+"\n"), atomicfs.PublicMode); err != nil {
 			return err
 		}
 	}
@@ -194,7 +194,7 @@ the new fingerprint (printed by begin) before issue.`,
 				}
 			} else {
 				if local, err = rotate.NextCA(o); err != nil {
-					return renewError(err)
+					return err
 				}
 				next = local
 			}
@@ -207,15 +207,15 @@ the new fingerprint (printed by begin) before issue.`,
 				defer unlock()
 				certs, err := discover(e, bf.configDir, bf.passFile)
 				if err != nil {
-					return renewError(err)
+					return err
 				}
 				if change, err = rotate.PlanBegin(bf.configDir, certs, next, o); err != nil {
-					return renewError(err)
+					return err
 				}
 			}
 			clients, err := bf.planClientCA(o, next.Trust(spec.HTTP), true)
 			if err != nil {
-				return renewError(err)
+				return err
 			}
 			verb := "using"
 			if local != nil && local.Created {
@@ -232,10 +232,10 @@ the new fingerprint (printed by begin) before issue.`,
 				changed, err := change.Apply()
 				printChanged(out, changed, "now trusts the old and the new CA")
 				if err != nil {
-					return renewError(err)
+					return err
 				}
 			}
-			return renewError(clients.write(out))
+			return clients.write(e.write, out)
 		},
 	}
 	bf.register(begin)
@@ -304,21 +304,21 @@ the new fingerprint (printed by begin) before issue.`,
 			}
 			clients, err := ff.planClientCA(o, next.Trust(spec.HTTP), false)
 			if err == nil {
-				err = clients.write(out)
+				err = clients.write(e.write, out)
 			}
 			if err != nil {
-				return renewError(err)
+				return err
 			}
 			if promote {
 				if err := rotate.Pending(o); err != nil {
 					if !allowPending {
-						return renewError(err)
+						return err
 					}
 					fmt.Fprintf(cmd.ErrOrStderr(), "warning: promoting anyway (--allow-pending): %v\n", pendingNodes(err))
 				}
 				retired, err := rotate.Promote(o)
 				if err != nil {
-					return renewError(err)
+					return err
 				}
 				fmt.Fprintf(out, "promoted the new CA in %s; the old one is kept in %s\n", o.CADir, retired)
 			}

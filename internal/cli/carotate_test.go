@@ -10,7 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/escert/escert/internal/install"
+	"github.com/escert/escert/internal/atomicfs"
 	"github.com/escert/escert/internal/treestate"
 )
 
@@ -112,7 +112,7 @@ func TestCARotateBeginRefusedWritesNothing(t *testing.T) {
 			dirs := []string{caDir, configs[0], clients}
 			var before []map[string]string
 			for _, d := range dirs {
-				before = append(before, treestate.Of(t, d, install.LockFile))
+				before = append(before, treestate.Of(t, d, atomicfs.LockFile))
 			}
 			r := escert(t, nil, append([]string{"ca", "rotate", "begin", "--ca-dir", caDir}, tc.args...)...)
 			if r.code != ExitInput || !strings.Contains(r.stderr, tc.want) || strings.Count(r.stderr, "\n") != 1 {
@@ -122,7 +122,7 @@ func TestCARotateBeginRefusedWritesNothing(t *testing.T) {
 				t.Errorf("a refused begin left the new CA behind: %v", err)
 			}
 			for i, d := range dirs {
-				if !maps.Equal(treestate.Of(t, d, install.LockFile), before[i]) {
+				if !maps.Equal(treestate.Of(t, d, atomicfs.LockFile), before[i]) {
 					t.Errorf("a refused begin changed %s", d)
 				}
 			}

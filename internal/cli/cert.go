@@ -8,7 +8,6 @@ import (
 	"github.com/escert/escert/internal/bundle"
 	"github.com/escert/escert/internal/fault"
 	"github.com/escert/escert/internal/fips"
-	"github.com/escert/escert/internal/install"
 	"github.com/escert/escert/internal/issuer"
 	"github.com/escert/escert/internal/spec"
 )
@@ -78,7 +77,7 @@ taken from the CA, so the node matches the cluster's trust restrictions.`,
 			if err != nil {
 				return err
 			}
-			if _, err := install.WriteTree(out, res.Files, f.force, e.now()); err != nil {
+			if _, err := e.write.WriteTree(out, res.Files, f.force, e.now()); err != nil {
 				return err
 			}
 			for _, w := range res.Warnings {

@@ -6,17 +6,17 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
+	"github.com/escert/escert/internal/atomicfs"
 	"github.com/escert/escert/internal/clientconfig"
 	"github.com/escert/escert/internal/fault"
 	"github.com/escert/escert/internal/infile"
-	"github.com/escert/escert/internal/install"
+	"github.com/escert/escert/internal/manifest"
 )
 
 func newClientConfigCmd(e *env) *cobra.Command {
@@ -88,9 +88,13 @@ key makes Kibana's encrypted saved objects unreadable.`,
 }
 
 func runClientConfig(e *env, stdout, stderr io.Writer, bundleDir string, hosts []string, out string, force bool) error {
-	manifest, err := readBundleFile(bundleDir, "manifest.json", infile.Manifest)
+	data, err := readBundleFile(bundleDir, manifest.File, infile.Manifest)
 	if err != nil {
 		return err
+	}
+	m, err := manifest.Decode(data)
+	if err != nil {
+		return badInput("--bundle %s: %s: %v: %v", bundleDir, manifest.File, clientconfig.ErrBundle, err)
 	}
 	httpCA, err := readBundleFile(bundleDir, filepath.Join(clientconfig.Dir, "http-ca.crt"), infile.PEM)
 	if err != nil {
@@ -100,7 +104,7 @@ func runClientConfig(e *env, stdout, stderr io.Writer, bundleDir string, hosts [
 	if out == "" {
 		out = clientsDir
 	}
-	in := clientconfig.Input{Manifest: manifest, HTTPCA: httpCA, Hosts: hosts, Rand: e.rand}
+	in := clientconfig.Input{Manifest: m, HTTPCA: httpCA, Hosts: hosts, Rand: e.rand}
 	var keysFrom string
 	if force {
 		if in.KibanaKeys, keysFrom, err = existingKibanaKeys(out); err != nil {
@@ -119,16 +123,14 @@ func runClientConfig(e *env, stdout, stderr io.Writer, bundleDir string, hosts [
 	files := res.Files
 	if !samePath(out, clientsDir) {
 		// curl.sh names http-ca.crt beside itself: make the directory complete.
-		files = append(files, install.File{Path: clientconfig.Dir + "/http-ca.crt", Mode: install.PublicMode, Data: httpCA})
+		files = append(files, atomicfs.File{Path: clientconfig.Dir + "/http-ca.crt", Mode: atomicfs.PublicMode, Data: httpCA})
 	}
-	type target struct {
-		path string
-		file install.File
-	}
-	var targets []target
+	// targets are the files that change, relative to out.
+	var targets []atomicfs.File
 	var exist []string
 	for _, f := range files {
-		p := filepath.Join(out, strings.TrimPrefix(f.Path, clientconfig.Dir+"/"))
+		f.Path = strings.TrimPrefix(f.Path, clientconfig.Dir+"/")
+		p := filepath.Join(out, f.Path)
 		old, err := infile.Read(p, infile.Settings)
 		switch {
 		case errors.Is(err, fs.ErrNotExist):
@@ -139,7 +141,7 @@ func runClientConfig(e *env, stdout, stderr io.Writer, bundleDir string, hosts [
 		case !force:
 			exist = append(exist, p)
 		}
-		targets = append(targets, target{p, f})
+		targets = append(targets, f)
 	}
 	if len(exist) > 0 {
 		verb := "exists"
@@ -148,8 +150,10 @@ func runClientConfig(e *env, stdout, stderr io.Writer, bundleDir string, hosts [
 		}
 		return fault.New(fault.Exists, "%s %s: use --force to replace (Kibana's encryption keys are kept)", strings.Join(exist, ", "), verb)
 	}
-	if err := os.MkdirAll(out, 0o700); err != nil {
-		return fmt.Errorf("create %s: %w", out, err)
+	if len(targets) > 0 {
+		if err := e.write.WriteInto(out, targets); err != nil {
+			return err
+		}
 	}
 	if keysFrom != "" && len(res.Kept) > 0 {
 		fmt.Fprintf(stderr, "[kibana] kept %s from %s\n", strings.Join(res.Kept, ", "), keysFrom)
@@ -159,16 +163,12 @@ func runClientConfig(e *env, stdout, stderr io.Writer, bundleDir string, hosts [
 	}
 	fmt.Fprintf(stdout, "Client settings for %s:\n", strings.Join(res.Hosts, ", "))
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
-	for _, t := range targets {
-		if err := install.WriteFile(t.path, t.file.Data, t.file.Mode); err != nil {
-			tw.Flush()
-			return fmt.Errorf("%w (the files listed above were written)", err)
-		}
+	for _, f := range targets {
 		note := ""
-		if t.file.Mode == install.SecretMode {
+		if f.Mode == atomicfs.SecretMode {
 			note = "holds Kibana's encryption keys"
 		}
-		fmt.Fprintf(tw, "  wrote\t%s\tmode %04o\t%s\n", t.path, t.file.Mode, note)
+		fmt.Fprintf(tw, "  wrote\t%s\tmode %04o\t%s\n", filepath.Join(out, f.Path), f.Mode, note)
 	}
 	tw.Flush()
 	if len(targets) == 0 {

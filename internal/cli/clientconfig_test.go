@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/escert/escert/internal/atomicfs"
 	"github.com/escert/escert/internal/clientconfig"
 )
 
@@ -127,6 +128,30 @@ func TestClientConfigNeedsABundle(t *testing.T) {
 	}
 	if r := escert(t, nil, "client-config"); r.code != ExitUsage || !strings.Contains(r.stderr, "missing --bundle") {
 		t.Errorf("no --bundle: exit %d, stderr %q", r.code, r.stderr)
+	}
+}
+
+// TestClientConfigWritesUnderTheLockOfTheOutputDirectory: client-config takes the
+// lock every escert writer takes, so a run that holds the output directory keeps it
+// out, and nothing is written.
+func TestClientConfigWritesUnderTheLockOfTheOutputDirectory(t *testing.T) {
+	b := clientBundle(t)
+	out := filepath.Join(t.TempDir(), "settings")
+	if err := os.Mkdir(out, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	unlock, err := atomicfs.Lock(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unlock()
+	r := escert(t, nil, "client-config", "--bundle", b, "--out", out)
+	lines := strings.Split(strings.TrimSpace(r.stderr), "\n")
+	if r.code == ExitOK || !strings.Contains(lines[len(lines)-1], "another escert run") {
+		t.Fatalf("exit %d, stderr %q; want a refusal naming the other run", r.code, r.stderr)
+	}
+	if entries, _ := os.ReadDir(out); len(entries) != 1 || entries[0].Name() != atomicfs.LockFile {
+		t.Errorf("the output directory holds %v, want only the lock", entries)
 	}
 }
 

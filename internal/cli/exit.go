@@ -14,7 +14,6 @@ import (
 
 	"github.com/escert/escert/internal/bundle"
 	"github.com/escert/escert/internal/fault"
-	"github.com/escert/escert/internal/install"
 )
 
 // Exit codes of escert's own contract, the same for every command that does not
@@ -231,7 +230,7 @@ func run(e *env, args []string, stdout, stderr io.Writer) int {
 }
 
 func runContext(ctx context.Context, e *env, args []string, stdout, stderr io.Writer) int {
-	defer install.SetNotify(func(msg string) { fmt.Fprintf(stderr, "escert: %s\n", msg) })()
+	e.write.Notify = func(msg string) { fmt.Fprintf(stderr, "escert: %s\n", msg) }
 	root := newRoot(e)
 	root.SetArgs(args)
 	root.SetOut(stdout)

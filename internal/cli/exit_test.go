@@ -12,8 +12,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/escert/escert/internal/atomicfs"
 	"github.com/escert/escert/internal/fault"
-	"github.com/escert/escert/internal/install"
 )
 
 var updateREADME = flag.Bool("update-readme", false, "rewrite the README's exit-code tables from the commands")
@@ -119,12 +119,12 @@ func TestEveryCommandThatLocksAnswersALockHeldWithItsDocumentedCode(t *testing.T
 	ksLockTimeout = 0
 	t.Cleanup(func() { ksLockTimeout = old })
 	ws := newMalformedWorkspace(t)
-	unlock, err := install.Lock(ws.path("config"))
+	unlock, err := atomicfs.Lock(ws.path("config"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer unlock()
-	ksUnlock, err := install.Lock(ws.path("ks"))
+	ksUnlock, err := atomicfs.Lock(ws.path("ks"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/escert/escert/internal/atomicfs"
 	"github.com/escert/escert/internal/esconfig"
 	"github.com/escert/escert/internal/eskeystore"
 	"github.com/escert/escert/internal/fault"
@@ -110,21 +111,21 @@ or a prompt on a terminal; none is needed when the keystore has none.`,
 			opts := install.NodeOptions{
 				BundleDir: bundleDir, ConfigDir: configDir, KeystorePassword: password, Owner: own,
 				Audit: !noAudit, Enrollment: enrollment, Force: force, FIPS: policy.FIPS,
-				KeystoreVersion: ksVersion, Now: e.now(), Rand: e.rand,
+				KeystoreVersion: ksVersion, Now: e.now(), Rand: e.rand, Notify: e.write.Notify,
 			}
 			if err := install.CheckConfigDir(configDir); err != nil {
-				return installError(err)
+				return err
 			}
 			if !dryRun {
-				unlock, err := install.Lock(configDir)
+				unlock, err := atomicfs.Lock(configDir)
 				if err != nil {
-					return installError(err)
+					return err
 				}
 				defer unlock()
 			}
 			plan, err := install.PlanNode(opts)
 			if err != nil {
-				return installError(err)
+				return err
 			}
 			for _, n := range plan.Notes {
 				fmt.Fprintln(stderr, "note: "+n)
@@ -215,18 +216,6 @@ func nodeKeystoreVersion(flag, configDir string) (int, error) {
 		}
 	}
 	return 0, nil
-}
-
-func installError(err error) error {
-	var in *install.InputError
-	var conflict *install.ConflictError
-	switch {
-	case errors.Is(err, install.ErrLocked):
-		return fault.Mark(fault.Locked, err)
-	case errors.As(err, &in), errors.As(err, &conflict):
-		return fault.Mark(fault.Input, err)
-	}
-	return err
 }
 
 // resolveOwner turns --owner into root:<group of the user>. Only root can give files

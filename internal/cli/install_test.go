@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/escert/escert/internal/install"
+	"github.com/escert/escert/internal/atomicfs"
 	"github.com/escert/escert/internal/treestate"
 )
 
@@ -25,7 +25,7 @@ func installFixture(t *testing.T, yml string) (bundleDir, config string) {
 
 func TestInstallDryRunPrintsADiffAndWritesNothing(t *testing.T) {
 	b, config := installFixture(t, "path.data: /var/lib/elasticsearch\n")
-	before := treestate.Of(t, config, install.LockFile)
+	before := treestate.Of(t, config, atomicfs.LockFile)
 	r := escert(t, nil, "install", "--bundle", b, "--es-config", config, "--owner", "-", "--dry-run")
 	if r.code != ExitOK {
 		t.Fatalf("exit %d: %s", r.code, r.stderr)
@@ -33,7 +33,7 @@ func TestInstallDryRunPrintsADiffAndWritesNothing(t *testing.T) {
 	if !strings.Contains(r.stdout, "+xpack.security.enabled: true") || !strings.Contains(r.stderr, "nothing was written") {
 		t.Errorf("stdout:\n%s\nstderr:\n%s", r.stdout, r.stderr)
 	}
-	if after := treestate.Of(t, config, install.LockFile); len(after) != len(before) {
+	if after := treestate.Of(t, config, atomicfs.LockFile); len(after) != len(before) {
 		t.Errorf("dry run wrote files: %d before, %d after", len(before), len(after))
 	}
 }
@@ -68,7 +68,7 @@ func TestInstallExitCodes(t *testing.T) {
 			return func() {}
 		}, ExitInput, "keystore format 7 is newer than the given Elasticsearch version reads (format 6): is --es-version right?"},
 		{"locked", "", nil, func(t *testing.T, config string) func() {
-			unlock, err := install.Lock(config)
+			unlock, err := atomicfs.Lock(config)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -88,7 +88,7 @@ func TestInstallExitCodes(t *testing.T) {
 			if tc.setup != nil {
 				defer tc.setup(t, config)()
 			}
-			before := treestate.Of(t, config, install.LockFile)
+			before := treestate.Of(t, config, atomicfs.LockFile)
 			args := []string{"install", "--bundle", b, "--es-config", config}
 			if !strings.Contains(strings.Join(tc.args, " "), "--owner") {
 				args = append(args, "--owner", "-")
@@ -103,7 +103,7 @@ func TestInstallExitCodes(t *testing.T) {
 			if r.code != tc.code || !strings.Contains(r.stderr, tc.want) || strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 {
 				t.Fatalf("exit %d, stderr %q; want %d and one line with %q", r.code, r.stderr, tc.code, tc.want)
 			}
-			after := treestate.Of(t, config, install.LockFile)
+			after := treestate.Of(t, config, atomicfs.LockFile)
 			for p, v := range before {
 				if after[p] != v {
 					t.Errorf("%s changed", p)
@@ -140,7 +140,7 @@ func TestInstallRefusesABundleFileItCannotUse(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			b, config := installFixture(t, "path.data: /var/lib/elasticsearch\n")
-			before := treestate.Of(t, config, install.LockFile)
+			before := treestate.Of(t, config, atomicfs.LockFile)
 			file := tc.setup(t, b, config)
 			r := escert(t, nil, "install", "--bundle", b, "--es-config", config, "--owner", "-")
 			if r.code != ExitInput || !strings.HasPrefix(r.stderr, "escert: "+file+": ") || !strings.Contains(r.stderr, tc.want) || strings.Count(r.stderr, "\n") != 1 {
@@ -150,7 +150,7 @@ func TestInstallRefusesABundleFileItCannotUse(t *testing.T) {
 			if info, err := os.Lstat(file); err == nil && info.Mode()&os.ModeSymlink != 0 {
 				os.Remove(file)
 			}
-			after := treestate.Of(t, config, install.LockFile)
+			after := treestate.Of(t, config, atomicfs.LockFile)
 			if len(after) != len(before) {
 				t.Errorf("%d files before, %d after", len(before), len(after))
 			}

@@ -4,9 +4,8 @@ import (
 	"fmt"
 	"unicode/utf8"
 
+	"github.com/escert/escert/internal/atomicfs"
 	"github.com/spf13/cobra"
-
-	"github.com/escert/escert/internal/install"
 )
 
 func newKeystoreShowCmd(e *env, o *ksOptions) *cobra.Command {
@@ -37,9 +36,9 @@ setting) is not printed on a terminal: redirect it, or write it with -o FILE (mo
 			}
 			defer clear(value)
 			if output != "" {
-				perm, err := install.PermOf(output, install.SecretMode)
+				perm, err := atomicfs.PermOf(output, atomicfs.SecretMode)
 				if err == nil {
-					err = install.WriteFileAs(output, value, perm)
+					err = s.e.write.WriteFileAs(output, value, perm)
 				}
 				if err != nil {
 					return ksErrorf(ksIOError, "%v", err)

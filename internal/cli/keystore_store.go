@@ -10,9 +10,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/escert/escert/internal/atomicfs"
 	"github.com/escert/escert/internal/eskeystore"
 	"github.com/escert/escert/internal/infile"
-	"github.com/escert/escert/internal/install"
 )
 
 // ksLockTimeout bounds how long a keystore writer waits for another escert run (an
@@ -46,7 +46,7 @@ func (s *ksSession) lock() (unlock func(), err error) {
 		return nil, ksErrorf(ksDataError, "[%s] is not a regular file: --path must name an elasticsearch.keystore", s.path)
 	}
 	dir := filepath.Dir(s.path)
-	unlock, err = install.LockWait(dir, ksLockTimeout, func() {
+	unlock, err = atomicfs.LockWait(dir, ksLockTimeout, func() {
 		if !s.o.silent {
 			fmt.Fprintf(s.cmd.ErrOrStderr(), "Waiting for another escert run to finish with [%s]\n", dir)
 		}
@@ -59,7 +59,7 @@ func (s *ksSession) lock() (unlock func(), err error) {
 		return func() {}, nil
 	}
 	switch {
-	case errors.Is(err, install.ErrLocked):
+	case errors.Is(err, atomicfs.ErrLocked):
 		return nil, ksErrorf(ksTempFail, "%v", err)
 	case errors.Is(err, fs.ErrPermission):
 		return nil, s.unwritable(err)
@@ -122,9 +122,9 @@ func (s *ksSession) save(k *openKeystore) error {
 	if err != nil {
 		return err
 	}
-	perm, err := install.PermOf(s.path, ksNewMode)
+	perm, err := atomicfs.PermOf(s.path, ksNewMode)
 	if err == nil {
-		err = install.WriteFileAs(s.path, data, perm)
+		err = s.e.write.WriteFileAs(s.path, data, perm)
 	}
 	if errors.Is(err, fs.ErrPermission) {
 		return s.unwritable(err)

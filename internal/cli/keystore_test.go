@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/escert/escert/internal/atomicfs"
 	"github.com/escert/escert/internal/eskeystore"
 	"github.com/escert/escert/internal/install"
 )
@@ -670,7 +671,7 @@ func TestKeystoreAddDuringAnInstallWaitsAndIsKept(t *testing.T) {
 
 	// What escert install does under its lock: plan from the keystore on disk, then
 	// apply.
-	unlock, err := install.Lock(config)
+	unlock, err := atomicfs.Lock(config)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -713,14 +714,14 @@ func TestKeystoreGivesUpOnALockHeldTooLong(t *testing.T) {
 	t.Cleanup(func() { ksLockTimeout = old })
 	path := newKeystore(t, "", "a", "1")
 	dir := filepath.Dir(path)
-	unlock, err := install.Lock(dir)
+	unlock, err := atomicfs.Lock(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer unlock()
 	before, _ := os.ReadFile(path)
 	r := ks(t, ksCall{stdin: "2\n"}, "add", "-x", "-f", "-s", "--path", path, "a")
-	want := "ERROR: " + dir + ": another escert run is changing this config directory (lock " + filepath.Join(dir, install.LockFile) + "), still after 200ms: wait for it to finish, then re-run\n"
+	want := "ERROR: " + dir + ": another escert run is changing this config directory (lock " + filepath.Join(dir, atomicfs.LockFile) + "), still after 200ms: wait for it to finish, then re-run\n"
 	if r.code != 75 || r.stderr != want {
 		t.Errorf("exit %d, stderr %q; want 75 and %q", r.code, r.stderr, want)
 	}
@@ -822,7 +823,7 @@ func TestKeystoreRefusesAnEndlessDevice(t *testing.T) {
 			}
 		})
 	}
-	if _, err := os.Lstat("/dev/" + install.LockFile); err == nil {
+	if _, err := os.Lstat("/dev/" + atomicfs.LockFile); err == nil {
 		t.Error("a lock file was left in /dev")
 	}
 }

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/escert/escert/internal/install"
+	"github.com/escert/escert/internal/atomicfs"
 	"github.com/escert/escert/internal/treestate"
 )
 
@@ -145,7 +145,7 @@ func TestMalformedInputGetsOneLineItsExitCodeAndChangesNothing(t *testing.T) {
 			for j, a := range tc.args {
 				args[j] = strings.ReplaceAll(ws.expand(a), "{case}", caseDir)
 			}
-			before := treestate.Of(t, ws.dir, install.LockFile)
+			before := treestate.Of(t, ws.dir, atomicfs.LockFile)
 			e := &env{rand: rand.Reader, now: time.Now, stdin: strings.NewReader(tc.stdin), getenv: func(k string) string {
 				if k == "ESCERT_CA_PASSWORD" {
 					return malformedCAPass
@@ -161,7 +161,7 @@ func TestMalformedInputGetsOneLineItsExitCodeAndChangesNothing(t *testing.T) {
 			assertDocumented(t, args, r.code)
 			// The lock every writer shares is created on first use and stays: deleting a
 			// lock file another run may be waiting on would break the lock.
-			if changes := treestate.Changes(before, treestate.Of(t, ws.dir, install.LockFile)); len(changes) > 0 {
+			if changes := treestate.Changes(before, treestate.Of(t, ws.dir, atomicfs.LockFile)); len(changes) > 0 {
 				t.Errorf("files changed: %v", changes)
 			}
 		})

@@ -18,12 +18,11 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
-	"github.com/escert/escert/internal/eskeystore"
+	"github.com/escert/escert/internal/atomicfs"
 	"github.com/escert/escert/internal/expiry"
 	"github.com/escert/escert/internal/fault"
 	"github.com/escert/escert/internal/fips"
 	"github.com/escert/escert/internal/infile"
-	"github.com/escert/escert/internal/install"
 	"github.com/escert/escert/internal/issuer"
 	"github.com/escert/escert/internal/rotate"
 )
@@ -80,9 +79,9 @@ func lockConfig(dir string) (func(), error) {
 	if !info.IsDir() {
 		return nil, badInput("--es-config %s: not a directory: point it at the node's config directory (the one holding elasticsearch.yml)", dir)
 	}
-	unlock, err := install.Lock(dir)
+	unlock, err := atomicfs.Lock(dir)
 	if err != nil {
-		return nil, installError(err)
+		return nil, err
 	}
 	return unlock, nil
 }
@@ -226,7 +225,7 @@ renewed files). Replaced files are kept under <config>/escert-backups/<time>/.`,
 			defer unlock()
 			certs, err := discover(e, configDir, passFile)
 			if err != nil {
-				return renewError(err)
+				return err
 			}
 			policy := fips.ForCurrent(false)
 			var iss issuer.Issuer
@@ -244,7 +243,7 @@ renewed files). Replaced files are kept under <config>/escert-backups/<time>/.`,
 				}
 			}
 			renewed, backup, err := rotate.Renew(cmd.Context(), certs, rotate.Options{
-				ConfigDir: configDir, Issuer: iss, Policy: policy, Window: win, Force: force, Rand: e.rand, Now: e.now(),
+				ConfigDir: configDir, Issuer: iss, Policy: policy, Window: win, Force: force, Rand: e.rand, Now: e.now(), Notify: e.write.Notify,
 			})
 			if werr := report(cmd.OutOrStdout(), renewed, output == "json"); werr != nil && err == nil {
 				err = werr
@@ -259,12 +258,12 @@ renewed files). Replaced files are kept under <config>/escert-backups/<time>/.`,
 					if len(renewed) > 0 {
 						err = fmt.Errorf("%w (already renewed: %d; backups in %s; re-run to finish)", err, len(renewed), backup)
 					}
-					return renewError(err)
+					return err
 				}
 			}
 			if len(renewed) == 0 {
 				if caEnding != nil {
-					return renewError(caEnding)
+					return caEnding
 				}
 				fmt.Fprintln(cmd.ErrOrStderr(), "not due: nothing renewed")
 				return nil
@@ -281,12 +280,12 @@ renewed files). Replaced files are kept under <config>/escert-backups/<time>/.`,
 			if execCmd != "" {
 				if err := runExec(cmd.Context(), execCmd, renewed, cmd.OutOrStdout(), cmd.ErrOrStderr()); err != nil {
 					if caEnding != nil {
-						return renewError(fmt.Errorf("%w; renewed, but --exec failed: %v", caEnding, err))
+						return fmt.Errorf("%w; renewed, but --exec failed: %v", caEnding, err)
 					}
 					return fmt.Errorf("renewed, but --exec failed: %w", err)
 				}
 			}
-			return renewError(caEnding)
+			return caEnding
 		},
 	}
 	w.register(cmd.Flags())
@@ -301,16 +300,6 @@ renewed files). Replaced files are kept under <config>/escert-backups/<time>/.`,
 	fl.StringVar(&execCmd, "exec", "", "shell command to run once every renewed file is in place")
 	outputFlag(fl, &output, "text or json")
 	return withExit(cmd, escertContract, fault.Locked, fault.Input, fault.Refused, fault.Credentials, fault.Unavailable, fault.Interrupted)
-}
-
-func renewError(err error) error {
-	var in *fault.InputError
-	var pending *rotate.PendingError
-	if errors.As(err, &in) || errors.As(err, &pending) || errors.Is(err, rotate.ErrCATooShort) || errors.Is(err, rotate.ErrMissing) ||
-		errors.Is(err, rotate.ErrNotRotating) || errors.Is(err, eskeystore.ErrWrongPassword) {
-		return fault.Mark(fault.Input, err)
-	}
-	return err
 }
 
 func report(w io.Writer, renewed []rotate.Renewed, asJSON bool) error {

@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/escert/escert/internal/install"
+	"github.com/escert/escert/internal/atomicfs"
 )
 
 // renewFixture bootstraps at fixedNow with 20-day leaves and installs node1.
@@ -87,7 +87,7 @@ func TestRenewWaitsJitterAndRespectsTheLock(t *testing.T) {
 	if code := run(e, []string{"renew", "--es-config", config, "--ca-dir", caDir, "--before", "5d", "--jitter", "10m"}, &stdout, &stderr); code != ExitOK || slept <= 0 || slept >= 10*time.Minute {
 		t.Errorf("jitter: exit %d, slept %v", code, slept)
 	}
-	unlock, err := install.Lock(config)
+	unlock, err := atomicfs.Lock(config)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/escert/escert/internal/atomicfs"
 	"github.com/escert/escert/internal/fips"
 )
 
@@ -26,6 +27,8 @@ type env struct {
 	// prompt asks for a secret on a terminal; nil when there is none to ask on.
 	prompt func(msg string) ([]byte, error)
 	sleep  func(time.Duration)
+	// write writes every file a command writes; run points its Notify at stderr.
+	write atomicfs.Writer
 }
 
 func defaultEnv() *env {

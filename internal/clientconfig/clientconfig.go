@@ -1,13 +1,12 @@
 // Package clientconfig writes the settings that point Elasticsearch's clients at a
 // bootstrapped cluster: a kibana.yml block, a Beats output block, a Logstash output
 // and a curl script, all trusting the bundle's HTTP CA and verifying host names. It
-// reads only the bundle's manifest.json and HTTP CA, so `escert bootstrap` and
-// `escert client-config` produce the same files; package install writes them.
+// reads only the bundle's manifest and HTTP CA, so `escert bootstrap` and
+// `escert client-config` produce the same files; package atomicfs writes them.
 package clientconfig
 
 import (
 	"crypto/x509"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -18,8 +17,10 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/escert/escert/internal/atomicfs"
 	"github.com/escert/escert/internal/ca"
-	"github.com/escert/escert/internal/install"
+	"github.com/escert/escert/internal/fault"
+	"github.com/escert/escert/internal/manifest"
 )
 
 // Dir is the bundle directory the client settings belong in, beside http-ca.crt.
@@ -30,15 +31,15 @@ const DefaultPort = "9200"
 
 // ErrNoHosts means no Elasticsearch URL was given and no node of the bundle has a DNS
 // name or IP address to derive one from.
-var ErrNoHosts = errors.New("no Elasticsearch host: no node has a DNS name or IP address; give the URLs with --es-hosts")
+var ErrNoHosts = fault.Sentinel(fault.Usage, "no Elasticsearch host: no node has a DNS name or IP address; give the URLs with --es-hosts")
 
 // ErrBundle marks a manifest or HTTP CA that cannot be read as an escert bundle.
-var ErrBundle = errors.New("not a readable escert bundle")
+var ErrBundle = fault.Sentinel(fault.Input, "not a readable escert bundle")
 
 // Input is what the client settings are made from.
 type Input struct {
-	// Manifest is the bundle's manifest.json (bundle.Manifest encoded as JSON).
-	Manifest []byte
+	// Manifest is the bundle's manifest.
+	Manifest *manifest.Manifest
 	// HTTPCA is the PEM of the bundle's clients/http-ca.crt; its first certificate is
 	// the CA that clients trust.
 	HTTPCA []byte
@@ -55,8 +56,8 @@ type Input struct {
 // Result is the generated settings and what the operator should know about them.
 type Result struct {
 	// Files are relative to the bundle root ("clients/kibana.yml"); a file holding a
-	// secret has install.SecretMode, the others install.PublicMode.
-	Files []install.File
+	// secret has atomicfs.SecretMode, the others atomicfs.PublicMode.
+	Files []atomicfs.File
 	// Hosts are the Elasticsearch URLs the files name.
 	Hosts []string
 	// Fingerprint is the HTTP CA's SHA-256 (64 hex characters, no colons).
@@ -70,7 +71,7 @@ type Result struct {
 // Files returns the client settings files of a bundle, with paths relative to the
 // bundle root (under clients/). It fails with ErrNoHosts when there is no URL to put
 // in them, and with an error wrapping ErrBundle when the manifest or CA is unreadable.
-func Files(in Input) ([]install.File, error) {
+func Files(in Input) ([]atomicfs.File, error) {
 	res, err := Generate(in)
 	if err != nil {
 		return nil, err
@@ -80,11 +81,11 @@ func Files(in Input) ([]install.File, error) {
 
 // Generate is Files with the hosts, fingerprint and warnings the files were made with.
 func Generate(in Input) (*Result, error) {
-	m, err := parseManifest(in.Manifest)
-	if err != nil {
-		return nil, err
+	m := in.Manifest
+	if len(m.Instances) == 0 {
+		return nil, fmt.Errorf("%s: %w: it lists no instance", manifest.File, ErrBundle)
 	}
-	cert, err := httpCA(in.HTTPCA, m.HTTPCASHA256)
+	cert, err := httpCA(in.HTTPCA, m.HTTPCAFingerprint)
 	if err != nil {
 		return nil, err
 	}
@@ -94,24 +95,24 @@ func Generate(in Input) (*Result, error) {
 			return nil, err
 		}
 		for _, h := range res.Hosts {
-			if !m.names(h) {
+			if !names(m, h) {
 				res.Warnings = append(res.Warnings, fmt.Sprintf("no node's HTTP certificate in this bundle names the host of %s: clients verifying host names (all of these files) will refuse it", h))
 			}
 		}
-	} else if res.Hosts, res.Warnings, err = m.hosts(); err != nil {
+	} else if res.Hosts, res.Warnings, err = hosts(m); err != nil {
 		return nil, err
 	}
 	s := settings{hosts: res.Hosts, fingerprint: res.Fingerprint}
-	kibanas := m.ofType("kibana")
+	kibanas := m.OfType("kibana")
 	var keys []kibanaKey
 	if keys, res.Kept, err = kibanaKeys(in.Rand, in.KibanaKeys); err != nil {
 		return nil, err
 	}
 	add := func(name string, mode fs.FileMode, data string) {
-		res.Files = append(res.Files, install.File{Path: path.Join(Dir, name), Mode: mode, Data: []byte(data)})
+		res.Files = append(res.Files, atomicfs.File{Path: path.Join(Dir, name), Mode: mode, Data: []byte(data)})
 	}
 	// kibana.yml holds the encryption keys; the other files hold no secret.
-	secret, public := install.SecretMode, install.PublicMode
+	secret, public := atomicfs.SecretMode, atomicfs.PublicMode
 	switch len(kibanas) {
 	case 0:
 		add(KibanaFile, secret, s.kibana(nil, keys))
@@ -187,41 +188,6 @@ func unwrapURLError(err error) error {
 	return err
 }
 
-// manifest is the part of bundle.Manifest (manifest.json) the client settings need.
-// It is decoded from JSON so that this package does not import bundle, which calls it.
-type manifest struct {
-	HTTPCASHA256 string     `json:"http_ca_sha256"`
-	Instances    []instance `json:"instances"`
-}
-
-type instance struct {
-	Name         string        `json:"name"`
-	Filename     string        `json:"filename"`
-	Type         string        `json:"type"`
-	Dir          string        `json:"dir"`
-	Certificates []certificate `json:"certificates"`
-	Files        []string      `json:"files"`
-}
-
-type certificate struct {
-	Name  string   `json:"name"`
-	Layer string   `json:"layer"`
-	Files []string `json:"files"`
-	DNS   []string `json:"dns"`
-	IP    []string `json:"ip"`
-}
-
-func parseManifest(data []byte) (*manifest, error) {
-	var m manifest
-	if err := json.Unmarshal(data, &m); err != nil {
-		return nil, fmt.Errorf("manifest.json: %w: %v", ErrBundle, err)
-	}
-	if len(m.Instances) == 0 {
-		return nil, fmt.Errorf("manifest.json: %w: it lists no instance", ErrBundle)
-	}
-	return &m, nil
-}
-
 func httpCA(data []byte, want string) (*x509.Certificate, error) {
 	certs, err := ca.ParseCertificates(data)
 	if err != nil {
@@ -233,20 +199,10 @@ func httpCA(data []byte, want string) (*x509.Certificate, error) {
 	return certs[0], nil
 }
 
-func (m *manifest) ofType(t string) []instance {
-	var out []instance
-	for _, i := range m.Instances {
-		if i.Type == t {
-			out = append(out, i)
-		}
-	}
-	return out
-}
-
 // httpCertificates returns every node's HTTP certificate, in manifest order.
-func (m *manifest) httpCertificates() []certificate {
-	var out []certificate
-	for _, n := range m.ofType("elasticsearch") {
+func httpCertificates(m *manifest.Manifest) []manifest.CertInfo {
+	var out []manifest.CertInfo
+	for _, n := range m.OfType("elasticsearch") {
 		for _, c := range n.Certificates {
 			if c.Name == "http" {
 				out = append(out, c)
@@ -259,22 +215,22 @@ func (m *manifest) httpCertificates() []certificate {
 // hosts derives one URL per node: its HTTP certificate's first DNS name, else its first
 // IP. localhost and loopback addresses name no node from elsewhere; they are used only
 // when no node has anything else.
-func (m *manifest) hosts() (hosts, warnings []string, err error) {
+func hosts(m *manifest.Manifest) (hosts, warnings []string, err error) {
 	loopback := ""
-	for _, n := range m.ofType("elasticsearch") {
+	for _, n := range m.OfType("elasticsearch") {
 		host := ""
 		for _, c := range n.Certificates {
 			if c.Name != "http" {
 				continue
 			}
-			for _, d := range c.DNS {
+			for _, d := range c.DNSNames {
 				if host == "" && !strings.EqualFold(d, "localhost") {
 					host = d
 				} else if loopback == "" && strings.EqualFold(d, "localhost") {
 					loopback = "localhost"
 				}
 			}
-			for _, s := range c.IP {
+			for _, s := range c.IPs {
 				ip := net.ParseIP(s)
 				if host == "" && ip != nil && !ip.IsLoopback() {
 					host = ip.String()
@@ -301,23 +257,23 @@ func (m *manifest) hosts() (hosts, warnings []string, err error) {
 
 // names reports whether some node's HTTP certificate names the host of URL u, as a
 // client verifying host names would check it.
-func (m *manifest) names(u string) bool {
+func names(m *manifest.Manifest, u string) bool {
 	parsed, err := url.Parse(u)
 	if err != nil {
 		return false
 	}
 	host := parsed.Hostname()
 	ip := net.ParseIP(host)
-	for _, c := range m.httpCertificates() {
+	for _, c := range httpCertificates(m) {
 		if ip != nil {
-			for _, s := range c.IP {
+			for _, s := range c.IPs {
 				if ip.Equal(net.ParseIP(s)) {
 					return true
 				}
 			}
 			continue
 		}
-		for _, d := range c.DNS {
+		for _, d := range c.DNSNames {
 			if matchDNS(d, host) {
 				return true
 			}

@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"flag"
 	"maps"
 	"math/rand/v2"
 	"os"
@@ -18,27 +17,31 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/escert/escert/internal/atomicfs"
 	"github.com/escert/escert/internal/ca"
 	"github.com/escert/escert/internal/clientconfig"
-	"github.com/escert/escert/internal/install"
+	"github.com/escert/escert/internal/golden"
+	"github.com/escert/escert/internal/manifest"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 
 // The fixture is a real `escert bootstrap` of testdata/bundle/instances.yml: node1 with
 // a DNS name, node2 with an IP only, node3 with neither, Kibana with a server and a
 // client certificate, and Beats. Only its manifest.json and clients/http-ca.crt are kept.
-func fixture(t *testing.T) (manifest, httpCA []byte) {
+func fixture(t *testing.T) (*manifest.Manifest, []byte) {
 	t.Helper()
-	manifest, err := os.ReadFile(filepath.Join("testdata", "bundle", "manifest.json"))
+	data, err := os.ReadFile(filepath.Join("testdata", "bundle", manifest.File))
 	if err != nil {
 		t.Fatal(err)
 	}
-	httpCA, err = os.ReadFile(filepath.Join("testdata", "bundle", "http-ca.crt"))
+	m, err := manifest.Decode(data)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return manifest, httpCA
+	httpCA, err := os.ReadFile(filepath.Join("testdata", "bundle", "http-ca.crt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m, httpCA
 }
 
 // fixedRand makes the Kibana keys, and so the golden files, reproducible.
@@ -46,40 +49,27 @@ func fixedRand() *rand.ChaCha8 {
 	return rand.NewChaCha8([32]byte([]byte("escert clientconfig golden seed!")))
 }
 
-// editManifest drops the instances of the types in drop and appends copies of the first
-// instance of type dup, renamed <filename>2, <filename>3...
-func editManifest(t *testing.T, manifest []byte, drop []string, dup string, copies int) []byte {
-	t.Helper()
-	var m map[string]any
-	if err := json.Unmarshal(manifest, &m); err != nil {
-		t.Fatal(err)
-	}
-	var kept []any
-	var template map[string]any
-	for _, raw := range m["instances"].([]any) {
-		inst := raw.(map[string]any)
-		if inst["type"] == dup && template == nil {
-			template = inst
+// editManifest returns m without the instances of the types in drop and with copies
+// of its first instance of type dup, renamed <filename>2, <filename>3...
+func editManifest(m *manifest.Manifest, drop []string, dup string, copies int) *manifest.Manifest {
+	out := *m
+	out.Instances = nil
+	var template *manifest.InstanceInfo
+	for i, inst := range m.Instances {
+		if inst.Type == dup && template == nil {
+			template = &m.Instances[i]
 		}
-		if !slices.Contains(drop, inst["type"].(string)) {
-			kept = append(kept, inst)
+		if !slices.Contains(drop, inst.Type) {
+			out.Instances = append(out.Instances, inst)
 		}
 	}
 	for i := range copies {
-		c := map[string]any{}
-		for k, v := range template {
-			c[k] = v
-		}
-		name := template["filename"].(string) + string(rune('2'+i))
-		c["name"], c["filename"], c["dir"] = name, name, "clients/"+name
-		kept = append(kept, c)
+		c := *template
+		name := template.Filename + string(rune('2'+i))
+		c.Name, c.Filename, c.Dir = name, name, "clients/"+name
+		out.Instances = append(out.Instances, c)
 	}
-	m["instances"] = kept
-	out, err := json.Marshal(m)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
+	return &out
 }
 
 func generate(t *testing.T, in clientconfig.Input) *clientconfig.Result {
@@ -94,7 +84,7 @@ func generate(t *testing.T, in clientconfig.Input) *clientconfig.Result {
 	return res
 }
 
-func file(t *testing.T, res *clientconfig.Result, name string) install.File {
+func file(t *testing.T, res *clientconfig.Result, name string) atomicfs.File {
 	t.Helper()
 	for _, f := range res.Files {
 		if f.Path == "clients/"+name {
@@ -102,20 +92,20 @@ func file(t *testing.T, res *clientconfig.Result, name string) install.File {
 		}
 	}
 	t.Fatalf("no clients/%s among %d files", name, len(res.Files))
-	return install.File{}
+	return atomicfs.File{}
 }
 
 func TestFilesMatchGolden(t *testing.T) {
-	manifest, httpCA := fixture(t)
+	m, httpCA := fixture(t)
 	cases := []struct {
 		name string
 		in   clientconfig.Input
 	}{
 		// Hosts from the nodes; Kibana with server and client certificates.
-		{"derived", clientconfig.Input{Manifest: manifest, HTTPCA: httpCA}},
+		{"derived", clientconfig.Input{Manifest: m, HTTPCA: httpCA}},
 		// --es-hosts, one of them an IPv6 literal; no Kibana instance in the bundle.
 		{"es-hosts", clientconfig.Input{
-			Manifest: editManifest(t, manifest, []string{"kibana"}, "", 0), HTTPCA: httpCA,
+			Manifest: editManifest(m, []string{"kibana"}, "", 0), HTTPCA: httpCA,
 			Hosts: []string{"https://node1.escert.test:9200", "https://[2001:db8::1]:9243/es"},
 		}},
 	}
@@ -126,7 +116,7 @@ func TestFilesMatchGolden(t *testing.T) {
 			for _, f := range res.Files {
 				name := strings.TrimPrefix(f.Path, "clients/")
 				names = append(names, name)
-				checkGolden(t, filepath.Join(tc.name, name+".golden"), f.Data)
+				golden.Check(t, filepath.Join("testdata", tc.name, name+".golden"), f.Data)
 			}
 			want := []string{"kibana.yml", "beats-output.yml", "logstash-output.conf", "curl.sh"}
 			if !slices.Equal(names, want) {
@@ -136,32 +126,12 @@ func TestFilesMatchGolden(t *testing.T) {
 	}
 }
 
-func checkGolden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs from golden:\n%s\nwant:\n%s", name, got, want)
-	}
-}
-
 func TestKibanaKeysAreLongDistinctAndOnlyInTheSecretFile(t *testing.T) {
-	manifest, httpCA := fixture(t)
-	res := generate(t, clientconfig.Input{Manifest: manifest, HTTPCA: httpCA})
+	m, httpCA := fixture(t)
+	res := generate(t, clientconfig.Input{Manifest: m, HTTPCA: httpCA})
 	kibana := file(t, res, "kibana.yml")
-	if kibana.Mode != install.SecretMode {
-		t.Errorf("kibana.yml mode %o, want %o: it holds the encryption keys", kibana.Mode, install.SecretMode)
+	if kibana.Mode != atomicfs.SecretMode {
+		t.Errorf("kibana.yml mode %o, want %o: it holds the encryption keys", kibana.Mode, atomicfs.SecretMode)
 	}
 	settings := parseYAML(t, kibana.Data)
 	seen := map[string]bool{}
@@ -181,26 +151,26 @@ func TestKibanaKeysAreLongDistinctAndOnlyInTheSecretFile(t *testing.T) {
 		}
 	}
 	for _, f := range res.Files {
-		if f.Path != kibana.Path && f.Mode != install.PublicMode {
-			t.Errorf("%s: mode %o, want %o", f.Path, f.Mode, install.PublicMode)
+		if f.Path != kibana.Path && f.Mode != atomicfs.PublicMode {
+			t.Errorf("%s: mode %o, want %o", f.Path, f.Mode, atomicfs.PublicMode)
 		}
 	}
 	// A different random source gives different keys.
-	other := generate(t, clientconfig.Input{Manifest: manifest, HTTPCA: httpCA, Rand: rand.NewChaCha8([32]byte{1})})
+	other := generate(t, clientconfig.Input{Manifest: m, HTTPCA: httpCA, Rand: rand.NewChaCha8([32]byte{1})})
 	if bytes.Equal(file(t, other, "kibana.yml").Data, kibana.Data) {
 		t.Error("the keys do not depend on the random source")
 	}
 }
 
 func TestFingerprintIsTheSHA256OfTheHTTPCA(t *testing.T) {
-	manifest, httpCA := fixture(t)
+	m, httpCA := fixture(t)
 	certs, err := ca.ParseCertificates(httpCA)
 	if err != nil {
 		t.Fatal(err)
 	}
 	sum := sha256.Sum256(certs[0].Raw)
 	want := hex.EncodeToString(sum[:])
-	res := generate(t, clientconfig.Input{Manifest: manifest, HTTPCA: httpCA})
+	res := generate(t, clientconfig.Input{Manifest: m, HTTPCA: httpCA})
 	if res.Fingerprint != want {
 		t.Errorf("Fingerprint %s, want %s", res.Fingerprint, want)
 	}
@@ -233,9 +203,9 @@ var kibanaDocumented = []string{
 }
 
 func TestSnippetsParseWithTheDocumentedSettingNames(t *testing.T) {
-	manifest, httpCA := fixture(t)
-	withKibana := generate(t, clientconfig.Input{Manifest: manifest, HTTPCA: httpCA})
-	noKibana := generate(t, clientconfig.Input{Manifest: editManifest(t, manifest, []string{"kibana"}, "", 0), HTTPCA: httpCA})
+	m, httpCA := fixture(t)
+	withKibana := generate(t, clientconfig.Input{Manifest: m, HTTPCA: httpCA})
+	noKibana := generate(t, clientconfig.Input{Manifest: editManifest(m, []string{"kibana"}, "", 0), HTTPCA: httpCA})
 	for _, tc := range []struct {
 		name string
 		res  *clientconfig.Result
@@ -283,8 +253,8 @@ func TestSnippetsParseWithTheDocumentedSettingNames(t *testing.T) {
 }
 
 func TestLogstashOutputIsOneBalancedElasticsearchBlock(t *testing.T) {
-	manifest, httpCA := fixture(t)
-	conf := string(file(t, generate(t, clientconfig.Input{Manifest: manifest, HTTPCA: httpCA}), "logstash-output.conf").Data)
+	m, httpCA := fixture(t)
+	conf := string(file(t, generate(t, clientconfig.Input{Manifest: m, HTTPCA: httpCA}), "logstash-output.conf").Data)
 	depth, opts := 0, map[string]string{}
 	for line := range strings.Lines(conf) {
 		line = strings.TrimSpace(line)
@@ -322,8 +292,8 @@ func TestLogstashOutputIsOneBalancedElasticsearchBlock(t *testing.T) {
 }
 
 func TestHostsComeFromEachNodesFirstNameOrIP(t *testing.T) {
-	manifest, httpCA := fixture(t)
-	res := generate(t, clientconfig.Input{Manifest: manifest, HTTPCA: httpCA})
+	m, httpCA := fixture(t)
+	res := generate(t, clientconfig.Input{Manifest: m, HTTPCA: httpCA})
 	want := []string{"https://node1.escert.test:9200", "https://192.0.2.12:9200"}
 	if !slices.Equal(res.Hosts, want) {
 		t.Errorf("hosts %v, want %v (node3 has only localhost and an otherName)", res.Hosts, want)
@@ -338,31 +308,28 @@ func TestHostsComeFromEachNodesFirstNameOrIP(t *testing.T) {
 }
 
 func TestHostsFallBackToLocalhostThenFail(t *testing.T) {
-	manifest, httpCA := fixture(t)
-	var m map[string]any
-	json.Unmarshal(manifest, &m)
-	var node3 []any
-	for _, inst := range m["instances"].([]any) {
-		if inst.(map[string]any)["filename"] == "node3" {
-			node3 = append(node3, inst)
+	m, httpCA := fixture(t)
+	only3 := *m
+	only3.Instances = nil
+	for _, inst := range m.Instances {
+		if inst.Filename == "node3" {
+			only3.Instances = append(only3.Instances, inst)
 		}
 	}
-	m["instances"] = node3
-	only3, _ := json.Marshal(m)
-	res := generate(t, clientconfig.Input{Manifest: only3, HTTPCA: httpCA})
+	res := generate(t, clientconfig.Input{Manifest: &only3, HTTPCA: httpCA})
 	if !slices.Equal(res.Hosts, []string{"https://localhost:9200"}) || len(res.Warnings) != 2 {
 		t.Errorf("hosts %v, warnings %q: want localhost and a warning to give --es-hosts", res.Hosts, res.Warnings)
 	}
 	// Without localhost in the certificate (--no-localhost), there is nothing to use.
-	noLocal := bytes.ReplaceAll(only3, []byte(`"localhost"`), []byte(`"node3.cluster.local"`))
-	noLocal = regexp.MustCompile(`"dns":\["node3.cluster.local"\],?`).ReplaceAll(noLocal, nil)
-	noLocal = regexp.MustCompile(`"ip":\[[^\]]*\],?`).ReplaceAll(noLocal, nil)
-	_, err := clientconfig.Generate(clientconfig.Input{Manifest: noLocal, HTTPCA: httpCA, Rand: fixedRand()})
+	for i := range only3.Instances[0].Certificates {
+		only3.Instances[0].Certificates[i].DNSNames, only3.Instances[0].Certificates[i].IPs = nil, nil
+	}
+	_, err := clientconfig.Generate(clientconfig.Input{Manifest: &only3, HTTPCA: httpCA, Rand: fixedRand()})
 	if !errors.Is(err, clientconfig.ErrNoHosts) {
 		t.Fatalf("err = %v, want ErrNoHosts", err)
 	}
 	// Given hosts are used as they are, with a warning for names no certificate carries.
-	res = generate(t, clientconfig.Input{Manifest: manifest, HTTPCA: httpCA, Hosts: []string{"https://NODE1.escert.test:9200/", "https://es.example.com:9200"}})
+	res = generate(t, clientconfig.Input{Manifest: m, HTTPCA: httpCA, Hosts: []string{"https://NODE1.escert.test:9200/", "https://es.example.com:9200"}})
 	if !slices.Equal(res.Hosts, []string{"https://node1.escert.test:9200", "https://es.example.com:9200"}) {
 		t.Errorf("hosts %v", res.Hosts)
 	}
@@ -408,13 +375,13 @@ func TestParseHostsRefusesWhatClientsWouldMisuse(t *testing.T) {
 }
 
 func TestAMixedUpBundleIsRefused(t *testing.T) {
-	manifest, httpCA := fixture(t)
-	otherCA := regexp.MustCompile(`"http_ca_sha256": "[0-9a-f]+"`).ReplaceAll(manifest, []byte(`"http_ca_sha256": "`+strings.Repeat("ab", 32)+`"`))
+	m, httpCA := fixture(t)
+	otherCA := *m
+	otherCA.HTTPCAFingerprint = strings.Repeat("ab", 32)
 	for name, in := range map[string]clientconfig.Input{
-		"CA not the manifest's": {Manifest: otherCA, HTTPCA: httpCA},
-		"manifest not JSON":     {Manifest: []byte("instances: []"), HTTPCA: httpCA},
-		"no instances":          {Manifest: []byte(`{"instances": []}`), HTTPCA: httpCA},
-		"CA not PEM":            {Manifest: manifest, HTTPCA: []byte("not a certificate")},
+		"CA not the manifest's": {Manifest: &otherCA, HTTPCA: httpCA},
+		"no instances":          {Manifest: &manifest.Manifest{}, HTTPCA: httpCA},
+		"CA not PEM":            {Manifest: m, HTTPCA: []byte("not a certificate")},
 	} {
 		in.Rand = fixedRand()
 		if _, err := clientconfig.Generate(in); !errors.Is(err, clientconfig.ErrBundle) {
@@ -424,13 +391,13 @@ func TestAMixedUpBundleIsRefused(t *testing.T) {
 }
 
 func TestRegeneratingKeepsTheKibanaKeys(t *testing.T) {
-	manifest, httpCA := fixture(t)
-	first := file(t, generate(t, clientconfig.Input{Manifest: manifest, HTTPCA: httpCA}), "kibana.yml")
+	m, httpCA := fixture(t)
+	first := file(t, generate(t, clientconfig.Input{Manifest: m, HTTPCA: httpCA}), "kibana.yml")
 	keys, err := clientconfig.KibanaKeys(first.Data)
 	if err != nil || len(keys) != 3 {
 		t.Fatalf("KibanaKeys = %v, %v", keys, err)
 	}
-	res := generate(t, clientconfig.Input{Manifest: manifest, HTTPCA: httpCA, Rand: rand.NewChaCha8([32]byte{2}), KibanaKeys: keys})
+	res := generate(t, clientconfig.Input{Manifest: m, HTTPCA: httpCA, Rand: rand.NewChaCha8([32]byte{2}), KibanaKeys: keys})
 	if got := file(t, res, "kibana.yml"); !bytes.Equal(got.Data, first.Data) || len(res.Kept) != 3 {
 		t.Errorf("regenerated kibana.yml differs (kept %v)", res.Kept)
 	}
@@ -439,15 +406,15 @@ func TestRegeneratingKeepsTheKibanaKeys(t *testing.T) {
 	if err != nil || nested["xpack.security.encryptionKey"] != strings.Repeat("k", 40) {
 		t.Fatalf("nested: %v, %v", nested, err)
 	}
-	res = generate(t, clientconfig.Input{Manifest: manifest, HTTPCA: httpCA, KibanaKeys: nested})
+	res = generate(t, clientconfig.Input{Manifest: m, HTTPCA: httpCA, KibanaKeys: nested})
 	if !slices.Equal(res.Kept, []string{"xpack.security.encryptionKey"}) {
 		t.Errorf("kept %v, want only the 40-character session key", res.Kept)
 	}
 }
 
 func TestSeveralKibanasGetOneFileEachWithTheSameKeys(t *testing.T) {
-	manifest, httpCA := fixture(t)
-	res := generate(t, clientconfig.Input{Manifest: editManifest(t, manifest, nil, "kibana", 1), HTTPCA: httpCA})
+	m, httpCA := fixture(t)
+	res := generate(t, clientconfig.Input{Manifest: editManifest(m, nil, "kibana", 1), HTTPCA: httpCA})
 	a, b := parseYAML(t, file(t, res, "kibana-kibana.yml").Data), parseYAML(t, file(t, res, "kibana-kibana2.yml").Data)
 	for _, k := range clientconfig.KibanaKeySettings {
 		if a[k] != b[k] {

@@ -18,13 +18,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/escert/escert/internal/atomicfs"
 	"github.com/escert/escert/internal/bundle"
 	"github.com/escert/escert/internal/ca"
 	"github.com/escert/escert/internal/clientconfig"
 	"github.com/escert/escert/internal/eskeystore"
 	"github.com/escert/escert/internal/fips"
-	"github.com/escert/escert/internal/install"
 	"github.com/escert/escert/internal/issuer"
+	"github.com/escert/escert/internal/manifest"
 	"github.com/escert/escert/internal/realtest"
 	"github.com/escert/escert/internal/spec"
 )
@@ -102,10 +103,14 @@ func buildBundle() (string, error) {
 		return "", err
 	}
 	dir := filepath.Join(tmp, "bundle")
-	if _, err := install.WriteTree(dir, res.Files, false, opts.Now()); err != nil {
+	if _, err := (atomicfs.Writer{}).WriteTree(dir, res.Files, false, opts.Now()); err != nil {
 		return "", err
 	}
-	manifest, err := os.ReadFile(filepath.Join(dir, "manifest.json"))
+	data, err := os.ReadFile(filepath.Join(dir, manifest.File))
+	if err != nil {
+		return "", err
+	}
+	m, err := manifest.Decode(data)
 	if err != nil {
 		return "", err
 	}
@@ -113,15 +118,13 @@ func buildBundle() (string, error) {
 	if err != nil {
 		return "", err
 	}
-	files, err := clientconfig.Files(clientconfig.Input{Manifest: manifest, HTTPCA: httpCA, Rand: rand.Reader})
+	files, err := clientconfig.Files(clientconfig.Input{Manifest: m, HTTPCA: httpCA, Rand: rand.Reader})
 	if err != nil {
 		return "", err
 	}
-	for _, f := range files {
-		// WriteFile replaces: the bootstrap may already have written these files.
-		if err := install.WriteFile(filepath.Join(dir, filepath.FromSlash(f.Path)), f.Data, f.Mode); err != nil {
-			return "", err
-		}
+	// WriteInto replaces: the bootstrap may already have written these files.
+	if err := (atomicfs.Writer{}).WriteInto(dir, files); err != nil {
+		return "", err
 	}
 	return dir, nil
 }

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"path"
 	"strings"
+
+	"github.com/escert/escert/internal/manifest"
 )
 
 // Where the settings expect their files on the client hosts. Kibana and Logstash
@@ -42,7 +44,7 @@ func (t *text) String() string { return t.b.String() }
 
 // kibana renders kibana.yml for one Kibana instance of the bundle, or for a Kibana the
 // bundle made no certificate for (inst nil).
-func (s settings) kibana(inst *instance, keys []kibanaKey) string {
+func (s settings) kibana(inst *manifest.InstanceInfo, keys []kibanaKey) string {
 	var t text
 	file := func(name string) string { return yamlString(path.Join(KibanaCertDir, name)) }
 	t.line("# Written by escert: merge into kibana.yml, replacing any setting of the same name.")
@@ -67,7 +69,7 @@ func (s settings) kibana(inst *instance, keys []kibanaKey) string {
 	t.line("#   bin/kibana-keystore add elasticsearch.password      (on the Kibana host: paste it)")
 	t.set("elasticsearch.username", "kibana_system")
 	if inst != nil {
-		if crt, key, ok := inst.pemFiles("client"); ok {
+		if crt, key, ok := pemFiles(inst, "client"); ok {
 			t.line("")
 			t.line("# Kibana's client certificate (client_auth). Elasticsearch asks for it only with")
 			t.line("# xpack.security.http.ssl.client_authentication: optional or required; Kibana still")
@@ -75,7 +77,7 @@ func (s settings) kibana(inst *instance, keys []kibanaKey) string {
 			t.set("elasticsearch.ssl.certificate", file(crt))
 			t.set("elasticsearch.ssl.key", file(key))
 		}
-		if crt, key, ok := inst.pemFiles("server"); ok {
+		if crt, key, ok := pemFiles(inst, "server"); ok {
 			t.line("")
 			t.line("# Kibana's own HTTPS, with its certificate from the HTTP CA (browsers must trust")
 			t.line("# http-ca.crt). PEM files, not PKCS#12: Kibana reads PKCS#12 through node-forge,")
@@ -103,7 +105,7 @@ func (s settings) kibana(inst *instance, keys []kibanaKey) string {
 
 // pemFiles returns the base names of the PEM certificate and key of the instance's
 // certificate called name.
-func (i *instance) pemFiles(name string) (crt, key string, ok bool) {
+func pemFiles(i *manifest.InstanceInfo, name string) (crt, key string, ok bool) {
 	for _, c := range i.Certificates {
 		if c.Name != name {
 			continue

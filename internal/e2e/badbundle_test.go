@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	escertinstall "github.com/escert/escert/internal/install"
+	"github.com/escert/escert/internal/atomicfs"
 	"github.com/escert/escert/internal/realtest"
 	"github.com/escert/escert/internal/treestate"
 )
@@ -34,12 +34,12 @@ func TestInstallRefusesAnotherNodesTransportP12AsElasticsearchWould(t *testing.T
 	}
 	swapped := filepath.Join(bad, "nodes", "node1", "certs", "transport.p12")
 	copyContent(t, foreign, swapped)
-	before := treestate.Of(t, n.Config, escertinstall.LockFile)
+	before := treestate.Of(t, n.Config, atomicfs.LockFile)
 	r := run(t, "", nil, "install", "--bundle", filepath.Join(bad, "nodes", "node1"), "--es-config", n.Config, "--owner", ownerFlag(), "--es-version", dist.Version)
 	if r.code != 3 || !strings.HasPrefix(r.stderr, "escert: "+swapped+": ") || strings.Count(r.stderr, "\n") != 1 {
 		t.Fatalf("install of a bundle with node2's transport.p12: want exit 3 and one line naming %s, got %s", swapped, r)
 	}
-	if after := treestate.Of(t, n.Config, escertinstall.LockFile); !maps.Equal(before, after) {
+	if after := treestate.Of(t, n.Config, atomicfs.LockFile); !maps.Equal(before, after) {
 		t.Errorf("the refused install changed the config directory:\nbefore %v\nafter  %v", before, after)
 	}
 

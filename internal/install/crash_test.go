@@ -58,7 +58,9 @@ func TestKilledInstallLeavesALoadableNode(t *testing.T) {
 		t.Skip("builds a binary and runs it dozens of times")
 	}
 	bin := faultBinary(t)
-	realKeystore, err := os.ReadFile("../eskeystore/testdata/real/v5-s3-credentials.keystore")
+	// A keystore elasticsearch-keystore wrote (format 5, two S3 credentials), which a
+	// first install merges into.
+	realKeystore, err := os.ReadFile(filepath.Join("testdata", "v5-s3-credentials.keystore"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,6 +88,11 @@ func TestKilledInstallLeavesALoadableNode(t *testing.T) {
 				checkLoadable(t, config, nil)
 				yml, _ := os.ReadFile(filepath.Join(config, "elasticsearch.yml"))
 				if !killed {
+					// A binary without the fault hook, or writes that no longer pass
+					// a fault point, would reach here at once and prove nothing.
+					if at == 1 {
+						t.Fatal("no fault point was reached: the install was never killed, so no crash was tested")
+					}
 					newYML = yml
 					t.Logf("%d fault points", at-1)
 					break

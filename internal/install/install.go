@@ -1,421 +1,410 @@
-// Package install is the only package in escert that writes files. Every write is
-// atomic: content goes to a temporary file in the destination directory, is synced,
-// renamed over the target and the directory is synced, so a crash leaves either the
-// old file or the new one, never a torn mix. Secrets are created with their final
-// mode, never widened later.
-//
-// A target that is a symbolic link is written where it points, and the link stays. A
-// target that is a mount point (a bind-mounted file), which no rename can replace, is
-// the one exception to atomicity: it is backed up and rewritten in place, and the
-// user is told. The temporary files and staging directories of a killed run are
-// removed by the next write beside them. Errors name the path the caller gave, never
-// a temporary file.
+// Package install puts a node bundle into an Elasticsearch node's config directory.
+// It reads and checks the bundle before anything else (every file the block names is
+// there, opens with the bundle's passwords, and is this node's, issued by the
+// bundle's CA), plans every change without writing (certificates into certs/, secure
+// settings merged into elasticsearch.keystore, escert's settings block in
+// elasticsearch.yml, settings that conflict with it commented out), shows the plan
+// as a diff, and applies it through package atomicfs in an order that keeps the node
+// loadable at every step.
 package install
 
 import (
+	"bytes"
+	"crypto"
+	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strings"
-	"sync"
-	"syscall"
 	"time"
+
+	"github.com/escert/escert/internal/atomicfs"
+	"github.com/escert/escert/internal/esconfig"
+	"github.com/escert/escert/internal/eskeystore"
+	"github.com/escert/escert/internal/fault"
+	"github.com/escert/escert/internal/infile"
+	"github.com/escert/escert/internal/p12"
 )
 
-// File is one file of a tree to install, relative to the tree's root.
-type File struct {
-	Path string      // slash-separated, relative
-	Mode fs.FileMode // 0600 for secrets, 0644 for public certificates
-	Data []byte
+// NodeOptions say how a node bundle goes into a config directory.
+type NodeOptions struct {
+	BundleDir string // DIR/nodes/<name> of a bootstrap
+	ConfigDir string // the node's config directory, e.g. /etc/elasticsearch
+	// KeystorePassword opens the node's elasticsearch.keystore (nil: it has none) and
+	// protects a keystore created here.
+	KeystorePassword []byte
+	// Owner gets the files: uid 0 (root) and the group Elasticsearch runs as, so the
+	// node can read but not rewrite its configuration. nil keeps the process's.
+	Owner      *Owner
+	Audit      bool // add xpack.security.audit.enabled: true to the block
+	Enrollment bool // add xpack.security.enrollment.enabled: true to the block
+	Force      bool // comment out conflicting settings instead of stopping
+	// FIPS refuses bundles a FIPS 140 mode Elasticsearch cannot load: PKCS#12 files,
+	// or a block without fips_mode.
+	FIPS bool
+	// KeystoreVersion is the keystore format the node's Elasticsearch reads and
+	// upgrades to on start (eskeystore.VersionFor), 0 when unknown. The node's
+	// keystore is written in it: a node whose config directory it cannot write (the
+	// packages' root:elasticsearch 2750) refuses to start with an older one, since it
+	// cannot upgrade the file.
+	KeystoreVersion int
+	Now             time.Time
+	Rand            io.Reader
+	// Notify hears what a write did besides writing (atomicfs.Writer's Notify).
+	Notify func(msg string)
 }
 
-// Mode bits for the files escert writes.
-const (
-	SecretMode fs.FileMode = 0o600
-	PublicMode fs.FileMode = 0o644
-	dirMode    fs.FileMode = 0o700
-)
-
-// notify is where what a write did besides writing goes; see SetNotify.
-var notify struct {
-	sync.Mutex
-	to func(msg string)
-}
-
-// SetNotify sends the messages of writes that did something the user must hear of
-// although it succeeded (a leftover of an interrupted run removed, a bind-mounted file
-// rewritten in place) to f, one line each, until restore is called. The CLI points it
-// at standard error for the time of one command; unset, the messages are dropped.
-func SetNotify(f func(msg string)) (restore func()) {
-	notify.Lock()
-	defer notify.Unlock()
-	prev := notify.to
-	notify.to = f
-	return func() {
-		notify.Lock()
-		defer notify.Unlock()
-		notify.to = prev
-	}
-}
-
-func tell(format string, args ...any) {
-	notify.Lock()
-	to := notify.to
-	notify.Unlock()
-	if to != nil {
-		to(fmt.Sprintf(format, args...))
-	}
-}
-
-// writeError says that writing given (whose link led to target) failed, with the
-// system's reason, never naming the temporary file it happened on.
-func writeError(given, target string, err error) error {
-	if in := (*InputError)(nil); errors.As(err, &in) && in.Path == given {
-		return err
-	}
-	err = cause(err)
-	if dir := filepath.Dir(target); errors.Is(err, fs.ErrNotExist) {
-		if _, serr := os.Stat(dir); errors.Is(serr, fs.ErrNotExist) {
-			return fmt.Errorf("write %s: the directory %s does not exist: create it first", given, dir)
-		}
-	}
-	if target != given {
-		return fmt.Errorf("write %s (a link to %s): %w", given, target, err)
-	}
-	return fmt.Errorf("write %s: %w", given, err)
-}
-
-// cause is the system's reason for a failed file operation without the path it
-// names, which for escert's writes is a temporary file that means nothing to the user.
-func cause(err error) error {
-	switch e := err.(type) {
-	case *fs.PathError:
-		return e.Err
-	case *os.LinkError:
-		return e.Err
-	}
-	return err
-}
-
-// ErrNotEmpty is returned when the output directory already has content and the
-// caller did not ask to replace it.
-var ErrNotEmpty = errors.New("output directory is not empty")
-
-// WriteTree installs files as the directory dir, all or nothing. The tree is built in
-// a hidden staging directory beside dir and renamed into place, so a failure leaves
-// nothing behind. An existing empty dir is replaced; one with content is refused
-// with ErrNotEmpty unless replace is set, in which case it is kept as
-// dir.bak-<time> and that path is returned. A dir that is a symbolic link is filled
-// through it: the tree goes where the link points and the link stays. The staging
-// directory of an earlier, killed run is removed first (see removeLeftovers).
-func WriteTree(dir string, files []File, replace bool, now time.Time) (backup string, err error) {
-	given := filepath.Clean(dir)
-	if dir, err = resolveLink(given); err != nil {
-		return "", writeError(given, given, err)
-	}
-	empty, exists, err := isEmptyDir(dir)
-	if err != nil {
-		return "", err
-	}
-	if exists && !empty && !replace {
-		return "", fmt.Errorf("%s: %w: use --force to replace it (the old one is kept as a backup)", given, ErrNotEmpty)
-	}
-	parent := filepath.Dir(dir)
-	if err := os.MkdirAll(parent, 0o755); err != nil {
-		return "", writeError(given, dir, err)
-	}
-	removeLeftovers(dir, true)
-	staging, err := os.MkdirTemp(parent, tempPrefix(dir))
-	if err != nil {
-		return "", writeError(given, dir, err)
-	}
-	defer func() {
-		if err != nil {
-			os.RemoveAll(staging)
-		}
-	}()
-	held, err := holdTemp(staging)
-	if err != nil {
-		return "", writeError(given, dir, err)
-	}
-	defer held.Close()
-	if err := writeAll(staging, given, files); err != nil {
-		return "", err
-	}
-	if exists {
-		if empty {
-			if err := os.Remove(dir); err != nil {
-				return "", fmt.Errorf("replace empty %s: %w", given, cause(err))
-			}
-		} else {
-			backup = fmt.Sprintf("%s.bak-%s", dir, now.UTC().Format("20060102T150405Z"))
-			if err := os.Rename(dir, backup); err != nil {
-				return "", fmt.Errorf("keep %s as backup %s: %w", given, backup, cause(err))
-			}
-		}
-	}
-	if err := os.Rename(staging, dir); err != nil {
-		if backup != "" {
-			// Put the old tree back: the caller asked to replace, not to lose it.
-			if rerr := os.Rename(backup, dir); rerr == nil {
-				backup = ""
-			}
-		}
-		return backup, writeError(given, dir, err)
-	}
-	return backup, syncDir(parent)
-}
-
-// writeAll writes files below the staging directory root. Errors name them as the
-// user will find them, below shown (the directory asked for), not below the staging
-// directory, which will be gone.
-func writeAll(root, shown string, files []File) error {
-	sorted := append([]File(nil), files...)
-	sort.Slice(sorted, func(i, j int) bool { return sorted[i].Path < sorted[j].Path })
-	dirs := map[string]bool{root: true}
-	for _, f := range sorted {
-		if !filepath.IsLocal(filepath.FromSlash(f.Path)) {
-			return fmt.Errorf("refusing to write %q outside the output directory", f.Path)
-		}
-		path := filepath.Join(root, filepath.FromSlash(f.Path))
-		if err := os.MkdirAll(filepath.Dir(path), dirMode); err != nil {
-			return fmt.Errorf("create directory for %s: %w", filepath.Join(shown, f.Path), cause(err))
-		}
-		for d := filepath.Dir(path); strings.HasPrefix(d, root) && !dirs[d]; d = filepath.Dir(d) {
-			dirs[d] = true
-		}
-		if err := writeNew(path, f.Data, f.Mode); err != nil {
-			return fmt.Errorf("write %s: %w", filepath.Join(shown, f.Path), cause(err))
-		}
-	}
-	for d := range dirs {
-		if err := syncDir(d); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// Perm is the mode and owner a file must end up with. UID or GID -1 leaves that part
-// to the process (the file's creator).
-type Perm struct {
-	Mode     fs.FileMode
+// Owner is who a file belongs to.
+type Owner struct {
 	UID, GID int
+	Group    string
 }
 
-// PermOf returns the mode and owner of an existing file, or fallback (owned by the
-// process) when it does not exist, so that a rewrite never changes who may read it.
-func PermOf(path string, fallback fs.FileMode) (Perm, error) {
-	info, err := os.Stat(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return Perm{Mode: fallback, UID: -1, GID: -1}, nil
+// Change is one file the plan writes.
+type Change struct {
+	Path   string // relative to the config directory, slash-separated
+	Old    []byte // nil when the file is new
+	New    []byte
+	Perm   atomicfs.Perm
+	Text   bool   // shown as a unified diff in a dry run
+	Reason string // what changes, for people
+}
+
+// Plan is everything an install would change, computed without writing anything.
+type Plan struct {
+	ConfigDir string
+	Changes   []Change
+	Notes     []string // what was decided, e.g. settings commented out under --force
+	now       time.Time
+	write     atomicfs.Writer
+	// secrets are the plaintext passwords --force takes out of elasticsearch.yml: the
+	// old file still holds them, and a dry run's diff must not print them.
+	secrets []string
+}
+
+// Modes of what install writes. Elasticsearch only reads keys and certificates, so
+// they are group-readable and never group-writable; the keystore keeps Elasticsearch's
+// own 0660 because elasticsearch-keystore and upgrades rewrite it.
+const (
+	certsDirMode fs.FileMode = 0o750
+	keyMode      fs.FileMode = 0o640
+	certMode     fs.FileMode = 0o644
+	keystoreMode fs.FileMode = 0o660
+	ymlMode      fs.FileMode = 0o660
+)
+
+// PlanNode works out what installing a node bundle into a config directory changes:
+// certificates into certs/, secure settings merged into elasticsearch.keystore, and
+// escert's settings block written into elasticsearch.yml. Re-running with the same
+// bundle yields an empty plan.
+func PlanNode(o NodeOptions) (*Plan, error) {
+	p := &Plan{ConfigDir: o.ConfigDir, now: o.Now, write: atomicfs.Writer{Notify: o.Notify}}
+	if err := CheckConfigDir(o.ConfigDir); err != nil {
+		return nil, err
 	}
+	blockPath := filepath.Join(o.BundleDir, "elasticsearch.yml")
+	block, err := infile.Read(blockPath, infile.Settings)
 	if err != nil {
-		return Perm{}, err
+		return nil, bundleFileError(blockPath, err)
 	}
-	uid, gid := ownerOf(info)
-	return Perm{Mode: info.Mode().Perm(), UID: uid, GID: gid}, nil
-}
-
-// WriteFile atomically replaces (or creates) path with data and mode: temp file in the
-// same directory, created with mode, fsync, rename, fsync the directory.
-func WriteFile(path string, data []byte, mode fs.FileMode) error {
-	return WriteFileAs(path, data, Perm{Mode: mode, UID: -1, GID: -1})
-}
-
-// WriteFileAs is WriteFile with an owner: the temporary file gets its owner and mode
-// before any byte is written, so the content is never readable by anyone else, and
-// the rename swaps in a complete file.
-func WriteFileAs(path string, data []byte, perm Perm) error {
-	return ReplaceTogether([]Replacement{{Path: path, Data: data, Perm: perm}})
-}
-
-// Replacement is one file of a group that must change together.
-type Replacement struct {
-	Path string
-	Data []byte
-	Perm Perm
-}
-
-// ReplaceTogether writes every file to a temporary file first and only then renames
-// them into place back to back, so files that must match (a PEM key and its
-// certificate) are apart for the time of one rename, never for the time of a write.
-//
-// A path that is a symbolic link is replaced where it points, atomically in the
-// target's directory, and the link stays: package layouts and configuration
-// management link elasticsearch.yml or the keystore elsewhere, and replacing the link
-// would leave the real file stale. A target that is a mount point (a bind-mounted
-// single file, as Docker does it), which no rename can replace, is rewritten in
-// place after a backup (see rewriteInPlace). Temporary files that an earlier, killed
-// run left beside a target are removed first.
-func ReplaceTogether(files []Replacement) error {
-	temps := make([]*temp, len(files))
-	defer func() {
-		for _, t := range temps {
-			if t != nil {
-				t.discard()
-			}
+	blockSettings, err := esconfig.Parse(block)
+	if err != nil {
+		return nil, &fault.InputError{File: blockPath, Problem: err.Error() + ": bootstrap the bundle again"}
+	}
+	if o.FIPS {
+		if err := checkFIPSBundle(o.BundleDir, blockSettings); err != nil {
+			return nil, err
 		}
-	}()
-	for i, f := range files {
-		target, err := resolveLink(f.Path)
+	}
+	bundleKS, err := readBundleKeystore(o)
+	if err != nil {
+		return nil, err
+	}
+	// Nothing is planned, let alone written, from a bundle the node could not start with.
+	if err := validateBundle(o.BundleDir, blockSettings, bundleKS); err != nil {
+		return nil, err
+	}
+	nodeKSPath := filepath.Join(o.ConfigDir, "elasticsearch.keystore")
+	nodeKSData, err := readOptional(nodeKSPath, infile.Keystore)
+	if err != nil {
+		return nil, err
+	}
+	var nodeKS *eskeystore.Keystore
+	if nodeKSData != nil {
+		nodeKS, err = eskeystore.Decode(nodeKSData, o.KeystorePassword)
 		if err != nil {
-			return writeError(f.Path, f.Path, err)
-		}
-		removeLeftovers(target, false)
-		if temps[i], err = newTemp(target, f.Data, f.Perm); err != nil {
-			return writeError(f.Path, target, err)
-		}
-		faultPoint()
-	}
-	dirs := map[string]bool{}
-	for i, f := range files {
-		if err := temps[i].commit(); err != nil {
-			return writeError(f.Path, temps[i].target, err)
-		}
-		dirs[filepath.Dir(temps[i].target)] = true
-		temps[i] = nil
-		faultPoint()
-	}
-	for d := range dirs {
-		if err := syncDir(d); err != nil {
-			return err
+			return nil, fmt.Errorf("%s: %w", nodeKSPath, err)
 		}
 	}
-	return nil
-}
-
-// temp is the complete new content of target in a temporary file beside it, held
-// open under a lock until it is renamed, so that another run never takes it for the
-// leftover of a killed one.
-type temp struct {
-	f      *os.File
-	target string
-	data   []byte
-	perm   Perm
-}
-
-func newTemp(target string, data []byte, perm Perm) (*temp, error) {
-	f, err := os.CreateTemp(filepath.Dir(target), tempPrefix(target)+"*")
+	// Passwords the node keeps: a p12 already in place is re-encrypted with the
+	// password its keystore holds, since Elasticsearch reloads files but not passwords.
+	keep := map[string]bool{}
+	if err := p.planCerts(o, bundleKS, nodeKS, keep); err != nil {
+		return nil, err
+	}
+	// The yml is worked out before the keystore, which takes the plaintext passwords
+	// the yml gives up, and written after it, so the node never lacks either.
+	yml, moved, err := p.planYML(o, blockPath, block, bundleKS, nodeKS)
 	if err != nil {
 		return nil, err
 	}
-	t := &temp{f: f, target: target, data: data, perm: perm}
-	if err := lockTemp(f); err != nil {
-		t.discard()
+	if err := p.planKeystore(o, bundleKS, nodeKS, nodeKSData, keep, moved); err != nil {
 		return nil, err
 	}
-	if err := fill(f, data, perm); err != nil {
-		t.discard()
-		return nil, err
+	if yml != nil {
+		p.Changes = append(p.Changes, *yml)
 	}
-	return t, nil
+	return p, nil
 }
 
-// commit renames the temporary file over the target, or rewrites a target that is
-// a mount point in place.
-func (t *temp) commit() error {
-	err := os.Rename(t.f.Name(), t.target)
-	if errors.Is(err, syscall.EBUSY) || errors.Is(err, syscall.EXDEV) {
-		err = rewriteInPlace(t.target, t.data, t.perm)
-		t.discard()
-		return err
+// p12Layer is the layer whose keystore a bundle's p12 file is (transport.p12, http.p12).
+func p12Layer(name string) (string, bool) {
+	layer, ok := strings.CutSuffix(name, ".p12")
+	return layer, ok && (layer == esconfig.Transport || layer == esconfig.HTTP)
+}
+
+func (p *Plan) planCerts(o NodeOptions, bundleKS, nodeKS *eskeystore.Keystore, keep map[string]bool) error {
+	entries, err := os.ReadDir(filepath.Join(o.BundleDir, "certs"))
+	if err != nil {
+		return &fault.InputError{File: filepath.Join(o.BundleDir, "certs"), Problem: "missing: --bundle must be a node bundle, DIR/nodes/<name> of an escert bootstrap"}
 	}
-	t.f.Close()
-	return err
-}
-
-func (t *temp) discard() {
-	t.f.Close()
-	os.Remove(t.f.Name())
-}
-
-// Move is one rename of MoveFiles.
-type Move struct{ From, To string }
-
-// MoveFiles renames files in order, creating target directories (0700) and syncing
-// every directory touched. A move whose source is gone and whose target exists was
-// done by an earlier, interrupted run and is skipped, so re-running finishes the job.
-func MoveFiles(moves []Move) error {
-	dirs := map[string]bool{}
-	for _, m := range moves {
-		if _, err := os.Stat(m.From); errors.Is(err, fs.ErrNotExist) {
-			if _, err := os.Stat(m.To); err == nil {
-				continue
+	for _, e := range entries {
+		if e.IsDir() {
+			continue
+		}
+		rel := "certs/" + e.Name()
+		kind := certsKind(e.Name())
+		data, err := infile.Read(filepath.Join(o.BundleDir, rel), kind)
+		if err != nil {
+			return bundleFileError(filepath.Join(o.BundleDir, rel), err)
+		}
+		target := filepath.Join(o.ConfigDir, filepath.FromSlash(rel))
+		old, err := readOptional(target, kind)
+		if err != nil {
+			return err
+		}
+		mode := certMode
+		secret := esconfig.IsSecretFile(e.Name())
+		if secret {
+			mode = keyMode
+		}
+		perm := o.Owner.perm(mode)
+		if layer, ok := p12Layer(e.Name()); ok && old != nil && nodeKS != nil {
+			setting := esconfig.SSLPrefix(layer) + "keystore.secure_password"
+			if nodePass, has := nodeKS.Get(setting); has {
+				same, reencoded, err := reencodeP12(data, bundleKS, setting, old, string(nodePass), o.Rand)
+				if err != nil {
+					return fmt.Errorf("%s: %w", rel, err)
+				}
+				keep[setting] = true
+				if layer == esconfig.Transport {
+					keep[esconfig.SSLPrefix(layer)+"truststore.secure_password"] = true
+				}
+				if same {
+					continue
+				}
+				data = reencoded
 			}
-			return fmt.Errorf("move %s: %w", m.From, err)
 		}
-		if err := os.MkdirAll(filepath.Dir(m.To), dirMode); err != nil {
-			return fmt.Errorf("move %s: %w", m.From, err)
+		if old != nil && bytes.Equal(old, data) {
+			continue
 		}
-		if err := os.Rename(m.From, m.To); err != nil {
-			return fmt.Errorf("move %s: %w", m.From, err)
+		reason := "new"
+		if old != nil {
+			reason = "replaced (old copy backed up)"
 		}
-		dirs[filepath.Dir(m.From)], dirs[filepath.Dir(m.To)] = true, true
-		faultPoint()
-	}
-	for d := range dirs {
-		if err := syncDir(d); err != nil {
-			return err
-		}
+		p.Changes = append(p.Changes, Change{Path: rel, Old: old, New: data, Perm: perm, Text: !secret, Reason: reason})
 	}
 	return nil
 }
 
-// writeNew creates path exclusively with its final mode (no window where a secret is
-// readable by others), writes and syncs it.
-func writeNew(path string, data []byte, mode fs.FileMode) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
-	if err != nil {
-		return err
+// certsKind is what a file of a bundle's certs/ holds, by its name.
+func certsKind(name string) infile.Kind {
+	switch filepath.Ext(name) {
+	case ".p12":
+		return infile.PKCS12
+	case ".key":
+		return infile.Key
+	case ".yml":
+		return infile.Settings
 	}
-	if err := fill(f, data, Perm{Mode: mode, UID: -1, GID: -1}); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
+	return infile.PEM
 }
 
-// fill gives a file that holds nothing yet its owner and mode, then data, and syncs
-// it.
-func fill(f *os.File, data []byte, perm Perm) error {
-	if perm.UID != -1 || perm.GID != -1 {
-		if err := f.Chown(perm.UID, perm.GID); err != nil {
+// reencodeP12 opens the bundle's p12 and re-encrypts it with the password the node
+// already uses. same reports that the node's p12 already holds the same key and
+// certificates, so nothing needs writing.
+func reencodeP12(bundleData []byte, bundleKS *eskeystore.Keystore, setting string, nodeData []byte, nodePass string, rand io.Reader) (same bool, out []byte, err error) {
+	bundlePass, _ := bundleKS.Get(setting)
+	fresh, err := p12.Decode(bundleData, string(bundlePass))
+	if err != nil {
+		return false, nil, fmt.Errorf("open the bundle's file with its keystore password: %w", err)
+	}
+	if len(fresh.Keys) != 1 {
+		return false, nil, errors.New("the bundle's file must hold exactly one key entry")
+	}
+	if current, err := p12.Decode(nodeData, nodePass); err == nil && sameP12(current, fresh) {
+		return true, nil, nil
+	}
+	out, err = p12.Encode(rand, nodePass, &fresh.Keys[0], fresh.Trusted)
+	return false, out, err
+}
+
+func sameP12(a, b *p12.Contents) bool {
+	if len(a.Keys) != len(b.Keys) || len(a.Trusted) != len(b.Trusted) {
+		return false
+	}
+	for i := range a.Keys {
+		ka, kb := a.Keys[i], b.Keys[i]
+		if ka.Alias != kb.Alias || !slices.EqualFunc(ka.Chain, kb.Chain, (*x509.Certificate).Equal) {
+			return false
+		}
+		if e, ok := ka.Key.(interface{ Equal(crypto.PrivateKey) bool }); !ok || !e.Equal(kb.Key) {
+			return false
+		}
+	}
+	for i := range a.Trusted {
+		if a.Trusted[i].Alias != b.Trusted[i].Alias || !a.Trusted[i].Cert.Equal(b.Trusted[i].Cert) {
+			return false
+		}
+	}
+	return true
+}
+
+func (p *Plan) planKeystore(o NodeOptions, bundleKS, nodeKS *eskeystore.Keystore, nodeData []byte, keep map[string]bool, moved map[string][]byte) error {
+	target, kept := nodeKS, 0
+	if nodeKS != nil {
+		kept = len(nodeKS.Names())
+	}
+	if target == nil {
+		version := bundleKS.Version
+		if o.KeystoreVersion > 0 {
+			version = o.KeystoreVersion
+		}
+		var err error
+		if target, err = eskeystore.New(version, o.Rand); err != nil {
+			return err
+		}
+		if o.KeystoreVersion == 0 && version < eskeystore.LatestVersion {
+			p.Notes = append(p.Notes, fmt.Sprintf("elasticsearch.keystore: created in format %d, the bundle's; Elasticsearch 8.18 and later upgrade it to format %d on start, and refuse to start when they cannot (a config directory they cannot write, or a keystore they do not own): give --es-version so install writes the node's format", version, eskeystore.LatestVersion))
+		}
+	}
+	upgraded := ""
+	if o.KeystoreVersion > 0 && target.Version != o.KeystoreVersion {
+		path := filepath.Join(o.ConfigDir, "elasticsearch.keystore")
+		if target.Version > o.KeystoreVersion {
+			return &fault.InputError{File: path, Problem: fmt.Sprintf("keystore format %d is newer than the given Elasticsearch version reads (format %d): is --es-version right?", target.Version, o.KeystoreVersion)}
+		}
+		upgraded = fmt.Sprintf(", upgraded from format %d to %d", target.Version, o.KeystoreVersion)
+		target.Version = o.KeystoreVersion
+	}
+	var added, changed []string
+	values := map[string][]byte{}
+	for name, value := range moved {
+		values[name] = value
+	}
+	for _, name := range bundleKS.Names() {
+		if name != eskeystore.SeedSetting && !keep[name] {
+			values[name], _ = bundleKS.Get(name)
+		}
+	}
+	names := slices.Sorted(maps.Keys(values))
+	for _, name := range names {
+		value := values[name]
+		current, has := target.Get(name)
+		switch {
+		case !has:
+			added = append(added, name)
+		case !bytes.Equal(current, value):
+			changed = append(changed, name)
+		default:
+			continue
+		}
+		if err := target.Set(name, value); err != nil {
 			return err
 		}
 	}
-	// The umask may have narrowed the mode; Chmod makes it exact (never wider than asked).
-	if err := f.Chmod(perm.Mode); err != nil {
-		return err
+	if nodeKS != nil && len(added)+len(changed) == 0 && upgraded == "" {
+		return nil
 	}
-	if _, err := f.Write(data); err != nil {
-		return err
-	}
-	return f.Sync()
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
+	data, err := target.Encode(o.KeystorePassword, o.Rand)
 	if err != nil {
-		return fmt.Errorf("sync %s: %w", dir, cause(err))
+		return fmt.Errorf("elasticsearch.keystore: %w", err)
 	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("sync %s: %w", dir, cause(err))
+	perm, err := atomicfs.PermOf(filepath.Join(o.ConfigDir, "elasticsearch.keystore"), keystoreMode)
+	if err != nil {
+		return err
 	}
+	if nodeKS == nil {
+		perm = o.Owner.perm(keystoreMode)
+	}
+	reason := fmt.Sprintf("created with %d setting(s)", len(added))
+	if nodeKS != nil {
+		reason = fmt.Sprintf("merged: %d added, %d changed, %d other setting(s) kept", len(added), len(changed), kept-len(changed))
+	}
+	reason += upgraded
+	p.Changes = append(p.Changes, Change{Path: "elasticsearch.keystore", Old: nodeData, New: data, Perm: perm, Reason: reason})
 	return nil
 }
 
-func isEmptyDir(dir string) (empty, exists bool, err error) {
-	entries, err := os.ReadDir(dir)
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		return true, false, nil
-	case err != nil:
-		return false, true, fmt.Errorf("read %s: %w", dir, cause(err))
+// perm is mode with the owner o, or the process's when o is nil.
+func (o *Owner) perm(mode fs.FileMode) atomicfs.Perm {
+	if o == nil {
+		return atomicfs.Perm{Mode: mode, UID: -1, GID: -1}
 	}
-	return len(entries) == 0, true, nil
+	return atomicfs.Perm{Mode: mode, UID: o.UID, GID: o.GID}
+}
+
+// Diff writes what the plan would change: a unified diff for text files, a summary
+// line for keystores, keys and PKCS#12 files (whose bytes mean nothing to people and
+// must not be shown).
+func (p *Plan) Diff(w io.Writer) {
+	for _, c := range p.Changes {
+		if c.Text {
+			old := ""
+			if c.Old != nil {
+				old = string(c.Old)
+			}
+			for _, secret := range p.secrets {
+				old = strings.ReplaceAll(old, secret, "<password not shown>")
+			}
+			unifiedDiff(w, c.Path, old, string(c.New))
+			continue
+		}
+		fmt.Fprintf(w, "--- a/%s\n+++ b/%s\n(binary or secret file: %s, mode %04o)\n", c.Path, c.Path, c.Reason, c.Perm.Mode)
+	}
+}
+
+// Apply writes the plan: backups of every replaced file first, then certificates,
+// then the keystore, then elasticsearch.yml, each atomically. That order keeps every
+// intermediate state loadable: new certificate files are unreferenced until the yml
+// names them, and a replaced p12 keeps the password the keystore already holds.
+// It returns the backup directory ("" when nothing was replaced).
+func (p *Plan) Apply(owner *Owner) (backupDir string, err error) {
+	if len(p.Changes) == 0 {
+		return "", nil
+	}
+	old := map[string][]byte{}
+	for _, c := range p.Changes {
+		if c.Old != nil {
+			old[c.Path] = c.Old
+		}
+	}
+	if backupDir, err = p.write.Backup(p.ConfigDir, p.now, old); err != nil {
+		return "", err
+	}
+	if err := atomicfs.MakeDir(filepath.Join(p.ConfigDir, "certs"), owner.perm(certsDirMode)); err != nil {
+		return backupDir, err
+	}
+	for _, c := range p.Changes {
+		if err := p.write.WriteFileAs(filepath.Join(p.ConfigDir, filepath.FromSlash(c.Path)), c.New, c.Perm); err != nil {
+			return backupDir, err
+		}
+	}
+	return backupDir, nil
 }

@@ -17,10 +17,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/escert/escert/internal/atomicfs"
 	"github.com/escert/escert/internal/bundle"
 	"github.com/escert/escert/internal/ca"
 	"github.com/escert/escert/internal/esconfig"
 	"github.com/escert/escert/internal/eskeystore"
+	"github.com/escert/escert/internal/fault"
 	"github.com/escert/escert/internal/fips"
 	"github.com/escert/escert/internal/infile"
 	"github.com/escert/escert/internal/install"
@@ -65,7 +67,7 @@ func bootstrapOut(t testing.TB, format bundle.Format, nodes int) string {
 		t.Fatal(err)
 	}
 	dir := filepath.Join(t.TempDir(), "bundle")
-	if _, err := install.WriteTree(dir, res.Files, false, fixedNow); err != nil {
+	if _, err := (atomicfs.Writer{}).WriteTree(dir, res.Files, false, fixedNow); err != nil {
 		t.Fatal(err)
 	}
 	return dir
@@ -338,7 +340,7 @@ func TestInstallRefusesUnsafeConfigDirectories(t *testing.T) {
 			config := configDir(t, "elasticsearch-default.yml", nil)
 			tc.setup(config)
 			_, err := install.PlanNode(options(b, config))
-			var in *install.InputError
+			var in *fault.InputError
 			if !errors.As(err, &in) || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("err = %v, want an InputError saying %q", err, tc.want)
 			}
@@ -365,32 +367,16 @@ func TestDiffShowsTextChangesAndHidesSecrets(t *testing.T) {
 	}
 }
 
-func TestLockKeepsASecondRunOut(t *testing.T) {
-	dir := t.TempDir()
-	unlock, err := install.Lock(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := install.Lock(dir); !errors.Is(err, install.ErrLocked) {
-		t.Fatalf("second lock: %v", err)
-	}
-	unlock()
-	again, err := install.Lock(dir)
-	if err != nil {
-		t.Fatalf("lock after release: %v", err)
-	}
-	again()
-}
-
-// TestOwnersAndModesAsRoot needs root and a real elasticsearch user, which .ci/run
-// creates with useradd.
+// TestOwnersAndModesAsRoot gives the files to root and the elasticsearch user's group,
+// as a real install does: it needs root, and then the user, which .ci/run creates
+// (useradd --system elasticsearch) as Elasticsearch's packages do.
 func TestOwnersAndModesAsRoot(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("giving files to root and another group needs root")
+	}
 	u, err := user.Lookup("elasticsearch")
-	if os.Geteuid() != 0 || err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("CI must run as root with an elasticsearch user (see .ci/run)")
-		}
-		t.Skip("needs root and an elasticsearch user (useradd --system elasticsearch)")
+	if err != nil {
+		t.Fatalf("running as root, but no elasticsearch user to give the files to (%v): create it with useradd --system elasticsearch, as .ci/run does", err)
 	}
 	gid, _ := strconv.Atoi(u.Gid)
 	config := configDir(t, "elasticsearch-default.yml", nil)
@@ -451,7 +437,7 @@ func TestKeystoreIsWrittenInTheNodesFormat(t *testing.T) {
 			o.KeystoreVersion = tt.node
 			plan, err := install.PlanNode(o)
 			if tt.want == 0 {
-				var in *install.InputError
+				var in *fault.InputError
 				if !errors.As(err, &in) || !strings.Contains(err.Error(), "--es-version") {
 					t.Fatalf("err = %v, want an InputError naming --es-version", err)
 				}
@@ -473,25 +459,6 @@ func TestKeystoreIsWrittenInTheNodesFormat(t *testing.T) {
 				t.Errorf("note about --es-version: %v, want %v (%q)", noted, tt.note, plan.Notes)
 			}
 		})
-	}
-}
-
-// TestBackupDirectoriesCanBeListedByTheConfigGroup: Elasticsearch watches its whole
-// config directory and will not start when a subdirectory cannot be listed, so the
-// backups' directories are 0750 (their files stay 0600).
-func TestBackupDirectoriesCanBeListedByTheConfigGroup(t *testing.T) {
-	config := configDir(t, "elasticsearch-default.yml", nil)
-	dir, err := install.Backup(config, fixedNow, map[string][]byte{"certs/http.p12": []byte("old"), "elasticsearch.yml": []byte("old")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, d := range []string{filepath.Join(config, "escert-backups"), dir, filepath.Join(dir, "certs")} {
-		if info, err := os.Stat(d); err != nil || info.Mode().Perm() != 0o750 {
-			t.Errorf("%s: %v, want mode 0750", d, info.Mode())
-		}
-	}
-	if info, err := os.Stat(filepath.Join(dir, "certs", "http.p12")); err != nil || info.Mode().Perm() != 0o600 {
-		t.Errorf("backed-up http.p12: %v, want mode 0600", info.Mode())
 	}
 }
 
@@ -677,7 +644,7 @@ func TestInstallRefusesAnUnusableBundleNamingTheFile(t *testing.T) {
 				plan.Apply(nil)
 				t.Fatal("the broken bundle was installed")
 			}
-			var in *install.InputError
+			var in *fault.InputError
 			if !errors.As(err, &in) && !errors.Is(err, infile.ErrTooLarge) {
 				t.Errorf("err = %T %v, want bad input (exit 3)", err, err)
 			}
@@ -819,7 +786,7 @@ func TestForceRefusesAPasswordItCannotRemoveLineByLine(t *testing.T) {
 	o := options(nodeBundle(t, bundle.P12), config)
 	o.Force = true
 	_, err := install.PlanNode(o)
-	var in *install.InputError
+	var in *fault.InputError
 	if !errors.As(err, &in) || !strings.Contains(err.Error(), "line 1: the password in xpack.security.http.ssl.keystore.password does not sit on its key's line") || strings.Contains(err.Error(), "block-scalar-secret") {
 		t.Fatalf("err = %v, want an InputError naming the line and setting, without the value", err)
 	}

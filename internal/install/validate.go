@@ -3,7 +3,6 @@ package install
 import (
 	"crypto"
 	"crypto/x509"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -13,7 +12,9 @@ import (
 	"github.com/escert/escert/internal/ca"
 	"github.com/escert/escert/internal/esconfig"
 	"github.com/escert/escert/internal/eskeystore"
+	"github.com/escert/escert/internal/fault"
 	"github.com/escert/escert/internal/infile"
+	"github.com/escert/escert/internal/manifest"
 	"github.com/escert/escert/internal/p12"
 )
 
@@ -28,7 +29,7 @@ import (
 func validateBundle(dir string, block esconfig.Settings, ks *eskeystore.Keystore) error {
 	v := &bundleCheck{dir: dir, block: block, ks: ks}
 	leaves := map[string]leafFile{}
-	for _, layer := range []string{"transport", "http"} {
+	for _, layer := range []string{esconfig.Transport, esconfig.HTTP} {
 		leaf, err := v.layer(layer)
 		if err != nil {
 			return err
@@ -63,17 +64,17 @@ func (v *bundleCheck) read(setting, value string, kind infile.Kind) (string, []b
 // readAs is read for a file the bundle must hold because of why.
 func (v *bundleCheck) readAs(why, value string, kind infile.Kind) (string, []byte, error) {
 	if !filepath.IsLocal(filepath.FromSlash(value)) {
-		return "", nil, &InputError{Path: v.blockPath(), Problem: fmt.Sprintf("names %s, outside the bundle: a node bundle's settings name its own certs/ files", value)}
+		return "", nil, &fault.InputError{File: v.blockPath(), Problem: fmt.Sprintf("names %s, outside the bundle: a node bundle's settings name its own certs/ files", value)}
 	}
 	path := filepath.Join(v.dir, filepath.FromSlash(value))
 	data, err := infile.Read(path, kind)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		return "", nil, &InputError{Path: path, Problem: fmt.Sprintf("missing, though %s: copy the node's whole bundle directory again", why)}
+		return "", nil, &fault.InputError{File: path, Problem: fmt.Sprintf("missing, though %s: copy the node's whole bundle directory again", why)}
 	case err != nil:
 		return "", nil, readError(path, err)
 	case len(data) == 0:
-		return "", nil, &InputError{Path: path, Problem: "is empty: copy the node's whole bundle directory again"}
+		return "", nil, &fault.InputError{File: path, Problem: "is empty: copy the node's whole bundle directory again"}
 	}
 	return path, data, nil
 }
@@ -81,12 +82,12 @@ func (v *bundleCheck) readAs(why, value string, kind infile.Kind) (string, []byt
 // layer checks one layer's files and returns its leaf (none when the block leaves
 // the layer's TLS unconfigured).
 func (v *bundleCheck) layer(layer string) (leafFile, error) {
-	prefix := "xpack.security." + layer + ".ssl."
+	prefix := esconfig.SSLPrefix(layer)
 	ksPath, hasKS := v.block.Get(prefix + "keystore.path")
 	certPath, hasCert := v.block.Get(prefix + "certificate")
 	if !hasKS && !hasCert {
 		if on, _ := v.block.Get(prefix + "enabled"); on == "true" {
-			return leafFile{}, &InputError{Path: v.blockPath(), Problem: fmt.Sprintf("turns TLS on for the %s layer but names no keystore.path or certificate: bootstrap the bundle again", layer)}
+			return leafFile{}, &fault.InputError{File: v.blockPath(), Problem: fmt.Sprintf("turns TLS on for the %s layer but names no keystore.path or certificate: bootstrap the bundle again", layer)}
 		}
 		return leafFile{}, nil
 	}
@@ -97,7 +98,7 @@ func (v *bundleCheck) layer(layer string) (leafFile, error) {
 	}
 	cas, err := ca.ParseCertificates(caData)
 	if err != nil {
-		return leafFile{}, &InputError{Path: caPath, Problem: fmt.Sprintf("not the bundle's %s CA (%v): copy the node's whole bundle directory again", layer, err)}
+		return leafFile{}, &fault.InputError{File: caPath, Problem: fmt.Sprintf("not the bundle's %s CA (%v): copy the node's whole bundle directory again", layer, err)}
 	}
 	var leaf leafFile
 	if hasKS {
@@ -106,7 +107,7 @@ func (v *bundleCheck) layer(layer string) (leafFile, error) {
 			return leafFile{}, err
 		}
 		if len(contents.Keys) != 1 || len(contents.Keys[0].Chain) == 0 {
-			return leafFile{}, &InputError{Path: path, Problem: fmt.Sprintf("holds %d key entries with a certificate, not the node's one: copy the node's whole bundle directory again", len(contents.Keys))}
+			return leafFile{}, &fault.InputError{File: path, Problem: fmt.Sprintf("holds %d key entries with a certificate, not the node's one: copy the node's whole bundle directory again", len(contents.Keys))}
 		}
 		chain := contents.Keys[0].Chain
 		signer, _ := contents.Keys[0].Key.(crypto.Signer)
@@ -134,7 +135,7 @@ func (v *bundleCheck) layer(layer string) (leafFile, error) {
 		}
 		chain, err := ca.ParseCertificates(data)
 		if err != nil {
-			return leafFile{}, &InputError{Path: path, Problem: fmt.Sprintf("holds no usable certificate (%v): copy the node's whole bundle directory again", err)}
+			return leafFile{}, &fault.InputError{File: path, Problem: fmt.Sprintf("holds no usable certificate (%v): copy the node's whole bundle directory again", err)}
 		}
 		leaf = leafFile{cert: chain[0], path: path}
 		keyValue, _ := v.block.Get(prefix + "key")
@@ -145,7 +146,7 @@ func (v *bundleCheck) layer(layer string) (leafFile, error) {
 		passphrase, _ := v.ks.Get(prefix + "secure_key_passphrase")
 		signer, err := ca.ParseKeyPEM(keyData, passphrase)
 		if err != nil {
-			return leafFile{}, &InputError{Path: keyPath, Problem: fmt.Sprintf("holds no usable private key (%v): copy the node's whole bundle directory again", err)}
+			return leafFile{}, &fault.InputError{File: keyPath, Problem: fmt.Sprintf("holds no usable private key (%v): copy the node's whole bundle directory again", err)}
 		}
 		if err := v.keyMatches(leaf, signer, keyPath); err != nil {
 			return leafFile{}, err
@@ -159,7 +160,7 @@ func (v *bundleCheck) layer(layer string) (leafFile, error) {
 				return leafFile{}, err
 			}
 			if _, err := ca.ParseCertificates(data); err != nil {
-				return leafFile{}, &InputError{Path: path, Problem: fmt.Sprintf("holds no usable CA certificate (%v): copy the node's whole bundle directory again", err)}
+				return leafFile{}, &fault.InputError{File: path, Problem: fmt.Sprintf("holds no usable CA certificate (%v): copy the node's whole bundle directory again", err)}
 			}
 		}
 	}
@@ -169,7 +170,7 @@ func (v *bundleCheck) layer(layer string) (leafFile, error) {
 			return leafFile{}, err
 		}
 		if parsed, err := esconfig.Parse(data); err != nil || len(parsed.List("trust.subject_name")) == 0 {
-			return leafFile{}, &InputError{Path: path, Problem: "is not a trust restrictions file (no trust.subject_name list), and Elasticsearch will not start with it: copy the node's whole bundle directory again"}
+			return leafFile{}, &fault.InputError{File: path, Problem: "is not a trust restrictions file (no trust.subject_name list), and Elasticsearch will not start with it: copy the node's whole bundle directory again"}
 		}
 	}
 	return leaf, nil
@@ -185,18 +186,18 @@ func (v *bundleCheck) openP12(setting, value, secure, caPath string, cas []*x509
 	}
 	password, ok := v.ks.Get(secure)
 	if !ok {
-		return "", nil, &InputError{Path: filepath.Join(v.dir, "elasticsearch.keystore"), Problem: fmt.Sprintf("holds no %s, so Elasticsearch cannot open %s: copy the node's whole bundle directory again", secure, path)}
+		return "", nil, &fault.InputError{File: filepath.Join(v.dir, "elasticsearch.keystore"), Problem: fmt.Sprintf("holds no %s, so Elasticsearch cannot open %s: copy the node's whole bundle directory again", secure, path)}
 	}
 	contents, err := p12.Decode(data, string(password))
 	switch {
 	case errors.Is(err, p12.ErrWrongPassword):
-		return "", nil, &InputError{Path: path, Problem: fmt.Sprintf("does not open with the password the bundle's elasticsearch.keystore holds (%s): it is another bundle's file (another node's?) or damaged; copy the node's whole bundle directory again", secure)}
+		return "", nil, &fault.InputError{File: path, Problem: fmt.Sprintf("does not open with the password the bundle's elasticsearch.keystore holds (%s): it is another bundle's file (another node's?) or damaged; copy the node's whole bundle directory again", secure)}
 	case err != nil:
-		return "", nil, &InputError{Path: path, Problem: fmt.Sprintf("not a usable PKCS#12 file (%v): copy the node's whole bundle directory again", err)}
+		return "", nil, &fault.InputError{File: path, Problem: fmt.Sprintf("not a usable PKCS#12 file (%v): copy the node's whole bundle directory again", err)}
 	}
 	for _, want := range cas {
 		if !slices.ContainsFunc(contents.Trusted, func(t p12.TrustedCert) bool { return t.Cert.Equal(want) }) {
-			return "", nil, &InputError{Path: path, Problem: fmt.Sprintf("has no trusted entry for the CA %q of %s, so Elasticsearch would not trust the other nodes' certificates: copy the node's whole bundle directory again", ca.FormatDN(want.RawSubject), caPath)}
+			return "", nil, &fault.InputError{File: path, Problem: fmt.Sprintf("has no trusted entry for the CA %q of %s, so Elasticsearch would not trust the other nodes' certificates: copy the node's whole bundle directory again", ca.FormatDN(want.RawSubject), caPath)}
 		}
 	}
 	return path, contents, nil
@@ -204,7 +205,7 @@ func (v *bundleCheck) openP12(setting, value, secure, caPath string, cas []*x509
 
 func (v *bundleCheck) keyMatches(leaf leafFile, key crypto.Signer, keyPath string) error {
 	if key == nil || ca.KeyMatches(leaf.cert, key) != nil {
-		return &InputError{Path: keyPath, Problem: fmt.Sprintf("the private key does not match the certificate %q in %s: copy the node's whole bundle directory again", ca.FormatDN(leaf.cert.RawSubject), filepath.Base(leaf.path))}
+		return &fault.InputError{File: keyPath, Problem: fmt.Sprintf("the private key does not match the certificate %q in %s: copy the node's whole bundle directory again", ca.FormatDN(leaf.cert.RawSubject), filepath.Base(leaf.path))}
 	}
 	return nil
 }
@@ -223,7 +224,7 @@ func (v *bundleCheck) verify(chain, cas []*x509.Certificate, path, caPath string
 	leaf := chain[0]
 	at := leaf.NotBefore.Add(leaf.NotAfter.Sub(leaf.NotBefore) / 2)
 	if _, err := leaf.Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter, CurrentTime: at, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}}); err != nil {
-		return &InputError{Path: path, Problem: fmt.Sprintf("the certificate %q was not issued by the bundle's CA in %s (%v): copy the node's whole bundle directory again, or issue it from that CA", ca.FormatDN(leaf.RawSubject), filepath.Base(caPath), err)}
+		return &fault.InputError{File: path, Problem: fmt.Sprintf("the certificate %q was not issued by the bundle's CA in %s (%v): copy the node's whole bundle directory again, or issue it from that CA", ca.FormatDN(leaf.RawSubject), filepath.Base(caPath), err)}
 	}
 	return nil
 }
@@ -238,33 +239,21 @@ func (v *bundleCheck) sameNode(leaves map[string]leafFile) error {
 	if err != nil {
 		return err
 	}
-	for _, layer := range []string{"transport", "http"} {
+	for _, layer := range []string{esconfig.Transport, esconfig.HTTP} {
 		leaf, ok := leaves[layer]
 		want, listed := recorded[layer]
 		if !ok || !listed {
 			continue
 		}
 		if got := ca.Fingerprint(leaf.cert); got != want {
-			return &InputError{Path: leaf.path, Problem: fmt.Sprintf("holds the certificate %q (SHA-256 %s), not the one %s records for this node (SHA-256 %s): it is another node's file; copy the node's whole bundle directory again", ca.FormatDN(leaf.cert.RawSubject), got, manifestPath, want)}
+			return &fault.InputError{File: leaf.path, Problem: fmt.Sprintf("holds the certificate %q (SHA-256 %s), not the one %s records for this node (SHA-256 %s): it is another node's file; copy the node's whole bundle directory again", ca.FormatDN(leaf.cert.RawSubject), got, manifestPath, want)}
 		}
 	}
-	t, h := leaves["transport"], leaves["http"]
+	t, h := leaves[esconfig.Transport], leaves[esconfig.HTTP]
 	if t.cert != nil && h.cert != nil && t.cert.Subject.CommonName != h.cert.Subject.CommonName {
-		return &InputError{Path: t.path, Problem: fmt.Sprintf("its certificate is for %q but %s's is for %q: the bundle mixes two nodes' files; copy the node's whole bundle directory again", t.cert.Subject.CommonName, filepath.Base(h.path), h.cert.Subject.CommonName)}
+		return &fault.InputError{File: t.path, Problem: fmt.Sprintf("its certificate is for %q but %s's is for %q: the bundle mixes two nodes' files; copy the node's whole bundle directory again", t.cert.Subject.CommonName, filepath.Base(h.path), h.cert.Subject.CommonName)}
 	}
 	return nil
-}
-
-// bundleManifest is the part of bundle.Manifest (manifest.json) that identifies a
-// node's certificates; package bundle builds on this one, so it cannot be imported.
-type bundleManifest struct {
-	Instances []struct {
-		Dir          string `json:"dir"`
-		Certificates []struct {
-			Name   string `json:"name"`
-			SHA256 string `json:"sha256"`
-		} `json:"certificates"`
-	} `json:"instances"`
 }
 
 // manifestCertificates returns the SHA-256 of each certificate (by name: transport,
@@ -279,7 +268,7 @@ func (v *bundleCheck) manifestCertificates() (map[string]string, string, error) 
 	if filepath.Base(parent) != "nodes" {
 		return nil, "", nil
 	}
-	path := filepath.Join(filepath.Dir(parent), "manifest.json")
+	path := filepath.Join(filepath.Dir(parent), manifest.File)
 	data, err := infile.Read(path, infile.Manifest)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
@@ -287,19 +276,17 @@ func (v *bundleCheck) manifestCertificates() (map[string]string, string, error) 
 	case err != nil:
 		return nil, "", readError(path, err)
 	}
-	var m bundleManifest
-	if err := json.Unmarshal(data, &m); err != nil {
-		return nil, "", &InputError{Path: path, Problem: fmt.Sprintf("not an escert manifest (%v): it sits beside nodes/, so it should describe the bundles there", err)}
+	m, err := manifest.Decode(data)
+	if err != nil {
+		return nil, "", &fault.InputError{File: path, Problem: fmt.Sprintf("not an escert manifest (%v): it sits beside nodes/, so it should describe the bundles there", err)}
 	}
-	for _, inst := range m.Instances {
-		if inst.Dir != "nodes/"+filepath.Base(dir) {
-			continue
-		}
-		out := map[string]string{}
-		for _, c := range inst.Certificates {
-			out[c.Name] = c.SHA256
-		}
-		return out, path, nil
+	inst := m.Instance("nodes/" + filepath.Base(dir))
+	if inst == nil {
+		return nil, "", nil
 	}
-	return nil, "", nil
+	out := map[string]string{}
+	for _, c := range inst.Certificates {
+		out[c.Name] = c.SHA256
+	}
+	return out, path, nil
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/escert/escert/internal/ca"
+	"github.com/escert/escert/internal/cadir"
 	"github.com/escert/escert/internal/fault"
 	"github.com/escert/escert/internal/fips"
 	"github.com/escert/escert/internal/spec"
@@ -30,7 +31,7 @@ func newLocal(t *testing.T, single bool) *Local {
 	return l
 }
 
-// writeCADir writes a local issuer's CAs the way bundle.CAFiles lays them out.
+// writeCADir writes a local issuer's CAs the way cadir.Files lays them out.
 func writeCADir(t *testing.T, l *Local, password []byte) string {
 	t.Helper()
 	dir := t.TempDir()
@@ -39,7 +40,7 @@ func writeCADir(t *testing.T, l *Local, password []byte) string {
 		layers = layers[:1]
 	}
 	for _, layer := range layers {
-		base := filepath.Join(dir, CAFileBase(layer, l.SingleCA()))
+		base := filepath.Join(dir, cadir.Base(layer, l.SingleCA()))
 		key, err := ca.MarshalKeyPEM(rand.Reader, l.CAs[layer].Key, password)
 		if err != nil {
 			t.Fatal(err)
@@ -179,9 +180,9 @@ func TestLoadLocalNamesTheFileAndTheFix(t *testing.T) {
 			dir := writeCADir(t, newLocal(t, false), nil)
 			tc.damage(t, dir)
 			_, err := LoadLocal(dir, nil, fips.Policy{}, rand.Reader, fixedNow)
-			var cadir *CADirError
-			if !errors.As(err, &cadir) || filepath.Base(cadir.File) != tc.file || !strings.Contains(err.Error(), tc.want) {
-				t.Fatalf("err = %v, want a CADirError on %s saying %q", err, tc.file, tc.want)
+			var in *fault.InputError
+			if !errors.As(err, &in) || filepath.Base(in.File) != tc.file || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %v, want an InputError on %s saying %q", err, tc.file, tc.want)
 			}
 		})
 	}

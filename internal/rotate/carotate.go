@@ -3,7 +3,6 @@ package rotate
 import (
 	"context"
 	"crypto/x509"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -11,12 +10,12 @@ import (
 	"slices"
 	"time"
 
-	"github.com/escert/escert/internal/bundle"
+	"github.com/escert/escert/internal/atomicfs"
 	"github.com/escert/escert/internal/ca"
+	"github.com/escert/escert/internal/cadir"
 	"github.com/escert/escert/internal/fault"
 	"github.com/escert/escert/internal/fips"
 	"github.com/escert/escert/internal/infile"
-	"github.com/escert/escert/internal/install"
 	"github.com/escert/escert/internal/issuer"
 	"github.com/escert/escert/internal/p12"
 	"github.com/escert/escert/internal/spec"
@@ -46,9 +45,13 @@ type CAOptions struct {
 	Cluster  string
 	Rand     io.Reader
 	Now      time.Time
+	// Notify hears what a write did besides writing (atomicfs.Writer's Notify).
+	Notify func(msg string)
 }
 
 func (o CAOptions) now() time.Time { return o.Now }
+
+func (o CAOptions) write() atomicfs.Writer { return atomicfs.Writer{Notify: o.Notify} }
 
 // NewCA is a local rotation's new CA. Created says this run made it: it then exists
 // in memory only until Save writes it to <ca-dir>/next/, which begin does once
@@ -57,8 +60,9 @@ type NewCA struct {
 	*issuer.Local
 	Created bool
 	dir     string
-	files   []install.File
+	files   []atomicfs.File
 	now     time.Time
+	write   atomicfs.Writer
 }
 
 // Save writes a CA this run created into <ca-dir>/next/.
@@ -66,7 +70,7 @@ func (n *NewCA) Save() error {
 	if !n.Created {
 		return nil
 	}
-	_, err := install.WriteTree(n.dir, n.files, false, n.now)
+	_, err := n.write.WriteTree(n.dir, n.files, false, n.now)
 	return err
 }
 
@@ -89,7 +93,6 @@ func NextCA(o CAOptions) (*NewCA, error) {
 		return nil, &fault.InputError{File: o.CADir, Problem: "holds one CA for both layers (--single-ca); rotating it is not supported yet: bootstrap a two-CA cluster, or renew within the CA's life"}
 	}
 	next := &issuer.Local{CAs: map[spec.Layer]*ca.Authority{}, Policy: o.Policy, Rand: o.Rand, Now: o.now}
-	var files []install.File
 	for _, layer := range o.Layers {
 		key := o.Key
 		if key.Type == "" {
@@ -108,17 +111,12 @@ func NextCA(o CAOptions) (*NewCA, error) {
 			return nil, err
 		}
 		next.CAs[layer] = &ca.Authority{Cert: cert, Key: k}
-		layerFiles, err := bundle.CAFiles(&issuer.Local{CAs: map[spec.Layer]*ca.Authority{spec.Transport: next.CAs[layer], spec.HTTP: next.CAs[layer]}}, "", o.Rand, o.Password)
-		if err != nil {
-			return nil, err
-		}
-		// CAFiles of a one-CA issuer names the files ca.*; rename to the layer's.
-		for _, f := range layerFiles {
-			f.Path = issuer.CAFileBase(layer, false) + filepath.Ext(f.Path)
-			files = append(files, f)
-		}
 	}
-	return &NewCA{Local: next, Created: true, dir: dir, files: files, now: o.Now}, nil
+	files, err := cadir.Files(next.CAs, "", o.Rand, o.Password)
+	if err != nil {
+		return nil, err
+	}
+	return &NewCA{Local: next, Created: true, dir: dir, files: files, now: o.Now, write: o.write()}, nil
 }
 
 // The next CA is any issuer: a new local CA from NextCA, or a Vault PKI mount (or a
@@ -168,7 +166,7 @@ func Issue(ctx context.Context, configDir string, certs []NodeCert, next issuer.
 		}
 		due = append(due, n)
 	}
-	renewed, _, err := renew(ctx, due, Options{ConfigDir: configDir, Issuer: next, Policy: o.Policy, Force: true, Rand: o.Rand, Now: o.Now}, true)
+	renewed, _, err := renew(ctx, due, Options{ConfigDir: configDir, Issuer: next, Policy: o.Policy, Force: true, Rand: o.Rand, Now: o.Now, Notify: o.Notify}, true)
 	if err != nil {
 		return renewed, err
 	}
@@ -208,16 +206,16 @@ func Promote(o CAOptions) (string, error) {
 		return "", &fault.InputError{File: next, Problem: "no rotation in progress: run `escert ca rotate begin` first"}
 	}
 	retired := filepath.Join(o.CADir, "retired-"+o.Now.UTC().Format("20060102T150405Z"))
-	var moves []install.Move
+	var moves []atomicfs.Move
 	for _, layer := range o.Layers {
 		for _, ext := range []string{".crt", ".key"} {
-			name := issuer.CAFileBase(layer, false) + ext
+			name := cadir.Base(layer, false) + ext
 			moves = append(moves,
-				install.Move{From: filepath.Join(o.CADir, name), To: filepath.Join(retired, name)},
-				install.Move{From: filepath.Join(next, name), To: filepath.Join(o.CADir, name)})
+				atomicfs.Move{From: filepath.Join(o.CADir, name), To: filepath.Join(retired, name)},
+				atomicfs.Move{From: filepath.Join(next, name), To: filepath.Join(o.CADir, name)})
 		}
 	}
-	if err := install.MoveFiles(moves); err != nil {
+	if err := atomicfs.MoveFiles(moves); err != nil {
 		return "", err
 	}
 	if err := removeRecords(next); err != nil {
@@ -233,7 +231,7 @@ type TrustChange struct {
 	certs     []NodeCert
 	o         CAOptions
 	step      step
-	files     []install.Replacement
+	files     []atomicfs.Replacement
 	old       map[string][]byte // config-relative path: content, for the backup
 }
 
@@ -256,7 +254,7 @@ func planTrust(configDir string, certs []NodeCert, o CAOptions, s step, want fun
 		if slices.EqualFunc(current, trust, (*x509.Certificate).Equal) {
 			continue
 		}
-		var f install.Replacement
+		var f atomicfs.Replacement
 		var before []byte
 		switch {
 		case n.P12Path != "":
@@ -272,22 +270,22 @@ func planTrust(configDir string, certs []NodeCert, o CAOptions, s step, want fun
 			if err != nil {
 				return nil, err
 			}
-			perm, err := install.PermOf(n.P12Path, 0o640)
+			perm, err := atomicfs.PermOf(n.P12Path, 0o640)
 			if err != nil {
 				return nil, err
 			}
-			f, before = install.Replacement{Path: n.P12Path, Data: data, Perm: perm}, n.read[n.P12Path]
+			f, before = atomicfs.Replacement{Path: n.P12Path, Data: data, Perm: perm}, n.read[n.P12Path]
 		case len(n.caPaths) == 1:
-			perm, err := install.PermOf(n.caPaths[0], 0o644)
+			perm, err := atomicfs.PermOf(n.caPaths[0], 0o644)
 			if err != nil {
 				return nil, err
 			}
 			if before, err = infile.Read(n.caPaths[0], infile.PEM); err != nil {
 				return nil, inputErr(n.caPaths[0], err)
 			}
-			f = install.Replacement{Path: n.caPaths[0], Data: ca.EncodeCertificates(trust...), Perm: perm}
+			f = atomicfs.Replacement{Path: n.caPaths[0], Data: ca.EncodeCertificates(trust...), Perm: perm}
 		default:
-			return nil, &fault.InputError{File: n.KeyPath, Problem: fmt.Sprintf("the %s layer names %d certificate_authorities files; CA rotation edits exactly one", n.Layer, len(n.caPaths))}
+			return nil, fault.BadFile(n.KeyPath, "the %s layer names %d certificate_authorities files; CA rotation edits exactly one", n.Layer, len(n.caPaths))
 		}
 		if rel, err := filepath.Rel(configDir, f.Path); err == nil {
 			change.old[filepath.ToSlash(rel)] = before
@@ -302,11 +300,12 @@ func planTrust(configDir string, certs []NodeCert, o CAOptions, s step, want fun
 func (c *TrustChange) Apply() ([]string, error) {
 	var changed []string
 	if len(c.files) > 0 {
-		if _, err := install.Backup(c.configDir, c.o.Now, c.old); err != nil {
+		w := c.o.write()
+		if _, err := w.Backup(c.configDir, c.o.Now, c.old); err != nil {
 			return nil, err
 		}
 		for _, f := range c.files {
-			if err := install.ReplaceTogether([]install.Replacement{f}); err != nil {
+			if err := w.ReplaceTogether([]atomicfs.Replacement{f}); err != nil {
 				return changed, err
 			}
 			changed = append(changed, f.Path)
@@ -327,7 +326,7 @@ func AppendMissing(list []*x509.Certificate, certs ...*x509.Certificate) []*x509
 }
 
 // ErrNotRotating is returned by issue and finish when begin has not run.
-var ErrNotRotating = errors.New("no CA rotation in progress: run `escert ca rotate begin` first")
+var ErrNotRotating = fault.Sentinel(fault.Input, "no CA rotation in progress: run `escert ca rotate begin` first")
 
 // LoadNext loads the rotation's new CA, which begin created.
 func LoadNext(o CAOptions) (*issuer.Local, error) {

@@ -14,8 +14,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/escert/escert/internal/atomicfs"
 	"github.com/escert/escert/internal/bundle"
 	"github.com/escert/escert/internal/ca"
+	"github.com/escert/escert/internal/cadir"
 	"github.com/escert/escert/internal/eskeystore"
 	"github.com/escert/escert/internal/expiry"
 	"github.com/escert/escert/internal/fault"
@@ -50,7 +52,7 @@ func threeNodes(t *testing.T, format bundle.Format) cluster {
 		KeystoreVersion: eskeystore.DefaultVersion, TransportVerification: "certificate",
 		Rand: rand.Reader, Now: now, Version: "test",
 	}
-	caFiles, err := bundle.CAFiles(local, "ca/", rand.Reader, nil)
+	caFiles, err := cadir.Files(local.CAs, "ca/", rand.Reader, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,7 +62,7 @@ func threeNodes(t *testing.T, format bundle.Format) cluster {
 	}
 	dir := t.TempDir()
 	out := filepath.Join(dir, "out")
-	if _, err := install.WriteTree(out, res.Files, false, time.Now()); err != nil {
+	if _, err := (atomicfs.Writer{}).WriteTree(out, res.Files, false, time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	c := cluster{caDir: filepath.Join(out, "ca"), clients: filepath.Join(out, "clients"), format: format}
@@ -134,7 +136,7 @@ func httpServer(t *testing.T, config string) realtest.JSSEConfig {
 // publish writes the clients' HTTP CA bundle as `ca rotate --clients` does.
 func (c cluster) publish(t *testing.T, certs ...*x509.Certificate) {
 	t.Helper()
-	if err := install.WriteFile(filepath.Join(c.clients, "http-ca.crt"), ca.EncodeCertificates(certs...), install.PublicMode); err != nil {
+	if err := (atomicfs.Writer{}).WriteFile(filepath.Join(c.clients, "http-ca.crt"), ca.EncodeCertificates(certs...), atomicfs.PublicMode); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -11,11 +11,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/escert/escert/internal/atomicfs"
 	"github.com/escert/escert/internal/ca"
 	"github.com/escert/escert/internal/expiry"
 	"github.com/escert/escert/internal/fault"
 	"github.com/escert/escert/internal/fips"
-	"github.com/escert/escert/internal/install"
 	"github.com/escert/escert/internal/issuer"
 	"github.com/escert/escert/internal/nodetls"
 	"github.com/escert/escert/internal/p12"
@@ -31,6 +31,7 @@ type Options struct {
 	Force     bool // renew even when not due
 	Rand      io.Reader
 	Now       time.Time
+	Notify    func(msg string) // hears what a write did besides writing (atomicfs.Writer's)
 }
 
 // Renewed reports one certificate that was replaced.
@@ -92,7 +93,7 @@ func Renew(ctx context.Context, certs []NodeCert, o Options) ([]Renewed, string,
 func renew(ctx context.Context, certs []NodeCert, o Options, newIssuer bool) ([]Renewed, string, error) {
 	type job struct {
 		node  NodeCert
-		files []install.Replacement
+		files []atomicfs.Replacement
 		info  Renewed
 	}
 	var jobs []job
@@ -129,13 +130,14 @@ func renew(ctx context.Context, certs []NodeCert, o Options, newIssuer bool) ([]
 			old[filepath.ToSlash(rel)] = j.node.read[f.Path]
 		}
 	}
-	backup, err := install.Backup(o.ConfigDir, o.Now, old)
+	w := atomicfs.Writer{Notify: o.Notify}
+	backup, err := w.Backup(o.ConfigDir, o.Now, old)
 	if err != nil {
 		return nil, "", err
 	}
 	var done []Renewed
 	for _, j := range jobs {
-		if err := install.ReplaceTogether(j.files); err != nil {
+		if err := w.ReplaceTogether(j.files); err != nil {
 			return done, backup, fmt.Errorf("%s certificate: %w", j.node.Layer, err)
 		}
 		done = append(done, j.info)
@@ -146,7 +148,7 @@ func renew(ctx context.Context, certs []NodeCert, o Options, newIssuer bool) ([]
 // reissued is one certificate's renewal: the files to swap in (none when renewing
 // gains nothing), and the CA when it expires inside the window.
 type reissued struct {
-	files    []install.Replacement
+	files    []atomicfs.Replacement
 	info     Renewed
 	expiring *ExpiringCA
 }
@@ -210,28 +212,28 @@ func reissue(ctx context.Context, n NodeCert, o Options, newIssuer bool) (*reiss
 		if _, err := p12.Decode(data, n.password); err != nil {
 			return nil, fmt.Errorf("the new keystore does not open with the node's password: %w", err)
 		}
-		perm, err := install.PermOf(n.P12Path, 0o640)
+		perm, err := atomicfs.PermOf(n.P12Path, 0o640)
 		if err != nil {
 			return nil, err
 		}
-		r.files = []install.Replacement{{Path: n.P12Path, Data: data, Perm: perm}}
+		r.files = []atomicfs.Replacement{{Path: n.P12Path, Data: data, Perm: perm}}
 		return r, nil
 	}
 	keyPEM, err := ca.MarshalKeyPEM(o.Rand, key, []byte(n.password))
 	if err != nil {
 		return nil, err
 	}
-	keyPerm, err := install.PermOf(n.KeyPath, 0o640)
+	keyPerm, err := atomicfs.PermOf(n.KeyPath, 0o640)
 	if err != nil {
 		return nil, err
 	}
-	certPerm, err := install.PermOf(n.CertPath, 0o644)
+	certPerm, err := atomicfs.PermOf(n.CertPath, 0o644)
 	if err != nil {
 		return nil, err
 	}
 	// Key first, certificate right after: Elasticsearch reloads when either changes and
 	// keeps its old context while the two do not match.
-	r.files = []install.Replacement{
+	r.files = []atomicfs.Replacement{
 		{Path: n.KeyPath, Data: keyPEM, Perm: keyPerm},
 		{Path: n.CertPath, Data: ca.EncodeCertificates(chain...), Perm: certPerm},
 	}

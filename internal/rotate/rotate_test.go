@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/escert/escert/internal/atomicfs"
 	"github.com/escert/escert/internal/bundle"
 	"github.com/escert/escert/internal/ca"
 	"github.com/escert/escert/internal/eskeystore"
@@ -54,7 +55,7 @@ func installedNode(t *testing.T, format bundle.Format, days, caDays int) node {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	if _, err := install.WriteTree(filepath.Join(dir, "bundle"), res.Files, false, issued); err != nil {
+	if _, err := (atomicfs.Writer{}).WriteTree(filepath.Join(dir, "bundle"), res.Files, false, issued); err != nil {
 		t.Fatal(err)
 	}
 	config := filepath.Join(dir, "config")

@@ -12,10 +12,10 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/escert/escert/internal/atomicfs"
 	"github.com/escert/escert/internal/ca"
 	"github.com/escert/escert/internal/fault"
 	"github.com/escert/escert/internal/infile"
-	"github.com/escert/escert/internal/install"
 	"github.com/escert/escert/internal/spec"
 )
 
@@ -103,7 +103,7 @@ func record(o CAOptions, configDir string, certs []NodeCert, s step) error {
 	if err != nil {
 		return err
 	}
-	if err := install.WriteFile(path, append(data, '\n'), install.SecretMode); err != nil {
+	if err := o.write().WriteFile(path, append(data, '\n'), atomicfs.SecretMode); err != nil {
 		return fmt.Errorf("the node is done, but recording it for finish --promote failed (re-run this phase): %w", err)
 	}
 	return nil

@@ -1,6 +1,6 @@
 //go:build unix
 
-package install
+package atomicfs
 
 import (
 	"os"
@@ -18,7 +18,7 @@ func TestLeftoversOfAKilledRunAreRemovedAndTold(t *testing.T) {
 	tests := []struct {
 		name   string
 		target string // beside which the leftovers lie
-		write  func(target string) error
+		write  func(w Writer, target string) error
 		// ours is the leftover to remove; the rest must survive, each made by the
 		// function with its name.
 		ours      string
@@ -27,8 +27,8 @@ func TestLeftoversOfAKilledRunAreRemovedAndTold(t *testing.T) {
 		{
 			name:   "staging directory of WriteTree",
 			target: "out",
-			write: func(target string) error {
-				_, err := WriteTree(target, bundle(), false, now)
+			write: func(w Writer, target string) error {
+				_, err := w.WriteTree(target, bundle(), false, now)
 				return err
 			},
 			ours: ".out.escert-3141592653", oursIsDir: true,
@@ -36,21 +36,21 @@ func TestLeftoversOfAKilledRunAreRemovedAndTold(t *testing.T) {
 		{
 			name:   "temporary file of WriteFile",
 			target: "elasticsearch.keystore",
-			write:  func(target string) error { return WriteFile(target, []byte("new"), SecretMode) },
+			write:  func(w Writer, target string) error { return w.WriteFile(target, []byte("new"), SecretMode) },
 			ours:   ".elasticsearch.keystore.escert-271828",
 		},
 		{
 			name:   "temporary file of ReplaceTogether",
 			target: "http.key",
-			write: func(target string) error {
-				return ReplaceTogether([]Replacement{{Path: target, Data: []byte("new"), Perm: Perm{Mode: SecretMode, UID: -1, GID: -1}}})
+			write: func(w Writer, target string) error {
+				return w.ReplaceTogether([]Replacement{{Path: target, Data: []byte("new"), Perm: Perm{Mode: SecretMode, UID: -1, GID: -1}}})
 			},
 			ours: ".http.key.escert-1",
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			told := collectNotices(t)
+			w, told := noticing()
 			dir := t.TempDir()
 			ours := filepath.Join(dir, tt.ours)
 			makeEntry(t, ours, tt.oursIsDir)
@@ -90,7 +90,7 @@ func TestLeftoversOfAKilledRunAreRemovedAndTold(t *testing.T) {
 				make(filepath.Join(dir, name))
 			}
 
-			if err := tt.write(filepath.Join(dir, tt.target)); err != nil {
+			if err := tt.write(w, filepath.Join(dir, tt.target)); err != nil {
 				t.Fatal(err)
 			}
 			if _, err := os.Lstat(ours); !os.IsNotExist(err) {

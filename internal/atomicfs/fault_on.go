@@ -1,6 +1,6 @@
 //go:build escertfault
 
-package install
+package atomicfs
 
 import (
 	"os"

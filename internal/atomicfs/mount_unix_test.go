@@ -1,6 +1,6 @@
 //go:build unix
 
-package install
+package atomicfs
 
 import (
 	"os"
@@ -18,7 +18,7 @@ func TestABindMountedFileIsRewrittenInPlaceAfterABackup(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("bind-mounting a file needs root")
 	}
-	told := collectNotices(t)
+	w, told := noticing()
 	root := t.TempDir()
 	host := filepath.Join(root, "host.yml")
 	config := filepath.Join(root, "config")
@@ -40,9 +40,9 @@ func TestABindMountedFileIsRewrittenInPlaceAfterABackup(t *testing.T) {
 		name  string
 		write func() error
 	}{
-		{"WriteFile", func() error { return WriteFile(target, []byte("new: one\n"), 0o640) }},
+		{"WriteFile", func() error { return w.WriteFile(target, []byte("new: one\n"), 0o640) }},
 		{"ReplaceTogether", func() error {
-			return ReplaceTogether([]Replacement{{Path: target, Data: []byte("new: two, longer than before\n"), Perm: Perm{Mode: 0o640, UID: -1, GID: -1}}})
+			return w.ReplaceTogether([]Replacement{{Path: target, Data: []byte("new: two, longer than before\n"), Perm: Perm{Mode: 0o640, UID: -1, GID: -1}}})
 		}},
 	}
 	previous := "old: host\n"
@@ -86,11 +86,8 @@ func TestABindMountedFileIsRewrittenInPlaceAfterABackup(t *testing.T) {
 	}
 }
 
-// collectNotices records what the writers tell (SetNotify) for the rest of the test,
-// which therefore must not run in parallel with others that expect notices.
-func collectNotices(t *testing.T) *[]string {
-	t.Helper()
+// noticing is a Writer that records what it tells.
+func noticing() (Writer, *[]string) {
 	var told []string
-	t.Cleanup(SetNotify(func(msg string) { told = append(told, msg) }))
-	return &told
+	return Writer{Notify: func(msg string) { told = append(told, msg) }}, &told
 }

@@ -1,4 +1,4 @@
-package install
+package atomicfs
 
 import (
 	"fmt"
@@ -13,7 +13,7 @@ import (
 // replace can never succeed there. The old content is first copied beside the target
 // (target.escert-backup-N, mode 0600), and the user is told that this write was not
 // atomic and where the copy is.
-func rewriteInPlace(target string, data []byte, perm Perm) error {
+func (w Writer) rewriteInPlace(target string, data []byte, perm Perm) error {
 	backup, err := copyAside(target)
 	if err != nil {
 		return fmt.Errorf("back up the mount point before rewriting it in place: %w", err)
@@ -42,7 +42,7 @@ func rewriteInPlace(target string, data []byte, perm Perm) error {
 	if err := f.Close(); err != nil {
 		return err
 	}
-	tell("warning: %s is a mount point (a bind-mounted file), which no rename can replace: rewrote it in place, which is not atomic (a crash while writing would leave it torn); its previous content is in %s", target, backup)
+	w.tell("warning: %s is a mount point (a bind-mounted file), which no rename can replace: rewrote it in place, which is not atomic (a crash while writing would leave it torn); its previous content is in %s", target, backup)
 	return nil
 }
 

@@ -1,6 +1,6 @@
 //go:build unix
 
-package install
+package atomicfs
 
 import (
 	"errors"
@@ -9,14 +9,17 @@ import (
 	"path/filepath"
 	"syscall"
 	"time"
+
+	"github.com/escert/escert/internal/fault"
 )
 
-// LockFile is created in the config directory; an exclusive flock on it keeps two
-// escert runs (an install and a cron renewal, say) from interleaving their writes.
+// LockFile is created in the directory being changed (a node's config directory); an
+// exclusive flock on it keeps two escert runs (an install and a cron renewal, say)
+// from interleaving their writes.
 const LockFile = ".escert.lock"
 
 // ErrLocked means another escert run holds the config directory.
-var ErrLocked = errors.New("another escert run is changing this config directory")
+var ErrLocked = fault.Sentinel(fault.Locked, "another escert run is changing this config directory")
 
 // lockPoll is how often LockWait tries again.
 const lockPoll = 20 * time.Millisecond

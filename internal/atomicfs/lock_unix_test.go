@@ -1,12 +1,14 @@
 //go:build unix
 
-package install
+package atomicfs
 
 import (
 	"errors"
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/escert/escert/internal/fault"
 )
 
 // TestLockWaitQueuesBehindAnotherRunAndGivesUpInTime: a writer that waits for the
@@ -42,4 +44,26 @@ func TestLockWaitQueuesBehindAnotherRunAndGivesUpInTime(t *testing.T) {
 	if err := <-got; err != nil || waited != 1 {
 		t.Fatalf("LockWait after the release = %v, told it waits %d times; want the lock, told once", err, waited)
 	}
+}
+
+// TestLockKeepsASecondRunOut: while one run holds a directory's lock, another is
+// refused at once with ErrLocked, of kind Locked (retry when it is done); once it is
+// released the lock can be taken again.
+func TestLockKeepsASecondRunOut(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	unlock, err := Lock(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = Lock(dir)
+	if !errors.Is(err, ErrLocked) || fault.KindOf(err) != fault.Locked {
+		t.Fatalf("second lock = %v (kind %v), want ErrLocked of kind locked", err, fault.KindOf(err))
+	}
+	unlock()
+	again, err := Lock(dir)
+	if err != nil {
+		t.Fatalf("lock after release: %v", err)
+	}
+	again()
 }

@@ -1,6 +1,6 @@
 //go:build unix
 
-package install
+package atomicfs
 
 import (
 	"errors"
@@ -19,7 +19,7 @@ func tempPrefix(target string) string { return "." + filepath.Base(target) + ".e
 // passwords that no later run would ever look at again. Only entries of escert's
 // exact name pattern and kind, owned by this user and held by no running escert
 // (which keeps a lock on its temporaries) are removed; each removal is told.
-func removeLeftovers(target string, dirs bool) {
+func (w Writer) removeLeftovers(target string, dirs bool) {
 	parent, prefix := filepath.Dir(target), tempPrefix(target)
 	entries, err := os.ReadDir(parent)
 	if err != nil {
@@ -34,9 +34,9 @@ func removeLeftovers(target string, dirs bool) {
 		removed, err := removeLeftover(path, dirs)
 		switch {
 		case err != nil:
-			tell("could not remove the leftover of an interrupted run %s: %v: remove it by hand", path, cause(err))
+			w.tell("could not remove the leftover of an interrupted run %s: %v: remove it by hand", path, cause(err))
 		case removed:
-			tell("removed the leftover of an interrupted run: %s", path)
+			w.tell("removed the leftover of an interrupted run: %s", path)
 		}
 	}
 }

@@ -1,6 +1,6 @@
 //go:build !escertfault
 
-package install
+package atomicfs
 
 // faultPoint marks a place where a crash must leave the config directory loadable.
 // Only test builds (-tags escertfault) can crash there; this build does nothing.

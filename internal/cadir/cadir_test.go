@@ -1,4 +1,4 @@
-package issuer_test
+package cadir_test
 
 import (
 	"context"
@@ -6,6 +6,8 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"errors"
+	"io/fs"
+	"maps"
 	"math/big"
 	"os"
 	"path/filepath"
@@ -14,9 +16,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/escert/escert/internal/atomicfs"
 	"github.com/escert/escert/internal/bundle"
 	"github.com/escert/escert/internal/ca"
+	"github.com/escert/escert/internal/cadir"
 	"github.com/escert/escert/internal/eskeystore"
+	"github.com/escert/escert/internal/fault"
 	"github.com/escert/escert/internal/fips"
 	"github.com/escert/escert/internal/issuer"
 	"github.com/escert/escert/internal/realtest"
@@ -26,6 +31,9 @@ import (
 // These tests load CA directories the way every issuing command does, and hand what
 // would have been issued to openssl, which is what decides whether a CA was usable.
 // The clock is the real one, because openssl judges validity by it.
+
+// bothLayers are the layers every issuing command loads.
+var bothLayers = []spec.Layer{spec.Transport, spec.HTTP}
 
 // makeCA makes a CA valid from notBefore to notAfter, self-signed or issued by
 // parent, with the extensions escert gives a CA unless edit changes them.
@@ -87,7 +95,7 @@ func writePEM(t *testing.T, dir, name string, certs ...*x509.Certificate) string
 	return p
 }
 
-func TestLoadLocalRefusesACAThatCannotIssueNow(t *testing.T) {
+func TestLoadRefusesACAThatCannotIssueNow(t *testing.T) {
 	now := time.Now()
 	day := 24 * time.Hour
 	tests := []struct {
@@ -119,13 +127,13 @@ func TestLoadLocalRefusesACAThatCannotIssueNow(t *testing.T) {
 			a := tt.ca(t)
 			writeCA(t, dir, "transport-ca", a, a.Cert)
 			writeCA(t, dir, "http-ca", http, http.Cert)
-			_, err := issuer.LoadLocal(dir, nil, fips.Policy{}, rand.Reader, func() time.Time { return now })
-			var cadir *issuer.CADirError
+			_, err := cadir.Load(dir, bothLayers, nil, fips.Policy{}, now)
+			var in *fault.InputError
 			switch {
 			case tt.want == "" && err != nil:
-				t.Fatalf("LoadLocal: %v", err)
-			case tt.want != "" && (!errors.As(err, &cadir) || !strings.HasPrefix(err.Error(), filepath.Join(dir, "transport-ca.crt")+": "+tt.want)):
-				t.Fatalf("LoadLocal = %v, want a CADirError on transport-ca.crt saying %q", err, tt.want)
+				t.Fatalf("Load: %v", err)
+			case tt.want != "" && (!errors.As(err, &in) || !strings.HasPrefix(err.Error(), filepath.Join(dir, "transport-ca.crt")+": "+tt.want)):
+				t.Fatalf("Load = %v, want an InputError on transport-ca.crt saying %q", err, tt.want)
 			}
 			// What the CA would have issued, signed past the check: openssl must agree.
 			// (-x509_strict also refuses a CA without keyUsage, which Java and plain
@@ -149,7 +157,7 @@ func TestLoadLocalRefusesACAThatCannotIssueNow(t *testing.T) {
 	}
 }
 
-func TestLoadLocalUsesAnIntermediateCAsChainAndRefusesOtherCertificates(t *testing.T) {
+func TestLoadUsesAnIntermediateCAsChainAndRefusesOtherCertificates(t *testing.T) {
 	now := time.Now()
 	day := 24 * time.Hour
 	root := makeCA(t, "root", now.Add(-day), now.Add(3650*day), nil, nil)
@@ -175,17 +183,18 @@ func TestLoadLocalUsesAnIntermediateCAsChainAndRefusesOtherCertificates(t *testi
 			dir := t.TempDir()
 			writeCA(t, dir, "transport-ca", tt.ca, tt.certs...)
 			writeCA(t, dir, "http-ca", http, http.Cert)
-			local, err := issuer.LoadLocal(dir, nil, fips.Policy{}, rand.Reader, func() time.Time { return now })
+			cas, err := cadir.Load(dir, bothLayers, nil, fips.Policy{}, now)
 			if tt.want != "" {
-				var cadir *issuer.CADirError
-				if !errors.As(err, &cadir) || !strings.HasPrefix(err.Error(), filepath.Join(dir, "transport-ca.crt")+": "+tt.want) {
-					t.Fatalf("LoadLocal = %v, want a CADirError on transport-ca.crt saying %q", err, tt.want)
+				var in *fault.InputError
+				if !errors.As(err, &in) || !strings.HasPrefix(err.Error(), filepath.Join(dir, "transport-ca.crt")+": "+tt.want) {
+					t.Fatalf("Load = %v, want an InputError on transport-ca.crt saying %q", err, tt.want)
 				}
 				return
 			}
 			if err != nil {
 				t.Fatal(err)
 			}
+			local := &issuer.Local{CAs: cas, Rand: rand.Reader, Now: func() time.Time { return now }}
 			if trust := local.Trust(spec.Transport); len(trust) != 2 || !trust[0].Equal(intermediate.Cert) || !trust[1].Equal(root.Cert) {
 				t.Fatalf("Trust(transport) = %d certificates, want the intermediate then the root", len(trust))
 			}
@@ -205,19 +214,19 @@ func TestLoadLocalUsesAnIntermediateCAsChainAndRefusesOtherCertificates(t *testi
 	}
 }
 
-func TestLoadLocalRefusesADirectoryWithBothLayouts(t *testing.T) {
+func TestLoadRefusesADirectoryWithBothLayouts(t *testing.T) {
 	now := time.Now()
 	dir := t.TempDir()
 	for _, base := range []string{"ca", "transport-ca", "http-ca"} {
 		a := makeCA(t, base, now.Add(-time.Hour), now.Add(24*time.Hour), nil, nil)
 		writeCA(t, dir, base, a, a.Cert)
 	}
-	_, err := issuer.LoadLocal(dir, nil, fips.Policy{}, rand.Reader, func() time.Time { return now })
+	_, err := cadir.Load(dir, bothLayers, nil, fips.Policy{}, now)
 	want := dir + ": holds both ca.crt (one CA for both layers) and transport-ca.crt and http-ca.crt (one CA per layer), and escert would use only one: " +
 		"remove ca.crt and ca.key if the nodes trust the per-layer CAs, or transport-ca.* and http-ca.* if they trust ca.crt"
-	var cadir *issuer.CADirError
-	if !errors.As(err, &cadir) || err.Error() != want {
-		t.Fatalf("LoadLocal = %v\nwant %s", err, want)
+	var in *fault.InputError
+	if !errors.As(err, &in) || err.Error() != want {
+		t.Fatalf("Load = %v\nwant %s", err, want)
 	}
 }
 
@@ -232,10 +241,11 @@ func TestManifestOfIntermediateCAsUnderOneRootShowsTwoCAs(t *testing.T) {
 		a := makeCA(t, layer+" intermediate", now.Add(-day), now.Add(365*day), root, nil)
 		writeCA(t, dir, layer+"-ca", a, a.Cert, root.Cert)
 	}
-	local, err := issuer.LoadLocal(dir, nil, fips.Policy{}, rand.Reader, func() time.Time { return now })
+	cas, err := cadir.Load(dir, bothLayers, nil, fips.Policy{}, now)
 	if err != nil {
 		t.Fatal(err)
 	}
+	local := &issuer.Local{CAs: cas, Rand: rand.Reader, Now: func() time.Time { return now }}
 	inst, err := spec.NewInstance("app", "", spec.Client, nil, nil, nil, nil, nil, false)
 	if err != nil {
 		t.Fatal(err)
@@ -254,5 +264,60 @@ func TestManifestOfIntermediateCAsUnderOneRootShowsTwoCAs(t *testing.T) {
 	want := []string{"transport CN=transport intermediate", "transport+http CN=root", "http CN=http intermediate"}
 	if res.Manifest.SingleCA || !slices.Equal(got, want) {
 		t.Errorf("manifest: single_ca %v, CAs %q; want two CAs %q", res.Manifest.SingleCA, got, want)
+	}
+}
+
+// TestFilesWritesWhatLoadReadsBack: each layout Files writes (one CA per layer, one
+// for both, a rotation's one new layer) has its names and modes, and Load gives back
+// the same CAs, their keys encrypted under the password and refused without it.
+func TestFilesWritesWhatLoadReadsBack(t *testing.T) {
+	now := time.Now()
+	day := 24 * time.Hour
+	transport := makeCA(t, "transport", now.Add(-day), now.Add(365*day), nil, nil)
+	http := makeCA(t, "http", now.Add(-day), now.Add(365*day), nil, nil)
+	password := []byte("correct horse battery staple")
+	tests := []struct {
+		name string
+		cas  map[spec.Layer]*ca.Authority
+		want map[string]fs.FileMode
+	}{
+		{"one CA per layer", map[spec.Layer]*ca.Authority{spec.Transport: transport, spec.HTTP: http},
+			map[string]fs.FileMode{"ca/transport-ca.crt": 0o644, "ca/transport-ca.key": 0o600, "ca/http-ca.crt": 0o644, "ca/http-ca.key": 0o600}},
+		{"one CA for both layers", map[spec.Layer]*ca.Authority{spec.Transport: transport, spec.HTTP: transport},
+			map[string]fs.FileMode{"ca/ca.crt": 0o644, "ca/ca.key": 0o600}},
+		{"one layer alone, as a rotation's new CA", map[spec.Layer]*ca.Authority{spec.HTTP: http},
+			map[string]fs.FileMode{"ca/http-ca.crt": 0o644, "ca/http-ca.key": 0o600}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			files, err := cadir.Files(tt.cas, "ca/", rand.Reader, password)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := map[string]fs.FileMode{}
+			for _, f := range files {
+				got[f.Path] = f.Mode
+			}
+			if !maps.Equal(got, tt.want) {
+				t.Fatalf("files %v, want %v", got, tt.want)
+			}
+			out := filepath.Join(t.TempDir(), "out")
+			if _, err := (atomicfs.Writer{}).WriteTree(out, files, false, now); err != nil {
+				t.Fatal(err)
+			}
+			layers := slices.Sorted(maps.Keys(tt.cas))
+			loaded, err := cadir.Load(filepath.Join(out, "ca"), layers, password, fips.Policy{}, now)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for layer, want := range tt.cas {
+				if a := loaded[layer]; a == nil || !a.Cert.Equal(want.Cert) || ca.KeyMatches(a.Cert, a.Key) != nil {
+					t.Errorf("%s: loaded %+v, want the CA written", layer, a)
+				}
+			}
+			if _, err := cadir.Load(filepath.Join(out, "ca"), layers, nil, fips.Policy{}, now); err == nil || !strings.Contains(err.Error(), "--ca-pass-file or ESCERT_CA_PASSWORD") {
+				t.Errorf("Load without the password = %v, want it asked for", err)
+			}
+		})
 	}
 }

@@ -1,4 +1,4 @@
-package install
+package atomicfs
 
 import (
 	"errors"
@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/escert/escert/internal/fault"
 )
 
 // TestWritesThroughASymlinkUpdateWhereItPoints: a file that is a symbolic link (an
@@ -36,9 +38,9 @@ func TestWritesThroughASymlinkUpdateWhereItPoints(t *testing.T) {
 		}},
 	}
 	writers := map[string]func(path string, data []byte) error{
-		"WriteFile": func(path string, data []byte) error { return WriteFile(path, data, 0o640) },
+		"WriteFile": func(path string, data []byte) error { return quiet.WriteFile(path, data, 0o640) },
 		"ReplaceTogether": func(path string, data []byte) error {
-			return ReplaceTogether([]Replacement{{Path: path, Data: data, Perm: Perm{Mode: 0o640, UID: -1, GID: -1}}})
+			return quiet.ReplaceTogether([]Replacement{{Path: path, Data: data, Perm: Perm{Mode: 0o640, UID: -1, GID: -1}}})
 		},
 	}
 	for _, tt := range tests {
@@ -106,14 +108,14 @@ func TestWriteTreeFillsASymlinkedOutputDirectory(t *testing.T) {
 				t.Fatal(err)
 			}
 			if tt.existing != nil {
-				if _, err := WriteTree(target, tt.existing, false, now); err != nil {
+				if _, err := quiet.WriteTree(target, tt.existing, false, now); err != nil {
 					t.Fatal(err)
 				}
 			}
 			out := symlink(t, target, filepath.Join(root, "out"))
 			before := snapshot(t, filepath.Dir(target))
 
-			backup, err := WriteTree(out, bundle(), tt.replace, now)
+			backup, err := quiet.WriteTree(out, bundle(), tt.replace, now)
 			if tt.wantError {
 				if err == nil || err.Error() != out+": output directory is not empty: use --force to replace it (the old one is kept as a backup)" {
 					t.Fatalf("WriteTree = %v, want the refusal naming %s", err, out)
@@ -178,13 +180,13 @@ func TestWritesRefuseALinkOfAnotherUser(t *testing.T) {
 		path  string
 		write func() error
 	}{
-		{"WriteFile", link, func() error { return WriteFile(link, []byte("P12"), SecretMode) }},
-		{"WriteTree", out, func() error { _, err := WriteTree(out, bundle(), true, now); return err }},
+		{"WriteFile", link, func() error { return quiet.WriteFile(link, []byte("P12"), SecretMode) }},
+		{"WriteTree", out, func() error { _, err := quiet.WriteTree(out, bundle(), true, now); return err }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			err := tt.write()
-			var in *InputError
+			var in *fault.InputError
 			if !errors.As(err, &in) || !strings.Contains(err.Error(), tt.path+": a symbolic link of uid 4242, which escert running as uid 0 does not follow") {
 				t.Fatalf("write through another user's link = %v, want an InputError naming the link", err)
 			}

@@ -1,12 +1,13 @@
-package install
+package atomicfs
 
 import (
 	"errors"
-	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"syscall"
+
+	"github.com/escert/escert/internal/fault"
 )
 
 // maxLinks is how many symbolic links resolveLink follows, as Linux's path lookup
@@ -32,7 +33,7 @@ func resolveLink(path string) (string, error) {
 		// plant a link where root writes (the elasticsearch user, in a config
 		// directory it owns) must not steer root's write onto another file.
 		if uid, _ := ownerOf(info); uid != 0 && uid != os.Geteuid() {
-			return "", &InputError{Path: path, Problem: fmt.Sprintf("a symbolic link of uid %d, which escert running as uid %d does not follow, so that no other user can steer its writes onto another file: make it a regular file, or a link of root's or uid %d's", uid, os.Geteuid(), os.Geteuid())}
+			return "", fault.BadFile(path, "a symbolic link of uid %d, which escert running as uid %d does not follow, so that no other user can steer its writes onto another file: make it a regular file, or a link of root's or uid %d's", uid, os.Geteuid(), os.Geteuid())
 		}
 		link, err := os.Readlink(path)
 		if err != nil {

@@ -1,4 +1,4 @@
-package install
+package atomicfs
 
 import (
 	"bytes"
@@ -10,7 +10,12 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/escert/escert/internal/fault"
 )
+
+// quiet is the writer of the tests that expect nothing to be told.
+var quiet Writer
 
 // now is the fixed clock every test passes to WriteTree; it names backups.
 var now = time.Date(2025, 3, 1, 12, 30, 45, 0, time.UTC)
@@ -23,6 +28,22 @@ func bundle() []File {
 		{Path: "nodes/node1/transport.crt", Mode: PublicMode, Data: []byte("NODE1 CERT")},
 		{Path: "README.txt", Mode: PublicMode, Data: []byte("read me")},
 		{Path: "empty.txt", Mode: SecretMode, Data: nil},
+	}
+}
+
+// bundleTree is the tree bundle() becomes: every file with its exact mode, every
+// directory 0700.
+func bundleTree() map[string]entry {
+	return map[string]entry{
+		".":                         {mode: fs.ModeDir | 0o700},
+		"README.txt":                {mode: 0o644, data: "read me"},
+		"empty.txt":                 {mode: 0o600},
+		"ca":                        {mode: fs.ModeDir | 0o700},
+		"ca/ca.crt":                 {mode: 0o644, data: "CA CERT"},
+		"nodes":                     {mode: fs.ModeDir | 0o700},
+		"nodes/node1":               {mode: fs.ModeDir | 0o700},
+		"nodes/node1/transport.crt": {mode: 0o644, data: "NODE1 CERT"},
+		"nodes/node1/transport.key": {mode: 0o600, data: "NODE1 KEY"},
 	}
 }
 
@@ -90,25 +111,14 @@ func TestWriteTreeCreatesEveryFileWithItsExactMode(t *testing.T) {
 	t.Parallel()
 	parent := t.TempDir()
 	out := filepath.Join(parent, "certs")
-	backup, err := WriteTree(out, bundle(), false, now)
+	backup, err := quiet.WriteTree(out, bundle(), false, now)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if backup != "" {
 		t.Errorf("backup = %q for a new directory, want none", backup)
 	}
-	want := map[string]entry{
-		".":                         {mode: fs.ModeDir | 0o700},
-		"README.txt":                {mode: 0o644, data: "read me"},
-		"empty.txt":                 {mode: 0o600},
-		"ca":                        {mode: fs.ModeDir | 0o700},
-		"ca/ca.crt":                 {mode: 0o644, data: "CA CERT"},
-		"nodes":                     {mode: fs.ModeDir | 0o700},
-		"nodes/node1":               {mode: fs.ModeDir | 0o700},
-		"nodes/node1/transport.crt": {mode: 0o644, data: "NODE1 CERT"},
-		"nodes/node1/transport.key": {mode: 0o600, data: "NODE1 KEY"},
-	}
-	assertTree(t, out, want)
+	assertTree(t, out, bundleTree())
 	if got := names(t, parent); !slices.Equal(got, []string{"certs"}) {
 		t.Errorf("parent holds %q, want only certs (no staging directory)", got)
 	}
@@ -136,7 +146,7 @@ func assertTree(t *testing.T, root string, want map[string]entry) {
 func TestWriteTreeCreatesMissingParents(t *testing.T) {
 	t.Parallel()
 	out := filepath.Join(t.TempDir(), "a", "b", "certs")
-	if _, err := WriteTree(out, bundle(), false, now); err != nil {
+	if _, err := quiet.WriteTree(out, bundle(), false, now); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := os.Stat(filepath.Join(out, "ca", "ca.crt")); err != nil {
@@ -151,7 +161,7 @@ func TestWriteTreeReplacesAnEmptyDirectoryWithoutBackup(t *testing.T) {
 	if err := os.Mkdir(out, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	backup, err := WriteTree(out, bundle(), false, now)
+	backup, err := quiet.WriteTree(out, bundle(), false, now)
 	if err != nil {
 		t.Fatalf("WriteTree into an empty directory: %v", err)
 	}
@@ -178,9 +188,9 @@ func TestWriteTreeRefusesANonEmptyDirectoryAndLeavesItUntouched(t *testing.T) {
 	}
 	before := snapshot(t, out)
 
-	backup, err := WriteTree(out, bundle(), false, now)
-	if !errors.Is(err, ErrNotEmpty) {
-		t.Fatalf("WriteTree = %v, want ErrNotEmpty", err)
+	backup, err := quiet.WriteTree(out, bundle(), false, now)
+	if !errors.Is(err, ErrNotEmpty) || fault.KindOf(err) != fault.Exists {
+		t.Fatalf("WriteTree = %v (kind %v), want ErrNotEmpty of kind exists", err, fault.KindOf(err))
 	}
 	if want := out + ": output directory is not empty: use --force to replace it (the old one is kept as a backup)"; err.Error() != want {
 		t.Errorf("error = %q, want %q", err, want)
@@ -198,12 +208,12 @@ func TestWriteTreeReplaceKeepsTheOldTreeAsBackup(t *testing.T) {
 	t.Parallel()
 	parent := t.TempDir()
 	out := filepath.Join(parent, "certs")
-	if _, err := WriteTree(out, []File{{Path: "nodes/node1/transport.key", Mode: SecretMode, Data: []byte("OLD KEY")}}, false, now); err != nil {
+	if _, err := quiet.WriteTree(out, []File{{Path: "nodes/node1/transport.key", Mode: SecretMode, Data: []byte("OLD KEY")}}, false, now); err != nil {
 		t.Fatal(err)
 	}
 	old := snapshot(t, out)
 
-	backup, err := WriteTree(out, bundle(), true, now)
+	backup, err := quiet.WriteTree(out, bundle(), true, now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -223,11 +233,11 @@ func TestWriteTreeBackupNameUsesUTC(t *testing.T) {
 	t.Parallel()
 	parent := t.TempDir()
 	out := filepath.Join(parent, "certs")
-	if _, err := WriteTree(out, bundle(), false, now); err != nil {
+	if _, err := quiet.WriteTree(out, bundle(), false, now); err != nil {
 		t.Fatal(err)
 	}
 	local := now.In(time.FixedZone("UTC+5", 5*3600))
-	backup, err := WriteTree(out, bundle(), true, local)
+	backup, err := quiet.WriteTree(out, bundle(), true, local)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -240,16 +250,16 @@ func TestWriteTreeReplaceFailsWhenTheBackupNameIsTaken(t *testing.T) {
 	t.Parallel()
 	parent := t.TempDir()
 	out := filepath.Join(parent, "certs")
-	if _, err := WriteTree(out, bundle(), false, now); err != nil {
+	if _, err := quiet.WriteTree(out, bundle(), false, now); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := WriteTree(out, bundle(), true, now); err != nil {
+	if _, err := quiet.WriteTree(out, bundle(), true, now); err != nil {
 		t.Fatal(err)
 	}
 	before := snapshot(t, parent)
 	// A second replace within the same second finds its backup name taken by a
 	// non-empty directory: it must fail without touching either tree.
-	if _, err := WriteTree(out, []File{{Path: "x", Mode: PublicMode, Data: []byte("new")}}, true, now); err == nil {
+	if _, err := quiet.WriteTree(out, []File{{Path: "x", Mode: PublicMode, Data: []byte("new")}}, true, now); err == nil {
 		t.Fatal("WriteTree succeeded although the backup name is taken")
 	}
 	assertTree(t, parent, before)
@@ -299,7 +309,7 @@ func TestWriteTreeFailureLeavesNothingBehind(t *testing.T) {
 			t.Parallel()
 			parent := t.TempDir()
 			out := filepath.Join(parent, "certs")
-			backup, err := WriteTree(out, tt.files, false, now)
+			backup, err := quiet.WriteTree(out, tt.files, false, now)
 			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 				t.Fatalf("WriteTree = %v, want an error containing %q", err, tt.wantErr)
 			}
@@ -323,12 +333,12 @@ func TestWriteTreeFailureWhileReplacingKeepsTheOldTree(t *testing.T) {
 	t.Parallel()
 	parent := t.TempDir()
 	out := filepath.Join(parent, "certs")
-	if _, err := WriteTree(out, bundle(), false, now); err != nil {
+	if _, err := quiet.WriteTree(out, bundle(), false, now); err != nil {
 		t.Fatal(err)
 	}
 	before := snapshot(t, parent)
 	bad := append(bundle(), File{Path: "../escape", Mode: SecretMode})
-	backup, err := WriteTree(out, bad, true, now.Add(time.Hour))
+	backup, err := quiet.WriteTree(out, bad, true, now.Add(time.Hour))
 	if err == nil {
 		t.Fatal("WriteTree accepted a path outside the root")
 	}
@@ -345,7 +355,7 @@ func TestWriteTreeRefusesAFileInPlaceOfTheDirectory(t *testing.T) {
 	if err := os.WriteFile(out, []byte("not a dir"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := WriteTree(out, bundle(), true, now); err == nil {
+	if _, err := quiet.WriteTree(out, bundle(), true, now); err == nil {
 		t.Fatal("WriteTree replaced a regular file")
 	}
 	if b, err := os.ReadFile(out); err != nil || string(b) != "not a dir" {
@@ -361,7 +371,7 @@ func TestWriteFileCreatesWithMode(t *testing.T) {
 	for _, mode := range []fs.FileMode{SecretMode, PublicMode} {
 		dir := t.TempDir()
 		path := filepath.Join(dir, "node.key")
-		if err := WriteFile(path, []byte("KEY"), mode); err != nil {
+		if err := quiet.WriteFile(path, []byte("KEY"), mode); err != nil {
 			t.Fatal(err)
 		}
 		info, err := os.Stat(path)
@@ -396,7 +406,7 @@ func TestWriteFileReplacesAtomically(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	if err := WriteFile(path, []byte("NEW"), SecretMode); err != nil {
+	if err := quiet.WriteFile(path, []byte("NEW"), SecretMode); err != nil {
 		t.Fatal(err)
 	}
 	got, err := os.ReadFile(path)
@@ -434,7 +444,7 @@ func TestWriteFileFailureLeavesNoTempFile(t *testing.T) {
 	if err := os.MkdirAll(filepath.Join(target, "inside"), 0o700); err != nil {
 		t.Fatal(err)
 	}
-	err := WriteFile(target, []byte("data"), SecretMode)
+	err := quiet.WriteFile(target, []byte("data"), SecretMode)
 	if err == nil {
 		t.Fatal("WriteFile replaced a directory")
 	}
@@ -468,7 +478,7 @@ func TestWriteErrorsNameTheGivenPathNotATemporaryFile(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := WriteFile(tt.path, []byte("x"), SecretMode)
+			err := quiet.WriteFile(tt.path, []byte("x"), SecretMode)
 			if err == nil || err.Error() != tt.want {
 				t.Fatalf("WriteFile = %v, want %q", err, tt.want)
 			}

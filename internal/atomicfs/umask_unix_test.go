@@ -1,6 +1,6 @@
 //go:build unix
 
-package install
+package atomicfs
 
 import (
 	"io/fs"
@@ -19,23 +19,13 @@ func TestModesIgnoreTheUmask(t *testing.T) {
 			defer syscall.Umask(old)
 
 			out := filepath.Join(t.TempDir(), "certs")
-			if _, err := WriteTree(out, bundle(), false, now); err != nil {
+			if _, err := quiet.WriteTree(out, bundle(), false, now); err != nil {
 				t.Fatal(err)
 			}
-			assertTree(t, out, map[string]entry{
-				".":                         {mode: fs.ModeDir | 0o700},
-				"README.txt":                {mode: 0o644, data: "read me"},
-				"empty.txt":                 {mode: 0o600},
-				"ca":                        {mode: fs.ModeDir | 0o700},
-				"ca/ca.crt":                 {mode: 0o644, data: "CA CERT"},
-				"nodes":                     {mode: fs.ModeDir | 0o700},
-				"nodes/node1":               {mode: fs.ModeDir | 0o700},
-				"nodes/node1/transport.crt": {mode: 0o644, data: "NODE1 CERT"},
-				"nodes/node1/transport.key": {mode: 0o600, data: "NODE1 KEY"},
-			})
+			assertTree(t, out, bundleTree())
 
 			single := filepath.Join(t.TempDir(), "ca.crt")
-			if err := WriteFile(single, []byte("x"), PublicMode); err != nil {
+			if err := quiet.WriteFile(single, []byte("x"), PublicMode); err != nil {
 				t.Fatal(err)
 			}
 			if got := snapshot(t, filepath.Dir(single))["ca.crt"]; got != (entry{mode: 0o644, data: "x"}) {
