@@ -25,6 +25,7 @@ func newClientConfigCmd(e *env) *cobra.Command {
 		hosts     []string
 		out       string
 		force     bool
+		output    outputFormat
 	)
 	cmd := &cobra.Command{
 		Use:   "client-config --bundle DIR [--es-hosts URL,...] [--out DIR]",
@@ -77,17 +78,31 @@ key makes Kibana's encrypted saved objects unreadable.`,
 					return usagef("--es-hosts %w", err)
 				}
 			}
-			return runClientConfig(e, cmd.OutOrStdout(), cmd.ErrOrStderr(), bundleDir, given, out, force)
+			return runClientConfig(e, cmd.OutOrStdout(), cmd.ErrOrStderr(), bundleDir, given, out, force, output)
 		},
 	}
 	cmd.Flags().StringVar(&bundleDir, "bundle", "", "the bundle directory (the --out of escert bootstrap)")
 	cmd.Flags().StringSliceVar(&hosts, "es-hosts", nil, "Elasticsearch URLs, comma-separated, e.g. https://node1.example.com:9200 (default: one per node)")
 	cmd.Flags().StringVar(&out, "out", "", "output directory (default: DIR/clients)")
 	cmd.Flags().BoolVar(&force, "force", false, "replace existing files, keeping Kibana's encryption keys")
+	outputFlag(cmd.Flags(), &output, "text, or json: the hosts, the files written and the HTTP CA fingerprint")
 	return withExit(cmd, escertContract, fault.Input, fault.Exists)
 }
 
-func runClientConfig(e *env, stdout, stderr io.Writer, bundleDir string, hosts []string, out string, force bool) error {
+// clientConfigResult is what client-config wrote, for -o json.
+type clientConfigResult struct {
+	Hosts       []string            `json:"hosts"`
+	Written     []clientConfigWrite `json:"written"`
+	Kept        []string            `json:"kept_kibana_keys,omitempty"`
+	Fingerprint string              `json:"http_ca_sha256"`
+}
+
+type clientConfigWrite struct {
+	Path string `json:"path"`
+	Mode string `json:"mode"`
+}
+
+func runClientConfig(e *env, stdout, stderr io.Writer, bundleDir string, hosts []string, out string, force bool, output outputFormat) error {
 	data, err := readBundleFile(bundleDir, manifest.File, infile.Manifest)
 	if err != nil {
 		return err
@@ -160,6 +175,13 @@ func runClientConfig(e *env, stdout, stderr io.Writer, bundleDir string, hosts [
 	}
 	for _, w := range res.Warnings {
 		fmt.Fprintln(stderr, "warning: "+w)
+	}
+	if output == "json" {
+		result := clientConfigResult{Hosts: res.Hosts, Written: []clientConfigWrite{}, Kept: res.Kept, Fingerprint: res.Fingerprint}
+		for _, f := range targets {
+			result.Written = append(result.Written, clientConfigWrite{Path: filepath.Join(out, f.Path), Mode: fmt.Sprintf("%04o", f.Mode)})
+		}
+		return printJSON(stdout, result)
 	}
 	fmt.Fprintf(stdout, "Client settings for %s:\n", strings.Join(res.Hosts, ", "))
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)

@@ -16,6 +16,7 @@ func TestOutputOtherThanTextOrJSONIsEachCommandsUsageError(t *testing.T) {
 		{[]string{"inspect", "x.crt"}, ExitUsage},
 		{[]string{"renew", "--es-config", "c", "--ca-dir", "ca"}, ExitUsage},
 		{[]string{"install", "--bundle", "b", "--es-config", "c"}, ExitUsage},
+		{[]string{"client-config", "--bundle", "b"}, ExitUsage},
 		// check, needs-renewal and probe keep their monitoring contracts: a usage
 		// error is Nagios's UNKNOWN (3) and step's "any other error" (255).
 		{[]string{"check", "--es-config", "c"}, 3},

@@ -1,8 +1,10 @@
 package cli
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -197,5 +199,29 @@ func TestInstallForceShowsAndLeavesNoPlaintextPassword(t *testing.T) {
 	r := escert(t, nil, "keystore", "show", "--path", filepath.Join(config, "elasticsearch.keystore"), "xpack.security.http.ssl.truststore.secure_password")
 	if r.code != ExitOK || strings.TrimSpace(r.stdout) != "moved-trust-secret" {
 		t.Errorf("keystore show: exit %d, %q %q; want the moved password", r.code, r.stdout, r.stderr)
+	}
+}
+
+func TestInstallAndClientConfigPrintWhatTheyWroteAsJSON(t *testing.T) {
+	b, config := installFixture(t, "path.data: /var/lib/elasticsearch\n")
+	r := escert(t, nil, "install", "--bundle", b, "--es-config", config, "--owner", "-", "-o", "json")
+	var installed installResult
+	if err := json.Unmarshal([]byte(r.stdout), &installed); r.code != ExitOK || err != nil {
+		t.Fatalf("install -o json: exit %d, %v:\n%s%s", r.code, err, r.stdout, r.stderr)
+	}
+	if installed.ConfigDir != config || len(installed.Changes) == 0 || !slices.ContainsFunc(installed.Changes, func(c installChange) bool {
+		return c.Path == filepath.Join(config, "elasticsearch.keystore")
+	}) {
+		t.Errorf("install -o json = %+v, want the keystore among the changes", installed)
+	}
+
+	out := filepath.Join(t.TempDir(), "clients")
+	r = escert(t, nil, "client-config", "--bundle", filepath.Dir(filepath.Dir(b)), "--out", out, "-o", "json")
+	var written clientConfigResult
+	if err := json.Unmarshal([]byte(r.stdout), &written); r.code != ExitOK || err != nil {
+		t.Fatalf("client-config -o json: exit %d, %v:\n%s%s", r.code, err, r.stdout, r.stderr)
+	}
+	if len(written.Hosts) == 0 || len(written.Written) == 0 || len(written.Fingerprint) != 64 {
+		t.Errorf("client-config -o json = %+v, want hosts, files and the CA's SHA-256", written)
 	}
 }

@@ -176,21 +176,8 @@ func readSettings(t *testing.T, dir, name string) map[string]any {
 	return parseYAML(t, data)
 }
 
-// requireCurl returns curl's path, skipping the test when it is missing unless
-// ESCERT_REQUIRE_TOOLS=1 (realtest.Require knows no curl).
-func requireCurl(t *testing.T) string {
-	t.Helper()
-	p, err := exec.LookPath("curl")
-	if err == nil {
-		return p
-	}
-	msg := "curl not found in PATH (install the Debian package curl)"
-	if os.Getenv("ESCERT_REQUIRE_TOOLS") == "1" {
-		t.Fatalf("%s; ESCERT_REQUIRE_TOOLS=1 forbids skipping", msg)
-	}
-	t.Skip(msg)
-	return ""
-}
+// requireCurl returns curl's path, or skips (fails under ESCERT_REQUIRE_TOOLS=1).
+func requireCurl(t *testing.T) string { return realtest.Require(t, "curl") }
 
 // curl exit codes for TLS failures (curl's libcurl-errors): a handshake refused, a
 // certificate that does not verify or name the host, an unusable CA file.
