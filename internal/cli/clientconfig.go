@@ -86,7 +86,7 @@ key makes Kibana's encrypted saved objects unreadable.`,
 	cmd.Flags().StringVar(&out, "out", "", "output directory (default: DIR/clients)")
 	cmd.Flags().BoolVar(&force, "force", false, "replace existing files, keeping Kibana's encryption keys")
 	outputFlag(cmd.Flags(), &output, "text, or json: the hosts, the files written and the HTTP CA fingerprint")
-	return withExit(cmd, escertContract, fault.Input, fault.Exists)
+	return withExit(cmd, escertContract, fault.Input, fault.Exists, fault.Locked)
 }
 
 // clientConfigResult is what client-config wrote, for -o json.

@@ -136,6 +136,7 @@ func TestEveryCommandThatLocksAnswersALockHeldWithItsDocumentedCode(t *testing.T
 		{[]string{"install", "--bundle", ws.path("out/nodes/node1"), "--es-config", ws.path("config"), "--owner", "-"}, "lock"},
 		{[]string{"renew", "--es-config", ws.path("config"), "--ca-dir", ws.path("out/ca"), "--force"}, "lock"},
 		{[]string{"ca", "rotate", "begin", "--ca-dir", ws.path("out/ca"), "--es-config", ws.path("config")}, "lock"},
+		{[]string{"client-config", "--bundle", ws.path("out"), "--out", ws.path("config")}, "lock"},
 		{[]string{"keystore", "remove", "--path", ws.path("ks/elasticsearch.keystore"), "bootstrap.password"}, "lock"},
 	} {
 		t.Run(strings.Join(tc.args[:2], "_"), func(t *testing.T) {
