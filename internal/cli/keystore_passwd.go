@@ -30,15 +30,11 @@ and mode.`,
 			if noPassword && newPassFile != "" {
 				return ksErrorf(ksUsage, "--no-password and --new-pass-file exclude each other")
 			}
-			unlock, err := s.lock()
+			k, unlock, err := s.lockedLoad()
 			if err != nil {
 				return err
 			}
 			defer unlock()
-			k, err := s.mustLoad()
-			if err != nil {
-				return err
-			}
 			k.password = nil
 			if !noPassword {
 				k.password, err = s.newPassword(newPassFile, "ESCERT_KEYSTORE_NEW_PASSWORD", "--new-pass-file",

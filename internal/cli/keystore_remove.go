@@ -18,15 +18,11 @@ removed.`,
 			if len(names) == 0 {
 				return ksErrorf(ksUsage, "Must supply at least one setting to remove")
 			}
-			unlock, err := s.lock()
+			k, unlock, err := s.lockedLoad()
 			if err != nil {
 				return err
 			}
 			defer unlock()
-			k, err := s.mustLoad()
-			if err != nil {
-				return err
-			}
 			for _, name := range names {
 				if !k.ks.Remove(name) {
 					return ksErrorf(ksConfig, "Setting [%s] does not exist in the keystore.", name)

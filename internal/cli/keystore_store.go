@@ -106,6 +106,21 @@ func (s *ksSession) load() (*openKeystore, error) {
 	return &openKeystore{ks, password}, nil
 }
 
+// lockedLoad takes the keystore's lock and loads it, for the commands that change an
+// existing keystore: the caller saves, then unlocks.
+func (s *ksSession) lockedLoad() (*openKeystore, func(), error) {
+	unlock, err := s.lock()
+	if err != nil {
+		return nil, nil, err
+	}
+	k, err := s.mustLoad()
+	if err != nil {
+		unlock()
+		return nil, nil, err
+	}
+	return k, unlock, nil
+}
+
 // mustLoad is load for the commands that need an existing keystore.
 func (s *ksSession) mustLoad() (*openKeystore, error) {
 	k, err := s.load()

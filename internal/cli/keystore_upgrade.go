@@ -30,15 +30,11 @@ not downgrade). The password, owner and mode are kept.`,
 			if err != nil {
 				return err
 			}
-			unlock, err := s.lock()
+			k, unlock, err := s.lockedLoad()
 			if err != nil {
 				return err
 			}
 			defer unlock()
-			k, err := s.mustLoad()
-			if err != nil {
-				return err
-			}
 			_, seeded := k.ks.Get(eskeystore.SeedSetting)
 			// Upgrading never lowers the format: a 9.x node's format-7 keystore
 			// rewritten as 6 would make the node upgrade it again on start, which it
