@@ -9,7 +9,8 @@ DEMO    ?= escert-demo
 
 # The crypto and bootstrap suites, run again under each FIPS flavour.
 CRYPTO_PKGS := ./internal/fips ./internal/ca ./internal/eskeystore ./internal/p12 \
-               ./internal/spec ./internal/issuer ./internal/issuer/stepca ./internal/inspect ./internal/esconfig ./internal/bundle
+               ./internal/spec ./internal/issuer ./internal/issuer/stepca ./internal/inspect ./internal/esconfig ./internal/bundle \
+               ./internal/cadir ./internal/nodetls
 
 .PHONY: build fips fips-boring check-fips test test-servers test-unit test-fips test-boring lint demo bench clean
 
