@@ -518,6 +518,23 @@ func copyFile(t *testing.T, src, dst string) {
 	}
 }
 
+// editBundleYML replaces old, which must be there, with new in a bundle's
+// elasticsearch.yml.
+func editBundleYML(t *testing.T, bundleDir, old, new string) {
+	t.Helper()
+	path := filepath.Join(bundleDir, "elasticsearch.yml")
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(data, []byte(old)) {
+		t.Fatalf("%s has no %q", path, old)
+	}
+	if err := os.WriteFile(path, bytes.Replace(data, []byte(old), []byte(new), 1), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestInstallRefusesAnUnusableBundleNamingTheFile: a bundle whose files the node could
 // not start with, or that are another node's, is refused before anything is written,
 // as bad input naming the bundle's file, and the config directory stays as it was.
@@ -631,6 +648,31 @@ func TestInstallRefusesAnUnusableBundleNamingTheFile(t *testing.T) {
 			os.WriteFile(filepath.Join(b, "certs", "http.crt"), []byte("garbage\n"), 0o644)
 			return b
 		}, "certs/http.crt", "holds no usable certificate"},
+		{"PEM certificate without its key setting", bundle.PEM, func(t *testing.T, b string) string {
+			editBundleYML(t, b, "xpack.security.http.ssl.key: certs/http.key\n", "")
+			return b
+		}, "elasticsearch.yml", "names the certificate certs/http.crt (xpack.security.http.ssl.certificate) but no key (xpack.security.http.ssl.key)"},
+		{"p12 password as plaintext in the block, not in the keystore", bundle.P12, func(t *testing.T, b string) string {
+			const secure = "xpack.security.transport.ssl.keystore.secure_password"
+			password := transportPassword(t, b)
+			path := filepath.Join(b, "elasticsearch.keystore")
+			data, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ks, err := eskeystore.Decode(data, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ks.Remove(secure)
+			if data, err = ks.Encode(nil, rand.Reader); err != nil {
+				t.Fatal(err)
+			}
+			os.WriteFile(path, data, 0o600)
+			editBundleYML(t, b, "xpack.security.transport.ssl.keystore.path: certs/transport.p12\n",
+				"xpack.security.transport.ssl.keystore.path: certs/transport.p12\nxpack.security.transport.ssl.keystore.password: "+password+"\n")
+			return b
+		}, "elasticsearch.keystore", "holds no xpack.security.transport.ssl.keystore.secure_password, so Elasticsearch cannot open"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

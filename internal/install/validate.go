@@ -12,40 +12,40 @@ import (
 	"github.com/escert/escert/internal/ca"
 	"github.com/escert/escert/internal/esconfig"
 	"github.com/escert/escert/internal/eskeystore"
+	"github.com/escert/escert/internal/expiry"
 	"github.com/escert/escert/internal/fault"
 	"github.com/escert/escert/internal/infile"
 	"github.com/escert/escert/internal/manifest"
+	"github.com/escert/escert/internal/nodetls"
 	"github.com/escert/escert/internal/p12"
 )
 
 // validateBundle refuses a node bundle the node could not start with, before anything
 // is written: installing it would turn TLS on with files Elasticsearch cannot load or
-// other nodes reject. Every file the block names must be in the bundle; each PKCS#12
-// must open with the password the bundle's keystore holds for it and hold one key
-// entry and the layer's CA as trusted entries; each key must match its certificate;
-// each chain must verify to the bundle's own CA of its layer (certs/<layer>-ca.crt);
-// and the certificates must be this node's. One path serves both layers and both
-// formats, so a p12 and a PEM bundle are held to the same rules.
+// other nodes reject. The block is read as the node will read it once installed
+// (nodetls's model, relative paths starting at the bundle as they will at the config
+// directory). Every file a layer names must be in the bundle; each PKCS#12 must open
+// with the password the bundle's keystore holds for it and hold one key entry and the
+// layer's CA as trusted entries; each key must match its certificate; each chain must
+// verify to the bundle's own CA of its layer (certs/<layer>-ca.crt); and the
+// certificates must be this node's. One path serves both layers and both formats, so a
+// p12 and a PEM bundle are held to the same rules.
 func validateBundle(dir string, block esconfig.Settings, ks *eskeystore.Keystore) error {
-	v := &bundleCheck{dir: dir, block: block, ks: ks}
+	v := &bundleCheck{dir: dir}
 	leaves := map[string]leafFile{}
-	for _, layer := range []string{esconfig.Transport, esconfig.HTTP} {
-		leaf, err := v.layer(layer)
+	for _, l := range nodetls.Read(dir, block, ks).Layers {
+		leaf, err := v.layer(l)
 		if err != nil {
 			return err
 		}
 		if leaf.cert != nil {
-			leaves[layer] = leaf
+			leaves[l.Name] = leaf
 		}
 	}
 	return v.sameNode(leaves)
 }
 
-type bundleCheck struct {
-	dir   string
-	block esconfig.Settings
-	ks    *eskeystore.Keystore
-}
+type bundleCheck struct{ dir string }
 
 // leafFile is a node certificate and the bundle file it came from.
 type leafFile struct {
@@ -55,10 +55,10 @@ type leafFile struct {
 
 func (v *bundleCheck) blockPath() string { return filepath.Join(v.dir, "elasticsearch.yml") }
 
-// read reads a file the block names in setting, relative to the bundle as it will be
-// relative to the config directory. A missing or empty file is the bundle's fault.
-func (v *bundleCheck) read(setting, value string, kind infile.Kind) (string, []byte, error) {
-	return v.readAs(fmt.Sprintf("the bundle's elasticsearch.yml names it (%s)", setting), value, kind)
+// read reads a file the block names, relative to the bundle as it will be relative to
+// the config directory. A missing or empty file is the bundle's fault.
+func (v *bundleCheck) read(f nodetls.File) (string, []byte, error) {
+	return v.readAs(fmt.Sprintf("the bundle's elasticsearch.yml names it (%s)", f.Setting), f.Value, f.Kind)
 }
 
 // readAs is read for a file the bundle must hold because of why.
@@ -79,30 +79,36 @@ func (v *bundleCheck) readAs(why, value string, kind infile.Kind) (string, []byt
 	return path, data, nil
 }
 
+// bundlePassword is the password the bundle's keystore holds for s. A bundle brings
+// its passwords there only: a plaintext one in its settings block counts as none.
+func bundlePassword(s nodetls.Secret) (string, bool) {
+	if !s.InKeystore {
+		return "", false
+	}
+	return s.Value, true
+}
+
 // layer checks one layer's files and returns its leaf (none when the block leaves
 // the layer's TLS unconfigured).
-func (v *bundleCheck) layer(layer string) (leafFile, error) {
-	prefix := esconfig.SSLPrefix(layer)
-	ksPath, hasKS := v.block.Get(prefix + "keystore.path")
-	certPath, hasCert := v.block.Get(prefix + "certificate")
-	if !hasKS && !hasCert {
-		if on, _ := v.block.Get(prefix + "enabled"); on == "true" {
-			return leafFile{}, &fault.InputError{File: v.blockPath(), Problem: fmt.Sprintf("turns TLS on for the %s layer but names no keystore.path or certificate: bootstrap the bundle again", layer)}
+func (v *bundleCheck) layer(l nodetls.Layer) (leafFile, error) {
+	if l.Keystore == nil && l.Certificate == nil {
+		if l.Enabled {
+			return leafFile{}, &fault.InputError{File: v.blockPath(), Problem: fmt.Sprintf("turns TLS on for the %s layer but names no keystore.path or certificate: bootstrap the bundle again", l.Name)}
 		}
 		return leafFile{}, nil
 	}
-	caPath := filepath.Join(v.dir, "certs", layer+"-ca.crt")
-	_, caData, err := v.readAs("every node bundle holds its layers' CAs", "certs/"+layer+"-ca.crt", infile.PEM)
+	caPath := filepath.Join(v.dir, "certs", l.Name+"-ca.crt")
+	_, caData, err := v.readAs("every node bundle holds its layers' CAs", "certs/"+l.Name+"-ca.crt", infile.PEM)
 	if err != nil {
 		return leafFile{}, err
 	}
 	cas, err := ca.ParseCertificates(caData)
 	if err != nil {
-		return leafFile{}, &fault.InputError{File: caPath, Problem: fmt.Sprintf("not the bundle's %s CA (%v): copy the node's whole bundle directory again", layer, err)}
+		return leafFile{}, &fault.InputError{File: caPath, Problem: fmt.Sprintf("not the bundle's %s CA (%v): copy the node's whole bundle directory again", l.Name, err)}
 	}
 	var leaf leafFile
-	if hasKS {
-		path, contents, err := v.openP12(prefix+"keystore.path", ksPath, prefix+"keystore.secure_password", caPath, cas)
+	if ks := l.Keystore; ks != nil {
+		path, contents, err := v.openP12(*ks, caPath, cas)
 		if err != nil {
 			return leafFile{}, err
 		}
@@ -120,16 +126,16 @@ func (v *bundleCheck) layer(layer string) (leafFile, error) {
 		}
 		// The transport p12 is its own truststore under the same password: opening it
 		// again would check nothing new.
-		tsPath, hasTS := v.block.Get(prefix + "truststore.path")
-		ksPass, _ := v.ks.Get(prefix + "keystore.secure_password")
-		tsPass, _ := v.ks.Get(prefix + "truststore.secure_password")
-		if hasTS && (tsPath != ksPath || string(tsPass) != string(ksPass)) {
-			if _, _, err := v.openP12(prefix+"truststore.path", tsPath, prefix+"truststore.secure_password", caPath, cas); err != nil {
-				return leafFile{}, err
+		ksPass, _ := bundlePassword(ks.Password)
+		if ts := l.Truststore; ts != nil {
+			if tsPass, _ := bundlePassword(ts.Password); ts.Value != ks.Value || tsPass != ksPass {
+				if _, _, err := v.openP12(*ts, caPath, cas); err != nil {
+					return leafFile{}, err
+				}
 			}
 		}
 	} else {
-		path, data, err := v.read(prefix+"certificate", certPath, infile.PEM)
+		path, data, err := v.read(*l.Certificate)
 		if err != nil {
 			return leafFile{}, err
 		}
@@ -138,13 +144,15 @@ func (v *bundleCheck) layer(layer string) (leafFile, error) {
 			return leafFile{}, &fault.InputError{File: path, Problem: fmt.Sprintf("holds no usable certificate (%v): copy the node's whole bundle directory again", err)}
 		}
 		leaf = leafFile{cert: chain[0], path: path}
-		keyValue, _ := v.block.Get(prefix + "key")
-		keyPath, keyData, err := v.read(prefix+"key", keyValue, infile.Key)
+		if l.Key == nil {
+			return leafFile{}, &fault.InputError{File: v.blockPath(), Problem: fmt.Sprintf("names the certificate %s (%s) but no key (%s), and Elasticsearch will not start without it: bootstrap the bundle again", l.Certificate.Value, l.Certificate.Setting, l.Keys.Key)}
+		}
+		keyPath, keyData, err := v.read(*l.Key)
 		if err != nil {
 			return leafFile{}, err
 		}
-		passphrase, _ := v.ks.Get(prefix + "secure_key_passphrase")
-		signer, err := ca.ParseKeyPEM(keyData, passphrase)
+		passphrase, _ := bundlePassword(l.KeyPassphrase)
+		signer, err := ca.ParseKeyPEM(keyData, []byte(passphrase))
 		if err != nil {
 			return leafFile{}, &fault.InputError{File: keyPath, Problem: fmt.Sprintf("holds no usable private key (%v): copy the node's whole bundle directory again", err)}
 		}
@@ -154,8 +162,8 @@ func (v *bundleCheck) layer(layer string) (leafFile, error) {
 		if err := v.verify(chain, cas, path, caPath); err != nil {
 			return leafFile{}, err
 		}
-		for _, p := range v.block.List(prefix + "certificate_authorities") {
-			path, data, err := v.read(prefix+"certificate_authorities", p, infile.PEM)
+		for _, f := range l.CAs {
+			path, data, err := v.read(f)
 			if err != nil {
 				return leafFile{}, err
 			}
@@ -164,8 +172,8 @@ func (v *bundleCheck) layer(layer string) (leafFile, error) {
 			}
 		}
 	}
-	if trust, ok := v.block.Get(prefix + "trust_restrictions.path"); ok {
-		path, data, err := v.read(prefix+"trust_restrictions.path", trust, infile.Settings)
+	if tr := l.TrustRestrictions; tr != nil {
+		path, data, err := v.read(*tr)
 		if err != nil {
 			return leafFile{}, err
 		}
@@ -176,22 +184,22 @@ func (v *bundleCheck) layer(layer string) (leafFile, error) {
 	return leaf, nil
 }
 
-// openP12 opens a PKCS#12 file the block names with the password the bundle's
-// keystore holds in secure, and checks it trusts every certificate of the layer's CA
+// openP12 opens a PKCS#12 store the block names with the password the bundle's
+// keystore holds for it, and checks it trusts every certificate of the layer's CA
 // file: Elasticsearch trusts a keystore's or truststore's trusted entries only.
-func (v *bundleCheck) openP12(setting, value, secure, caPath string, cas []*x509.Certificate) (string, *p12.Contents, error) {
-	path, data, err := v.read(setting, value, infile.PKCS12)
+func (v *bundleCheck) openP12(s nodetls.Store, caPath string, cas []*x509.Certificate) (string, *p12.Contents, error) {
+	path, data, err := v.read(s.File)
 	if err != nil {
 		return "", nil, err
 	}
-	password, ok := v.ks.Get(secure)
+	password, ok := bundlePassword(s.Password)
 	if !ok {
-		return "", nil, &fault.InputError{File: filepath.Join(v.dir, "elasticsearch.keystore"), Problem: fmt.Sprintf("holds no %s, so Elasticsearch cannot open %s: copy the node's whole bundle directory again", secure, path)}
+		return "", nil, &fault.InputError{File: filepath.Join(v.dir, "elasticsearch.keystore"), Problem: fmt.Sprintf("holds no %s, so Elasticsearch cannot open %s: copy the node's whole bundle directory again", s.Password.Secure, path)}
 	}
-	contents, err := p12.Decode(data, string(password))
+	contents, err := p12.Decode(data, password)
 	switch {
 	case errors.Is(err, p12.ErrWrongPassword):
-		return "", nil, &fault.InputError{File: path, Problem: fmt.Sprintf("does not open with the password the bundle's elasticsearch.keystore holds (%s): it is another bundle's file (another node's?) or damaged; copy the node's whole bundle directory again", secure)}
+		return "", nil, &fault.InputError{File: path, Problem: fmt.Sprintf("does not open with the password the bundle's elasticsearch.keystore holds (%s): it is another bundle's file (another node's?) or damaged; copy the node's whole bundle directory again", s.Password.Secure)}
 	case err != nil:
 		return "", nil, &fault.InputError{File: path, Problem: fmt.Sprintf("not a usable PKCS#12 file (%v): copy the node's whole bundle directory again", err)}
 	}
@@ -212,18 +220,10 @@ func (v *bundleCheck) keyMatches(leaf leafFile, key crypto.Signer, keyPath strin
 
 // verify checks that chain leads to the bundle's CA. Expiry is not this check's
 // business (escert check and renew report it), so the chain is verified at a moment
-// inside the leaf's validity.
+// inside the leaf's validity; nor are usages (escert check reports a layer's).
 func (v *bundleCheck) verify(chain, cas []*x509.Certificate, path, caPath string) error {
-	roots, inter := x509.NewCertPool(), x509.NewCertPool()
-	for _, c := range cas {
-		roots.AddCert(c)
-	}
-	for _, c := range chain[1:] {
-		inter.AddCert(c)
-	}
 	leaf := chain[0]
-	at := leaf.NotBefore.Add(leaf.NotAfter.Sub(leaf.NotBefore) / 2)
-	if _, err := leaf.Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter, CurrentTime: at, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}}); err != nil {
+	if _, err := nodetls.Verify(chain, nodetls.Pool(cas...), nil, expiry.MidLife(leaf)); err != nil {
 		return &fault.InputError{File: path, Problem: fmt.Sprintf("the certificate %q was not issued by the bundle's CA in %s (%v): copy the node's whole bundle directory again, or issue it from that CA", ca.FormatDN(leaf.RawSubject), filepath.Base(caPath), err)}
 	}
 	return nil

@@ -77,7 +77,7 @@ func (r reader) password(prefix, secureName string) Secret {
 	case inSettings:
 		s.Value, s.From = legacy, "the password in elasticsearch.yml's "+s.Legacy
 	}
-	s.Conflict = inKeystore && inSettings
+	s.Conflict, s.InKeystore = inKeystore && inSettings, inKeystore
 	return s
 }
 

@@ -110,22 +110,25 @@ func TestReadTakesPasswordsFromTheKeystoreBeforeTheSettings(t *testing.T) {
 		secrets     map[string]string
 		value, from string
 		conflict    bool
+		inKeystore  bool
 	}{
-		{"none", yml, nil, "", "", false},
+		{"none", yml, nil, "", "", false, false},
 		{"keystore", yml, map[string]string{prefix + "keystore.secure_password": "s3cret"}, "s3cret",
-			"the password in elasticsearch.keystore's " + prefix + "keystore.secure_password", false},
+			"the password in elasticsearch.keystore's " + prefix + "keystore.secure_password", false, true},
 		{"legacy setting", yml + prefix + "keystore.password: legacy\n", nil, "legacy",
-			"the password in elasticsearch.yml's " + prefix + "keystore.password", false},
+			"the password in elasticsearch.yml's " + prefix + "keystore.password", false, false},
 		{"both: the keystore wins, Elasticsearch refuses", yml + prefix + "keystore.password: legacy\n", map[string]string{prefix + "keystore.secure_password": "s3cret"}, "s3cret",
-			"the password in elasticsearch.keystore's " + prefix + "keystore.secure_password", true},
-		{"an empty keystore entry is no password", yml, map[string]string{prefix + "keystore.secure_password": ""}, "", "", false},
+			"the password in elasticsearch.keystore's " + prefix + "keystore.secure_password", true, true},
+		{"an empty keystore entry is no password", yml, map[string]string{prefix + "keystore.secure_password": ""}, "", "", false, false},
+		{"an empty keystore entry leaves the legacy setting", yml + prefix + "keystore.password: legacy\n", map[string]string{prefix + "keystore.secure_password": ""}, "legacy",
+			"the password in elasticsearch.yml's " + prefix + "keystore.password", false, false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			l := Read("/etc/es", parse(t, tc.yml), keystore(t, tc.secrets)).Layer(esconfig.HTTP)
 			pw := l.Keystore.Password
-			if pw.Value != tc.value || pw.From != tc.from || pw.Conflict != tc.conflict {
-				t.Errorf("password %+v, want value %q from %q, conflict %v", pw, tc.value, tc.from, tc.conflict)
+			if pw.Value != tc.value || pw.From != tc.from || pw.Conflict != tc.conflict || pw.InKeystore != tc.inKeystore {
+				t.Errorf("password %+v, want value %q from %q, conflict %v, in the keystore %v", pw, tc.value, tc.from, tc.conflict, tc.inKeystore)
 			}
 			if pw.Secure != prefix+"keystore.secure_password" || pw.Legacy != prefix+"keystore.password" {
 				t.Errorf("setting names %q, %q", pw.Secure, pw.Legacy)

@@ -7,9 +7,10 @@
 // in the keystore, else the legacy plaintext setting), how it verifies its peers, and
 // the names it is reached by. Relative paths start at the config directory.
 //
-// check, renew, needs-renewal and CA rotation read a node through this one model,
-// load its material with the functions here, and judge a chain's usages by the
-// layer's rules here. The setting names are Elasticsearch's and live in
+// check, renew, needs-renewal, CA rotation and install's validation of a node bundle
+// (its settings block read as a config directory's) read a node through this one
+// model, load its material with the functions here, and judge a chain's usages by
+// the layer's rules here. The setting names are Elasticsearch's and live in
 // elasticsearch.go alone: another product's settings (OpenSearch's
 // plugins.security.ssl.transport.*) would be a second reader producing the same model.
 package nodetls
@@ -121,6 +122,9 @@ type Secret struct {
 	From string
 	// Conflict: both are set, which Elasticsearch refuses to start with.
 	Conflict bool
+	// InKeystore: Value is the keystore's secure setting, not the legacy one; install
+	// holds a bundle to it, since a bundle brings its passwords in its keystore only.
+	InKeystore bool
 }
 
 // Host is a name or address from a setting.

@@ -1,7 +1,8 @@
 // Package rotate keeps a node's certificates current: it loads the TLS identities a
 // node's settings configure (as nodetls models them), decides which are due (by
-// expiry's window), and re-issues them from the current ones (same names and usages,
-// a new key) so that Elasticsearch hot-reloads them without a restart.
+// expiry's window), and re-issues them from the current ones (same names, the usages
+// the old one had plus any its layer needs, a new key) so that Elasticsearch
+// hot-reloads them without a restart.
 package rotate
 
 import (

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -95,6 +96,7 @@ func renew(ctx context.Context, certs []NodeCert, o Options, newIssuer bool) ([]
 		node  NodeCert
 		files []atomicfs.Replacement
 		info  Renewed
+		note  string
 	}
 	var jobs []job
 	var expiring []ExpiringCA
@@ -110,7 +112,7 @@ func renew(ctx context.Context, certs []NodeCert, o Options, newIssuer bool) ([]
 			expiring = append(expiring, *j.expiring)
 		}
 		if j.files != nil {
-			jobs = append(jobs, job{node: n, files: j.files, info: j.info})
+			jobs = append(jobs, job{node: n, files: j.files, info: j.info, note: j.note})
 		}
 	}
 	var tooShort error
@@ -141,16 +143,21 @@ func renew(ctx context.Context, certs []NodeCert, o Options, newIssuer bool) ([]
 			return done, backup, fmt.Errorf("%s certificate: %w", j.node.Layer, err)
 		}
 		done = append(done, j.info)
+		if j.note != "" && o.Notify != nil {
+			o.Notify(j.note)
+		}
 	}
 	return done, backup, tooShort
 }
 
 // reissued is one certificate's renewal: the files to swap in (none when renewing
-// gains nothing), and the CA when it expires inside the window.
+// gains nothing), the CA when it expires inside the window, and what the operator
+// hears once the files are in place.
 type reissued struct {
 	files    []atomicfs.Replacement
 	info     Renewed
 	expiring *ExpiringCA
+	note     string
 }
 
 func reissue(ctx context.Context, n NodeCert, o Options, newIssuer bool) (*reissued, error) {
@@ -159,6 +166,7 @@ func reissue(ctx context.Context, n NodeCert, o Options, newIssuer bool) (*reiss
 	if err != nil {
 		return nil, err
 	}
+	added := askLayerUsages(&c)
 	trust := o.Issuer.Trust(n.Layer)
 	if len(trust) == 0 {
 		return nil, fmt.Errorf("the issuer has no CA for the %s layer", n.Layer)
@@ -187,16 +195,28 @@ func reissue(ctx context.Context, n NodeCert, o Options, newIssuer bool) (*reiss
 	}
 	var key crypto.Signer
 	var chain []*x509.Certificate
-	if r, ok := o.Issuer.(issuer.Renewer); ok && !newIssuer {
-		key, chain, err = r.Renew(ctx, c, n.Chain, n.Key, keySpec)
+	// Renewing by possession (step-ca's renew) copies the old certificate, usages and
+	// all: one lacking a usage its layer needs is issued afresh.
+	renewer, ok := o.Issuer.(issuer.Renewer)
+	byPossession := ok && !newIssuer
+	if byPossession && !added {
+		key, chain, err = renewer.Renew(ctx, c, n.Chain, n.Key, keySpec)
 	} else {
 		key, chain, err = issuer.Obtain(ctx, o.Issuer, c, o.Rand, o.Policy, keySpec)
+		if err != nil && byPossession {
+			err = fmt.Errorf("its extended key usages (%s) lack one its layer needs, which renewing it by possession would keep, so it is issued afresh: %w", strings.Join(ca.Summarize(leaf).ExtKeyUsage, ", "), err)
+		}
 	}
 	if err != nil {
 		return nil, err
 	}
 	if err := validate(chain, key, trust, c); err != nil {
 		return nil, fmt.Errorf("the new certificate does not validate, nothing was changed: %w", err)
+	}
+	if added {
+		had, has := ca.Summarize(leaf).ExtKeyUsage, ca.Summarize(chain[0]).ExtKeyUsage
+		gained := slices.DeleteFunc(slices.Clone(has), func(u string) bool { return slices.Contains(had, u) })
+		r.note = fmt.Sprintf("the %s certificate lacked %s, which its layer needs; the renewed one has %s", n.Layer, strings.Join(gained, " and "), strings.Join(has, ", "))
 	}
 	r.info = Renewed{
 		Layer: n.Layer, Files: n.Files(), OldNotAfter: leaf.NotAfter.UTC(), NotAfter: chain[0].NotAfter.UTC(),
@@ -251,6 +271,23 @@ func otherCA(leaf, given *x509.Certificate) string {
 		issuer, want = ca.FormatDN(leaf.RawIssuer), ca.FormatDN(given.RawSubject)
 	}
 	return fmt.Sprintf("was issued by %q, not by the CA given (%q)", issuer, want)
+}
+
+// askLayerUsages makes c ask for the usage of every role its layer needs
+// (nodetls.Roles) besides those the old certificate had, which it keeps (an HTTP
+// certificate with clientAuth keeps it), and reports whether it added one: a copy of
+// a transport certificate without clientAuth would fail node-to-node TLS as the old
+// one does (check's transport-usage-missing).
+func askLayerUsages(c *spec.Certificate) (added bool) {
+	for _, role := range nodetls.Roles(string(c.Layer)) {
+		asked := &c.ServerAuth
+		if role == nodetls.Client {
+			asked = &c.ClientAuth
+		}
+		added = added || !*asked
+		*asked = true
+	}
+	return added
 }
 
 // validate checks the new chain as a peer would: it verifies to the layer's CA for
