@@ -180,8 +180,9 @@ func newRenewCmd(e *env) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "renew --es-config DIR --ca-dir DIR",
 		Short: "Re-issue a node's due certificates in place, for cron and systemd timers",
-		Long: `Re-issue the node's due certificates from the current ones (same subject, names and
-usages, a new key of the same type), validate them, and swap them in under the same
+		Long: `Re-issue the node's due certificates from the current ones (same subject and names,
+their usages plus any the layer needs: transport certificates serve as TLS server and
+client; a new key of the same type), validate them, and swap them in under the same
 file names so Elasticsearch hot-reloads them: a p12 keeps its password, alias and
 trusted entries; a PEM key and certificate are renamed into place back to back.
 Passwords never change (that would need a restart). A certificate that would outlive
