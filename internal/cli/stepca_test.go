@@ -31,6 +31,20 @@ func live(t *testing.T, args ...string) result {
 	return escertAt(t, time.Now, nil, args...)
 }
 
+// stepBootstrap bootstraps instances of cluster prod through s into a fresh
+// directory, with the extra flags, and returns the bundle's directory and the run.
+func stepBootstrap(t *testing.T, s *realtest.StepCA, instances string, flags ...string) (string, result) {
+	t.Helper()
+	dir := t.TempDir()
+	in := writeFile(t, dir, "instances.yml", instances)
+	out := filepath.Join(dir, "out")
+	r := live(t, slices.Concat([]string{"bootstrap", "--instances", in, "--out", out, "-q", "--cluster-name", "prod"}, flags, stepFirst(s))...)
+	if r.code != ExitOK {
+		t.Fatalf("bootstrap through step-ca: exit %d: %s", r.code, r.stderr)
+	}
+	return out, r
+}
+
 // installNode installs a node bundle into a fresh config directory of cluster prod.
 func installNode(t *testing.T, dir, bundle string) string {
 	t.Helper()
@@ -45,13 +59,7 @@ func installNode(t *testing.T, dir, bundle string) string {
 
 func TestBootstrapAndRenewThroughStepCAPassTheRealConsumers(t *testing.T) {
 	s := realtest.StartStepCA(t, realtest.StepCAOptions{Template: stepca.NodeTemplate})
-	dir := t.TempDir()
-	in := writeFile(t, dir, "instances.yml", remoteInstances)
-	out := filepath.Join(dir, "out")
-	r := live(t, append([]string{"bootstrap", "--instances", in, "--out", out, "-q", "--cluster-name", "prod"}, stepFirst(s)...)...)
-	if r.code != ExitOK {
-		t.Fatalf("bootstrap through step-ca: exit %d: %s", r.code, r.stderr)
-	}
+	out, r := stepBootstrap(t, s, remoteInstances)
 	if strings.Contains(r.stdout+r.stderr, "escert-test-password") {
 		t.Error("the provisioner password reached the output")
 	}
@@ -76,7 +84,7 @@ func TestBootstrapAndRenewThroughStepCAPassTheRealConsumers(t *testing.T) {
 
 	// Renewal on the node: mutual TLS with its own certificate, the root pinned by
 	// fingerprint, no provisioner and no password anywhere.
-	config := installNode(t, dir, node("node1"))
+	config := installNode(t, t.TempDir(), node("node1"))
 	before := nodeStore(t, config, "transport")
 	r = live(t, "renew", "--es-config", config, "--force", "--issuer", "step", "--ca-url", s.URL, "--fingerprint", s.Fingerprint)
 	if r.code != ExitOK || !strings.Contains(r.stdout, "renewed transport") || !strings.Contains(r.stdout, "renewed http") {
@@ -138,13 +146,8 @@ func TestStepCAErrorsNameTheCauseAndWriteNothing(t *testing.T) {
 func TestRenewingAnExpiredStepCertificateIsRefusedWithTheWayOut(t *testing.T) {
 	const lifetime = 6 * time.Second
 	s := realtest.StartStepCA(t, realtest.StepCAOptions{Template: stepca.NodeTemplate, MinDuration: time.Second, DefaultDuration: lifetime})
-	dir := t.TempDir()
-	in := writeFile(t, dir, "instances.yml", "instances:\n  - name: node1\n    dns: [node1.escert.test]\n")
-	out := filepath.Join(dir, "out")
-	if r := live(t, append([]string{"bootstrap", "--instances", in, "--out", out, "-q", "--cluster-name", "prod", "--es-version", "8.13"}, stepFirst(s)...)...); r.code != ExitOK {
-		t.Fatalf("bootstrap: %s", r.stderr)
-	}
-	config := installNode(t, dir, filepath.Join(out, "nodes", "node1"))
+	out, _ := stepBootstrap(t, s, "instances:\n  - name: node1\n    dns: [node1.escert.test]\n", "--es-version", "8.13")
+	config := installNode(t, t.TempDir(), filepath.Join(out, "nodes", "node1"))
 	time.Sleep(lifetime + time.Second)
 
 	renew := []string{"renew", "--es-config", config, "--force", "--issuer", "step", "--ca-url", s.URL, "--root", s.RootFile}
@@ -249,12 +252,7 @@ func readTree(t *testing.T, dir string) map[string]string {
 // run stops before writing.
 func TestStepRenewalAddsALayersMissingUsageByIssuingAfresh(t *testing.T) {
 	s := realtest.StartStepCA(t, realtest.StepCAOptions{Template: stepca.NodeTemplate})
-	dir := t.TempDir()
-	in := writeFile(t, dir, "instances.yml", remoteInstances)
-	out := filepath.Join(dir, "out")
-	if r := live(t, append([]string{"bootstrap", "--instances", in, "--out", out, "-q", "--cluster-name", "prod", "--format", "pem"}, stepFirst(s)...)...); r.code != ExitOK {
-		t.Fatalf("bootstrap through step-ca: exit %d: %s", r.code, r.stderr)
-	}
+	out, _ := stepBootstrap(t, s, remoteInstances, "--format", "pem")
 	server, client := x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth
 	type renewed struct {
 		usages []x509.ExtKeyUsage
