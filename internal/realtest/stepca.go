@@ -83,6 +83,8 @@ type StepCA struct {
 	// keys (root_ca_key, intermediate_ca_key, encrypted with Password).
 	Dir string
 
+	templateFile string // the provisioner's template; "" when started without one
+
 	cmd      *exec.Cmd
 	output   *lockedBuffer
 	exited   chan struct{}
@@ -151,11 +153,11 @@ func startStepCA(bin, dir string, opts StepCAOptions) (*StepCA, error) {
 		args = append(args, "--allow-renewal-after-expiry")
 	}
 	if opts.Template != "" {
-		file := filepath.Join(dir, "leaf.tpl")
-		if err := os.WriteFile(file, []byte(opts.Template), 0o600); err != nil {
+		s.templateFile = filepath.Join(dir, "leaf.tpl")
+		if err := os.WriteFile(s.templateFile, []byte(opts.Template), 0o600); err != nil {
 			return nil, err
 		}
-		args = append(args, "--template-file", file)
+		args = append(args, "--template-file", s.templateFile)
 	}
 
 	s.cmd = exec.Command(bin, args...)
@@ -245,6 +247,26 @@ func (s *StepCA) Stop() {
 		case <-time.After(10 * time.Second):
 		}
 	})
+}
+
+// SetTemplate replaces the provisioner's X.509 template while the CA runs: step-ca
+// reads the template file at every signing, so the certificates issued from then on
+// are those of a provisioner whose template an operator changed (one that left out a
+// usage, say), from the same CA. The CA must have been started with a Template.
+func (s *StepCA) SetTemplate(t testing.TB, template string) {
+	t.Helper()
+	if s.templateFile == "" {
+		t.Fatal("realtest: SetTemplate on a step-ca started without StepCAOptions.Template")
+	}
+	// Renamed into place, so a signing in between reads the old template or the new
+	// one, never half of one.
+	tmp := s.templateFile + ".new"
+	if err := os.WriteFile(tmp, []byte(template), 0o600); err != nil {
+		t.Fatalf("realtest: set step-ca's template: %v", err)
+	}
+	if err := os.Rename(tmp, s.templateFile); err != nil {
+		t.Fatalf("realtest: set step-ca's template: %v", err)
+	}
 }
 
 // Output is what the server logged so far (step-ca's log: one line per request, with
