@@ -269,8 +269,8 @@ func TestStepRenewalAddsALayersMissingUsageByIssuingAfresh(t *testing.T) {
 		{
 			"without a provisioner a transport certificate lacking clientAuth is refused, not renewed into a copy",
 			[]spec.Layer{spec.Transport}, false, ExitUsage,
-			"escert: transport certificate: its extended key usages (serverAuth) lack one its layer needs, which renewing it by possession would keep, so it is issued afresh: " +
-				"a first certificate from step-ca needs a provisioner: --provisioner NAME --provisioner-password-file FILE (renewal needs neither)",
+			"escert: transport certificate: its extended key usages (serverAuth) lack one its layer needs, which renewing it by possession would keep, so it must be issued afresh: " +
+				"a certificate issued afresh by step-ca needs a provisioner: --provisioner NAME --provisioner-password-file FILE (renewing one by possession needs neither)",
 			nil,
 		},
 		{
@@ -279,13 +279,22 @@ func TestStepRenewalAddsALayersMissingUsageByIssuingAfresh(t *testing.T) {
 			"escert: the transport certificate lacked clientAuth, which its layer needs; the renewed one has serverAuth, clientAuth",
 			map[spec.Layer]renewed{spec.Transport: {[]x509.ExtKeyUsage{server, client}, true}, spec.HTTP: {[]x509.ExtKeyUsage{server, client}, false}},
 		},
-		// escert reports step-ca's TLS refusal of the client certificate as it reports
-		// any failed connection.
+		// step-ca's renew authenticates with the old certificate as a TLS client
+		// certificate, which one without clientAuth cannot be (smallstep/certificates#1843):
+		// it is issued afresh, which needs the provisioner, rather than sent to be refused.
 		{
-			"an HTTP certificate with serverAuth only cannot prove possession, so nothing is written",
-			[]spec.Layer{spec.HTTP}, false, ExitUnavailable,
-			"escert: http certificate: renew the http certificate of node1: cannot connect to step-ca at " + s.URL + " (tls: bad certificate): is it running, and is --ca-url right?",
+			"an HTTP certificate with serverAuth only cannot prove possession, so it needs the provisioner and nothing is written",
+			[]spec.Layer{spec.HTTP}, false, ExitUsage,
+			"escert: http certificate: its extended key usages (serverAuth) lack clientAuth, so it cannot prove possession to the CA over mutual TLS and must be issued afresh: " +
+				"a certificate issued afresh by step-ca needs a provisioner: --provisioner NAME --provisioner-password-file FILE (renewing one by possession needs neither)",
 			nil,
+		},
+		{
+			// escert's step template gives every certificate both usages.
+			"with the provisioner an HTTP certificate with serverAuth only is issued afresh",
+			[]spec.Layer{spec.HTTP}, true, ExitOK,
+			"warning: the new http certificate lives 24h0m0s, less than the renewal window, so every run renews it: use a shorter --before or --at 2/3",
+			map[spec.Layer]renewed{spec.HTTP: {[]x509.ExtKeyUsage{server, client}, true}, spec.Transport: {[]x509.ExtKeyUsage{server, client}, false}},
 		},
 	}
 	for _, c := range cases {

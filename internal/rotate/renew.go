@@ -195,16 +195,26 @@ func reissue(ctx context.Context, n NodeCert, o Options, newIssuer bool) (*reiss
 	}
 	var key crypto.Signer
 	var chain []*x509.Certificate
-	// Renewing by possession (step-ca's renew) copies the old certificate, usages and
-	// all: one lacking a usage its layer needs is issued afresh.
+	// Renewing by possession (step-ca's renew over mutual TLS) copies the old
+	// certificate, usages and all, and proves possession with it as a TLS client
+	// certificate: one lacking a usage its layer needs, or lacking clientAuth, is
+	// issued afresh instead.
 	renewer, ok := o.Issuer.(issuer.Renewer)
 	byPossession := ok && !newIssuer
-	if byPossession && !added {
+	var whyAfresh string
+	switch {
+	case !byPossession:
+	case added:
+		whyAfresh = fmt.Sprintf("its extended key usages (%s) lack one its layer needs, which renewing it by possession would keep, so it must be issued afresh", strings.Join(ca.Summarize(leaf).ExtKeyUsage, ", "))
+	case !servesAsClient(leaf):
+		whyAfresh = fmt.Sprintf("its extended key usages (%s) lack clientAuth, so it cannot prove possession to the CA over mutual TLS and must be issued afresh", strings.Join(ca.Summarize(leaf).ExtKeyUsage, ", "))
+	}
+	if byPossession && whyAfresh == "" {
 		key, chain, err = renewer.Renew(ctx, c, n.Chain, n.Key, keySpec)
 	} else {
 		key, chain, err = issuer.Obtain(ctx, o.Issuer, c, o.Rand, o.Policy, keySpec)
-		if err != nil && byPossession {
-			err = fmt.Errorf("its extended key usages (%s) lack one its layer needs, which renewing it by possession would keep, so it is issued afresh: %w", strings.Join(ca.Summarize(leaf).ExtKeyUsage, ", "), err)
+		if err != nil && whyAfresh != "" {
+			err = fmt.Errorf("%s: %w", whyAfresh, err)
 		}
 	}
 	if err != nil {
@@ -306,4 +316,10 @@ func validate(chain []*x509.Certificate, key crypto.Signer, trust []*x509.Certif
 		return err
 	}
 	return ca.KeyMatches(chain[0], key)
+}
+
+// servesAsClient reports whether a certificate may authenticate a TLS client: no
+// extended key usage at all, clientAuth, or any.
+func servesAsClient(cert *x509.Certificate) bool {
+	return len(cert.ExtKeyUsage) == 0 || slices.Contains(cert.ExtKeyUsage, x509.ExtKeyUsageClientAuth) || slices.Contains(cert.ExtKeyUsage, x509.ExtKeyUsageAny)
 }

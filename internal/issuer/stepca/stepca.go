@@ -241,7 +241,7 @@ func (i *Issuer) Trust(spec.Layer) []*x509.Certificate { return slices.Clone(i.t
 // the key never leaves this process.
 func (i *Issuer) Certify(ctx context.Context, c spec.Certificate, newKey issuer.KeyMaker) (crypto.Signer, []*x509.Certificate, error) {
 	if i.key == nil {
-		return nil, nil, newError(ErrNoProvisioner, nil, "a first certificate from step-ca needs a provisioner: --provisioner NAME --provisioner-password-file FILE (renewal needs neither)")
+		return nil, nil, newError(ErrNoProvisioner, nil, "a certificate issued afresh by step-ca needs a provisioner: --provisioner NAME --provisioner-password-file FILE (renewing one by possession needs neither)")
 	}
 	key, err := newKey()
 	if err != nil {
