@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 
@@ -124,20 +125,11 @@ func (c *contract) lines(kinds []fault.Kind) []exitLine {
 	}
 	lines := []exitLine{{ExitOK, "success"}, escertCodes[fault.Failed], escertCodes[fault.Usage]}
 	for _, k := range fault.Kinds() {
-		if k != fault.Failed && k != fault.Usage && containsKind(kinds, k) {
+		if k != fault.Failed && k != fault.Usage && slices.Contains(kinds, k) {
 			lines = append(lines, escertCodes[k])
 		}
 	}
 	return lines
-}
-
-func containsKind(kinds []fault.Kind, k fault.Kind) bool {
-	for _, x := range kinds {
-		if x == k {
-			return true
-		}
-	}
-	return false
 }
 
 // section renders the help's EXIT CODES section, wrapped at 88 columns.
@@ -194,9 +186,6 @@ func (c *contract) exitCode(err error) int {
 	}
 	return escertCodes[kindOf(err)].code
 }
-
-// ExitCode maps an error to escert's own contract.
-func ExitCode(err error) int { return escertContract.exitCode(err) }
 
 // outcome is a result that is not an error but has its own exit code (check found
 // problems, a certificate is not due yet). An empty message prints nothing.
