@@ -61,7 +61,7 @@ func checkFIPSPassword(password []byte) error {
 func deriveKey(password, salt []byte, version int) ([]byte, error) {
 	// crypto/pbkdf2 takes the password as a string, which costs one copy that
 	// cannot be cleared.
-	key, err := pbkdf2.Key(sha512.New, string(password), salt, iterations(version), keyLen(version))
+	key, err := pbkdf2.Key(sha512.New, string(password), salt, Iterations(version), KeyLen(version))
 	if err != nil {
 		return nil, fmt.Errorf("derive keystore key: %w", err)
 	}

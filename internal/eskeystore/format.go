@@ -62,8 +62,9 @@ func byteOrder(version int) binary.ByteOrder {
 	return binary.BigEndian
 }
 
-// iterations returns the PBKDF2 iteration count of the given version.
-func iterations(version int) int {
+// Iterations returns the PBKDF2-HMAC-SHA512 iteration count of the given format
+// version: the cost of one keystore key derivation (bench/ measures its floor with it).
+func Iterations(version int) int {
 	if version >= pbkdf2v6Version {
 		return iterationsV6
 	}
@@ -79,8 +80,8 @@ func Formats() []int {
 	return out
 }
 
-// keyLen returns the AES key length in bytes of the given version.
-func keyLen(version int) int {
+// KeyLen returns the AES key length in bytes of the given format version.
+func KeyLen(version int) int {
 	if version >= aes256Version {
 		return keyLen256
 	}
