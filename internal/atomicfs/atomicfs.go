@@ -20,8 +20,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"sort"
-	"strings"
 	"syscall"
 	"time"
 
@@ -91,69 +89,19 @@ func cause(err error) error {
 // caller did not ask to replace it.
 var ErrNotEmpty = fault.Sentinel(fault.Exists, "output directory is not empty")
 
-// WriteTree installs files as the directory dir, all or nothing. The tree is built in
-// a hidden staging directory beside dir and renamed into place, so a failure leaves
-// nothing behind. An existing empty dir is replaced; one with content is refused
-// with ErrNotEmpty unless replace is set, in which case it is kept as
-// dir.bak-<time> and that path is returned. A dir that is a symbolic link is filled
-// through it: the tree goes where the link points and the link stays. The staging
-// directory of an earlier, killed run is removed first (see removeLeftovers).
+// WriteTree installs files as the directory dir, all or nothing: StageTree, Add and
+// Commit in one call, for trees small enough to hold in memory. It returns the backup
+// of a replaced tree, as Commit does.
 func (w Writer) WriteTree(dir string, files []File, replace bool, now time.Time) (backup string, err error) {
-	given := filepath.Clean(dir)
-	if dir, err = resolveLink(given); err != nil {
-		return "", writeError(given, given, err)
-	}
-	empty, exists, err := isEmptyDir(dir)
+	t, err := w.StageTree(dir, replace)
 	if err != nil {
 		return "", err
 	}
-	if exists && !empty && !replace {
-		return "", fmt.Errorf("%s: %w: use --force to replace it (the old one is kept as a backup)", given, ErrNotEmpty)
-	}
-	parent := filepath.Dir(dir)
-	if err := os.MkdirAll(parent, 0o755); err != nil {
-		return "", writeError(given, dir, err)
-	}
-	w.removeLeftovers(dir, true)
-	staging, err := os.MkdirTemp(parent, tempPrefix(dir))
-	if err != nil {
-		return "", writeError(given, dir, err)
-	}
-	defer func() {
-		if err != nil {
-			os.RemoveAll(staging)
-		}
-	}()
-	held, err := holdTemp(staging)
-	if err != nil {
-		return "", writeError(given, dir, err)
-	}
-	defer held.Close()
-	if err := writeAll(staging, given, files); err != nil {
+	defer t.Discard()
+	if err := t.Add(files...); err != nil {
 		return "", err
 	}
-	if exists {
-		if empty {
-			if err := os.Remove(dir); err != nil {
-				return "", fmt.Errorf("replace empty %s: %w", given, cause(err))
-			}
-		} else {
-			backup = fmt.Sprintf("%s.bak-%s", dir, now.UTC().Format("20060102T150405Z"))
-			if err := os.Rename(dir, backup); err != nil {
-				return "", fmt.Errorf("keep %s as backup %s: %w", given, backup, cause(err))
-			}
-		}
-	}
-	if err := os.Rename(staging, dir); err != nil {
-		if backup != "" {
-			// Put the old tree back: the caller asked to replace, not to lose it.
-			if rerr := os.Rename(backup, dir); rerr == nil {
-				backup = ""
-			}
-		}
-		return backup, writeError(given, dir, err)
-	}
-	return backup, syncDir(parent)
+	return t.Commit(now)
 }
 
 // WriteInto writes files (relative to dir) into dir beside what it already holds,
@@ -182,36 +130,6 @@ func (w Writer) WriteInto(dir string, files []File) error {
 		replacements[i] = Replacement{Path: path, Data: f.Data, Perm: Perm{Mode: f.Mode, UID: -1, GID: -1}}
 	}
 	return w.ReplaceTogether(replacements)
-}
-
-// writeAll writes files below the staging directory root. Errors name them as the
-// user will find them, below shown (the directory asked for), not below the staging
-// directory, which will be gone.
-func writeAll(root, shown string, files []File) error {
-	sorted := append([]File(nil), files...)
-	sort.Slice(sorted, func(i, j int) bool { return sorted[i].Path < sorted[j].Path })
-	dirs := map[string]bool{root: true}
-	for _, f := range sorted {
-		if !filepath.IsLocal(filepath.FromSlash(f.Path)) {
-			return fmt.Errorf("refusing to write %q outside the output directory", f.Path)
-		}
-		path := filepath.Join(root, filepath.FromSlash(f.Path))
-		if err := os.MkdirAll(filepath.Dir(path), dirMode); err != nil {
-			return fmt.Errorf("create directory for %s: %w", filepath.Join(shown, f.Path), cause(err))
-		}
-		for d := filepath.Dir(path); strings.HasPrefix(d, root) && !dirs[d]; d = filepath.Dir(d) {
-			dirs[d] = true
-		}
-		if err := writeNew(path, f.Data, f.Mode); err != nil {
-			return fmt.Errorf("write %s: %w", filepath.Join(shown, f.Path), cause(err))
-		}
-	}
-	for d := range dirs {
-		if err := syncDir(d); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // Perm is the mode and owner a file must end up with. UID or GID -1 leaves that part
@@ -380,16 +298,27 @@ func MoveFiles(moves []Move) error {
 	return nil
 }
 
-// writeNew creates path exclusively with its final mode (no window where a secret is
-// readable by others), writes and syncs it.
-func writeNew(path string, data []byte, mode fs.FileMode) error {
+// writeStaged creates path exclusively with its final mode (no window where a secret
+// is readable by others) and writes it, syncing it only where the tree cannot be
+// synced at once (syncStaged).
+func writeStaged(path string, data []byte, mode fs.FileMode) error {
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
 	if err != nil {
 		return err
 	}
-	if err := fill(f, data, Perm{Mode: mode, UID: -1, GID: -1}); err != nil {
+	if err := setPerm(f, Perm{Mode: mode, UID: -1, GID: -1}); err != nil {
 		f.Close()
 		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if syncEachStagedFile {
+		if err := f.Sync(); err != nil {
+			f.Close()
+			return err
+		}
 	}
 	return f.Close()
 }
@@ -397,19 +326,24 @@ func writeNew(path string, data []byte, mode fs.FileMode) error {
 // fill gives a file that holds nothing yet its owner and mode, then data, and syncs
 // it.
 func fill(f *os.File, data []byte, perm Perm) error {
-	if perm.UID != -1 || perm.GID != -1 {
-		if err := f.Chown(perm.UID, perm.GID); err != nil {
-			return err
-		}
-	}
-	// The umask may have narrowed the mode; Chmod makes it exact (never wider than asked).
-	if err := f.Chmod(perm.Mode); err != nil {
+	if err := setPerm(f, perm); err != nil {
 		return err
 	}
 	if _, err := f.Write(data); err != nil {
 		return err
 	}
 	return f.Sync()
+}
+
+// setPerm gives a file that holds nothing yet its owner and exact mode.
+func setPerm(f *os.File, perm Perm) error {
+	if perm.UID != -1 || perm.GID != -1 {
+		if err := f.Chown(perm.UID, perm.GID); err != nil {
+			return err
+		}
+	}
+	// The umask may have narrowed the mode; Chmod makes it exact (never wider than asked).
+	return f.Chmod(perm.Mode)
 }
 
 func syncDir(dir string) error {
