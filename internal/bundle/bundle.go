@@ -1,7 +1,8 @@
 // Package bundle turns instances and an issuer into the files an operator drops into
 // each node's config directory: keystores, PEM files, the elasticsearch.keystore, the
-// settings block, client CA files and a manifest. It builds everything in memory;
-// package atomicfs writes it.
+// settings block, client CA files and a manifest. Each instance's files go to a Sink
+// as soon as they are made (an atomicfs.Tree staging the output directory), so
+// memory does not grow with the number of nodes; only the manifest does.
 package bundle
 
 import (
@@ -16,6 +17,7 @@ import (
 	"path"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -62,7 +64,8 @@ type Options struct {
 	FIPS bool
 }
 
-// Result is a built bundle.
+// Result is a built bundle: the manifest and the warnings. Files holds the files when
+// Build collected them in memory; BuildInto leaves it empty.
 type Result struct {
 	Files    []atomicfs.File
 	Manifest manifest.Manifest
@@ -82,16 +85,62 @@ type Request struct {
 	BootstrapPassword string
 }
 
-// Build builds the bundle of every instance of the request, in parallel.
+// Sink takes a bundle's files as they are made; Add may be called concurrently.
+// *atomicfs.Tree is the one that writes them.
+type Sink interface {
+	Add(files ...atomicfs.File) error
+}
+
+// memory is the Sink of Build: it keeps the files.
+type memory struct {
+	mu    sync.Mutex
+	files []atomicfs.File
+}
+
+func (m *memory) Add(files ...atomicfs.File) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.files = append(m.files, files...)
+	return nil
+}
+
+// Build builds the bundle of every instance of the request, in parallel, in memory:
+// for bundles small enough to hold (a few nodes, tests). Result.Files has every file.
 func Build(ctx context.Context, req Request, opts Options) (*Result, error) {
+	var m memory
+	res, err := BuildInto(ctx, req, opts, &m)
+	if err != nil {
+		return nil, err
+	}
+	res.Files = m.files
+	return res, nil
+}
+
+// BuildInto builds the bundle of every instance of the request, in parallel, handing
+// each instance's files to out as soon as they are made. On error, out may hold part
+// of the bundle: the caller discards it.
+func BuildInto(ctx context.Context, req Request, opts Options, out Sink) (*Result, error) {
 	if opts.Workers <= 0 {
 		opts.Workers = runtime.GOMAXPROCS(0)
 	}
 	iss, instances, bootstrapPassword := req.Issuer, req.Instances, req.BootstrapPassword
-	res := &Result{Files: req.CAFiles}
-	res.Manifest = newManifest(iss, req, opts)
-	parts := make([]*instanceBundle, len(instances))
+	res := &Result{Manifest: newManifest(iss, req, opts)}
+	var paths []string // every file written, for the manifest
+	add := func(files ...atomicfs.File) error {
+		for _, f := range files {
+			paths = append(paths, f.Path)
+		}
+		return out.Add(files...)
+	}
+	if err := add(req.CAFiles...); err != nil {
+		return nil, err
+	}
 	opts.Rand = concurrentReader(opts.Rand)
+	sealer := keystoreSealer(instances, opts)
+	defer sealer.clear()
+	infos := make([]manifest.InstanceInfo, len(instances))
+	warnings := make([][]string, len(instances))
+	var pathsMu sync.Mutex
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(opts.Workers)
 	for i, inst := range instances {
@@ -100,14 +149,20 @@ func Build(ctx context.Context, req Request, opts Options) (*Result, error) {
 			// staging directory (CA keys) left behind: make it this instance's error.
 			defer func() {
 				if r := recover(); r != nil {
-					err = &PanicError{Instance: inst.Name, Value: r, Stack: debug.Stack()}
+					err = &PanicError{Where: fmt.Sprintf("instance %q", inst.Name), Value: r, Stack: debug.Stack()}
 				}
 			}()
-			b, err := buildInstance(gctx, iss, inst, bootstrapPassword, opts)
+			b, err := buildInstance(gctx, iss, inst, bootstrapPassword, sealer, opts)
 			if err != nil {
 				return fmt.Errorf("instance %q: %w", inst.Name, err)
 			}
-			parts[i] = b
+			if err := out.Add(b.files...); err != nil {
+				return err
+			}
+			pathsMu.Lock()
+			paths = append(paths, b.info.Files...)
+			pathsMu.Unlock()
+			infos[i], warnings[i] = b.info, b.warnings
 			if opts.Progress != nil {
 				opts.Progress()
 			}
@@ -117,38 +172,79 @@ func Build(ctx context.Context, req Request, opts Options) (*Result, error) {
 	if err := g.Wait(); err != nil {
 		return nil, err
 	}
-	for _, b := range parts {
-		res.Files = append(res.Files, b.files...)
-		res.Manifest.Instances = append(res.Manifest.Instances, b.info)
-		res.Warnings = append(res.Warnings, b.warnings...)
+	res.Manifest.Instances = infos
+	for _, w := range warnings {
+		res.Warnings = append(res.Warnings, w...)
 	}
 	httpCA := iss.Trust(spec.HTTP)
-	res.Files = append(res.Files,
-		atomicfs.File{Path: "clients/http-ca.crt", Mode: atomicfs.PublicMode, Data: ca.EncodeCertificates(httpCA...)},
-		atomicfs.File{Path: "clients/http-ca.sha256", Mode: atomicfs.PublicMode, Data: []byte(ca.Fingerprint(httpCA[0]) + "\n")},
-	)
 	res.Manifest.HTTPCAFingerprint = ca.Fingerprint(httpCA[0])
-	if bootstrapPassword != "" {
-		res.Files = append(res.Files, atomicfs.File{Path: BootstrapPasswordFile, Mode: atomicfs.SecretMode, Data: []byte(bootstrapPassword + "\n")})
-		res.Manifest.BootstrapPasswordFile = BootstrapPasswordFile
+	final := []atomicfs.File{
+		{Path: "clients/http-ca.crt", Mode: atomicfs.PublicMode, Data: ca.EncodeCertificates(httpCA...)},
+		{Path: "clients/http-ca.sha256", Mode: atomicfs.PublicMode, Data: []byte(ca.Fingerprint(httpCA[0]) + "\n")},
 	}
 	if bootstrapPassword != "" {
+		final = append(final, atomicfs.File{Path: BootstrapPasswordFile, Mode: atomicfs.SecretMode, Data: []byte(bootstrapPassword + "\n")})
+		res.Manifest.BootstrapPasswordFile = BootstrapPasswordFile
 		// Client settings belong to a cluster's bootstrap only: `escert cert` adding a
 		// node must not mint new Kibana encryption keys.
-		if err := addClientSettings(res, httpCA, opts); err != nil {
+		files, warning, err := clientSettings(&res.Manifest, httpCA, opts)
+		if err != nil {
 			return nil, err
 		}
+		final = append(final, files...)
+		if warning != "" {
+			res.Warnings = append(res.Warnings, warning)
+		}
 	}
-	for _, f := range res.Files {
-		res.Manifest.Files = append(res.Manifest.Files, f.Path)
+	if err := add(final...); err != nil {
+		return nil, err
 	}
+	res.Manifest.Files = paths
 	sort.Strings(res.Manifest.Files)
 	data, err := res.Manifest.Encode()
 	if err != nil {
 		return nil, err
 	}
-	res.Files = append(res.Files, atomicfs.File{Path: manifest.File, Mode: atomicfs.PublicMode, Data: data})
+	if err := out.Add(atomicfs.File{Path: manifest.File, Mode: atomicfs.PublicMode, Data: data}); err != nil {
+		return nil, err
+	}
 	return res, nil
+}
+
+// sealer derives the node keystores' key once per build (eskeystore.Sealer says why
+// that is safe), in the background while the first certificates are issued, since
+// the derivation runs on one core and the workers keep the others busy.
+type sealer struct {
+	get     func() (*eskeystore.Sealer, error)
+	started bool // some instance is a node: get was started and must be cleared
+}
+
+func keystoreSealer(instances []spec.Instance, opts Options) sealer {
+	get := sync.OnceValues(func() (s *eskeystore.Sealer, err error) {
+		// Started on a goroutine of its own: a panic must become the build's error
+		// (see PanicError), not a crash leaving the staging directory behind.
+		defer func() {
+			if r := recover(); r != nil {
+				err = &PanicError{Where: "elasticsearch.keystore key", Value: r, Stack: debug.Stack()}
+			}
+		}()
+		return eskeystore.NewSealer(opts.KeystorePassword, opts.KeystoreVersion, opts.Rand)
+	})
+	s := sealer{get: get, started: slices.ContainsFunc(instances, func(i spec.Instance) bool { return i.Type == spec.Elasticsearch })}
+	if s.started {
+		go get()
+	}
+	return s
+}
+
+// clear waits for the derivation if it was started, and wipes the key.
+func (s sealer) clear() {
+	if !s.started {
+		return
+	}
+	if k, err := s.get(); err == nil {
+		k.Clear()
+	}
 }
 
 // BootstrapPasswordFile holds the elastic user's initial password, outside nodes/ so
@@ -161,7 +257,7 @@ type instanceBundle struct {
 	warnings []string
 }
 
-func buildInstance(ctx context.Context, iss issuer.Issuer, inst spec.Instance, bootstrapPassword string, opts Options) (*instanceBundle, error) {
+func buildInstance(ctx context.Context, iss issuer.Issuer, inst spec.Instance, bootstrapPassword string, sealer sealer, opts Options) (*instanceBundle, error) {
 	certs, err := spec.Certificates(inst, opts.Spec)
 	if err != nil {
 		return nil, err
@@ -226,7 +322,11 @@ func buildInstance(ctx context.Context, iss issuer.Issuer, inst spec.Instance, b
 			return nil, err
 		}
 	}
-	data, err := ks.Encode(opts.KeystorePassword, opts.Rand)
+	key, err := sealer.get()
+	if err != nil {
+		return nil, fmt.Errorf("elasticsearch.keystore: %w", err)
+	}
+	data, err := ks.Seal(key, opts.Rand)
 	if err != nil {
 		return nil, fmt.Errorf("elasticsearch.keystore: %w", err)
 	}
@@ -313,13 +413,13 @@ func concurrentReader(r io.Reader) io.Reader {
 // PanicError is a worker's panic, turned into an error: a bug in escert, not in the
 // input.
 type PanicError struct {
-	Instance string
-	Value    any
-	Stack    []byte
+	Where string // what was being built: an instance, the keystore key
+	Value any
+	Stack []byte
 }
 
 func (e *PanicError) Error() string {
-	return fmt.Sprintf("instance %q: internal error, a bug in escert (nothing was written; set ESCERT_DEBUG=1 for the stack trace and report it): %v", e.Instance, e.Value)
+	return fmt.Sprintf("%s: internal error, a bug in escert (nothing was written; set ESCERT_DEBUG=1 for the stack trace and report it): %v", e.Where, e.Value)
 }
 
 // lockedReader serializes a reader that may not be safe for concurrent use, such as a
@@ -335,16 +435,16 @@ func (l *lockedReader) Read(p []byte) (int, error) {
 	return l.r.Read(p)
 }
 
-// addClientSettings writes kibana.yml, the Beats and Logstash outputs and a curl line
-// into clients/, from the manifest built so far.
-func addClientSettings(res *Result, httpCA []*x509.Certificate, opts Options) error {
-	files, err := clientconfig.Files(clientconfig.Input{Manifest: &res.Manifest, HTTPCA: ca.EncodeCertificates(httpCA...), Rand: opts.Rand})
+// clientSettings makes kibana.yml, the Beats and Logstash outputs and a curl line
+// for clients/, from the manifest built so far; with no host to point them at, none
+// and a warning.
+func clientSettings(m *manifest.Manifest, httpCA []*x509.Certificate, opts Options) ([]atomicfs.File, string, error) {
+	files, err := clientconfig.Files(clientconfig.Input{Manifest: m, HTTPCA: ca.EncodeCertificates(httpCA...), Rand: opts.Rand})
 	switch {
 	case errors.Is(err, clientconfig.ErrNoHosts):
-		res.Warnings = append(res.Warnings, "no client settings written: "+err.Error()+" (escert client-config --es-hosts)")
+		return nil, "no client settings written: " + err.Error() + " (escert client-config --es-hosts)", nil
 	case err != nil:
-		return fmt.Errorf("client settings: %w", err)
+		return nil, "", fmt.Errorf("client settings: %w", err)
 	}
-	res.Files = append(res.Files, files...)
-	return nil
+	return files, "", nil
 }

@@ -59,8 +59,8 @@ Instances may say what they are with "type: kibana|logstash|fleet|apm|beats|clie
 (default elasticsearch), add HTTP-only names with http_dns/http_ip, and ask for a
 client certificate with "client_auth: true".
 
-Everything is built in memory and moved into place at the end: a failure leaves
-nothing behind.`,
+Everything is staged beside DIR as it is made and moved into place at the end: a
+failure leaves nothing behind.`,
 		Example: `  escert bootstrap --instances instances.yml --out escert-out
   escert bootstrap --instances instances.yml --out out --format pem --key-type rsa --key-size 3072
   ESCERT_CA_PASSWORD=... escert bootstrap --instances instances.yml --out out --cluster-name prod
@@ -171,17 +171,22 @@ func runBootstrap(ctx context.Context, e *env, stdout, stderr io.Writer, f *issu
 	if err != nil {
 		return err
 	}
+	tree, err := e.write.StageTree(out, f.force)
+	if err != nil {
+		return err
+	}
+	defer tree.Discard()
 	bar := log.bar(len(instances), "[certs] issuing")
 	opts.Progress = func() { bar.Add(1) }
-	res, err := bundle.Build(ctx, bundle.Request{
+	res, err := bundle.BuildInto(ctx, bundle.Request{
 		Issuer: iss, Instances: instances, CAFiles: caFiles,
 		CAKeyEncrypted: len(caPass) > 0, BootstrapPassword: bootstrapPassword,
-	}, opts)
+	}, opts, tree)
 	bar.Finish()
 	if err != nil {
 		return err
 	}
-	backup, err := e.write.WriteTree(out, res.Files, f.force, e.now())
+	backup, err := tree.Commit(e.now())
 	if err != nil {
 		return err
 	}
