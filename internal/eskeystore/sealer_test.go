@@ -106,4 +106,3 @@ func TestNewSealerRefusesUnknownVersionAndReportsRandFailure(t *testing.T) {
 		t.Error("NewSealer with a failing rand succeeded")
 	}
 }
-
