@@ -53,20 +53,15 @@ func (w *windowFlags) window(fs *pflag.FlagSet) (expiry.Window, error) {
 	return expiry.Window{Before: d}, nil
 }
 
-// discover loads the node's certificates, asking for the keystore password as needed.
+// nodeKeystorePassword asks for the node keystore's password when rotate needs it.
+func nodeKeystorePassword(e *env, passFile string) rotate.KeystorePassword {
+	return func(keystore []byte) ([]byte, error) { return keystorePassword(e, passFile, keystore) }
+}
+
+// discover loads the node's certificates and keys, asking for the keystore password
+// as needed.
 func discover(e *env, configDir, passFile string) ([]rotate.NodeCert, error) {
-	var password []byte
-	path := filepath.Join(configDir, "elasticsearch.keystore")
-	switch data, err := infile.Read(path, infile.Keystore); {
-	case errors.Is(err, fs.ErrNotExist):
-	case err != nil:
-		return nil, badInput("%s: %v", path, unwrapPathError(err))
-	default:
-		if password, err = keystorePassword(e, passFile, data); err != nil {
-			return nil, err
-		}
-	}
-	return rotate.Discover(configDir, password)
+	return rotate.Discover(configDir, nodeKeystorePassword(e, passFile))
 }
 
 // lockConfig takes the lock of the node's config directory, which must exist: a
@@ -118,7 +113,10 @@ default (--before), or once a fraction of its lifetime has passed (--at 2/3).`,
 			if err != nil {
 				return err
 			}
-			certs, err := discover(e, configDir, passFile)
+			// Only the dates matter here: Chains opens no keystore when the
+			// certificates read without one, so a cron job costs what starting
+			// escert costs.
+			certs, err := rotate.Chains(configDir, nodeKeystorePassword(e, passFile))
 			if errors.Is(err, rotate.ErrMissing) {
 				return outcome{exitMissing, err}
 			}

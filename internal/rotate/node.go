@@ -87,54 +87,121 @@ func (n NodeCert) Files() []string {
 }
 
 // Discover reads the config directory's elasticsearch.yml and keystore and loads
-// every TLS identity of a layer with TLS on. ksPassword opens the keystore (nil: none).
-func Discover(configDir string, ksPassword []byte) ([]NodeCert, error) {
+// every TLS identity of a layer with TLS on, keys included. password opens the
+// keystore (nil: it has none).
+func Discover(configDir string, password KeystorePassword) ([]NodeCert, error) {
+	settings, ymlPath, err := readSettings(configDir)
+	if err != nil {
+		return nil, err
+	}
+	ks, err := openKeystore(configDir, password)
+	if err != nil {
+		return nil, err
+	}
+	return identities(ymlPath, nodetls.Read(configDir, settings, ks), func(l nodetls.Layer) (NodeCert, error) {
+		if l.Keystore != nil {
+			return loadP12(*l.Keystore)
+		}
+		return loadPEM(l)
+	})
+}
+
+// KeystorePassword returns the password of the node's elasticsearch.keystore, whose
+// bytes it is given (nil when it has none); it may ask the user.
+type KeystorePassword func(keystore []byte) ([]byte, error)
+
+// Chains loads the certificate chain of every TLS identity of a layer with TLS on,
+// without the keys, for judging expiry: a cron job's question. It opens no keystore
+// and derives no key when the certificates are readable without one (PEM files, and
+// PKCS#12 files keeping their certificates unencrypted, as escert writes them); only
+// a PKCS#12 file whose certificates are encrypted makes it open elasticsearch.keystore
+// for that file's password. What it reads is not authenticated (a PKCS#12 file's MAC
+// needs the password): enough to learn dates, not to trust a chain.
+func Chains(configDir string, password KeystorePassword) ([]NodeCert, error) {
+	settings, ymlPath, err := readSettings(configDir)
+	if err != nil {
+		return nil, err
+	}
+	var keyed *nodetls.Node // the model with the keystore's passwords, once opened
+	return identities(ymlPath, nodetls.Read(configDir, settings, nil), func(l nodetls.Layer) (NodeCert, error) {
+		if l.Keystore == nil {
+			return loadPEMChain(l)
+		}
+		n, err := loadP12Chain(*l.Keystore)
+		if !errors.Is(err, p12.ErrEncrypted) {
+			return n, err
+		}
+		if keyed == nil {
+			ks, err := openKeystore(configDir, password)
+			if err != nil {
+				return NodeCert{}, err
+			}
+			node := nodetls.Read(configDir, settings, ks)
+			keyed = &node
+		}
+		return loadP12(*keyed.Layer(l.Name).Keystore)
+	})
+}
+
+// readSettings reads and parses the config directory's elasticsearch.yml.
+func readSettings(configDir string) (esconfig.Settings, string, error) {
 	ymlPath := filepath.Join(configDir, "elasticsearch.yml")
 	yml, err := infile.Read(ymlPath, infile.Settings)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, fault.BadFile(ymlPath, "cannot read it: point --es-config at the node's config directory")
+		return nil, ymlPath, fault.BadFile(ymlPath, "cannot read it: point --es-config at the node's config directory")
 	}
 	if err != nil {
-		return nil, inputErr(ymlPath, err)
+		return nil, ymlPath, inputErr(ymlPath, err)
 	}
 	settings, err := esconfig.Parse(yml)
 	if err != nil {
-		return nil, fault.BadFile(ymlPath, "%v", err)
+		return nil, ymlPath, fault.BadFile(ymlPath, "%v", err)
 	}
-	var ks *eskeystore.Keystore
+	return settings, ymlPath, nil
+}
+
+// openKeystore decrypts the config directory's elasticsearch.keystore; nil when
+// there is none.
+func openKeystore(configDir string, password KeystorePassword) (*eskeystore.Keystore, error) {
 	ksPath := filepath.Join(configDir, "elasticsearch.keystore")
-	switch data, err := infile.Read(ksPath, infile.Keystore); {
+	data, err := infile.Read(ksPath, infile.Keystore)
+	switch {
 	case errors.Is(err, fs.ErrNotExist):
+		return nil, nil
 	case err != nil:
 		return nil, inputErr(ksPath, err)
-	default:
-		if ks, err = eskeystore.Decode(data, ksPassword); err != nil {
-			return nil, fmt.Errorf("%s: %w", ksPath, err)
+	}
+	var pw []byte
+	if password != nil {
+		if pw, err = password(data); err != nil {
+			return nil, err
 		}
 	}
+	ks, err := eskeystore.Decode(data, pw)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", ksPath, err)
+	}
+	return ks, nil
+}
+
+// identities loads, with load, the identity of every layer of node with TLS on and
+// a keystore or key configured.
+func identities(ymlPath string, node nodetls.Node, load func(nodetls.Layer) (NodeCert, error)) ([]NodeCert, error) {
 	var out []NodeCert
-	for _, l := range nodetls.Read(configDir, settings, ks).Layers {
-		if !l.Enabled {
+	for _, l := range node.Layers {
+		if !l.Enabled || (l.Keystore == nil && l.Key == nil) {
 			continue
 		}
-		var (
-			n   NodeCert
-			err error
-		)
-		switch {
-		case l.Keystore != nil:
-			n, err = loadP12(*l.Keystore)
+		n, err := load(l)
+		if err != nil {
+			return nil, err
+		}
+		if l.Keystore != nil {
 			n.separateTruststore = l.Truststore != nil && l.Truststore.Path != l.Keystore.Path
-		case l.Key != nil:
-			n, err = loadPEM(l)
+		} else {
 			for _, f := range l.CAs {
 				n.caPaths = append(n.caPaths, f.Path)
 			}
-		default:
-			continue
-		}
-		if err != nil {
-			return nil, err
 		}
 		n.Layer = spec.Layer(l.Name)
 		out = append(out, n)
@@ -168,10 +235,7 @@ func inputErr(path string, err error) error {
 }
 
 func loadP12(s nodetls.Store) (NodeCert, error) {
-	if !esconfig.IsPKCS12File(s.Path) {
-		return NodeCert{}, fault.BadFile(s.Path, "escert renews PKCS#12 and PEM files; convert this keystore to PKCS#12 first")
-	}
-	data, err := readNodeFile(s.File)
+	data, err := readP12(s)
 	if err != nil {
 		return NodeCert{}, err
 	}
@@ -179,8 +243,8 @@ func loadP12(s nodetls.Store) (NodeCert, error) {
 	if err != nil {
 		return NodeCert{}, fault.BadFile(s.Path, "cannot open it with the password in elasticsearch.keystore: %v", err)
 	}
-	if len(c.Keys) != 1 {
-		return NodeCert{}, fault.BadFile(s.Path, "holds %d key entries; escert renews a keystore with exactly one", len(c.Keys))
+	if err := oneKey(s, c); err != nil {
+		return NodeCert{}, err
 	}
 	signer, ok := c.Keys[0].Key.(crypto.Signer)
 	if !ok {
@@ -189,29 +253,72 @@ func loadP12(s nodetls.Store) (NodeCert, error) {
 	return NodeCert{P12Path: s.Path, Chain: c.Keys[0].Chain, Key: signer, password: s.Password.Value, alias: c.Keys[0].Alias, trusted: c.Trusted, read: map[string][]byte{s.Path: data}}, nil
 }
 
-func loadPEM(l nodetls.Layer) (NodeCert, error) {
-	if l.Certificate == nil {
-		return NodeCert{}, fault.BadFile(l.Key.Path, "%s names this key but %s is not set: Elasticsearch refuses to start", l.Key.Setting, l.Keys.Certificate)
-	}
-	keyPath, certPath := l.Key.Path, l.Certificate.Path
-	keyPEM, err := readNodeFile(*l.Key)
+// loadP12Chain reads a PKCS#12 keystore's chain without its password; the error
+// wraps p12.ErrEncrypted when the certificates are encrypted.
+func loadP12Chain(s nodetls.Store) (NodeCert, error) {
+	data, err := readP12(s)
 	if err != nil {
 		return NodeCert{}, err
+	}
+	c, err := p12.Certificates(data)
+	if errors.Is(err, p12.ErrEncrypted) {
+		return NodeCert{}, err
+	}
+	if err != nil {
+		return NodeCert{}, fault.BadFile(s.Path, "%v", err)
+	}
+	if err := oneKey(s, c); err != nil {
+		return NodeCert{}, err
+	}
+	return NodeCert{P12Path: s.Path, Chain: c.Keys[0].Chain, alias: c.Keys[0].Alias, trusted: c.Trusted}, nil
+}
+
+func readP12(s nodetls.Store) ([]byte, error) {
+	if !esconfig.IsPKCS12File(s.Path) {
+		return nil, fault.BadFile(s.Path, "escert renews PKCS#12 and PEM files; convert this keystore to PKCS#12 first")
+	}
+	return readNodeFile(s.File)
+}
+
+func oneKey(s nodetls.Store, c *p12.Contents) error {
+	if len(c.Keys) != 1 {
+		return fault.BadFile(s.Path, "holds %d key entries; escert renews a keystore with exactly one", len(c.Keys))
+	}
+	return nil
+}
+
+// loadPEMChain reads a PEM layer's certificate chain, not its key.
+func loadPEMChain(l nodetls.Layer) (NodeCert, error) {
+	if l.Certificate == nil {
+		return NodeCert{}, fault.BadFile(l.Key.Path, "%s names this key but %s is not set: Elasticsearch refuses to start", l.Key.Setting, l.Keys.Certificate)
 	}
 	certPEM, err := readNodeFile(*l.Certificate)
 	if err != nil {
 		return NodeCert{}, err
 	}
-	key, err := l.DecodeKey(keyPEM)
-	if err != nil {
-		return NodeCert{}, fault.BadFile(keyPath, "%v", err)
-	}
 	chain, err := ca.ParseCertificates(certPEM)
 	if err != nil {
-		return NodeCert{}, fault.BadFile(certPath, "%v", err)
+		return NodeCert{}, fault.BadFile(l.Certificate.Path, "%v", err)
 	}
-	if err := ca.KeyMatches(chain[0], key); err != nil {
-		return NodeCert{}, fault.BadFile(keyPath, "%v %s", err, certPath)
+	return NodeCert{KeyPath: l.Key.Path, CertPath: l.Certificate.Path, Chain: chain, read: map[string][]byte{l.Certificate.Path: certPEM}}, nil
+}
+
+func loadPEM(l nodetls.Layer) (NodeCert, error) {
+	n, err := loadPEMChain(l)
+	if err != nil {
+		return NodeCert{}, err
 	}
-	return NodeCert{KeyPath: keyPath, CertPath: certPath, Chain: chain, Key: key, password: l.KeyPassphrase.Value, read: map[string][]byte{keyPath: keyPEM, certPath: certPEM}}, nil
+	keyPEM, err := readNodeFile(*l.Key)
+	if err != nil {
+		return NodeCert{}, err
+	}
+	key, err := l.DecodeKey(keyPEM)
+	if err != nil {
+		return NodeCert{}, fault.BadFile(n.KeyPath, "%v", err)
+	}
+	if err := ca.KeyMatches(n.Chain[0], key); err != nil {
+		return NodeCert{}, fault.BadFile(n.KeyPath, "%v %s", err, n.CertPath)
+	}
+	n.Key, n.password, n.read[n.KeyPath] = key, l.KeyPassphrase.Value, keyPEM
+	return n, nil
 }
