@@ -155,8 +155,9 @@ func decode(data []byte, password string, lim limits) (*Contents, error) {
 // and Unverified is set, so the result is unauthenticated. It is good for showing
 // names and expiry dates, not for deciding what to trust. When a safe of the file is
 // encrypted (Java's and OpenSSL's defaults), the error wraps ErrEncrypted and the
-// caller needs Decode with the password. Certificates refuses what Decode refuses,
-// under the same resource limits.
+// caller needs Decode with the password. But for the MAC, Certificates refuses what
+// Decode refuses (non-approved algorithms in FIPS 140-only mode included), under the
+// same resource limits.
 func Certificates(data []byte) (*Contents, error) {
 	c, err := certificates(data, defaultLimits)
 	if err != nil {

@@ -436,6 +436,9 @@ func TestDecodeRejectsMalformedInput(t *testing.T) {
 			if c, err := Decode(tt.data, testPassword); err == nil {
 				t.Fatalf("Decode succeeded with %+v", c)
 			}
+			if c, err := Certificates(tt.data); err == nil {
+				t.Fatalf("Certificates succeeded with %+v", c)
+			}
 		})
 	}
 }
