@@ -26,8 +26,11 @@ elasticsearch.keystore (format version and setting names: values are never shown
 
 A password for a PKCS#12 file or a password-protected keystore comes from
 --pass-file or the ESCERT_PASSWORD environment variable, never from a flag value.
-Without one, a PKCS#12 file of a node bundle (certs/*.p12) is opened with the
-passwords in the bundle's elasticsearch.keystore, when that has no password.`,
+Without one, a PKCS#12 file whose certificates are not encrypted (escert's) is
+described from its certificates alone: the key is not decrypted and the MAC not
+verified, and the report says so ("unverified"). A PKCS#12 file with encrypted
+certificates in a node bundle (certs/*.p12) is opened with the passwords in the
+bundle's elasticsearch.keystore, when that has no password.`,
 		Example: `  escert inspect escert-out/ca/http-ca.crt
   escert inspect escert-out/nodes/node1/elasticsearch.keystore -o json
   escert inspect escert-out/nodes/node1/certs/transport.p12 --pass-file transport.pass`,
@@ -39,7 +42,7 @@ passwords in the bundle's elasticsearch.keystore, when that has no password.`,
 				if err != nil {
 					return badInput("%s: %v", file, unwrapPathError(err))
 				}
-				r, err := inspect.File(file, data, passwordsFor(e, file, passFile), e.now())
+				r, err := inspect.File(file, data, p12Passwords(e, file, passFile), e.now())
 				if err != nil {
 					if fault.KindOf(err) == fault.Failed {
 						err = fault.Mark(fault.Input, err)
@@ -62,14 +65,19 @@ passwords in the bundle's elasticsearch.keystore, when that has no password.`,
 	return withExit(cmd, escertContract, fault.Input)
 }
 
-// passwordsFor lists the passwords to try for file: the one the operator gave, or
+// passwordsFor lists the passwords to try for file, in order (see p12Passwords), for
+// callers that need the key and so always decrypt, as probe --p12 does.
+func passwordsFor(e *env, file, passFile string) func() ([][]byte, error) {
+	return p12Passwords(e, file, passFile).List
+}
+
+// p12Passwords gives the passwords to try for file: the one the operator gave, or
 // else the secure passwords of the node bundle's elasticsearch.keystore next to it.
-func passwordsFor(e *env, file, passFile string) inspect.Passwords {
-	return func() ([][]byte, error) {
-		given, err := readSecret(e, passFile, "ESCERT_PASSWORD", "--pass-file")
-		if err != nil || given != nil {
-			return [][]byte{given}, err
-		}
+// inspect asks for the keystore's only when it must decrypt, since that means
+// decrypting the keystore too.
+func p12Passwords(e *env, file, passFile string) inspect.Passwords {
+	given := func() ([]byte, error) { return readSecret(e, passFile, "ESCERT_PASSWORD", "--pass-file") }
+	return inspect.Passwords{Given: given, Candidates: func() ([][]byte, error) {
 		candidates := [][]byte{nil}
 		for _, dir := range []string{filepath.Dir(file), filepath.Dir(filepath.Dir(file))} {
 			data, err := infile.Read(filepath.Join(dir, "elasticsearch.keystore"), infile.Keystore)
@@ -88,5 +96,5 @@ func passwordsFor(e *env, file, passFile string) inspect.Passwords {
 			}
 		}
 		return candidates, nil
-	}
+	}}
 }

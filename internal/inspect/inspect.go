@@ -45,12 +45,17 @@ type KeyReport struct {
 
 // P12Report lists a PKCS#12 file's entries.
 type P12Report struct {
-	Encryption string       `json:"encryption"`
+	Encryption string `json:"encryption"`
+	// Unverified says the file was read without a password (none was given and its
+	// certificates are not encrypted): no key was decrypted and the MAC was not
+	// verified, so the entries are what the file claims, unauthenticated.
+	Unverified bool         `json:"unverified"`
 	Keys       []P12Key     `json:"key_entries"`
 	Trusted    []P12Trusted `json:"trusted_entries"`
 }
 
-// P12Key is a key entry: alias, key type and chain.
+// P12Key is a key entry: alias, key type and chain. When the report is Unverified the
+// key type is that of the leaf's public key.
 type P12Key struct {
 	Alias string       `json:"alias"`
 	Key   string       `json:"key"`
@@ -70,9 +75,38 @@ type KSReport struct {
 	Settings    []string `json:"settings"`
 }
 
-// Passwords supplies the passwords to try, in order, when a file needs one; nil or no
-// candidates means the empty password.
-type Passwords func() ([][]byte, error)
+// Passwords supplies the passwords File tries when a file needs one. Without either
+// (or when both give none) File uses the empty password.
+type Passwords struct {
+	// Given returns the password the operator gave, nil when none was given.
+	Given func() ([]byte, error)
+	// Candidates lists the passwords to try, in order, when none was given, such as
+	// the secure passwords of a node bundle's elasticsearch.keystore. File calls it
+	// only when it must decrypt something, because it may open and decrypt other files:
+	// a PKCS#12 file whose certificates read without a password never needs it.
+	Candidates func() ([][]byte, error)
+}
+
+func (p Passwords) given() ([]byte, error) {
+	if p.Given == nil {
+		return nil, nil
+	}
+	return p.Given()
+}
+
+// List is what to try in order: the given password, else the candidates, else the
+// empty password.
+func (p Passwords) List() ([][]byte, error) {
+	given, err := p.given()
+	if err != nil || given != nil || p.Candidates == nil {
+		return [][]byte{given}, err
+	}
+	list, err := p.Candidates()
+	if len(list) == 0 {
+		list = [][]byte{nil}
+	}
+	return list, err
+}
 
 // keystoreMagic opens every Lucene codec file, the elasticsearch.keystore included.
 const keystoreMagic = 0x3FD76C17
@@ -80,16 +114,6 @@ const keystoreMagic = 0x3FD76C17
 // File inspects data read from file.
 func File(file string, data []byte, passwords Passwords, now time.Time) (*Report, error) {
 	r := &Report{File: file}
-	candidates := func() ([][]byte, error) {
-		if passwords == nil {
-			return [][]byte{nil}, nil
-		}
-		list, err := passwords()
-		if len(list) == 0 {
-			list = [][]byte{nil}
-		}
-		return list, err
-	}
 	switch {
 	case len(data) >= 4 && binary.BigEndian.Uint32(data) == keystoreMagic:
 		r.Kind = "elasticsearch-keystore"
@@ -99,7 +123,7 @@ func File(file string, data []byte, passwords Passwords, now time.Time) (*Report
 		}
 		list := [][]byte{nil}
 		if has {
-			if list, err = candidates(); err != nil {
+			if list, err = passwords.List(); err != nil {
 				return nil, err
 			}
 		}
@@ -117,22 +141,19 @@ func File(file string, data []byte, passwords Passwords, now time.Time) (*Report
 		return r, inspectPEM(r, data, now)
 	case isPKCS12(data):
 		r.Kind = "pkcs12"
-		list, err := candidates()
+		c, err := readP12(data, passwords)
 		if err != nil {
 			return nil, err
 		}
-		var c *p12.Contents
-		for _, pw := range list {
-			if c, err = p12.Decode(data, string(pw)); !errors.Is(err, p12.ErrWrongPassword) {
-				break
-			}
-		}
-		if err != nil {
-			return nil, err
-		}
-		r.PKCS12 = &P12Report{Encryption: c.Encryption, Keys: []P12Key{}, Trusted: []P12Trusted{}}
+		r.PKCS12 = &P12Report{Encryption: c.Encryption, Unverified: c.Unverified, Keys: []P12Key{}, Trusted: []P12Trusted{}}
 		for _, k := range c.Keys {
-			entry := P12Key{Alias: k.Alias, Key: keyType(k.Key)}
+			entry := P12Key{Alias: k.Alias, Key: "unknown (key not decrypted)"}
+			switch {
+			case k.Key != nil:
+				entry.Key = keyType(k.Key)
+			case len(k.Chain) > 0:
+				entry.Key = publicKeyType(k.Chain[0].PublicKey)
+			}
 			for _, cert := range k.Chain {
 				entry.Chain = append(entry.Chain, Describe(cert, now))
 			}
@@ -150,6 +171,35 @@ func File(file string, data []byte, passwords Passwords, now time.Time) (*Report
 		r.Certificates = []CertReport{Describe(cert, now)}
 	}
 	return r, nil
+}
+
+// readP12 reads a PKCS#12 file as cheaply as it can. Without a given password the
+// certificates alone are enough for a description, and when they are not encrypted
+// they are read without any key derivation, and without asking for candidates (which
+// would open the keystore next to the file). Otherwise, or when the certificates are
+// encrypted, it decodes the file with each password in turn.
+func readP12(data []byte, passwords Passwords) (*p12.Contents, error) {
+	given, err := passwords.given()
+	if err != nil {
+		return nil, err
+	}
+	if given == nil {
+		c, err := p12.Certificates(data)
+		if !errors.Is(err, p12.ErrEncrypted) {
+			return c, err
+		}
+	}
+	list, err := passwords.List()
+	if err != nil {
+		return nil, err
+	}
+	var c *p12.Contents
+	for _, pw := range list {
+		if c, err = p12.Decode(data, string(pw)); !errors.Is(err, p12.ErrWrongPassword) {
+			break
+		}
+	}
+	return c, err
 }
 
 // isPKCS12 recognises a DER PFX: SEQUENCE { INTEGER 3, ... }.
@@ -206,15 +256,21 @@ func inspectPEM(r *Report, data []byte, now time.Time) error {
 }
 
 func keyType(key crypto.PrivateKey) string {
-	signer, ok := key.(crypto.Signer)
-	if !ok {
-		return fmt.Sprintf("%T", key)
+	if signer, ok := key.(crypto.Signer); ok {
+		if spec, err := fips.SpecOf(signer.Public()); err == nil {
+			return spec.String()
+		}
 	}
-	spec, err := fips.SpecOf(signer.Public())
-	if err != nil {
-		return fmt.Sprintf("%T", key)
+	return fmt.Sprintf("%T", key)
+}
+
+// publicKeyType names a key by its public half, which has its private key's type:
+// what a certificate tells about a key nobody decrypted.
+func publicKeyType(pub crypto.PublicKey) string {
+	if spec, err := fips.SpecOf(pub); err == nil {
+		return spec.String()
 	}
-	return spec.String()
+	return fmt.Sprintf("%T", pub)
 }
 
 // Describe summarises a certificate with the days it has left at now.

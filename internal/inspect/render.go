@@ -22,6 +22,9 @@ func Render(w io.Writer, r *Report) {
 	}
 	if p := r.PKCS12; p != nil {
 		fmt.Fprintf(w, "  encryption: %s\n", p.Encryption)
+		if p.Unverified {
+			fmt.Fprintf(w, "  read without a password: key not decrypted, MAC not verified (entries unauthenticated)\n")
+		}
 		for _, k := range p.Keys {
 			fmt.Fprintf(w, "  key entry %q: %s, chain of %d\n", k.Alias, k.Key, len(k.Chain))
 			for i, c := range k.Chain {

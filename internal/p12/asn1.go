@@ -159,26 +159,6 @@ func dataContentInfo(content []byte) []byte {
 	return b.BytesOrPanic()
 }
 
-// encryptedDataContentInfo encodes a CMS ContentInfo of type encryptedData (RFC 5652
-// section 8) holding ciphertext of a data content encrypted with alg.
-func encryptedDataContentInfo(alg, ciphertext []byte) []byte {
-	b := cryptobyte.NewBuilder(nil)
-	b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
-		b.AddASN1ObjectIdentifier(oidEncryptedData)
-		b.AddASN1(tagExplicit0, func(b *cryptobyte.Builder) {
-			b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) { // EncryptedData
-				b.AddASN1Int64(0)
-				b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) { // EncryptedContentInfo
-					b.AddASN1ObjectIdentifier(oidData)
-					b.AddBytes(alg)
-					b.AddASN1(cbasn1.Tag(0).ContextSpecific(), func(b *cryptobyte.Builder) { b.AddBytes(ciphertext) })
-				})
-			})
-		})
-	})
-	return b.BytesOrPanic()
-}
-
 func asn1Octets(v []byte) []byte {
 	b := cryptobyte.NewBuilder(nil)
 	b.AddASN1OctetString(v)

@@ -25,7 +25,7 @@ import (
 	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
 )
 
-// Limits that keep Decode cheap and panic-free on hostile input.
+// Limits that keep Decode and Certificates cheap and panic-free on hostile input.
 const (
 	maxInputLen = 16 << 20
 	maxDepth    = 4  // nested safeContentsBags
@@ -97,17 +97,21 @@ func hmacAlg(oid asn1.ObjectIdentifier) (hashAlg, bool) {
 	return hashAlg{}, false
 }
 
-// decoder carries the state of one Decode call.
+// decoder carries the state of one Decode or Certificates call.
 type decoder struct {
 	password    string
 	kdfPassword []byte // for the RFC 7292 appendix B KDF
-	hasMAC      bool
-	limits      limits
-	work        int64 // KDF work left
-	legacy      bool
-	keyEnc      []string // distinct descriptions of key protection
-	certEnc     []string // distinct descriptions of certificate protection
-	bags        []bag
+	// certsOnly is Certificates' mode: every structure and parameter is read and
+	// checked as Decode does, but no key is derived, so no MAC is verified, no key
+	// decrypted, and an encrypted safe ends the walk with ErrEncrypted.
+	certsOnly bool
+	hasMAC    bool
+	limits    limits
+	work      int64 // KDF work left
+	legacy    bool
+	keyEnc    []string // distinct descriptions of key protection
+	certEnc   []string // distinct descriptions of certificate protection
+	bags      []bag
 }
 
 // bag is one key or certificate bag with its attributes.
@@ -115,7 +119,8 @@ type bag struct {
 	alias      string
 	localKeyID []byte
 	trusted    bool
-	key        crypto.PrivateKey
+	isKey      bool              // a keyBag or pkcs8ShroudedKeyBag
+	key        crypto.PrivateKey // nil in certsOnly mode
 	cert       *x509.Certificate
 }
 
@@ -135,14 +140,42 @@ func Decode(data []byte, password string) (*Contents, error) {
 }
 
 func decode(data []byte, password string, lim limits) (*Contents, error) {
-	if len(data) > maxInputLen {
-		return nil, fmt.Errorf("file of %d bytes is larger than %d", len(data), maxInputLen)
-	}
 	d, err := newDecoder(password, lim)
 	if err != nil {
 		return nil, err
 	}
+	return d.read(data)
+}
 
+// Certificates reads the certificates of a PKCS#12 file without its password: the key
+// entries with their aliases and chains (the leaf found by the localKeyId it shares
+// with the key bag, whose attributes are not encrypted) but Key nil, the trusted
+// entries and the other certificates, as Decode returns them, and Encryption as the
+// file's algorithm identifiers describe it. It derives no key: the MAC is NOT verified
+// and Unverified is set, so the result is unauthenticated. It is good for showing
+// names and expiry dates, not for deciding what to trust. When a safe of the file is
+// encrypted (Java's and OpenSSL's defaults), the error wraps ErrEncrypted and the
+// caller needs Decode with the password. But for the MAC, Certificates refuses what
+// Decode refuses (non-approved algorithms in FIPS 140-only mode included), under the
+// same resource limits.
+func Certificates(data []byte) (*Contents, error) {
+	c, err := certificates(data, defaultLimits)
+	if err != nil {
+		return nil, fmt.Errorf("read PKCS#12 certificates: %w", err)
+	}
+	return c, nil
+}
+
+func certificates(data []byte, lim limits) (*Contents, error) {
+	d := &decoder{certsOnly: true, limits: lim, work: lim.work}
+	return d.read(data)
+}
+
+// read walks a PFX (RFC 7292 section 4): the MAC first, then the authenticated safe.
+func (d *decoder) read(data []byte) (*Contents, error) {
+	if len(data) > maxInputLen {
+		return nil, fmt.Errorf("file of %d bytes is larger than %d", len(data), maxInputLen)
+	}
 	input := cryptobyte.String(data)
 	var pfx, authSafeInfo, macData cryptobyte.String
 	var version int64
@@ -170,6 +203,7 @@ func decode(data []byte, password string, lim limits) (*Contents, error) {
 
 	macDesc := "no MAC"
 	if d.hasMAC {
+		var err error
 		if macDesc, err = d.verifyMAC(macData, authSafe); err != nil {
 			return nil, err
 		}
@@ -224,7 +258,7 @@ func (d *decoder) spend(iterations int64, blocks int) error {
 }
 
 // verifyMAC checks the MacData (RFC 7292 section 5.1, or PBMAC1 of RFC 9579) over the
-// content of authSafe and describes it.
+// content of authSafe and describes it; in certsOnly mode it only describes it.
 func (d *decoder) verifyMAC(macData cryptobyte.String, message []byte) (string, error) {
 	var digestInfo, alg, digest, salt cryptobyte.String
 	var oid asn1.ObjectIdentifier
@@ -253,6 +287,10 @@ func (d *decoder) verifyMAC(macData cryptobyte.String, message []byte) (string, 
 	if err := d.spend(iterations, 1); err != nil {
 		return "", err
 	}
+	desc := fmt.Sprintf("MAC HMAC-%s (%s)", h.name, plural(iterations, "iteration"))
+	if d.certsOnly {
+		return desc, nil
+	}
 	mac := pkcs12MAC(h.new, h.block, d.kdfPassword, salt, int(iterations), message)
 	if !hmac.Equal(mac, digest) {
 		// OpenSSL tries an absent password as well as an empty one (RFC 7292 leaves the
@@ -262,7 +300,7 @@ func (d *decoder) verifyMAC(macData cryptobyte.String, message []byte) (string, 
 		}
 		d.kdfPassword = nil
 	}
-	return fmt.Sprintf("MAC HMAC-%s (%s)", h.name, plural(iterations, "iteration")), nil
+	return desc, nil
 }
 
 // verifyPBMAC1 checks a PBMAC1 MAC (RFC 9579): HMAC keyed by PBKDF2 over the UTF-8
@@ -292,16 +330,21 @@ func (d *decoder) verifyPBMAC1(params cryptobyte.String, message, digest []byte)
 	if err != nil {
 		return "", err
 	}
+	desc := fmt.Sprintf("MAC PBMAC1 HMAC-%s, %s", h.name, kdfDesc)
+	if d.certsOnly {
+		return desc, nil
+	}
 	mac := hmac.New(h.new, key)
 	mac.Write(message)
 	if !hmac.Equal(mac.Sum(nil), digest) {
 		return "", ErrWrongPassword
 	}
-	return fmt.Sprintf("MAC PBMAC1 HMAC-%s, %s", h.name, kdfDesc), nil
+	return desc, nil
 }
 
-// pbkdf2 derives a key from PBKDF2-params (RFC 8018 appendix A.2). keyLen 0 takes the
-// length from the parameters, as PBMAC1 requires.
+// pbkdf2 derives a key from PBKDF2-params (RFC 8018 appendix A.2) and describes it; in
+// certsOnly mode the key is nil. keyLen 0 takes the length from the parameters, as
+// PBMAC1 requires.
 func (d *decoder) pbkdf2(params cryptobyte.String, keyLen int) ([]byte, string, error) {
 	var p, salt, prf cryptobyte.String
 	var iterations, paramLen int64
@@ -348,15 +391,20 @@ func (d *decoder) pbkdf2(params cryptobyte.String, keyLen int) ([]byte, string, 
 	if err := d.spend(iterations, (keyLen+size-1)/size); err != nil {
 		return nil, "", err
 	}
+	desc := fmt.Sprintf("PBKDF2-HMAC-%s (%s)", h.name, plural(iterations, "iteration"))
+	if d.certsOnly {
+		return nil, desc, nil
+	}
 	key, err := pbkdf2.Key(h.new, d.password, salt, int(iterations), keyLen)
 	if err != nil {
 		return nil, "", err
 	}
-	return key, fmt.Sprintf("PBKDF2-HMAC-%s (%s)", h.name, plural(iterations, "iteration")), nil
+	return key, desc, nil
 }
 
 // decrypt decrypts ciphertext with the password-based scheme in alg (the contents of an
-// AlgorithmIdentifier) and describes the scheme. It never writes to ciphertext.
+// AlgorithmIdentifier) and describes the scheme; in certsOnly mode it checks the
+// scheme and returns no plaintext. It never writes to ciphertext.
 func (d *decoder) decrypt(alg cryptobyte.String, ciphertext []byte) ([]byte, string, error) {
 	var oid asn1.ObjectIdentifier
 	if !alg.ReadASN1ObjectIdentifier(&oid) {
@@ -392,11 +440,15 @@ func (d *decoder) decrypt(alg cryptobyte.String, ciphertext []byte) ([]byte, str
 	if err := d.spend(iterations, 3); err != nil { // two SHA-1 blocks of key, one of IV
 		return nil, "", err
 	}
-	key := pkcs12KDF(sha1.New, sha1.BlockSize, d.kdfPassword, salt, int(iterations), kdfKey, keyLen)
-	iv := pkcs12KDF(sha1.New, sha1.BlockSize, d.kdfPassword, salt, int(iterations), kdfIV, 8)
 	if err := checkBlocks(ciphertext, 8); err != nil {
 		return nil, "", err
 	}
+	desc := fmt.Sprintf("%s (%s)", name, plural(iterations, "iteration"))
+	if d.certsOnly {
+		return nil, desc, nil
+	}
+	key := pkcs12KDF(sha1.New, sha1.BlockSize, d.kdfPassword, salt, int(iterations), kdfKey, keyLen)
+	iv := pkcs12KDF(sha1.New, sha1.BlockSize, d.kdfPassword, salt, int(iterations), kdfIV, 8)
 	plaintext := slices.Clone(ciphertext)
 	if keyLen == 24 {
 		block, err := des.NewTripleDESCipher(key)
@@ -408,7 +460,7 @@ func (d *decoder) decrypt(alg cryptobyte.String, ciphertext []byte) ([]byte, str
 		rc2CBCDecrypt(newRC2(key, 8*keyLen), iv, plaintext)
 	}
 	plaintext, err := d.unpad(plaintext, 8)
-	return plaintext, fmt.Sprintf("%s (%s)", name, plural(iterations, "iteration")), err
+	return plaintext, desc, err
 }
 
 // decryptPBES2 handles PBES2 (RFC 8018 section 6.2) with PBKDF2 and AES-CBC, which is
@@ -445,6 +497,10 @@ func (d *decoder) decryptPBES2(alg cryptobyte.String, ciphertext []byte) ([]byte
 	if err := checkBlocks(ciphertext, aes.BlockSize); err != nil {
 		return nil, "", err
 	}
+	desc := fmt.Sprintf("PBES2 AES-%d-CBC, %s", 8*keyLen, kdfDesc)
+	if d.certsOnly {
+		return nil, desc, nil
+	}
 	block, err := aes.NewCipher(key)
 	if err != nil {
 		return nil, "", err
@@ -452,7 +508,7 @@ func (d *decoder) decryptPBES2(alg cryptobyte.String, ciphertext []byte) ([]byte
 	plaintext := slices.Clone(ciphertext)
 	cipher.NewCBCDecrypter(block, iv).CryptBlocks(plaintext, plaintext)
 	plaintext, err = d.unpad(plaintext, aes.BlockSize)
-	return plaintext, fmt.Sprintf("PBES2 AES-%d-CBC, %s", 8*keyLen, kdfDesc), err
+	return plaintext, desc, err
 }
 
 func checkBlocks(ciphertext []byte, size int) error {
@@ -510,6 +566,10 @@ func (d *decoder) readAuthSafe(authSafe []byte) error {
 				!eci.ReadASN1Bytes(&ciphertext, cbasn1.Tag(0).ContextSpecific()) || !eci.Empty() {
 				return malformed("EncryptedData")
 			}
+			if d.certsOnly {
+				// Only the password opens this safe; say so rather than guess what is in it.
+				return ErrEncrypted
+			}
 			plaintext, desc, err := d.decrypt(alg, ciphertext)
 			if err != nil {
 				return fmt.Errorf("encrypted safe: %w", err)
@@ -557,8 +617,11 @@ func (d *decoder) readSafeContents(data []byte, enc string, depth int) error {
 			if !value.ReadASN1Element(&pki, cbasn1.SEQUENCE) || !value.Empty() {
 				return malformed("keyBag")
 			}
-			if b.key, err = x509.ParsePKCS8PrivateKey(pki); err != nil {
-				return fmt.Errorf("key %q: %w", b.alias, err)
+			b.isKey = true
+			if !d.certsOnly {
+				if b.key, err = x509.ParsePKCS8PrivateKey(pki); err != nil {
+					return fmt.Errorf("key %q: %w", b.alias, err)
+				}
 			}
 			d.keyEnc = addDistinct(d.keyEnc, enc)
 		case oid.Equal(oidShroudedKeyBag):
@@ -573,8 +636,11 @@ func (d *decoder) readSafeContents(data []byte, enc string, depth int) error {
 			if err != nil {
 				return fmt.Errorf("key %q: %w", b.alias, err)
 			}
-			if b.key, err = x509.ParsePKCS8PrivateKey(pkcs8); err != nil {
-				return fmt.Errorf("key %q: %w", b.alias, err)
+			b.isKey = true
+			if !d.certsOnly {
+				if b.key, err = x509.ParsePKCS8PrivateKey(pkcs8); err != nil {
+					return fmt.Errorf("key %q: %w", b.alias, err)
+				}
 			}
 			d.keyEnc = addDistinct(d.keyEnc, desc)
 		case oid.Equal(oidCertBag):
@@ -699,10 +765,10 @@ func describe(keyEnc, certEnc []string) string {
 }
 
 // contents matches keys with their certificates the way Java does: the leaf by
-// localKeyId (falling back to the public key for writers that omit it), the
-// issuers by subject name.
+// localKeyId (falling back to the public key for writers that omit it, which needs the
+// decrypted key), the issuers by subject name.
 func (d *decoder) contents() *Contents {
-	c := &Contents{Legacy: d.legacy}
+	c := &Contents{Legacy: d.legacy, Unverified: d.certsOnly}
 	var certs []bag
 	for _, b := range d.bags {
 		if b.cert != nil {
@@ -711,7 +777,7 @@ func (d *decoder) contents() *Contents {
 	}
 	inChain := map[string]bool{}
 	for _, k := range d.bags {
-		if k.key == nil {
+		if !k.isKey {
 			continue
 		}
 		entry := KeyEntry{Alias: k.alias, Key: k.key}

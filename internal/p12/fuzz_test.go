@@ -2,7 +2,9 @@ package p12
 
 import (
 	"crypto/x509"
+	"maps"
 	mrand "math/rand/v2"
+	"slices"
 	"testing"
 
 	"golang.org/x/crypto/cryptobyte"
@@ -31,7 +33,7 @@ func FuzzDecode(f *testing.F) {
 		f.Add(authSafeOf(f, file))
 	}
 	// Unencrypted bags reach the bag and attribute parsers without a working cipher.
-	f.Add(plainAuthSafe(ec))
+	f.Add(plainAuthSafe(ec, true))
 
 	f.Fuzz(func(t *testing.T, data []byte) {
 		if c, err := decode(data, fuzzPassword, fuzzLimits); err == nil {
@@ -47,12 +49,71 @@ func FuzzDecode(f *testing.F) {
 	})
 }
 
+// FuzzCertificates checks that Certificates never panics, keeps Decode's limits, and
+// agrees with Decode wherever both read a file: as many key entries, the same trusted
+// entries, and the same certificates in all. (A leaf that shares no localKeyId with its
+// key is matched by Decode through the decrypted key, so Certificates counts it, and
+// its issuers, among the others.) No MAC stops mutations here, so they reach the
+// bag parsers directly.
+func FuzzCertificates(f *testing.F) {
+	ec := fixtures()["EC"]
+	enc := encoder{rand: mrand.NewChaCha8([32]byte{}), iterations: 1}
+	withKey := must(enc.encode(fuzzPassword, ec.keyEntry("node-1"), []TrustedCert{{"ca", ec.ca}}))
+	for _, file := range [][]byte{
+		withKey,
+		must(enc.encode(fuzzPassword, nil, []TrustedCert{{"ca", ec.ca}})),
+		withEncryptedCerts(f, withKey, fuzzPassword),
+		// No MAC, a plain keyBag; without localKeyId only Decode finds the leaf.
+		sequence(asn1Int(3), dataContentInfo(plainAuthSafe(ec, true))),
+		sequence(asn1Int(3), dataContentInfo(plainAuthSafe(ec, false))),
+	} {
+		f.Add(file)
+	}
+
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c, err := certificates(data, fuzzLimits)
+		if err != nil {
+			return
+		}
+		checkWellFormed(t, c)
+		d, err := decode(data, fuzzPassword, fuzzLimits)
+		if err != nil {
+			return
+		}
+		if len(c.Keys) != len(d.Keys) || !slices.EqualFunc(c.Trusted, d.Trusted, func(a, b TrustedCert) bool {
+			return a.Alias == b.Alias && a.Cert.Equal(b.Cert)
+		}) || !maps.Equal(allCerts(c), allCerts(d)) || c.Encryption != d.Encryption || c.Legacy != d.Legacy {
+			t.Fatalf("Certificates and Decode disagree:\n%+v\n%+v", c, d)
+		}
+	})
+}
+
+// allCerts is the set of certificates in c, by DER.
+func allCerts(c *Contents) map[string]bool {
+	set := map[string]bool{}
+	for _, t := range c.Trusted {
+		set[string(t.Cert.Raw)] = true
+	}
+	for _, k := range c.Keys {
+		for _, cert := range k.Chain {
+			set[string(cert.Raw)] = true
+		}
+	}
+	for _, cert := range c.Other {
+		set[string(cert.Raw)] = true
+	}
+	return set
+}
+
 // plainAuthSafe is an authenticated safe without encryption, as some Windows and
 // OpenSSL -keypbe NONE -certpbe NONE files have: a plain keyBag, the chain, and a trusted
-// CA inside a nested safeContentsBag.
-func plainAuthSafe(p *pki) []byte {
-	id := []byte("Time 1735689600000") // a Java-style localKeyId
-	attrs := []attribute{friendlyName("node-1"), localKeyID(id)}
+// CA inside a nested safeContentsBag. Without keyID, key and leaf share only their alias
+// (as some writers leave them).
+func plainAuthSafe(p *pki, keyID bool) []byte {
+	attrs := []attribute{friendlyName("node-1")}
+	if keyID {
+		attrs = append(attrs, localKeyID([]byte("Time 1735689600000"))) // a Java-style localKeyId
+	}
 	keyBag := safeBag(oidKeyBag, func(b *cryptobyte.Builder) {
 		b.AddBytes(must(x509.MarshalPKCS8PrivateKey(p.leafKey)))
 	}, attrs)
@@ -62,11 +123,12 @@ func plainAuthSafe(p *pki) []byte {
 	return sequence(dataContentInfo(safeContents(keyBag, certBag(p.leaf, attrs), certBag(p.ca, nil), nested)))
 }
 
-// checkWellFormed asserts what callers of Decode rely on: no nil certificates or keys.
+// checkWellFormed asserts what callers of Decode and Certificates rely on: no nil
+// certificates, and a key in every entry exactly when the contents are verified.
 func checkWellFormed(t *testing.T, c *Contents) {
 	for _, k := range c.Keys {
-		if k.Key == nil {
-			t.Fatal("key entry without key")
+		if (k.Key == nil) != c.Unverified {
+			t.Fatalf("key entry with key %T from contents with Unverified = %v", k.Key, c.Unverified)
 		}
 		for _, cert := range k.Chain {
 			if cert == nil {

@@ -1,6 +1,7 @@
 package p12
 
 import (
+	"bytes"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -17,14 +18,21 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"golang.org/x/crypto/cryptobyte"
+	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
 )
 
 // testPassword has a space and punctuation so quoting mistakes would show; it is only
 // ever handed to tools through files.
 const testPassword = "s3cret pass-phrase!"
 
-// wantEncryption is how Decode describes every file Encode writes.
-const wantEncryption = "PBES2 AES-256-CBC, PBKDF2-HMAC-SHA256 (10000 iterations), MAC HMAC-SHA256 (10000 iterations)"
+// wantEncryption is how Decode describes a file Encode writes with a key entry, and
+// wantTrustEncryption one without: only the key is encrypted.
+const (
+	wantEncryption      = "keys: PBES2 AES-256-CBC, PBKDF2-HMAC-SHA256 (2048 iterations); certificates: no encryption, MAC HMAC-SHA256 (2048 iterations)"
+	wantTrustEncryption = "no encryption, MAC HMAC-SHA256 (2048 iterations)"
+)
 
 // pki is a CA, an optional intermediate and a leaf with their keys.
 type pki struct {
@@ -124,4 +132,68 @@ func legacyRefused(t *testing.T, err error) bool {
 func equalKeys(a, b crypto.PrivateKey) bool {
 	k, ok := a.(interface{ Equal(crypto.PrivateKey) bool })
 	return ok && k.Equal(b)
+}
+
+// withEncryptedCerts turns a file Encode wrote into the layout escert wrote before it
+// stopped encrypting certificates (and Java and OpenSSL still write by default): the
+// certificate safe PBES2-encrypted with password, and the MAC made anew over it.
+func withEncryptedCerts(tb testing.TB, data []byte, password string) []byte {
+	tb.Helper()
+	e := encoder{rand: rand.Reader, iterations: Iterations}
+	safes := safesOf(tb, data)
+	last := cryptobyte.String(safes[len(safes)-1])
+	var info, explicit, certs cryptobyte.String
+	if !last.ReadASN1(&info, cbasn1.SEQUENCE) || !info.SkipASN1(cbasn1.OBJECT_IDENTIFIER) ||
+		!info.ReadASN1(&explicit, tagExplicit0) || !explicit.ReadASN1(&certs, cbasn1.OCTET_STRING) {
+		tb.Fatal("the last safe is not a data safe")
+	}
+	alg, ct := must2(e.encrypt(password, certs))
+	safes[len(safes)-1] = encryptedDataContentInfo(alg, ct)
+	return must(e.pfx(must(kdfPassword(password)), safes...))
+}
+
+// safesOf returns the ContentInfo elements of a PFX's authenticated safe.
+func safesOf(tb testing.TB, pfx []byte) [][]byte {
+	tb.Helper()
+	s := cryptobyte.String(authSafeOf(tb, pfx))
+	var seq cryptobyte.String
+	if !s.ReadASN1(&seq, cbasn1.SEQUENCE) {
+		tb.Fatal("malformed AuthenticatedSafe")
+	}
+	var safes [][]byte
+	for !seq.Empty() {
+		var info cryptobyte.String
+		if !seq.ReadASN1Element(&info, cbasn1.SEQUENCE) {
+			tb.Fatal("malformed ContentInfo")
+		}
+		safes = append(safes, bytes.Clone(info))
+	}
+	return safes
+}
+
+// encryptedDataContentInfo encodes a CMS ContentInfo of type encryptedData (RFC 5652
+// section 8) holding ciphertext of a data content encrypted with alg.
+func encryptedDataContentInfo(alg, ciphertext []byte) []byte {
+	b := cryptobyte.NewBuilder(nil)
+	b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
+		b.AddASN1ObjectIdentifier(oidEncryptedData)
+		b.AddASN1(tagExplicit0, func(b *cryptobyte.Builder) {
+			b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) { // EncryptedData
+				b.AddASN1Int64(0)
+				b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) { // EncryptedContentInfo
+					b.AddASN1ObjectIdentifier(oidData)
+					b.AddBytes(alg)
+					b.AddASN1(cbasn1.Tag(0).ContextSpecific(), func(b *cryptobyte.Builder) { b.AddBytes(ciphertext) })
+				})
+			})
+		})
+	})
+	return b.BytesOrPanic()
+}
+
+func must2[A, B any](a A, b B, err error) (A, B) {
+	if err != nil {
+		panic(err)
+	}
+	return a, b
 }

@@ -69,6 +69,15 @@ func TestKeytoolLoadsEncodedFile(t *testing.T) {
 				t.Errorf("no trustedCertEntry ca:\n%s", out)
 			}
 
+			// Without a password (keytool reads an empty one from stdin) Java still
+			// lists the entries, since no certificate is encrypted, and says it could not
+			// check the file's integrity.
+			out = run(t, keytool, "-list", "-storetype", "PKCS12", "-keystore", store)
+			if !strings.Contains(out, "Your keystore contains 2 entries") || !strings.Contains(out, "node-1, ") ||
+				!strings.Contains(out, "ca, ") || !strings.Contains(out, "has NOT been verified") {
+				t.Errorf("keytool -list without a password does not list both entries unverified:\n%s", out)
+			}
+
 			exported := filepath.Join(dir, "leaf.pem")
 			run(t, keytool, "-exportcert", "-rfc", "-alias", "Node-1", "-file", exported,
 				"-storetype", "PKCS12", "-keystore", store, "-storepass:file", pw)
@@ -103,13 +112,16 @@ func TestOpenSSLReadsEncodedFile(t *testing.T) {
 
 	info := run(t, openssl, "pkcs12", "-info", "-noout", "-in", store, "-passin", "file:"+pw)
 	for _, want := range []string{
-		"MAC: sha256, Iteration 10000",
-		"Shrouded Keybag: PBES2, PBKDF2, AES-256-CBC, Iteration 10000, PRF hmacWithSHA256",
-		"PKCS7 Encrypted data: PBES2, PBKDF2, AES-256-CBC, Iteration 10000, PRF hmacWithSHA256",
+		"MAC: sha256, Iteration 2048",
+		"Shrouded Keybag: PBES2, PBKDF2, AES-256-CBC, Iteration 2048, PRF hmacWithSHA256",
 	} {
 		if !strings.Contains(info, want) {
 			t.Errorf("openssl pkcs12 -info lacks %q:\n%s", want, info)
 		}
+	}
+	// Two plain safes (the key's and the certificates') and no encrypted one.
+	if n := strings.Count(info, "PKCS7 Data\n"); n != 2 || strings.Contains(info, "PKCS7 Encrypted data") {
+		t.Errorf("openssl pkcs12 -info shows %d plain safes, want 2 and no encrypted one:\n%s", n, info)
 	}
 
 	pemOut := filepath.Join(dir, "out.pem")
@@ -160,15 +172,7 @@ func TestDecodeReadsKeytoolFiles(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			dir := t.TempDir()
-			pw := passwordFile(t, dir)
-			store := filepath.Join(dir, "keytool.p12")
-			ca := pemFile(t, filepath.Join(dir, "ca.pem"), "CERTIFICATE", p.ca.Raw)
-			storeArgs := []string{"-storetype", "PKCS12", "-keystore", store, "-storepass:file", pw}
-			run(t, keytool, slices.Concat(tt.javaOpts, []string{"-genkeypair", "-alias", "node",
-				"-keyalg", "EC", "-groupname", "secp256r1", "-dname", "CN=node", "-validity", "30"}, storeArgs)...)
-			run(t, keytool, slices.Concat(tt.javaOpts, []string{"-importcert", "-noprompt", "-alias", "ca", "-file", ca}, storeArgs)...)
-
+			store := keytoolStore(t, keytool, p, tt.javaOpts...)
 			got, err := Decode(must(os.ReadFile(store)), testPassword)
 			if tt.legacy && legacyRefused(t, err) {
 				return
@@ -195,14 +199,54 @@ func TestDecodeReadsKeytoolFiles(t *testing.T) {
 	}
 }
 
+// keytoolStore makes a PKCS#12 file the way an operator does with keytool: a key pair
+// "node" (-genkeypair) and the trusted CA of p "ca" (-importcert), protected by
+// testPassword. javaOpts are passed to the JVM (-J-D...).
+func keytoolStore(t *testing.T, keytool string, p *pki, javaOpts ...string) string {
+	t.Helper()
+	dir := t.TempDir()
+	pw := passwordFile(t, dir)
+	store := filepath.Join(dir, "keytool.p12")
+	ca := pemFile(t, filepath.Join(dir, "ca.pem"), "CERTIFICATE", p.ca.Raw)
+	storeArgs := []string{"-storetype", "PKCS12", "-keystore", store, "-storepass:file", pw}
+	run(t, keytool, slices.Concat(javaOpts, []string{"-genkeypair", "-alias", "node",
+		"-keyalg", "EC", "-groupname", "secp256r1", "-dname", "CN=node", "-validity", "30"}, storeArgs)...)
+	run(t, keytool, slices.Concat(javaOpts, []string{"-importcert", "-noprompt", "-alias", "ca", "-file", ca}, storeArgs)...)
+	return store
+}
+
+// opensslStore makes a PKCS#12 file with `openssl pkcs12 -export` from p's leaf, key
+// and CA (key entry "node-1"), protected by testPassword; args add options.
+func opensslStore(t *testing.T, openssl string, p *pki, args ...string) string {
+	t.Helper()
+	dir := t.TempDir()
+	leaf, ca, key := opensslInputs(t, dir, p)
+	store := filepath.Join(dir, "openssl.p12")
+	opensslExport(t, openssl, store, slices.Concat([]string{"-in", leaf, "-inkey", key, "-certfile", ca, "-name", "node-1"}, args)...)
+	return store
+}
+
+// opensslInputs writes p's leaf, CA and leaf key into dir as PEM files for openssl.
+func opensslInputs(t *testing.T, dir string, p *pki) (leaf, ca, key string) {
+	t.Helper()
+	return pemFile(t, filepath.Join(dir, "leaf.pem"), "CERTIFICATE", p.leaf.Raw),
+		pemFile(t, filepath.Join(dir, "ca.pem"), "CERTIFICATE", p.ca.Raw),
+		pemFile(t, filepath.Join(dir, "key.pem"), "PRIVATE KEY", must(x509.MarshalPKCS8PrivateKey(p.leafKey)))
+}
+
+// opensslExport runs `openssl pkcs12 -export` with args, writing store protected by
+// testPassword (handed over in a file next to it).
+func opensslExport(t *testing.T, openssl, store string, args ...string) {
+	t.Helper()
+	pw := passwordFile(t, filepath.Dir(store))
+	run(t, openssl, slices.Concat([]string{"pkcs12", "-export", "-out", store, "-passout", "file:" + pw}, args)...)
+}
+
 func TestDecodeReadsOpenSSLFiles(t *testing.T) {
 	openssl := openssl(t)
 	p := fixtures()["RSA"]
 	dir := t.TempDir()
-	pw := passwordFile(t, dir)
-	leaf := pemFile(t, filepath.Join(dir, "leaf.pem"), "CERTIFICATE", p.leaf.Raw)
-	ca := pemFile(t, filepath.Join(dir, "ca.pem"), "CERTIFICATE", p.ca.Raw)
-	key := pemFile(t, filepath.Join(dir, "key.pem"), "PRIVATE KEY", must(x509.MarshalPKCS8PrivateKey(p.leafKey)))
+	leaf, ca, key := opensslInputs(t, dir, p)
 
 	tests := []struct {
 		name       string
@@ -221,7 +265,7 @@ func TestDecodeReadsOpenSSLFiles(t *testing.T) {
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			store := filepath.Join(dir, fmt.Sprintf("openssl-%d.p12", i))
-			run(t, openssl, slices.Concat([]string{"pkcs12", "-export", "-out", store, "-passout", "file:" + pw}, tt.args)...)
+			opensslExport(t, openssl, store, tt.args...)
 
 			got, err := Decode(must(os.ReadFile(store)), testPassword)
 			// OpenSSL writes 8-byte PBKDF2 salts, below FIPS 140-3's 128 bits.
@@ -247,5 +291,123 @@ func TestDecodeReadsOpenSSLFiles(t *testing.T) {
 				t.Errorf("Encryption = %q, Legacy = %v; want %q, %v", got.Encryption, got.Legacy, tt.encryption, tt.legacy)
 			}
 		})
+	}
+}
+
+// TestOpenSSLReadsCertificatesWithoutThePassword proves that tools read the
+// certificates of escert's files without the password: openssl prints the chain and
+// the trusted CA with an empty password and no MAC check. The same command fails on
+// OpenSSL's own default file, whose certificates are encrypted.
+func TestOpenSSLReadsCertificatesWithoutThePassword(t *testing.T) {
+	openssl := openssl(t)
+	p := fixtures()["EC"]
+	dir := t.TempDir()
+	escertFile := writeFile(t, filepath.Join(dir, "escert.p12"),
+		must(Encode(rand.Reader, testPassword, p.keyEntry("node-1"), []TrustedCert{{"ca", p.ca}})))
+	tests := []struct {
+		name  string
+		store string
+		ok    bool
+	}{
+		{"escert file", escertFile, true},
+		{"OpenSSL 3 defaults", opensslStore(t, openssl, p), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			// The empty password is no secret: it may stand on the command line.
+			cmd := exec.Command(openssl, "pkcs12", "-in", tt.store, "-nokeys", "-nomacver", "-passin", "pass:")
+			cmd.Env = append(os.Environ(), "LC_ALL=C")
+			out, err := cmd.Output()
+			if !tt.ok {
+				if err == nil {
+					t.Fatalf("openssl read encrypted certificates without the password:\n%s", out)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("openssl pkcs12 -nokeys -nomacver without a password: %v\n%s", err, out)
+			}
+			var certs [][]byte
+			for rest := out; ; {
+				var block *pem.Block
+				if block, rest = pem.Decode(rest); block == nil {
+					break
+				}
+				if block.Type != "CERTIFICATE" {
+					t.Errorf("openssl printed a %s", block.Type)
+				}
+				certs = append(certs, block.Bytes)
+			}
+			// The leaf, the CA of its chain, and the CA as trusted entry.
+			if len(certs) != 3 || !bytes.Equal(certs[0], p.leaf.Raw) || !bytes.Equal(certs[1], p.ca.Raw) || !bytes.Equal(certs[2], p.ca.Raw) {
+				t.Errorf("openssl printed %d certificates, want leaf, CA, CA:\n%s", len(certs), out)
+			}
+		})
+	}
+}
+
+// TestCertificatesOnToolFiles runs Certificates on files the real tools write: with
+// certificate encryption turned off (keytool's certProtectionAlgorithm=NONE, openssl's
+// -certpbe NONE) it reads the chain without the password; with the tools' defaults the
+// certificates are encrypted, and it says so with ErrEncrypted.
+func TestCertificatesOnToolFiles(t *testing.T) {
+	keytool, openssl := keytool(t), openssl(t)
+	p := fixtures()["EC"]
+	tests := []struct {
+		name      string
+		store     func(t *testing.T) string
+		alias     string
+		encrypted bool
+		// notFIPS: the key bag uses OpenSSL's 8-byte PBKDF2 salt, which Certificates
+		// refuses in FIPS 140-only mode just as Decode does.
+		notFIPS bool
+	}{
+		{"keytool defaults", func(t *testing.T) string { return keytoolStore(t, keytool, p) }, "node", true, false},
+		{"keytool certProtectionAlgorithm=NONE", func(t *testing.T) string {
+			return keytoolStore(t, keytool, p, "-J-Dkeystore.pkcs12.certProtectionAlgorithm=NONE")
+		}, "node", false, false},
+		{"openssl pkcs12 -export defaults", func(t *testing.T) string { return opensslStore(t, openssl, p) }, "node-1", true, false},
+		{"openssl pkcs12 -export -certpbe NONE", func(t *testing.T) string { return opensslStore(t, openssl, p, "-certpbe", "NONE") }, "node-1", false, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			data := must(os.ReadFile(tt.store(t)))
+			got, err := Certificates(data)
+			if tt.encrypted {
+				if !errors.Is(err, ErrEncrypted) {
+					t.Fatalf("Certificates = %+v, %v; want ErrEncrypted", got, err)
+				}
+				return
+			}
+			if tt.notFIPS && legacyRefused(t, err) {
+				return
+			}
+			if err != nil {
+				t.Fatalf("Certificates: %v", err)
+			}
+			if len(got.Keys) != 1 || got.Keys[0].Alias != tt.alias || got.Keys[0].Key != nil || len(got.Keys[0].Chain) == 0 {
+				t.Fatalf("Keys = %+v, want %q with its chain and no key", got.Keys, tt.alias)
+			}
+			// The leaf is the certificate of the key Decode decrypts.
+			want := must(Decode(data, testPassword))
+			if !got.Keys[0].Chain[0].Equal(want.Keys[0].Chain[0]) || !got.Unverified {
+				t.Errorf("leaf %q, Unverified = %v; want %q, true", got.Keys[0].Chain[0].Subject, got.Unverified, want.Keys[0].Chain[0].Subject)
+			}
+		})
+	}
+}
+
+// TestJSSEUsesEncodedFileAsKeystoreAndTruststore: Java's TLS stack, as Elasticsearch
+// configures it, takes one file Encode wrote as keystore and truststore on both ends
+// of a mutually authenticated handshake.
+func TestJSSEUsesEncodedFileAsKeystoreAndTruststore(t *testing.T) {
+	p := fixtures()["EC"]
+	store := writeFile(t, filepath.Join(t.TempDir(), "node.p12"),
+		must(Encode(rand.Reader, testPassword, p.keyEntry("node-1"), []TrustedCert{{"ca", p.ca}})))
+	both := realtest.Store{P12Path: store, P12Password: testPassword}
+	cfg := realtest.JSSEConfig{Key: both, Trust: both, ClientAuth: true}
+	addr := realtest.StartJSSEServer(t, cfg)
+	if err := realtest.JSSEHandshake(t, cfg, addr, "node-1.example"); err != nil {
+		t.Fatalf("JSSE mutual TLS with the file as keystore and truststore: %v", err)
 	}
 }

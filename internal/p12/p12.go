@@ -5,11 +5,16 @@
 // produce: a private-key entry with an alias and its full chain, plus trusted-certificate
 // entries that Java recognises as trust anchors. Everything on the write path is
 // FIPS 140-3 approved (PBES2 with PBKDF2-HMAC-SHA256 and AES-256-CBC, HMAC-SHA256 MAC),
-// so it works under GODEBUG=fips140=only.
+// so it works under GODEBUG=fips140=only. Only the private key is encrypted: the
+// certificates are public, so they sit in a plain safe (as `openssl pkcs12 -export
+// -certpbe NONE` and Java with keystore.pkcs12.certProtectionAlgorithm=NONE write them)
+// and anyone can read a file's names and expiry dates without its password.
 //
 // Decode reads those files back, as well as files written by Java's keytool and by
 // OpenSSL, including the legacy SHA-1/3DES/RC2 ones (refused with ErrNotApproved when
-// FIPS 140-only mode is enforced).
+// FIPS 140-only mode is enforced). Certificates reads the certificates of a file whose
+// certificates are not encrypted without the password and without deriving any key;
+// what it returns is unauthenticated.
 //
 // go-pkcs12 is not used for writing: it cannot put a named key entry and trusted entries
 // in one file, and its Encode derives localKeyId with SHA-1, which panics under
@@ -54,10 +59,11 @@ type KeyEntry struct {
 	Chain []*x509.Certificate
 }
 
-// Contents is what Decode found in a PKCS#12 file.
+// Contents is what Decode or Certificates found in a PKCS#12 file.
 type Contents struct {
 	// Keys are the private-key entries. Alias is empty when the file gives the key no
-	// friendlyName (keytool then invents one, e.g. "1").
+	// friendlyName (keytool then invents one, e.g. "1"). From Certificates, Key is nil
+	// and Chain is empty when the key bag and the leaf share no localKeyId.
 	Keys []KeyEntry
 	// Trusted are the certificates carrying Java's trust attribute.
 	Trusted []TrustedCert
@@ -66,11 +72,15 @@ type Contents struct {
 	// file whose CA certificates all land here is no truststore for Elasticsearch.
 	Other []*x509.Certificate
 	// Encryption describes the protection of the file for humans, e.g.
-	// "PBES2 AES-256-CBC, PBKDF2-HMAC-SHA256 (10000 iterations), MAC HMAC-SHA256 (10000 iterations)".
+	// "keys: PBES2 AES-256-CBC, PBKDF2-HMAC-SHA256 (2048 iterations); certificates: no
+	// encryption, MAC HMAC-SHA256 (2048 iterations)".
 	Encryption string
 	// Legacy reports that some part of the file uses a pre-PBES2 PKCS#12 algorithm
 	// (SHA-1 MAC or key derivation, 3DES, RC2), none of which FIPS 140-3 approves.
 	Legacy bool
+	// Unverified reports that the contents come from Certificates: no key was decrypted
+	// and the MAC was not checked, so nothing proves the file is what its writer made.
+	Unverified bool
 }
 
 var (
@@ -84,12 +94,22 @@ var (
 	// ErrUnsupported is returned by Decode for well-formed files using an algorithm or
 	// structure this package does not implement (e.g. public-key integrity mode).
 	ErrUnsupported = errors.New("unsupported PKCS#12 feature")
+	// ErrEncrypted is returned by Certificates when a safe of the file is encrypted, so
+	// its certificates cannot be read without the password (Java's and OpenSSL's
+	// default files, and escert's before it stopped encrypting certificates): decode the
+	// file with Decode and the password instead.
+	ErrEncrypted = fault.Sentinel(fault.Input, "the certificates are encrypted: the password is needed to read them")
 )
 
-// Iterations is the PBKDF2 and MAC iteration count Encode uses. It is Java's own
-// default since JDK 12 and 11.0.12 (keystore.pkcs12.*IterationCount = 10000), so files
-// match what Elasticsearch's bundled JDK writes; go-pkcs12's Modern2023 uses 2048.
-const Iterations = 10000
+// Iterations is the PBKDF2 and MAC iteration count Encode uses. Iterations only slow
+// down guessing a weak password; escert's p12 passwords are 24 random alphanumeric
+// characters (about 142 bits), so it is the password's entropy, not the count, that
+// protects the file, and every extra iteration is CPU spent by escert, Elasticsearch and
+// every reader of the file. 2048 is OpenSSL 3's default (PKCS12_DEFAULT_ITER) and
+// go-pkcs12's Modern2023, so every tool reads it as ordinary, and it is above the
+// minimum of 1,000 that NIST SP 800-132 sets and FIPS 140-3 reviewers check for. Java's
+// own default (10,000) would buy nothing for such a password.
+const Iterations = 2048
 
 // saltLen is the size of every salt Encode writes: 20 bytes like Java, above the
 // 128 bits that SP 800-132 (and Go's fips140=only PBKDF2) require.
@@ -102,10 +122,14 @@ type encoder struct {
 }
 
 // Encode writes a PKCS#12 file protected by password with one private-key entry (key
-// may be nil for a truststore-only file) followed by the trusted entries, in the layout
-// Java's keytool writes: an unencrypted safe holding the PBES2-shrouded key, and a
-// PBES2-encrypted safe holding the leaf, the rest of the chain and the trusted
-// certificates. All salts and IVs come from rand (crypto/rand.Reader when nil).
+// may be nil for a truststore-only file) followed by the trusted entries: an
+// unencrypted safe holding the PBES2-shrouded key, and an unencrypted safe holding the
+// leaf, the rest of the chain and the trusted certificates, as Java writes with
+// keystore.pkcs12.certProtectionAlgorithm=NONE and `openssl pkcs12 -export -certpbe
+// NONE`. The certificates are public; leaving them unencrypted lets Certificates and
+// other tools read them without the password and saves a key derivation on every load.
+// The MAC over both safes still authenticates the file for whoever has the password.
+// All salts and IVs come from rand (crypto/rand.Reader when nil).
 // Encode writes no file: the caller should store the bytes with mode 0600, since they
 // hold a private key protected only by the password.
 //
@@ -165,12 +189,14 @@ func (e encoder) encode(password string, key *KeyEntry, trusted []TrustedCert) (
 	for _, t := range trusted {
 		certBags = append(certBags, certBag(t.Cert, []attribute{friendlyName(t.Alias), javaTrust()}))
 	}
-	alg, ct, err := e.encrypt(password, safeContents(certBags...))
-	if err != nil {
-		return nil, fmt.Errorf("encode PKCS#12: certificates: %w", err)
-	}
-	safes = append(safes, encryptedDataContentInfo(alg, ct))
+	safes = append(safes, dataContentInfo(safeContents(certBags...)))
+	return e.pfx(macPassword, safes...)
+}
 
+// pfx wraps safes (ContentInfo elements) in the AuthenticatedSafe of a PFX with its
+// HMAC-SHA256 MacData (RFC 7292 sections 4 and 5.1). macPassword is the KDF input of
+// kdfPassword.
+func (e encoder) pfx(macPassword []byte, safes ...[]byte) ([]byte, error) {
 	authSafe := sequence(safes...)
 	macSalt := make([]byte, saltLen)
 	if _, err := io.ReadFull(e.rand, macSalt); err != nil {

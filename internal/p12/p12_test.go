@@ -7,6 +7,7 @@ import (
 	"crypto/sha1"
 	"crypto/sha256"
 	"crypto/x509"
+	"encoding/asn1"
 	"encoding/hex"
 	"errors"
 	mrand "math/rand/v2"
@@ -16,11 +17,18 @@ import (
 	"golang.org/x/crypto/cryptobyte"
 	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
 	gopkcs12 "software.sslmate.com/src/go-pkcs12"
+
+	"github.com/escert/escert/internal/fault"
 )
 
-func TestEncodeDecodeRoundTrip(t *testing.T) {
+// roundTripCases are the entries of escert's files and their variations.
+func roundTripCases() []struct {
+	name    string
+	key     *KeyEntry
+	trusted []TrustedCert
+} {
 	ec, rsa := fixtures()["EC"], fixtures()["RSA"]
-	tests := []struct {
+	return []struct {
 		name    string
 		key     *KeyEntry
 		trusted []TrustedCert
@@ -34,7 +42,10 @@ func TestEncodeDecodeRoundTrip(t *testing.T) {
 		}}, []TrustedCert{{"ca", ec.ca}}},
 		{"truststore only with two CAs", nil, []TrustedCert{{"ec-ca", ec.ca}, {"rsa-ca", rsa.ca}}},
 	}
-	for _, tt := range tests {
+}
+
+func TestEncodeDecodeRoundTrip(t *testing.T) {
+	for _, tt := range roundTripCases() {
 		t.Run(tt.name, func(t *testing.T) {
 			data, err := Encode(rand.Reader, testPassword, tt.key, tt.trusted)
 			if err != nil {
@@ -49,11 +60,254 @@ func TestEncodeDecodeRoundTrip(t *testing.T) {
 			if len(got.Other) != 0 {
 				t.Errorf("Other = %d certificates, want none", len(got.Other))
 			}
-			if got.Encryption != wantEncryption || got.Legacy {
-				t.Errorf("Encryption = %q, Legacy = %v; want %q, false", got.Encryption, got.Legacy, wantEncryption)
+			want := wantEncryption
+			if tt.key == nil {
+				want = wantTrustEncryption
+			}
+			if got.Encryption != want || got.Legacy || got.Unverified {
+				t.Errorf("Encryption = %q, Legacy = %v, Unverified = %v; want %q, false, false", got.Encryption, got.Legacy, got.Unverified, want)
 			}
 		})
 	}
+}
+
+func TestCertificatesReadsEncodedFilesWithoutThePassword(t *testing.T) {
+	for _, tt := range roundTripCases() {
+		t.Run(tt.name, func(t *testing.T) {
+			data := must(Encode(rand.Reader, testPassword, tt.key, tt.trusted))
+			got, err := Certificates(data)
+			if err != nil {
+				t.Fatalf("Certificates: %v", err)
+			}
+			checkChains(t, got, tt.key)
+			checkTrusted(t, got, tt.trusted)
+			if len(got.Other) != 0 {
+				t.Errorf("Other = %d certificates, want none", len(got.Other))
+			}
+			// The same description as Decode gives, from the algorithm identifiers alone.
+			want := must(Decode(data, testPassword)).Encryption
+			if got.Encryption != want || got.Legacy || !got.Unverified {
+				t.Errorf("Encryption = %q, Legacy = %v, Unverified = %v; want %q, false, true", got.Encryption, got.Legacy, got.Unverified, want)
+			}
+		})
+	}
+}
+
+// checkChains is checkKeys for Certificates: aliases and chains, and no key.
+func checkChains(t *testing.T, got *Contents, want *KeyEntry) {
+	t.Helper()
+	if want == nil {
+		if len(got.Keys) != 0 {
+			t.Fatalf("got %d keys, want none", len(got.Keys))
+		}
+		return
+	}
+	if len(got.Keys) != 1 {
+		t.Fatalf("got %d keys, want 1", len(got.Keys))
+	}
+	k := got.Keys[0]
+	if k.Key != nil {
+		t.Errorf("Certificates returned a private key")
+	}
+	if k.Alias != want.Alias || len(k.Chain) != len(want.Chain) {
+		t.Fatalf("key entry %q with a chain of %d, want %q with %d", k.Alias, len(k.Chain), want.Alias, len(want.Chain))
+	}
+	for i := range k.Chain {
+		if !k.Chain[i].Equal(want.Chain[i]) {
+			t.Errorf("chain[%d] = %q, want %q", i, k.Chain[i].Subject, want.Chain[i].Subject)
+		}
+	}
+}
+
+func TestCertificatesRefusesEncryptedCertificatesWithErrEncrypted(t *testing.T) {
+	ec := fixtures()["EC"]
+	tests := []struct {
+		name string
+		data []byte
+	}{
+		{"escert's layout before issue 14", withEncryptedCerts(t, must(Encode(rand.Reader, testPassword, ec.keyEntry("node-1"), []TrustedCert{{"ca", ec.ca}})), testPassword)},
+		{"truststore with encrypted certificates", withEncryptedCerts(t, must(Encode(rand.Reader, testPassword, nil, []TrustedCert{{"ca", ec.ca}})), testPassword)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			// The file itself is sound: the password opens it.
+			if _, err := Decode(tt.data, testPassword); err != nil {
+				t.Fatalf("Decode: %v", err)
+			}
+			c, err := Certificates(tt.data)
+			if !errors.Is(err, ErrEncrypted) || fault.KindOf(err) != fault.Input {
+				t.Fatalf("Certificates = %+v, %v (kind %v); want ErrEncrypted of kind Input", c, err, fault.KindOf(err))
+			}
+		})
+	}
+}
+
+// TestCertificatesWithoutLocalKeyIDLeavesTheChainEmpty: only the decrypted key tells
+// which certificate is its leaf when the bags share no localKeyId, so Certificates
+// returns the entry with its alias and the certificates among the others.
+func TestCertificatesWithoutLocalKeyIDLeavesTheChainEmpty(t *testing.T) {
+	ec := fixtures()["EC"]
+	data := sequence(asn1Int(3), dataContentInfo(plainAuthSafe(ec, false)))
+	got, err := Certificates(data)
+	if err != nil {
+		t.Fatalf("Certificates: %v", err)
+	}
+	if len(got.Keys) != 1 || got.Keys[0].Alias != "node-1" || len(got.Keys[0].Chain) != 0 || len(got.Other) != 2 {
+		t.Errorf("Keys = %+v, Other = %d certificates; want node-1 without chain and leaf and CA in Other", got.Keys, len(got.Other))
+	}
+	checkTrusted(t, got, []TrustedCert{{"ca", ec.ca}})
+	// Decode finds the leaf through the key.
+	checkKeys(t, must(Decode(data, testPassword)), ec.keyEntry("node-1"))
+}
+
+// TestCertificatesDoesNotVerifyTheMAC shows what Unverified means: a file whose MAC
+// is wrong still reads, where Decode refuses it.
+func TestCertificatesDoesNotVerifyTheMAC(t *testing.T) {
+	ec := fixtures()["EC"]
+	data := must(Encode(rand.Reader, testPassword, ec.keyEntry("node-1"), nil))
+	// The file ends with the MAC, the salt (an OCTET STRING of saltLen bytes) and the
+	// iteration count (INTEGER 2048: 4 bytes); flip the MAC's last bit.
+	data[len(data)-4-(2+saltLen)-1] ^= 1
+	if _, err := Decode(data, testPassword); !errors.Is(err, ErrWrongPassword) {
+		t.Fatalf("Decode of a file with a broken MAC: %v, want ErrWrongPassword", err)
+	}
+	got, err := Certificates(data)
+	if err != nil {
+		t.Fatalf("Certificates: %v", err)
+	}
+	if !got.Unverified {
+		t.Error("Unverified = false for contents whose MAC nobody checked")
+	}
+	checkChains(t, got, ec.keyEntry("node-1"))
+}
+
+// TestCertificatesKeepsDecodesLimits: with no key derivation to pay for, Certificates
+// still refuses the files Decode refuses for their cost or size.
+func TestCertificatesKeepsDecodesLimits(t *testing.T) {
+	ec := fixtures()["EC"]
+	data := must(Encode(rand.Reader, testPassword, ec.keyEntry("node-1"), []TrustedCert{{"ca", ec.ca}}))
+	tests := []struct {
+		name string
+		data []byte
+		lim  limits
+		want string
+	}{
+		{"iterations above the per-derivation limit", data, limits{iterations: Iterations - 1, work: defaultLimits.work}, "KDF iterations (Java accepts"},
+		// The MAC and the key each cost Iterations times one hash block.
+		{"work above the per-file limit", data, limits{iterations: Iterations, work: 2*Iterations - 1}, "KDF iterations in total"},
+		{"larger than any PKCS#12 file", make([]byte, maxInputLen+1), defaultLimits, "is larger than"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, decErr := decode(tt.data, testPassword, tt.lim)
+			_, certErr := certificates(tt.data, tt.lim)
+			for name, err := range map[string]error{"decode": decErr, "certificates": certErr} {
+				if err == nil || !strings.Contains(err.Error(), tt.want) {
+					t.Errorf("%s: %v, want an error saying %q", name, err, tt.want)
+				}
+			}
+		})
+	}
+}
+
+// TestEncodeEncryptsOnlyTheKey walks Encode's output as ASN.1, apart from the decoder:
+// no encryptedData safe, one PBES2-shrouded key bag when there is a key, and every
+// iteration count (PBKDF2 and MAC) Iterations, which is 2048.
+func TestEncodeEncryptsOnlyTheKey(t *testing.T) {
+	if Iterations != 2048 {
+		t.Errorf("Iterations = %d, want 2048 (OpenSSL 3's and go-pkcs12's default)", Iterations)
+	}
+	ec := fixtures()["EC"]
+	tests := []struct {
+		name         string
+		key          *KeyEntry
+		trusted      []TrustedCert
+		shrouded     int
+		certificates int
+	}{
+		{"key entry and trusted CA", ec.keyEntry("node-1"), []TrustedCert{{"ca", ec.ca}}, 1, 3},
+		{"truststore only", nil, []TrustedCert{{"ca", ec.ca}}, 0, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			data := must(Encode(rand.Reader, testPassword, tt.key, tt.trusted))
+			iterations := []int64{macIterations(t, data)}
+			var encrypted, shrouded, certificates int
+			for _, safe := range safesOf(t, data) {
+				s := cryptobyte.String(safe)
+				var info, explicit, content, bags cryptobyte.String
+				var oid asn1.ObjectIdentifier
+				if !s.ReadASN1(&info, cbasn1.SEQUENCE) || !info.ReadASN1ObjectIdentifier(&oid) || !info.ReadASN1(&explicit, tagExplicit0) {
+					t.Fatal("malformed ContentInfo")
+				}
+				if !oid.Equal(oidData) {
+					encrypted++
+					continue
+				}
+				if !explicit.ReadASN1(&content, cbasn1.OCTET_STRING) || !content.ReadASN1(&bags, cbasn1.SEQUENCE) {
+					t.Fatal("malformed data safe")
+				}
+				for !bags.Empty() {
+					var bag, value cryptobyte.String
+					var bagType asn1.ObjectIdentifier
+					if !bags.ReadASN1(&bag, cbasn1.SEQUENCE) || !bag.ReadASN1ObjectIdentifier(&bagType) || !bag.ReadASN1(&value, tagExplicit0) {
+						t.Fatal("malformed SafeBag")
+					}
+					switch {
+					case bagType.Equal(oidShroudedKeyBag):
+						shrouded++
+						iterations = append(iterations, pbes2Iterations(t, value))
+					case bagType.Equal(oidCertBag):
+						certificates++
+					default:
+						t.Errorf("unexpected bag %s", bagType)
+					}
+				}
+			}
+			if encrypted != 0 || shrouded != tt.shrouded || certificates != tt.certificates {
+				t.Errorf("%d encrypted safes, %d shrouded keys, %d certificates in plain safes; want 0, %d, %d",
+					encrypted, shrouded, certificates, tt.shrouded, tt.certificates)
+			}
+			for _, n := range iterations {
+				if n != Iterations {
+					t.Errorf("iteration counts %v, want all %d", iterations, Iterations)
+					break
+				}
+			}
+		})
+	}
+}
+
+// macIterations reads the iteration count of a PFX's MacData.
+func macIterations(t *testing.T, pfx []byte) int64 {
+	t.Helper()
+	s := cryptobyte.String(pfx)
+	var seq, macData cryptobyte.String
+	var n int64
+	if !s.ReadASN1(&seq, cbasn1.SEQUENCE) || !seq.SkipASN1(cbasn1.INTEGER) || !seq.SkipASN1(cbasn1.SEQUENCE) ||
+		!seq.ReadASN1(&macData, cbasn1.SEQUENCE) || !macData.SkipASN1(cbasn1.SEQUENCE) ||
+		!macData.SkipASN1(cbasn1.OCTET_STRING) || !macData.ReadASN1Integer(&n) {
+		t.Fatal("malformed MacData")
+	}
+	return n
+}
+
+// pbes2Iterations reads the PBKDF2 iteration count of an EncryptedPrivateKeyInfo
+// protected with PBES2.
+func pbes2Iterations(t *testing.T, epki cryptobyte.String) int64 {
+	t.Helper()
+	var seq, alg, params, kdf, kdfParams cryptobyte.String
+	var algOID, kdfOID asn1.ObjectIdentifier
+	var n int64
+	if !epki.ReadASN1(&seq, cbasn1.SEQUENCE) || !seq.ReadASN1(&alg, cbasn1.SEQUENCE) ||
+		!alg.ReadASN1ObjectIdentifier(&algOID) || !algOID.Equal(oidPBES2) ||
+		!alg.ReadASN1(&params, cbasn1.SEQUENCE) || !params.ReadASN1(&kdf, cbasn1.SEQUENCE) ||
+		!kdf.ReadASN1ObjectIdentifier(&kdfOID) || !kdfOID.Equal(oidPBKDF2) ||
+		!kdf.ReadASN1(&kdfParams, cbasn1.SEQUENCE) || !kdfParams.SkipASN1(cbasn1.OCTET_STRING) ||
+		!kdfParams.ReadASN1Integer(&n) {
+		t.Fatal("the key bag is not PBES2 with PBKDF2")
+	}
+	return n
 }
 
 func checkKeys(t *testing.T, got *Contents, want *KeyEntry) {
@@ -182,6 +436,9 @@ func TestDecodeRejectsMalformedInput(t *testing.T) {
 			if c, err := Decode(tt.data, testPassword); err == nil {
 				t.Fatalf("Decode succeeded with %+v", c)
 			}
+			if c, err := Certificates(tt.data); err == nil {
+				t.Fatalf("Certificates succeeded with %+v", c)
+			}
 		})
 	}
 }
@@ -299,7 +556,7 @@ func TestRC2DecryptsRFC2268Vectors(t *testing.T) {
 
 func TestDecodeReadsUnencryptedAndNestedBags(t *testing.T) {
 	ec := fixtures()["EC"]
-	authSafe := plainAuthSafe(ec)
+	authSafe := plainAuthSafe(ec, true)
 	salt := make([]byte, 16)
 	macPassword := must(kdfPassword(testPassword))
 	withMAC := cryptobyte.NewBuilder(nil)
@@ -335,6 +592,16 @@ func TestDecodeReadsUnencryptedAndNestedBags(t *testing.T) {
 			checkTrusted(t, got, []TrustedCert{{"ca", ec.ca}})
 			if got.Encryption != tt.encryption || len(got.Other) != 0 {
 				t.Errorf("Encryption = %q, Other = %d; want %q, 0", got.Encryption, len(got.Other), tt.encryption)
+			}
+
+			certs, err := Certificates(tt.data)
+			if err != nil {
+				t.Fatalf("Certificates: %v", err)
+			}
+			checkChains(t, certs, ec.keyEntry("node-1"))
+			checkTrusted(t, certs, []TrustedCert{{"ca", ec.ca}})
+			if certs.Encryption != tt.encryption || len(certs.Other) != 0 {
+				t.Errorf("Certificates: Encryption = %q, Other = %d; want %q, 0", certs.Encryption, len(certs.Other), tt.encryption)
 			}
 		})
 	}
