@@ -139,7 +139,10 @@ func Chains(configDir string, password KeystorePassword) ([]NodeCert, error) {
 			node := nodetls.Read(configDir, settings, ks)
 			keyed = &node
 		}
-		return loadP12(*keyed.Layer(l.Name).Keystore)
+		n, err = loadP12(*keyed.Layer(l.Name).Keystore)
+		// Opening the file decrypted its key too; Chains hands out certificates only.
+		n.Key = nil
+		return n, err
 	})
 }
 
