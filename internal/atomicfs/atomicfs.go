@@ -17,6 +17,7 @@ package atomicfs
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -299,28 +300,24 @@ func MoveFiles(moves []Move) error {
 }
 
 // writeStaged creates path exclusively with its final mode (no window where a secret
-// is readable by others) and writes it, syncing it only where the tree cannot be
-// synced at once (syncStaged).
-func writeStaged(path string, data []byte, mode fs.FileMode) error {
+// is readable by others) and fills it with write, syncing it only where the tree
+// cannot be synced at once (syncStaged).
+func writeStaged(path string, mode fs.FileMode, write func(io.Writer) error) error {
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
 	if err != nil {
 		return err
 	}
-	if err := setPerm(f, Perm{Mode: mode, UID: -1, GID: -1}); err != nil {
-		f.Close()
-		return err
+	err = setPerm(f, Perm{Mode: mode, UID: -1, GID: -1})
+	if err == nil {
+		err = write(f)
 	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
+	if err == nil && syncEachStagedFile {
+		err = f.Sync()
 	}
-	if syncEachStagedFile {
-		if err := f.Sync(); err != nil {
-			f.Close()
-			return err
-		}
+	if cerr := f.Close(); err == nil {
+		err = cerr
 	}
-	return f.Close()
+	return err
 }
 
 // fill gives a file that holds nothing yet its owner and mode, then data, and syncs

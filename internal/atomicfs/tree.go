@@ -2,6 +2,8 @@ package atomicfs
 
 import (
 	"fmt"
+	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
@@ -68,17 +70,30 @@ func (t *Tree) Add(files ...File) error {
 	sorted := append([]File(nil), files...)
 	sort.Slice(sorted, func(i, j int) bool { return sorted[i].Path < sorted[j].Path })
 	for _, f := range sorted {
-		if !filepath.IsLocal(filepath.FromSlash(f.Path)) {
-			return fmt.Errorf("refusing to write %q outside the output directory", f.Path)
+		if err := t.AddStream(f.Path, f.Mode, func(w io.Writer) error {
+			_, err := w.Write(f.Data)
+			return err
+		}); err != nil {
+			return err
 		}
-		path := filepath.Join(t.staging, filepath.FromSlash(f.Path))
-		shown := filepath.Join(t.given, f.Path)
-		if err := t.mkdirs(filepath.Dir(path)); err != nil {
-			return fmt.Errorf("create directory for %s: %w", shown, cause(err))
-		}
-		if err := writeStaged(path, f.Data, f.Mode); err != nil {
-			return fmt.Errorf("write %s: %w", shown, cause(err))
-		}
+	}
+	return nil
+}
+
+// AddStream writes the file at rel (slash-separated, relative to the tree's root)
+// with what write writes to it: for a file too large to build in memory first, such
+// as the manifest of thousands of nodes.
+func (t *Tree) AddStream(rel string, mode fs.FileMode, write func(io.Writer) error) error {
+	if !filepath.IsLocal(filepath.FromSlash(rel)) {
+		return fmt.Errorf("refusing to write %q outside the output directory", rel)
+	}
+	path := filepath.Join(t.staging, filepath.FromSlash(rel))
+	shown := filepath.Join(t.given, rel)
+	if err := t.mkdirs(filepath.Dir(path)); err != nil {
+		return fmt.Errorf("create directory for %s: %w", shown, cause(err))
+	}
+	if err := writeStaged(path, mode, write); err != nil {
+		return fmt.Errorf("write %s: %w", shown, cause(err))
 	}
 	return nil
 }

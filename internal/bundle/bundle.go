@@ -6,6 +6,7 @@
 package bundle
 
 import (
+	"bytes"
 	"context"
 	"crypto"
 	"crypto/rand"
@@ -86,9 +87,11 @@ type Request struct {
 }
 
 // Sink takes a bundle's files as they are made; Add may be called concurrently.
+// AddStream takes a file too large to hold in memory whole (the manifest).
 // *atomicfs.Tree is the one that writes them.
 type Sink interface {
 	Add(files ...atomicfs.File) error
+	AddStream(path string, mode fs.FileMode, write func(io.Writer) error) error
 }
 
 // memory is the Sink of Build: it keeps the files.
@@ -102,6 +105,14 @@ func (m *memory) Add(files ...atomicfs.File) error {
 	defer m.mu.Unlock()
 	m.files = append(m.files, files...)
 	return nil
+}
+
+func (m *memory) AddStream(path string, mode fs.FileMode, write func(io.Writer) error) error {
+	var b bytes.Buffer
+	if err := write(&b); err != nil {
+		return err
+	}
+	return m.Add(atomicfs.File{Path: path, Mode: mode, Data: b.Bytes()})
 }
 
 // Build builds the bundle of every instance of the request, in parallel, in memory:
@@ -201,11 +212,7 @@ func BuildInto(ctx context.Context, req Request, opts Options, out Sink) (*Resul
 	}
 	res.Manifest.Files = paths
 	sort.Strings(res.Manifest.Files)
-	data, err := res.Manifest.Encode()
-	if err != nil {
-		return nil, err
-	}
-	if err := out.Add(atomicfs.File{Path: manifest.File, Mode: atomicfs.PublicMode, Data: data}); err != nil {
+	if err := out.AddStream(manifest.File, atomicfs.PublicMode, res.Manifest.EncodeTo); err != nil {
 		return nil, err
 	}
 	return res, nil
@@ -447,4 +454,15 @@ func clientSettings(m *manifest.Manifest, httpCA []*x509.Certificate, opts Optio
 		return nil, "", fmt.Errorf("client settings: %w", err)
 	}
 	return files, "", nil
+}
+
+// MemoryLimit is the soft memory limit (runtime/debug.SetMemoryLimit) for building the
+// bundle of n instances. A build holds one instance's files per worker and the
+// manifest, which grows by under 4 KiB an instance; Go's collector would otherwise let
+// the heap reach twice that before collecting (103 MB of RSS for 10,000 nodes, 79 MB
+// under this limit, for the same CPU time). The limit stays above what the build
+// keeps, so the collector never runs back to back; were an instance to need more,
+// the limit being soft, it would only collect more often.
+func MemoryLimit(instances int) int64 {
+	return 32<<20 + int64(instances)*4<<10
 }

@@ -3,6 +3,8 @@ package bundle_test
 import (
 	"bytes"
 	"context"
+	"io"
+	"io/fs"
 	"path"
 	"slices"
 	"strings"
@@ -38,6 +40,14 @@ func (s *progressSink) Add(files ...atomicfs.File) error {
 	}
 	s.files = append(s.files, files...)
 	return nil
+}
+
+func (s *progressSink) AddStream(path string, mode fs.FileMode, write func(io.Writer) error) error {
+	var b bytes.Buffer
+	if err := write(&b); err != nil {
+		return err
+	}
+	return s.Add(atomicfs.File{Path: path, Mode: mode, Data: b.Bytes()})
 }
 
 func (s *progressSink) finish() {

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -170,6 +171,9 @@ func runBootstrap(ctx context.Context, e *env, stdout, stderr io.Writer, f *issu
 	bootstrapPassword, err := bundle.RandomPassword(e.rand)
 	if err != nil {
 		return err
+	}
+	if e.getenv("GOMEMLIMIT") == "" {
+		defer debug.SetMemoryLimit(debug.SetMemoryLimit(bundle.MemoryLimit(len(instances))))
 	}
 	tree, err := e.write.StageTree(out, f.force)
 	if err != nil {

@@ -7,8 +7,11 @@
 package manifest
 
 import (
+	"bufio"
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/escert/escert/internal/ca"
@@ -64,11 +67,56 @@ type CertInfo struct {
 
 // Encode is the manifest as manifest.json holds it: indented JSON and a final newline.
 func (m *Manifest) Encode() ([]byte, error) {
-	data, err := json.MarshalIndent(m, "", "  ")
-	if err != nil {
-		return nil, fmt.Errorf("encode manifest: %w", err)
+	var b bytes.Buffer
+	if err := m.EncodeTo(&b); err != nil {
+		return nil, err
 	}
-	return append(data, '\n'), nil
+	return b.Bytes(), nil
+}
+
+// instancesMark is where the instances go in the encoding of a manifest whose list
+// is empty: a key at the top level, so no string value can hold it (its quotes
+// would be escaped).
+const instancesMark = "\n  \"instances\": []"
+
+// EncodeTo writes what Encode returns, byte for byte, one instance at a time: the
+// manifest of 10,000 nodes is some 30 MB of JSON, which encoding it whole would
+// hold twice over (encoding/json indents a compact copy) on top of the manifest.
+func (m *Manifest) EncodeTo(w io.Writer) error {
+	shell := *m
+	shell.Instances = []InstanceInfo{}
+	head, err := json.MarshalIndent(&shell, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode manifest: %w", err)
+	}
+	if m.Instances == nil {
+		// json writes a nil list as null, an empty one as []: keep the difference.
+		if head, err = json.MarshalIndent(m, "", "  "); err != nil {
+			return fmt.Errorf("encode manifest: %w", err)
+		}
+	}
+	at := bytes.Index(head, []byte(instancesMark))
+	if len(m.Instances) == 0 || at < 0 {
+		_, err := w.Write(append(head, '\n'))
+		return err
+	}
+	bw := bufio.NewWriter(w)
+	bw.Write(head[:at+len(instancesMark)-1]) // through the list's '['
+	for i := range m.Instances {
+		if i > 0 {
+			bw.WriteByte(',')
+		}
+		bw.WriteString("\n    ")
+		inst, err := json.MarshalIndent(&m.Instances[i], "    ", "  ")
+		if err != nil {
+			return fmt.Errorf("encode manifest: instance %q: %w", m.Instances[i].Name, err)
+		}
+		bw.Write(inst)
+	}
+	bw.WriteString("\n  ]")
+	bw.Write(head[at+len(instancesMark):])
+	bw.WriteByte('\n')
+	return bw.Flush()
 }
 
 // Decode reads a manifest.json. Its error is encoding/json's, for the caller to say

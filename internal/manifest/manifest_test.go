@@ -1,6 +1,8 @@
 package manifest_test
 
 import (
+	"bytes"
+	"encoding/json"
 	"path/filepath"
 	"reflect"
 	"testing"
@@ -106,5 +108,38 @@ func TestInstanceAndOfTypeFindInstancesInManifestOrder(t *testing.T) {
 	}
 	if !reflect.DeepEqual(names, []string{"node1", "node2"}) {
 		t.Errorf("OfType(elasticsearch) = %q, want node1, node2", names)
+	}
+}
+
+func TestEncodeToWritesWhatEncodingTheWholeManifestWrites(t *testing.T) {
+	inst := func(name string) manifest.InstanceInfo {
+		return manifest.InstanceInfo{Name: name, Filename: name, Type: "elasticsearch", Dir: "nodes/" + name,
+			KeystoreSettings: []string{"keystore.seed"}, Files: []string{"nodes/" + name + "/elasticsearch.yml"},
+			Certificates: []manifest.CertInfo{{Name: "http", Layer: "http", Files: []string{"nodes/" + name + "/certs/http.p12"}}}}
+	}
+	for _, tt := range []struct {
+		name      string
+		instances []manifest.InstanceInfo
+	}{
+		{"nil", nil},
+		{"empty", []manifest.InstanceInfo{}},
+		{"one", []manifest.InstanceInfo{inst("node1")}},
+		{"three, one named like the mark", []manifest.InstanceInfo{inst("node1"), inst("\n  \"instances\": []"), inst("<b>&")}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			m := manifest.Manifest{Tool: "escert test", Cluster: "c", Instances: tt.instances, Files: []string{"a", "b"}}
+			want, err := json.MarshalIndent(&m, "", "  ")
+			if err != nil {
+				t.Fatal(err)
+			}
+			want = append(want, '\n')
+			var got bytes.Buffer
+			if err := m.EncodeTo(&got); err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(got.Bytes(), want) {
+				t.Errorf("EncodeTo wrote\n%s\nwant\n%s", got.Bytes(), want)
+			}
+		})
 	}
 }
