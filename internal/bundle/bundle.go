@@ -147,8 +147,11 @@ func BuildInto(ctx context.Context, req Request, opts Options, out Sink) (*Resul
 		return nil, err
 	}
 	opts.Rand = concurrentReader(opts.Rand)
-	sealer := keystoreSealer(instances, opts)
-	defer sealer.clear()
+	needKeystores := slices.ContainsFunc(instances, func(i spec.Instance) bool { return i.Type == spec.Elasticsearch })
+	keystores := startKeystores(needKeystores, opts, out)
+	// Always wait for the keystores' goroutine: it writes to out, which the caller
+	// discards on error.
+	defer keystores.finish()
 	infos := make([]manifest.InstanceInfo, len(instances))
 	warnings := make([][]string, len(instances))
 	var pathsMu sync.Mutex
@@ -163,7 +166,7 @@ func BuildInto(ctx context.Context, req Request, opts Options, out Sink) (*Resul
 					err = &PanicError{Where: fmt.Sprintf("instance %q", inst.Name), Value: r, Stack: debug.Stack()}
 				}
 			}()
-			b, err := buildInstance(gctx, iss, inst, bootstrapPassword, sealer, opts)
+			b, err := buildInstance(gctx, iss, inst, bootstrapPassword, keystores, opts)
 			if err != nil {
 				return fmt.Errorf("instance %q: %w", inst.Name, err)
 			}
@@ -181,6 +184,9 @@ func BuildInto(ctx context.Context, req Request, opts Options, out Sink) (*Resul
 		})
 	}
 	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	if err := keystores.finish(); err != nil {
 		return nil, err
 	}
 	res.Manifest.Instances = infos
@@ -218,42 +224,6 @@ func BuildInto(ctx context.Context, req Request, opts Options, out Sink) (*Resul
 	return res, nil
 }
 
-// sealer derives the node keystores' key once per build (eskeystore.Sealer says why
-// that is safe), in the background while the first certificates are issued, since
-// the derivation runs on one core and the workers keep the others busy.
-type sealer struct {
-	get     func() (*eskeystore.Sealer, error)
-	started bool // some instance is a node: get was started and must be cleared
-}
-
-func keystoreSealer(instances []spec.Instance, opts Options) sealer {
-	get := sync.OnceValues(func() (s *eskeystore.Sealer, err error) {
-		// Started on a goroutine of its own: a panic must become the build's error
-		// (see PanicError), not a crash leaving the staging directory behind.
-		defer func() {
-			if r := recover(); r != nil {
-				err = &PanicError{Where: "elasticsearch.keystore key", Value: r, Stack: debug.Stack()}
-			}
-		}()
-		return eskeystore.NewSealer(opts.KeystorePassword, opts.KeystoreVersion, opts.Rand)
-	})
-	s := sealer{get: get, started: slices.ContainsFunc(instances, func(i spec.Instance) bool { return i.Type == spec.Elasticsearch })}
-	if s.started {
-		go get()
-	}
-	return s
-}
-
-// clear waits for the derivation if it was started, and wipes the key.
-func (s sealer) clear() {
-	if !s.started {
-		return
-	}
-	if k, err := s.get(); err == nil {
-		k.Clear()
-	}
-}
-
 // BootstrapPasswordFile holds the elastic user's initial password, outside nodes/ so
 // that copying a node bundle never spreads it further than the keystores already do.
 const BootstrapPasswordFile = "elastic-bootstrap-password"
@@ -264,7 +234,7 @@ type instanceBundle struct {
 	warnings []string
 }
 
-func buildInstance(ctx context.Context, iss issuer.Issuer, inst spec.Instance, bootstrapPassword string, sealer sealer, opts Options) (*instanceBundle, error) {
+func buildInstance(ctx context.Context, iss issuer.Issuer, inst spec.Instance, bootstrapPassword string, keystores *keystores, opts Options) (*instanceBundle, error) {
 	certs, err := spec.Certificates(inst, opts.Spec)
 	if err != nil {
 		return nil, err
@@ -329,17 +299,15 @@ func buildInstance(ctx context.Context, iss issuer.Issuer, inst spec.Instance, b
 			return nil, err
 		}
 	}
-	key, err := sealer.get()
-	if err != nil {
-		return nil, fmt.Errorf("elasticsearch.keystore: %w", err)
-	}
-	data, err := ks.Seal(key, opts.Rand)
-	if err != nil {
-		return nil, fmt.Errorf("elasticsearch.keystore: %w", err)
-	}
-	add("elasticsearch.keystore", atomicfs.SecretMode, data)
 	add("elasticsearch.yml", atomicfs.PublicMode, []byte(SettingsBlock(opts)))
+	// The keystore is sealed now or, before the build's key is derived, later by
+	// another goroutine: nothing touches it after this.
 	b.info.KeystoreSettings = ks.Names()
+	ksPath := path.Join(root, "elasticsearch.keystore")
+	b.info.Files = append(b.info.Files, ksPath)
+	if err := keystores.seal(inst.Name, ksPath, ks); err != nil {
+		return nil, err
+	}
 	return b, nil
 }
 

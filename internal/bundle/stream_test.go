@@ -3,6 +3,7 @@ package bundle_test
 import (
 	"bytes"
 	"context"
+	"crypto/fips140"
 	"io"
 	"io/fs"
 	"path"
@@ -127,4 +128,30 @@ func keystoreSalt(t *testing.T, data []byte) []byte {
 		t.Fatalf("keystore of %d bytes is too short", len(data))
 	}
 	return data[at : at+64]
+}
+
+func TestAKeystoreKeyThatCannotBeDerivedFailsTheBuildInOneLine(t *testing.T) {
+	if !fips140.Enforced() {
+		t.Skip("only FIPS 140-only mode refuses a keystore password (one under 14 bytes) after the keystore is made")
+	}
+	opts := options(bundle.P12)
+	opts.KeystorePassword = []byte("short")
+	instances, err := spec.ParseInstances("i.yml", []byte(testInstances))
+	if err != nil {
+		t.Fatal(err)
+	}
+	local, err := issuer.NewLocal(opts.Rand, opts.Policy, opts.Key, cluster, 3650, false, opts.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sink := &progressSink{arrived: map[string]int{}}
+	_, err = bundle.BuildInto(context.Background(), bundle.Request{Issuer: local, Instances: instances, BootstrapPassword: "x"}, opts, sink)
+	if err == nil || !strings.Contains(err.Error(), "elasticsearch.keystore: keystore password must be at least 14 bytes") || strings.Contains(err.Error(), "\n") {
+		t.Fatalf("err = %v, want one line naming elasticsearch.keystore and the rule", err)
+	}
+	for _, f := range sink.files {
+		if path.Base(f.Path) == "elasticsearch.keystore" {
+			t.Errorf("%s was written although the key could not be derived", f.Path)
+		}
+	}
 }

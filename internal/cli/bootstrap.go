@@ -172,8 +172,12 @@ func runBootstrap(ctx context.Context, e *env, stdout, stderr io.Writer, f *issu
 	if err != nil {
 		return err
 	}
-	if e.getenv("GOMEMLIMIT") == "" {
+	// The build keeps little (see bundle.MemoryLimit) and makes much short-lived
+	// garbage: instead of collecting each time the heap doubles, collect only when it
+	// nears the limit that bounds it. An operator's GOGC or GOMEMLIMIT wins.
+	if e.getenv("GOMEMLIMIT") == "" && e.getenv("GOGC") == "" {
 		defer debug.SetMemoryLimit(debug.SetMemoryLimit(bundle.MemoryLimit(len(instances))))
+		defer debug.SetGCPercent(debug.SetGCPercent(-1))
 	}
 	tree, err := e.write.StageTree(out, f.force)
 	if err != nil {
