@@ -9,6 +9,7 @@ import (
 	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/sha512"
+	"errors"
 	"fmt"
 	"runtime"
 	"syscall"
@@ -57,7 +58,12 @@ func workOf(nodes int) work {
 // timings on one thread.
 type units struct {
 	ecdsaCert, rsaCert, p12File time.Duration
-	keystore                    map[int]time.Duration // by format version
+	// ecdsaCheck and rsaCheck are the verification of a CA signature that
+	// crypto/x509.CreateCertificate makes after every signature (a guard against
+	// faulty signers that callers cannot turn off): part of signing a certificate
+	// with Go's standard library, so of the floor, and printed on its own.
+	ecdsaCheck, rsaCheck time.Duration
+	keystore             map[int]time.Duration // by format version
 }
 
 // floor is the CPU time of v's crypto for a bootstrap of n nodes. The operations are
@@ -70,7 +76,20 @@ func (u units) floor(v *variant, n int) time.Duration {
 	if v.rsa {
 		cert = u.rsaCert
 	}
-	return time.Duration(w.certs)*cert + time.Duration(w.p12s)*u.p12File + time.Duration(w.keystores)*u.keystore[v.keystore]
+	return time.Duration(w.certs)*(cert+u.check(v)) + time.Duration(w.p12s)*u.p12File + time.Duration(w.keystores)*u.keystore[v.keystore]
+}
+
+// checks is the part of v's floor for n nodes that is x509's verification of its own
+// signatures.
+func (u units) checks(v *variant, n int) time.Duration {
+	return time.Duration(workOf(n).certs) * u.check(v)
+}
+
+func (u units) check(v *variant) time.Duration {
+	if v.rsa {
+		return u.rsaCheck
+	}
+	return u.ecdsaCheck
 }
 
 // sink keeps the compiler from dropping work whose result is unused.
@@ -92,7 +111,16 @@ func measureUnits(runs int, versions []int) (units, error) {
 		return units{}, fmt.Errorf("floor: CA key: %w", err)
 	}
 	tbs := make([]byte, 600) // about a leaf's to-be-signed part
+	digest := sha256.Sum256(tbs)
 	salt20, salt64 := make([]byte, 20), make([]byte, 64)
+	ecSig, err := ecdsa.SignASN1(rand.Reader, caEC, digest[:])
+	if err != nil {
+		return units{}, fmt.Errorf("floor: %w", err)
+	}
+	rsaSig, err := rsa.SignPKCS1v15(rand.Reader, caRSA, crypto.SHA256, digest[:])
+	if err != nil {
+		return units{}, fmt.Errorf("floor: %w", err)
+	}
 
 	type op struct {
 		batch int
@@ -121,6 +149,17 @@ func measureUnits(runs int, versions []int) (units, error) {
 			sig, err := rsa.SignPKCS1v15(rand.Reader, caRSA, crypto.SHA256, d[:])
 			sink ^= sig[0] ^ byte(k.E)
 			return err
+		}},
+		{batch: 400, out: func(d time.Duration) { u.ecdsaCheck = d }, do: func() error {
+			d := sha256.Sum256(tbs)
+			if !ecdsa.VerifyASN1(&caEC.PublicKey, d[:], ecSig) {
+				return errors.New("ECDSA signature does not verify")
+			}
+			return nil
+		}},
+		{batch: 400, out: func(d time.Duration) { u.rsaCheck = d }, do: func() error {
+			d := sha256.Sum256(tbs)
+			return rsa.VerifyPKCS1v15(&caRSA.PublicKey, crypto.SHA256, d[:], rsaSig)
 		}},
 		{batch: 30, out: func(d time.Duration) { u.p12File = d }, do: func() error {
 			// The shrouded key's PBES2 encryption key.
