@@ -57,9 +57,9 @@ func (s *progressSink) finish() {
 	s.finished++
 }
 
-func TestBuildIntoHandsEachInstanceOverAsSoonAsItIsMade(t *testing.T) {
-	opts := options(bundle.P12)
-	opts.Workers = 1
+// testIssuance is testInstances and a local issuer for them.
+func testIssuance(t *testing.T, opts bundle.Options) ([]spec.Instance, *issuer.Local) {
+	t.Helper()
 	instances, err := spec.ParseInstances("i.yml", []byte(testInstances))
 	if err != nil {
 		t.Fatal(err)
@@ -68,6 +68,13 @@ func TestBuildIntoHandsEachInstanceOverAsSoonAsItIsMade(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return instances, local
+}
+
+func TestBuildIntoHandsEachInstanceOverAsSoonAsItIsMade(t *testing.T) {
+	opts := options(bundle.P12)
+	opts.Workers = 1
+	instances, local := testIssuance(t, opts)
 	sink := &progressSink{arrived: map[string]int{}}
 	opts.Progress = sink.finish
 	res, err := bundle.BuildInto(context.Background(), bundle.Request{Issuer: local, Instances: instances, BootstrapPassword: "x"}, opts, sink)
@@ -136,16 +143,9 @@ func TestAKeystoreKeyThatCannotBeDerivedFailsTheBuildInOneLine(t *testing.T) {
 	}
 	opts := options(bundle.P12)
 	opts.KeystorePassword = []byte("short")
-	instances, err := spec.ParseInstances("i.yml", []byte(testInstances))
-	if err != nil {
-		t.Fatal(err)
-	}
-	local, err := issuer.NewLocal(opts.Rand, opts.Policy, opts.Key, cluster, 3650, false, opts.Now)
-	if err != nil {
-		t.Fatal(err)
-	}
+	instances, local := testIssuance(t, opts)
 	sink := &progressSink{arrived: map[string]int{}}
-	_, err = bundle.BuildInto(context.Background(), bundle.Request{Issuer: local, Instances: instances, BootstrapPassword: "x"}, opts, sink)
+	_, err := bundle.BuildInto(context.Background(), bundle.Request{Issuer: local, Instances: instances, BootstrapPassword: "x"}, opts, sink)
 	if err == nil || !strings.Contains(err.Error(), "elasticsearch.keystore: keystore password must be at least 14 bytes") || strings.Contains(err.Error(), "\n") {
 		t.Fatalf("err = %v, want one line naming elasticsearch.keystore and the rule", err)
 	}
