@@ -292,36 +292,57 @@ func oneKey(s nodetls.Store, c *p12.Contents) error {
 
 // loadPEMChain reads a PEM layer's certificate chain, not its key.
 func loadPEMChain(l nodetls.Layer) (NodeCert, error) {
-	if l.Certificate == nil {
-		return NodeCert{}, fault.BadFile(l.Key.Path, "%s names this key but %s is not set: Elasticsearch refuses to start", l.Key.Setting, l.Keys.Certificate)
-	}
-	certPEM, err := readNodeFile(*l.Certificate)
+	certPEM, err := readPEMCertificate(l)
 	if err != nil {
 		return NodeCert{}, err
 	}
-	chain, err := ca.ParseCertificates(certPEM)
-	if err != nil {
-		return NodeCert{}, fault.BadFile(l.Certificate.Path, "%v", err)
-	}
-	return NodeCert{KeyPath: l.Key.Path, CertPath: l.Certificate.Path, Chain: chain, read: map[string][]byte{l.Certificate.Path: certPEM}}, nil
+	return parsePEMChain(l, certPEM)
 }
 
+// loadPEM reads a PEM layer's key and chain. Its faults come in the order a renewal
+// meets them: the settings, then the files' presence, then their content, key first.
 func loadPEM(l nodetls.Layer) (NodeCert, error) {
-	n, err := loadPEMChain(l)
-	if err != nil {
-		return NodeCert{}, err
+	if l.Certificate == nil {
+		return NodeCert{}, noCertificate(l)
 	}
 	keyPEM, err := readNodeFile(*l.Key)
 	if err != nil {
 		return NodeCert{}, err
 	}
+	certPEM, err := readPEMCertificate(l)
+	if err != nil {
+		return NodeCert{}, err
+	}
 	key, err := l.DecodeKey(keyPEM)
 	if err != nil {
-		return NodeCert{}, fault.BadFile(n.KeyPath, "%v", err)
+		return NodeCert{}, fault.BadFile(l.Key.Path, "%v", err)
+	}
+	n, err := parsePEMChain(l, certPEM)
+	if err != nil {
+		return NodeCert{}, err
 	}
 	if err := ca.KeyMatches(n.Chain[0], key); err != nil {
 		return NodeCert{}, fault.BadFile(n.KeyPath, "%v %s", err, n.CertPath)
 	}
 	n.Key, n.password, n.read[n.KeyPath] = key, l.KeyPassphrase.Value, keyPEM
 	return n, nil
+}
+
+func noCertificate(l nodetls.Layer) error {
+	return fault.BadFile(l.Key.Path, "%s names this key but %s is not set: Elasticsearch refuses to start", l.Key.Setting, l.Keys.Certificate)
+}
+
+func readPEMCertificate(l nodetls.Layer) ([]byte, error) {
+	if l.Certificate == nil {
+		return nil, noCertificate(l)
+	}
+	return readNodeFile(*l.Certificate)
+}
+
+func parsePEMChain(l nodetls.Layer, certPEM []byte) (NodeCert, error) {
+	chain, err := ca.ParseCertificates(certPEM)
+	if err != nil {
+		return NodeCert{}, fault.BadFile(l.Certificate.Path, "%v", err)
+	}
+	return NodeCert{KeyPath: l.Key.Path, CertPath: l.Certificate.Path, Chain: chain, read: map[string][]byte{l.Certificate.Path: certPEM}}, nil
 }
