@@ -257,9 +257,7 @@ func inspectPEM(r *Report, data []byte, now time.Time) error {
 
 func keyType(key crypto.PrivateKey) string {
 	if signer, ok := key.(crypto.Signer); ok {
-		if spec, err := fips.SpecOf(signer.Public()); err == nil {
-			return spec.String()
-		}
+		return publicKeyType(signer.Public())
 	}
 	return fmt.Sprintf("%T", key)
 }
