@@ -63,6 +63,9 @@ type Options struct {
 	Version               string // escert version, recorded in the manifest
 	// FIPS adds the settings a FIPS 140 mode Elasticsearch needs to the block.
 	FIPS bool
+	// RequiredProviders, under FIPS, is xpack.security.fips_mode.required_providers
+	// (esconfig.RequiredProviders); nil leaves the setting out.
+	RequiredProviders []string
 }
 
 // Result is a built bundle: the manifest and the warnings. Files holds the files when

@@ -308,7 +308,10 @@ func TestSettingsBlockMatchesGolden(t *testing.T) {
 			o.TransportVerification = "full"
 			o.Spec.TrustRestrictions = false
 		}},
-		{"fips", "settings-fips.golden", func(o *bundle.Options) { o.Format, o.FIPS = bundle.PEM, true }},
+		{"fips", "settings-fips.golden", func(o *bundle.Options) {
+			o.Format, o.FIPS = bundle.PEM, true
+			o.RequiredProviders = []string{"BCFIPS:2*", "BCJSSE:2*"}
+		}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -323,13 +326,18 @@ func TestSettingsBlockMatchesGolden(t *testing.T) {
 
 // TestFIPSBlockFollowsElasticsearchFIPSRules checks the --fips block against what a
 // FIPS 140 mode Elasticsearch demands (its FIPS docs): fips_mode on, no PKCS#12 or JKS
-// stores, PBKDF2 password hashing, TLS 1.2/1.3 only, no auto-configuration.
+// stores, PBKDF2 password hashing, TLS 1.2/1.3 with AES-GCM suites only, no
+// auto-configuration, and the providers it was given to require.
 func TestFIPSBlockFollowsElasticsearchFIPSRules(t *testing.T) {
 	opts := options(bundle.PEM)
 	opts.Format, opts.FIPS = bundle.PEM, true
+	opts.RequiredProviders = []string{"BCFIPS", "BCJSSE"}
 	s, err := esconfig.Parse([]byte(bundle.SettingsBlock(opts)))
 	if err != nil {
 		t.Fatal(err)
+	}
+	if p := s.List("xpack.security.fips_mode.required_providers"); strings.Join(p, ",") != "BCFIPS,BCJSSE" {
+		t.Errorf("required_providers = %v, want the given BCFIPS, BCJSSE", p)
 	}
 	for key, want := range map[string]string{
 		"xpack.security.fips_mode.enabled":                "true",
@@ -344,6 +352,15 @@ func TestFIPSBlockFollowsElasticsearchFIPSRules(t *testing.T) {
 		prefix := "xpack.security." + layer + ".ssl."
 		if p := s.List(prefix + "supported_protocols"); strings.Join(p, ",") != "TLSv1.3,TLSv1.2" {
 			t.Errorf("%s supported_protocols = %v", layer, p)
+		}
+		suites := s.List(prefix + "cipher_suites")
+		for _, suite := range suites {
+			if !strings.Contains(suite, "_AES_") || !strings.HasSuffix(suite, "GCM_SHA256") && !strings.HasSuffix(suite, "GCM_SHA384") {
+				t.Errorf("%s cipher suite %s is not AES-GCM", layer, suite)
+			}
+		}
+		if len(suites) == 0 {
+			t.Errorf("%s names no cipher_suites: the defaults include ChaCha20, which a FIPS JVM lacks", layer)
 		}
 		for _, key := range []string{"keystore.path", "truststore.path"} {
 			if v, ok := s.Get(prefix + key); ok {

@@ -36,12 +36,16 @@ func SettingsBlock(opts Options) string {
 		set("xpack.security.fips_mode.enabled", "true")
 		set("xpack.security.autoconfiguration.enabled", "false")
 		set("xpack.security.authc.password_hashing.algorithm", "pbkdf2_stretch")
+		if len(opts.RequiredProviders) > 0 {
+			set("xpack.security.fips_mode.required_providers", yamlList(opts.RequiredProviders))
+		}
 	}
 	for _, layer := range []string{esconfig.Transport, esconfig.HTTP} {
 		prefix := esconfig.SSLPrefix(layer)
 		set(prefix+"enabled", "true")
 		if opts.FIPS {
-			set(prefix+"supported_protocols", `[ "TLSv1.3", "TLSv1.2" ]`)
+			set(prefix+"supported_protocols", yamlList([]string{"TLSv1.3", "TLSv1.2"}))
+			set(prefix+"cipher_suites", yamlList(esconfig.FIPSCipherSuites))
 		}
 		if layer == esconfig.Transport {
 			set(prefix+"verification_mode", opts.TransportVerification)
@@ -51,7 +55,7 @@ func SettingsBlock(opts Options) string {
 		case PEM:
 			set(prefix+"key", "certs/"+layer+".key")
 			set(prefix+"certificate", "certs/"+layer+".crt")
-			set(prefix+"certificate_authorities", fmt.Sprintf("[ %q ]", "certs/"+layer+"-ca.crt"))
+			set(prefix+"certificate_authorities", yamlList([]string{"certs/" + layer + "-ca.crt"}))
 		default:
 			set(prefix+"keystore.path", "certs/"+layer+".p12")
 			if layer == esconfig.Transport {
@@ -64,4 +68,13 @@ func SettingsBlock(opts Options) string {
 	}
 	lines = append(lines, esconfig.BlockEnd)
 	return strings.Join(lines, "\n") + "\n"
+}
+
+// yamlList is a flow sequence of quoted strings: [ "a", "b" ].
+func yamlList(items []string) string {
+	quoted := make([]string, len(items))
+	for i, s := range items {
+		quoted[i] = fmt.Sprintf("%q", s)
+	}
+	return "[ " + strings.Join(quoted, ", ") + " ]"
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/escert/escert/internal/bundle"
+	"github.com/escert/escert/internal/esconfig"
 	"github.com/escert/escert/internal/eskeystore"
 	"github.com/escert/escert/internal/fault"
 	"github.com/escert/escert/internal/fips"
@@ -61,6 +62,7 @@ type issueFlags struct {
 	quiet            bool
 	force            bool
 	fips             bool
+	fipsGeneration   string
 	flags            *pflag.FlagSet
 }
 
@@ -69,6 +71,7 @@ func (f *issueFlags) register(fs *pflag.FlagSet) {
 	f.keyFlags.register(fs)
 	fs.StringVar(&f.format, "format", "p12", "node key material: p12 (one PKCS#12 per layer) or pem (the only format under --fips)")
 	fs.BoolVar(&f.fips, "fips", false, "FIPS 140 output for a FIPS-mode Elasticsearch: PEM only, keystore and CA passwords of 14+ bytes, fips_mode settings (implied by a FIPS build)")
+	fs.StringVar(&f.fipsGeneration, "fips-generation", "", "under FIPS, the BouncyCastle FIPS generation the nodes run, which required_providers names: 140-3 (bc-fips 2.x, Elasticsearch 9.4+) or 140-2 (bc-fips 1.x) (default: 140-3 for --es-version 9.4+, else 140-2)")
 	fs.IntVar(&f.days, "days", 365, "certificate lifetime in days")
 	fs.StringVar(&f.cluster, "cluster-name", "elasticsearch", "cluster.name, used in the transport trust pattern *.node.<name>")
 	fs.BoolVar(&f.noTrust, "no-trust-restrictions", false, "do not restrict the transport layer to this cluster's node certificates")
@@ -109,6 +112,10 @@ func (f *issueFlags) options(e *env, policy fips.Policy) (bundle.Options, error)
 	if err != nil {
 		return bundle.Options{}, usagef("--es-version: %w", err)
 	}
+	providers, err := f.requiredProviders(policy)
+	if err != nil {
+		return bundle.Options{}, err
+	}
 	ksPass, err := readSecret(e, f.keystorePassFile, "ESCERT_KEYSTORE_PASSWORD", "--keystore-pass-file")
 	if err != nil {
 		return bundle.Options{}, err
@@ -128,7 +135,33 @@ func (f *issueFlags) options(e *env, policy fips.Policy) (bundle.Options, error)
 		Now:                   e.now,
 		Version:               Version,
 		FIPS:                  policy.FIPS,
+		RequiredProviders:     providers,
 	}, nil
+}
+
+// requiredProviders are the FIPS providers the block makes the nodes require: those
+// of --fips-generation, by default the generation --es-version runs best.
+func (f *issueFlags) requiredProviders(policy fips.Policy) ([]string, error) {
+	if !policy.FIPS {
+		if f.flags.Changed("fips-generation") {
+			return nil, usagef("--fips-generation needs --fips (or a FIPS build)")
+		}
+		return nil, nil
+	}
+	version, err := esconfig.ParseVersion(f.esVersion)
+	if err != nil {
+		return nil, usagef("--es-version: %w", err)
+	}
+	generation := esconfig.DefaultFIPSGeneration(version)
+	if f.fipsGeneration != "" {
+		if generation, err = esconfig.ParseFIPSGeneration(f.fipsGeneration); err != nil {
+			return nil, usagef("--fips-generation %w", err)
+		}
+	}
+	if err := esconfig.CheckFIPSGeneration(version, generation); err != nil {
+		return nil, usagef("--fips-generation: %w", err)
+	}
+	return esconfig.RequiredProviders(version, generation), nil
 }
 
 // secretEnv are the environment variables readSecret takes secrets from: what a

@@ -3,8 +3,8 @@ package eskeystore
 import (
 	"encoding/binary"
 	"fmt"
-	"strconv"
-	"strings"
+
+	"github.com/escert/escert/internal/esconfig"
 )
 
 // The framing comes from Lucene's CodecUtil, which KeyStoreWrapper uses for the
@@ -95,8 +95,8 @@ func KeyLen(version int) int {
 // version 7 as too new), 5 for 8.0 to 8.13 (which refuse version 6), 4 for 6.8 and
 // 7.x.
 func VersionFor(esVersion string) (int, error) {
-	major, minor, ok := parseESVersion(esVersion)
-	if ok {
+	if v, err := esconfig.ParseVersion(esVersion); err == nil {
+		major, minor := v.Major, v.Minor
 		switch {
 		case major == 9, major == 8 && minor >= 18:
 			return 7, nil
@@ -109,22 +109,6 @@ func VersionFor(esVersion string) (int, error) {
 		}
 	}
 	return 0, fmt.Errorf("unsupported Elasticsearch version %q: escert writes keystores for 6.8, 7.x, 8.x and 9.x, given as MAJOR.MINOR or MAJOR.MINOR.PATCH (for example 8.15 or 7.17.2)", esVersion)
-}
-
-// parseESVersion splits "8.15" or "8.15.1" into 8 and 15.
-func parseESVersion(s string) (major, minor int, ok bool) {
-	parts := strings.Split(s, ".")
-	if len(parts) < 2 || len(parts) > 3 {
-		return 0, 0, false
-	}
-	nums := make([]int, len(parts))
-	for i, p := range parts {
-		if p == "" || len(p) > 4 || strings.TrimLeft(p, "0123456789") != "" {
-			return 0, 0, false
-		}
-		nums[i], _ = strconv.Atoi(p)
-	}
-	return nums[0], nums[1], true
 }
 
 // HasPassword reports whether the keystore in data is protected by a non-empty
