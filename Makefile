@@ -17,6 +17,9 @@ CRYPTO_PKGS := ./internal/fips ./internal/ca ./internal/eskeystore ./internal/p1
 # The Elasticsearch versions the end-to-end tests start (internal/e2e names the same
 # ones): the newest 8.x and 9.x, and 8.17 for the keystore format table.
 ES_VERSIONS := 9.5.4 8.19.21 8.17.4
+# The FIPS JVMs the FIPS end-to-end tests run (version:generation): 9.4+ on
+# BouncyCastle FIPS 2.x (FIPS 140-3), 8.x on 1.x (FIPS 140-2).
+FIPS_ES := 9.5.4:140-3 8.19.21:140-2
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/escert ./cmd/escert
@@ -42,7 +45,7 @@ test: test-servers lint check-fips test-fips test-boring test-unit
 
 # The real servers the tests start, each built or fetched once and cached outside the
 # checkout: Vault (~20 minutes cold), step-ca (~3 minutes), Elasticsearch (~20 s a
-# version). Later runs find them in the cache at once.
+# version) and its FIPS JVMs (~10 s each). Later runs find them in the cache at once.
 test-servers:
 	@# Elasticsearch refuses to run as root: as root, the test nodes run as the user the
 	@# packages create.
@@ -51,6 +54,7 @@ test-servers:
 	scripts/build-vault >/dev/null
 	scripts/build-stepca >/dev/null
 	for v in $(ES_VERSIONS); do scripts/fetch-elasticsearch $$v >/dev/null || exit 1; done
+	for vg in $(FIPS_ES); do scripts/prepare-fips-elasticsearch $${vg%%:*} $${vg##*:} >/dev/null || exit 1; done
 
 # The end-to-end package runs real clusters for several minutes: past go test's
 # default 10-minute limit.

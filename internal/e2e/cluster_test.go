@@ -203,7 +203,14 @@ func checkAndProbe(t *testing.T, c *realtest.Cluster, cl *realtest.Client, out s
 // config and could rewrite it.
 func checkClean(t *testing.T, n *realtest.Node) {
 	t.Helper()
-	r := run(t, "", nil, "check", "--es-config", n.Config, "-o", "json")
+	checkCleanBy(t, escertBin, n)
+}
+
+// checkCleanBy is checkClean with another escert binary and extra flags (a keystore
+// password).
+func checkCleanBy(t *testing.T, bin string, n *realtest.Node, extra ...string) {
+	t.Helper()
+	r := runBin(t, bin, nil, "", nil, append([]string{"check", "--es-config", n.Config, "-o", "json"}, extra...)...)
 	var report struct {
 		Findings []struct {
 			ID string `json:"id"`

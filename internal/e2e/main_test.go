@@ -26,8 +26,20 @@ const (
 	es817 = "8.17.4"
 )
 
-// escertBin is the binary under test, built once by TestMain like `make build`.
-var escertBin string
+// escertBin is the binary under test, built once by TestMain like `make build`, in
+// binDir, where the FIPS binaries go too.
+var escertBin, binDir string
+
+// buildEscert builds cmd/escert into path with extra environment and build flags.
+func buildEscert(path string, env string, flags ...string) error {
+	args := append([]string{"build", "-trimpath", "-o", path}, flags...)
+	build := exec.Command("go", append(args, "github.com/escert/escert/cmd/escert")...)
+	build.Env = append(os.Environ(), strings.Fields(env)...)
+	if out, err := build.CombinedOutput(); err != nil {
+		return fmt.Errorf("build %s (%s): %v\n%s", filepath.Base(path), env, err, out)
+	}
+	return nil
+}
 
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "escert-e2e-")
@@ -40,11 +52,10 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
+	binDir = dir
 	escertBin = filepath.Join(dir, "escert")
-	build := exec.Command("go", "build", "-trimpath", "-o", escertBin, "github.com/escert/escert/cmd/escert")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "build escert: %v\n%s", err, out)
+	if err := buildEscert(escertBin, "CGO_ENABLED=0"); err != nil {
+		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
 	code := m.Run()
@@ -72,9 +83,15 @@ func run(t *testing.T, stdin string, env []string, args ...string) result {
 // runAs is run as another account (nil: the test's own).
 func runAs(t *testing.T, account *syscall.Credential, stdin string, env []string, args ...string) result {
 	t.Helper()
+	return runBin(t, escertBin, account, stdin, env, args...)
+}
+
+// runBin is runAs with another escert binary (a FIPS build).
+func runBin(t *testing.T, bin string, account *syscall.Credential, stdin string, env []string, args ...string) result {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, escertBin, args...)
+	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Env = append(os.Environ(), env...)
 	cmd.Stdin = strings.NewReader(stdin)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Credential: account}

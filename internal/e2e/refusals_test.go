@@ -2,7 +2,9 @@ package e2e
 
 import (
 	"context"
+	"crypto"
 	"crypto/rand"
+	"crypto/x509"
 	"crypto/x509/pkix"
 	"net"
 	"os"
@@ -95,6 +97,21 @@ func refusals(t *testing.T, c *realtest.Cluster, cl *realtest.Client, out string
 // keeps that file's owner and mode.
 func rogueP12(t *testing.T, local *issuer.Local, layer spec.Layer, name string, otherNames []string, password, path string) {
 	t.Helper()
+	key, chain := rogueCert(t, local, layer, name, otherNames)
+	data, err := p12.Encode(rand.Reader, password, &p12.KeyEntry{Alias: "transport", Key: key, Chain: chain},
+		[]p12.TrustedCert{{Alias: "transport_ca", Cert: local.Trust(spec.Transport)[0]}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// rogueCert is a certificate for 127.0.0.1, named name, with the given otherName SANs
+// (the node name only if given), that the layer's CA signs, and its key.
+func rogueCert(t *testing.T, local *issuer.Local, layer spec.Layer, name string, otherNames []string) (crypto.Signer, []*x509.Certificate) {
+	t.Helper()
 	policy := fips.ForCurrent(false)
 	key, err := ca.GenerateKey(rand.Reader, policy, fips.KeySpec{Type: fips.ECDSA, Curve: "P-256"})
 	if err != nil {
@@ -109,14 +126,7 @@ func rogueP12(t *testing.T, local *issuer.Local, layer spec.Layer, name string, 
 	if err != nil {
 		t.Fatal(err)
 	}
-	data, err := p12.Encode(rand.Reader, password, &p12.KeyEntry{Alias: "transport", Key: key, Chain: chain},
-		[]p12.TrustedCert{{Alias: "transport_ca", Cert: local.Trust(spec.Transport)[0]}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, data, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	return key, chain
 }
 
 // waitAnyLog waits for a line containing every part in any of the nodes' logs.

@@ -59,10 +59,10 @@ func RequiredProviders(v Version, g FIPSGeneration) []string {
 	return nil
 }
 
-// FIPSCipherSuites are the suites a FIPS node offers: the AES-GCM suites of TLS 1.3 and
-// 1.2, in Elasticsearch's default order. Elasticsearch's defaults also name ChaCha20
-// suites, which BCJSSE in FIPS mode lacks: a node left on the defaults logs an ERROR
-// about them on every start.
+// FIPSCipherSuites are the suites a FIPS node's two layers offer: the AES-GCM suites of
+// TLS 1.3 and 1.2, in Elasticsearch's default order. Elasticsearch's defaults add
+// ChaCha20, which BCJSSE in FIPS mode lacks (each layer left on them logs an ERROR at
+// start, seen on 9.5.4), and CBC suites with SHA-1 MACs, which a FIPS JVM still allows.
 var FIPSCipherSuites = []string{
 	"TLS_AES_256_GCM_SHA384", "TLS_AES_128_GCM_SHA256",
 	"TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384", "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256",

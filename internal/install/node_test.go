@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/user"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -851,5 +852,48 @@ func TestInstallChecksARelativeBundleAgainstItsManifest(t *testing.T) {
 	_, err := install.PlanNode(options(".", config))
 	if err == nil || !strings.Contains(err.Error(), filepath.Join(out, "manifest.json")+" records for this node") {
 		t.Fatalf("err = %v, want the manifest's record named", err)
+	}
+}
+
+// TestSettingTheBlockSetsAlikeMovesIntoTheBlockWithoutForce: a setting outside the TLS
+// layers with the block's own value (as Elastic's FIPS page has operators write
+// fips_mode and autoconfiguration lines) is commented out without --force, since the
+// block keeps its value and two of one key would stop the node; the same key with
+// another value still stops the run.
+func TestSettingTheBlockSetsAlikeMovesIntoTheBlockWithoutForce(t *testing.T) {
+	b := nodeBundle(t, bundle.P12)
+	for _, tc := range []struct {
+		line     string
+		conflict bool
+	}{
+		{"xpack.security.enabled: true\n", false},
+		{"xpack.security.enabled: false\n", true},
+	} {
+		config := configDir(t, "elasticsearch-default.yml", nil)
+		yml := filepath.Join(config, "elasticsearch.yml")
+		f, _ := os.OpenFile(yml, os.O_APPEND|os.O_WRONLY, 0)
+		f.WriteString(tc.line)
+		f.Close()
+		_, err := install.PlanNode(options(b, config))
+		var conflict *install.ConflictError
+		if tc.conflict {
+			if !errors.As(err, &conflict) {
+				t.Errorf("%q: err = %v, want a conflict", tc.line, err)
+			}
+			continue
+		}
+		plan := apply(t, options(b, config))
+		after, _ := os.ReadFile(yml)
+		if !strings.Contains(string(after), "escert's block sets the same value\n#"+tc.line) {
+			t.Errorf("%q was not commented out with its reason:\n%s", tc.line, after)
+		}
+		if !slices.ContainsFunc(plan.Notes, func(n string) bool {
+			return strings.HasPrefix(n, "elasticsearch.yml: commented out xpack.security.enabled")
+		}) {
+			t.Errorf("notes = %v", plan.Notes)
+		}
+		if v, _ := checkLoadable(t, config, nil).Get("xpack.security.enabled"); v != "true" {
+			t.Errorf("xpack.security.enabled = %q after the move", v)
+		}
 	}
 }

@@ -116,19 +116,30 @@ func (p *Plan) resolveConflicts(path string, data []byte, block string, force bo
 	if err != nil {
 		return nil, err
 	}
-	var conflicts []esconfig.Setting
+	// A setting outside the TLS layers that the block sets to the same value (the
+	// fips_mode lines of Elastic's FIPS page, say) loses nothing by moving into the
+	// block: it is commented out without --force, as two of one key would stop the
+	// node. A TLS layer set up outside the block is another TLS setup, whatever its
+	// values: that takes --force.
+	var conflicts, same []esconfig.Setting
 	for _, key := range settings.Keys() {
-		if _, clash := ours[key]; clash || strings.HasPrefix(key, esconfig.SSLPrefix(esconfig.Transport)) || strings.HasPrefix(key, esconfig.SSLPrefix(esconfig.HTTP)) {
-			conflicts = append(conflicts, settings[key])
+		theirs := settings[key]
+		mine, clash := ours[key]
+		tlsLayer := strings.HasPrefix(key, esconfig.SSLPrefix(esconfig.Transport)) || strings.HasPrefix(key, esconfig.SSLPrefix(esconfig.HTTP))
+		switch {
+		case clash && !tlsLayer && mine.Value == theirs.Value && slices.Equal(mine.Values, theirs.Values):
+			same = append(same, theirs)
+		case clash || tlsLayer:
+			conflicts = append(conflicts, theirs)
 		}
 	}
-	if len(conflicts) == 0 {
+	if len(conflicts) == 0 && len(same) == 0 {
 		return data, nil
 	}
-	if !force {
+	if len(conflicts) > 0 && !force {
 		return nil, &ConflictError{File: path, Settings: conflicts}
 	}
-	return p.commentOut(path, data, settings, conflicts, fates)
+	return p.commentOut(path, data, settings, append(conflicts, same...), same, fates)
 }
 
 // commentOut turns the conflicting settings into comments, each top-level entry as a
@@ -137,7 +148,7 @@ func (p *Plan) resolveConflicts(path string, data []byte, block string, force bo
 // mapping that also holds settings escert does not replace is left for the operator.
 // A plaintext password is not kept even as a comment: its line becomes a note, and
 // the value goes to the keystore unless the bundle brings its own (fates decides).
-func (p *Plan) commentOut(path string, data []byte, settings esconfig.Settings, conflicts []esconfig.Setting, fates secretFates) ([]byte, error) {
+func (p *Plan) commentOut(path string, data []byte, settings esconfig.Settings, conflicts, same []esconfig.Setting, fates secretFates) ([]byte, error) {
 	lines := strings.SplitAfter(string(data), "\n")
 	groups := map[int][]esconfig.Setting{}
 	for _, c := range conflicts {
@@ -171,7 +182,13 @@ func (p *Plan) commentOut(path string, data []byte, settings esconfig.Settings, 
 		for n, c := range group {
 			keys[n] = c.Key
 		}
-		note := fmt.Sprintf("# escert %s: commented out by `escert install --force`; escert's block sets it\n", p.now.UTC().Format(time.DateOnly))
+		why := "commented out by `escert install --force`; escert's block sets it"
+		if !slices.ContainsFunc(group, func(c esconfig.Setting) bool {
+			return !slices.ContainsFunc(same, func(s esconfig.Setting) bool { return s.Key == c.Key })
+		}) {
+			why = "commented out by `escert install`; escert's block sets the same value"
+		}
+		note := fmt.Sprintf("# escert %s: %s\n", p.now.UTC().Format(time.DateOnly), why)
 		lines = slices.Insert(lines, i, note)
 		p.Notes = append(p.Notes, fmt.Sprintf("elasticsearch.yml: commented out %s (line %d)", strings.Join(keys, ", "), top))
 	}

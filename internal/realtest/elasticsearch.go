@@ -41,6 +41,12 @@ type Distribution struct {
 	Version  string // e.g. 9.5.4
 	Home     string // ES_HOME
 	JavaHome string // ES_JAVA_HOME
+	// FIPS is the FIPS 140 generation ("140-2", "140-3") of a distribution that
+	// scripts/prepare-fips-elasticsearch set up to run on a FIPS JVM, "" otherwise.
+	FIPS string
+	// cliJavaOpts are the FIPS JVM's options for Elasticsearch's own CLI JVMs (the
+	// launcher, elasticsearch-keystore), which jvm.options does not reach.
+	cliJavaOpts string
 }
 
 // RequireElasticsearch returns the distribution of version that
@@ -59,6 +65,25 @@ func RequireElasticsearch(t testing.TB, version string) *Distribution {
 		t.Fatalf("realtest: Elasticsearch %s: %v", version, err)
 	}
 	return &Distribution{Version: version, Home: home, JavaHome: java}
+}
+
+// RequireFIPSElasticsearch is RequireElasticsearch for the distribution of version
+// that scripts/prepare-fips-elasticsearch set up for FIPS 140 generation ("140-2",
+// "140-3"): BouncyCastle's FIPS providers in lib/, and config/jvm.options.d/fips.options,
+// which every node's config directory copies, naming the security properties and the
+// BCFKS trust store. The CLI JVMs get the same options (Distribution.cliJavaOpts).
+func RequireFIPSElasticsearch(t testing.TB, version, generation string) *Distribution {
+	t.Helper()
+	home := filepath.Join(esCacheDir(), "elasticsearch-"+version+"-fips"+generation)
+	opts, err := os.ReadFile(filepath.Join(home, "fips", "cli-java-opts"))
+	if _, serr := os.Stat(filepath.Join(home, ".escert-complete")); serr != nil || err != nil {
+		Missing(t, fmt.Sprintf("realtest: no FIPS %s Elasticsearch %s in %s (prepare it with scripts/prepare-fips-elasticsearch %s %s)", generation, version, esCacheDir(), version, generation))
+	}
+	java, err := javaHomeFor(version)
+	if err != nil {
+		t.Fatalf("realtest: Elasticsearch %s: %v", version, err)
+	}
+	return &Distribution{Version: version, Home: home, JavaHome: java, FIPS: generation, cliJavaOpts: strings.TrimSpace(string(opts))}
 }
 
 // esCacheDir is where scripts/fetch-elasticsearch unpacks distributions.
@@ -119,11 +144,14 @@ func esAccount(t testing.TB) *syscall.Credential {
 // esEnv is the environment of a node or tool working on configDir.
 func (d *Distribution) esEnv(configDir, tmpDir string) []string {
 	env := []string{"ES_JAVA_HOME=" + d.JavaHome, "ES_PATH_CONF=" + configDir, "ES_JAVA_OPTS=-Xms512m -Xmx512m"}
+	if d.cliJavaOpts != "" {
+		env = append(env, "CLI_JAVA_OPTS="+d.cliJavaOpts)
+	}
 	if tmpDir != "" {
 		env = append(env, "ES_TMPDIR="+tmpDir)
 	}
 	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "ES_") && !strings.HasPrefix(kv, "JAVA_") {
+		if !strings.HasPrefix(kv, "ES_") && !strings.HasPrefix(kv, "JAVA_") && !strings.HasPrefix(kv, "CLI_JAVA_OPTS=") {
 			env = append(env, kv)
 		}
 	}
@@ -159,6 +187,9 @@ type Cluster struct {
 	Name  string
 	Dist  *Distribution
 	Nodes []*Node
+	// KeystorePassword is what the nodes' launcher reads from standard input to open
+	// a password-protected elasticsearch.keystore, as an operator types it.
+	KeystorePassword string
 
 	t    testing.TB
 	root string
@@ -276,6 +307,10 @@ cluster.routing.allocation.disk.threshold_enabled: false
 `, c.Name, name, httpPort, transportPort, filepath.Join(dir, "data"), filepath.Join(dir, "logs"), quote(seeds))
 	if initial != nil {
 		settings += "cluster.initial_master_nodes: " + quote(initial) + "\n"
+	}
+	if c.Dist.FIPS != "" {
+		// As Elastic's own FIPS test clusters: FIPS mode is a subscription feature.
+		settings += "xpack.license.self_generated.type: trial\n"
 	}
 	yml := filepath.Join(n.Config, "elasticsearch.yml")
 	f, err := os.OpenFile(yml, os.O_APPEND|os.O_WRONLY, 0)
@@ -409,6 +444,9 @@ func (n *Node) Start() {
 	}
 	cmd := exec.Command(filepath.Join(n.c.Dist.Home, "bin", "elasticsearch"))
 	cmd.Env = n.c.Dist.esEnv(n.Config, filepath.Join(n.Dir, "tmp"))
+	if n.c.KeystorePassword != "" {
+		cmd.Stdin = strings.NewReader(n.c.KeystorePassword + "\n")
+	}
 	cmd.Dir = n.Dir
 	cmd.Stdout, cmd.Stderr = console, console
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Credential: n.c.cred}
