@@ -86,7 +86,7 @@ func options(format bundle.Format) bundle.Options {
 // skipP12UnderFIPS skips a test about PKCS#12 files, which FIPS mode does not write.
 func skipP12UnderFIPS(t *testing.T) {
 	if fipsMode {
-		t.Skip("FIPS mode writes PEM only: a FIPS JVM reads no PKCS#12 keystore")
+		t.Skip("FIPS mode writes PEM only: a FIPS JVM reads PKCS#12 only outside its FIPS module")
 	}
 }
 
@@ -364,7 +364,7 @@ func TestFIPSBlockFollowsElasticsearchFIPSRules(t *testing.T) {
 		}
 		for _, key := range []string{"keystore.path", "truststore.path"} {
 			if v, ok := s.Get(prefix + key); ok {
-				t.Errorf("%s%s = %q: a FIPS JVM reads no PKCS#12 or JKS store", prefix, key, v)
+				t.Errorf("%s%s = %q: a FIPS JVM reads PKCS#12 and JKS only outside its FIPS module", prefix, key, v)
 			}
 		}
 		if _, ok := s.Get(prefix + "key"); !ok {

@@ -49,7 +49,7 @@ func TestFIPSBootstrapWritesPEMAndTheFIPSSettings(t *testing.T) {
 	plain := filepath.Join(dir, "plain")
 	escert(t, nil, "bootstrap", "--instances", in, "--out", plain, "-q")
 	r = escert(t, fipsEnv, "install", "--fips", "--bundle", filepath.Join(plain, "nodes", "node1"), "--es-config", config, "--owner", "-")
-	if r.code != ExitInput || !strings.Contains(r.stderr, "PKCS#12 cannot be loaded in FIPS mode") {
+	if r.code != ExitInput || !strings.Contains(r.stderr, "which a FIPS JVM decrypts outside its FIPS module") {
 		t.Errorf("install --fips of a p12 bundle: exit %d, stderr %q", r.code, r.stderr)
 	}
 }
@@ -69,6 +69,8 @@ func TestFIPSRefusalsSayWhatToUse(t *testing.T) {
 		{"no CA passphrase", map[string]string{"ESCERT_KEYSTORE_PASSWORD": "fourteen+ bytes keystore"}, nil, "FIPS mode needs a CA passphrase"},
 		{"p12 asked for", fipsEnv, []string{"--format", "p12"}, "--format p12 is not allowed in FIPS mode"},
 		{"RSA-1024", fipsEnv, []string{"--key-type", "rsa", "--key-size", "1024"}, "RSA-1024 is not allowed in FIPS mode: use --key-size 2048, 3072 or 4096, or --key-type ecdsa"},
+		{"140-3 before 9.4", fipsEnv, []string{"--es-version", "8.19.21", "--fips-generation", "140-3"}, "FIPS 140-3 (BouncyCastle FIPS 2.x) needs Elasticsearch 9.4 or later, not 8.19.21: use 140-2"},
+		{"unknown generation", fipsEnv, []string{"--fips-generation", "140-4"}, `--fips-generation "140-4": use 140-2`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

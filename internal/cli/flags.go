@@ -95,7 +95,7 @@ func (f *issueFlags) options(e *env, policy fips.Policy) (bundle.Options, error)
 	}
 	if policy.FIPS {
 		if format == bundle.P12 && f.flags.Changed("format") {
-			return bundle.Options{}, fault.Mark(fault.Usage, errors.New("--format p12 is not allowed in FIPS mode: a FIPS JVM reads no PKCS#12 keystore; use --format pem (the default under --fips)"))
+			return bundle.Options{}, fault.Mark(fault.Usage, errors.New("--format p12 is not allowed in FIPS mode: a FIPS JVM decrypts PKCS#12 outside its FIPS module; use --format pem (the default under --fips)"))
 		}
 		format = bundle.PEM
 	}

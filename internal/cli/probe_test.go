@@ -53,7 +53,7 @@ func probeBundle(t *testing.T, now time.Time, args ...string) string {
 	var environ map[string]string
 	if probeFIPS {
 		if !strings.Contains(strings.Join(args, " "), "--format pem") {
-			t.Skip("FIPS mode writes PEM only: a FIPS JVM reads no PKCS#12 keystore")
+			t.Skip("FIPS mode writes PEM only: a FIPS JVM reads PKCS#12 only outside its FIPS module")
 		}
 		environ = fipsEnv
 	}

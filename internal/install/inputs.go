@@ -71,11 +71,13 @@ func CheckConfigDir(dir string) error {
 	return nil
 }
 
-// checkFIPSBundle refuses a bundle made without --fips: a FIPS JVM reads no PKCS#12
-// keystore, and Elasticsearch needs fips_mode set to run as a FIPS node.
+// checkFIPSBundle refuses a bundle made without --fips. A FIPS node does start on a
+// PKCS#12 file, but BCFIPS has no PKCS#12 keystore in approved-only mode, so the JDK's
+// SUN provider decrypts the key, outside the validated module (seen on 9.5.4 with
+// bc-fips 2.0.1); and Elasticsearch needs fips_mode set to run as a FIPS node.
 func checkFIPSBundle(dir string, block esconfig.Settings) error {
 	if p12s, _ := filepath.Glob(filepath.Join(dir, "certs", "*.p12")); len(p12s) > 0 {
-		return &fault.InputError{File: p12s[0], Problem: "PKCS#12 cannot be loaded in FIPS mode: bootstrap the bundle with --fips (PEM files)"}
+		return &fault.InputError{File: p12s[0], Problem: "is PKCS#12, which a FIPS JVM decrypts outside its FIPS module (the JDK's own provider): bootstrap the bundle with --fips (PEM files)"}
 	}
 	if v, _ := block.Get("xpack.security.fips_mode.enabled"); v != "true" {
 		return &fault.InputError{File: filepath.Join(dir, "elasticsearch.yml"), Problem: "the block does not enable xpack.security.fips_mode: bootstrap the bundle with --fips"}
