@@ -3,7 +3,8 @@
 // elasticsearch.keystore and not in elasticsearch.yml, every file the settings name
 // present, readable with the keystore's passwords and valid, key files private,
 // Elasticsearch unable to rewrite its own configuration and not running as root,
-// audit logging on, and no certificate about to expire.
+// audit logging on, no certificate about to expire, and in FIPS mode, keys kept inside
+// the FIPS module.
 //
 // It reads the config directory, file modes and the process list; it writes nothing.
 // A finding never carries a secret's value, only the name of the setting holding it.
@@ -126,6 +127,7 @@ func Node(dir string, password PasswordFunc, now time.Time, opts Options) ([]Fin
 	c.checkVerification()
 	c.checkPlaintextSecrets()
 	c.checkAudit()
+	c.checkFIPS()
 	for _, l := range c.tlsConfigs() {
 		c.checkTLS(l)
 	}
@@ -161,6 +163,9 @@ type checker struct {
 	now      time.Time
 	warn     expiry.Window        // --warn-days
 	keystore *eskeystore.Keystore // nil when there is none
+	// keystorePasswordLen is the length of the password that opened it, which FIPS
+	// mode bounds; the password itself is not kept.
+	keystorePasswordLen int
 	node     nodetls.Node         // the TLS the settings configure
 	findings []Finding
 	seen     map[string]bool // findings already reported (ID, file, message)
@@ -221,7 +226,7 @@ func (c *checker) openKeystore(password PasswordFunc) error {
 	if err != nil {
 		return unusable("%s: %w", path, err)
 	}
-	c.keystore = ks
+	c.keystore, c.keystorePasswordLen = ks, len(pw)
 	return nil
 }
 

@@ -63,6 +63,7 @@ func TestMain(m *testing.M) {
 			"p12":          options(bundle.P12, nil),
 			"pem":          options(bundle.PEM, nil),
 			"p12-password": options(bundle.P12, []byte(keystorePassword)),
+			"pem-fips":     fipsOptions(),
 		} {
 			out := filepath.Join(root, variant)
 			if err := build(out, opts); err != nil {
@@ -87,6 +88,13 @@ func options(format bundle.Format, ksPassword []byte) bundle.Options {
 		Now:                   func() time.Time { return fixedNow },
 		Version:               "test",
 	}
+}
+
+// fipsOptions are those of escert bootstrap --fips --es-version 9.5.4.
+func fipsOptions() bundle.Options {
+	opts := options(bundle.PEM, []byte(keystorePassword))
+	opts.FIPS, opts.RequiredProviders = true, []string{"BCFIPS:2*", "BCJSSE:2*"}
+	return opts
 }
 
 // build bootstraps the test instance into out, as `escert bootstrap` does.
@@ -917,5 +925,69 @@ func TestTransportCertificateMustServeAsClientToo(t *testing.T) {
 	}
 	if f.Severity != check.Problem || f.File != "certs/transport.crt" || f.Setting != "xpack.security.transport.ssl.certificate" {
 		t.Errorf("finding: %+v", f)
+	}
+}
+
+// TestFIPSNodeFindings: a FIPS bundle installed as escert does checks clean; each way a
+// FIPS-mode node would read keys outside the FIPS module, or not start on a FIPS JVM,
+// is its own finding.
+func TestFIPSNodeFindings(t *testing.T) {
+	withPassword := func(pw string) check.PasswordFunc {
+		return func(data []byte) ([]byte, error) {
+			if has, _ := eskeystore.HasPassword(data); !has {
+				return nil, nil
+			}
+			return []byte(pw), nil
+		}
+	}
+	const fipsOn = "xpack.security.fips_mode.enabled: true\n"
+	cases := []struct {
+		name, variant string
+		edit          func(*testing.T, string)
+		want          []string
+	}{
+		{"escert's FIPS bundle", "pem-fips", nil, nil},
+		{"PKCS#12 stores in FIPS mode", "p12-password", appendToYml(fipsOn + "xpack.security.fips_mode.required_providers: [BCFIPS]\n"),
+			[]string{"problem:fips-store-outside-module"}},
+		{"keystore without a password", "pem", appendToYml(fipsOn + "xpack.security.fips_mode.required_providers: [BCFIPS]\n"),
+			[]string{"problem:fips-keystore-password"}},
+		{"no required providers", "pem-fips", replaceInYml("xpack.security.fips_mode.required_providers: [ \"BCFIPS:2*\", \"BCJSSE:2*\" ]\n", ""),
+			[]string{"warning:fips-providers-unchecked"}},
+		{"bcrypt hashes", "pem-fips", replaceInYml("algorithm: pbkdf2_stretch", "algorithm: bcrypt"),
+			[]string{"problem:fips-password-hashing"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := secureConfig(t, tc.variant)
+			if tc.edit != nil {
+				tc.edit(t, dir)
+			}
+			got, err := check.Node(dir, withPassword(keystorePassword), fixedNow, defaultOptions())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(ids(got), tc.want) {
+				t.Errorf("got %v, want %v:\n%s", ids(got), tc.want, dump(got))
+			}
+		})
+	}
+	// A password under 14 bytes: the same keystore re-sealed with one.
+	dir := secureConfig(t, "pem-fips")
+	path := filepath.Join(dir, "elasticsearch.keystore")
+	data, _ := os.ReadFile(path)
+	ks, err := eskeystore.Decode(data, []byte(keystorePassword))
+	if err != nil {
+		t.Fatal(err)
+	}
+	short, err := ks.Encode([]byte("short-pw"), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, short, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	got, err := check.Node(dir, withPassword("short-pw"), fixedNow, defaultOptions())
+	if err != nil || !slices.Equal(ids(got), []string{"problem:fips-keystore-password"}) || !strings.Contains(got[0].Message, "has 8 bytes") {
+		t.Errorf("an 8-byte keystore password in FIPS mode: err %v, findings:\n%s", err, dump(got))
 	}
 }

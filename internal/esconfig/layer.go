@@ -32,3 +32,18 @@ func IsPKCS12File(name string) bool {
 	}
 	return false
 }
+
+// StoreType is the type of a keystore or truststore as Elasticsearch takes it: the
+// type setting when set, else inferred from the path's extension (PKCS12, BCFKS, and
+// JKS for anything else), as its KeyStoreUtil.inferStoreType does.
+func StoreType(path, typeSetting string) string {
+	switch {
+	case typeSetting != "":
+		return strings.ToUpper(typeSetting)
+	case IsPKCS12File(path):
+		return "PKCS12"
+	case strings.EqualFold(filepath.Ext(path), ".bcfks"):
+		return "BCFKS"
+	}
+	return "JKS"
+}
