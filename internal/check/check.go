@@ -166,11 +166,11 @@ type checker struct {
 	// keystorePasswordLen is the length of the password that opened it, which FIPS
 	// mode bounds; the password itself is not kept.
 	keystorePasswordLen int
-	node     nodetls.Node         // the TLS the settings configure
-	findings []Finding
-	seen     map[string]bool // findings already reported (ID, file, message)
-	certSeen map[string]bool // certificates already checked for expiry, by fingerprint
-	refs     map[string]bool // files the settings name, absolute; true for key material
+	node                nodetls.Node // the TLS the settings configure
+	findings            []Finding
+	seen                map[string]bool // findings already reported (ID, file, message)
+	certSeen            map[string]bool // certificates already checked for expiry, by fingerprint
+	refs                map[string]bool // files the settings name, absolute; true for key material
 	// needKeystore lists the secure settings a missing keystore would have to hold.
 	needKeystore []string
 	p12Cache     map[string]p12Result

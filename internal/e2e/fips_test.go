@@ -9,6 +9,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -236,8 +237,9 @@ func fipsTrustRestrictions(t *testing.T, c *realtest.Cluster, out string, env []
 // directory untouched. Both refusals stand on what the real FIPS JVM does with such
 // files: it reads PKCS#12 only through the JDK's own SUN provider (BCFIPS has no
 // PKCS#12 keystore in approved-only mode), outside the validated module, though the
-// node starts; and a node whose launcher opens the keystore in the FIPS JVM refuses a
-// password under 112 bits and does not start.
+// node starts, and it decrypts an encrypted PKCS#8 key through SunJCE; and a node
+// whose launcher opens the keystore in the FIPS JVM refuses a password under 112 bits
+// and does not start.
 func TestInstallFIPSRefusesWhatAFIPSJVMWouldReadOutsideItsModule(t *testing.T) {
 	target := fipsTargets[0]
 	dist := realtest.RequireFIPSElasticsearch(t, target.version, target.generation)
@@ -246,8 +248,14 @@ func TestInstallFIPSRefusesWhatAFIPSJVMWouldReadOutsideItsModule(t *testing.T) {
 	long := secretFile(t, dir, "long", fipsKeystorePassword)
 	short := secretFile(t, dir, "short", "short-pw")
 
-	providers := dist.Providers(t, "KeyStore.PKCS12", "KeyStore.BCFKS", "SecretKeyFactory.PBKDF2WithHmacSHA512", "Cipher.AES")
-	for service, want := range map[string]string{"KeyStore.PKCS12": "SUN", "KeyStore.BCFKS": "BCFIPS", "SecretKeyFactory.PBKDF2WithHmacSHA512": "BCFIPS", "Cipher.AES": "BCFIPS"} {
+	// PBEWithHmacSHA256AndAES_256 is what Elasticsearch's PEM reader asks for to
+	// decrypt an encrypted PKCS#8 key: a reason --fips writes node keys unencrypted.
+	wants := map[string]string{
+		"KeyStore.PKCS12": "SUN", "SecretKeyFactory.PBEWithHmacSHA256AndAES_256": "SunJCE",
+		"KeyStore.BCFKS": "BCFIPS", "SecretKeyFactory.PBKDF2WithHmacSHA512": "BCFIPS", "Cipher.AES": "BCFIPS", "KeyFactory.EC": "BCFIPS",
+	}
+	providers := dist.Providers(t, slices.Collect(maps.Keys(wants))...)
+	for service, want := range wants {
 		if providers[service] != want {
 			t.Errorf("the FIPS JVM serves %s from %s, want %s", service, providers[service], want)
 		}
