@@ -80,7 +80,7 @@ func fipsLifecycle(t *testing.T, dist *realtest.Distribution, bin, bcfipsMajor s
 	t.Run("FIPS mode on, with the required providers loaded", func(t *testing.T) { fipsModeIsOn(t, c, cl, bcfipsMajor) })
 	t.Run("only TLS 1.2 and 1.3 with AES-GCM on both layers", func(t *testing.T) { fipsProtocols(t, c, out) })
 	t.Run("elastic logs in from curl.sh, Go, Node and Python", func(t *testing.T) { logins(t, c, out) })
-	t.Run("trust restrictions refuse a certificate naming no node", func(t *testing.T) { fipsTrustRestrictions(t, c, out, env) })
+	t.Run("trust restrictions refuse a certificate naming no node", func(t *testing.T) { fipsTrustRestrictions(t, c, out) })
 	t.Run("check is clean", func(t *testing.T) {
 		for _, n := range c.Nodes {
 			checkCleanBy(t, bin, n, "--keystore-pass-file", pass)
@@ -208,7 +208,7 @@ func certPool(t *testing.T, file string) *x509.CertPool {
 // carries no node name is refused by a node's transport port (BCJSSE with
 // Elasticsearch's restricted trust manager), which says why; the nodes' own
 // certificates are accepted (afterStep probes each pair).
-func fipsTrustRestrictions(t *testing.T, c *realtest.Cluster, out string, env []string) {
+func fipsTrustRestrictions(t *testing.T, c *realtest.Cluster, out string) {
 	local, err := issuer.LoadLocal(filepath.Join(out, "ca"), []byte(fipsCAPassword), fips.Policy{FIPS: true}, rand.Reader, time.Now)
 	if err != nil {
 		t.Fatal(err)
@@ -222,7 +222,7 @@ func fipsTrustRestrictions(t *testing.T, c *realtest.Cluster, out string, env []
 	keyFile, certFile := secretFile(t, dir, "rogue.key", string(keyPEM)), secretFile(t, dir, "rogue.crt", string(ca.EncodeCertificates(chain...)))
 	n := c.Nodes[0]
 	mark := n.LogLines()
-	r := run(t, "", env, "probe", n.TransportAddr(), "--ca", transportCAs(t, out), "--cert", certFile, "--key", keyFile, "--warn-days", "0", "-o", "json")
+	r := run(t, "", nil, "probe", n.TransportAddr(), "--ca", transportCAs(t, out), "--cert", certFile, "--key", keyFile, "--warn-days", "0", "-o", "json")
 	if r.code != 2 {
 		t.Errorf("%s's transport port accepted a certificate naming no node:\n%s", n.Name, r)
 	}
