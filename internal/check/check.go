@@ -3,8 +3,10 @@
 // elasticsearch.keystore and not in elasticsearch.yml, every file the settings name
 // present, readable with the keystore's passwords and valid, key files private,
 // Elasticsearch unable to rewrite its own configuration and not running as root,
-// audit logging on, no certificate about to expire, and in FIPS mode, keys kept inside
-// the FIPS module.
+// audit logging on, no certificate about to expire, no anonymous access, no open
+// CORS, TLS 1.2 or later with strong suites, IP filtering on a node bound beyond
+// loopback, and in FIPS mode, keys kept inside the FIPS module. Kibana checks the
+// kibana.yml settings the checklist asks of Kibana.
 //
 // It reads the config directory, file modes and the process list; it writes nothing.
 // A finding never carries a secret's value, only the name of the setting holding it.
@@ -127,6 +129,10 @@ func Node(dir string, password PasswordFunc, now time.Time, opts Options) ([]Fin
 	c.checkVerification()
 	c.checkPlaintextSecrets()
 	c.checkAudit()
+	c.checkExposure()
+	c.checkCORS()
+	c.checkAnonymous()
+	c.checkProtocols()
 	c.checkFIPS()
 	for _, l := range c.tlsConfigs() {
 		c.checkTLS(l)
@@ -139,10 +145,20 @@ func Node(dir string, password PasswordFunc, now time.Time, opts Options) ([]Fin
 	if c.fatal != nil {
 		return nil, c.fatal
 	}
-	sort.SliceStable(c.findings, func(i, j int) bool {
-		return c.findings[i].Severity == Problem && c.findings[j].Severity != Problem
+	return Merge(c.findings), nil
+}
+
+// Merge joins the findings of several checks (a node's and its Kibana's), problems
+// first, each list's order otherwise kept.
+func Merge(lists ...[]Finding) []Finding {
+	var out []Finding
+	for _, l := range lists {
+		out = append(out, l...)
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		return out[i].Severity == Problem && out[j].Severity != Problem
 	})
-	return c.findings, nil
+	return out
 }
 
 // Count returns the number of problems and warnings.

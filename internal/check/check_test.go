@@ -126,6 +126,10 @@ func build(out string, opts bundle.Options) error {
 // nodeConfig makes a config directory the way an operator would from a bundle: the
 // node's files copied in, and its settings block appended to the elasticsearch.yml
 // Elasticsearch ships, plus extra lines.
+// ipFilter is an IP filter on both layers, for cases about names on a node bound
+// beyond loopback.
+const ipFilter = "xpack.security.transport.filter.allow: [192.0.2.0/24]\nxpack.security.http.filter.enabled: true\nxpack.security.http.filter.allow: [192.0.2.0/24]\n"
+
 func nodeConfig(t *testing.T, variant, extra string) string {
 	t.Helper()
 	src := bundles[variant]
@@ -539,15 +543,36 @@ func TestEachFindingOnAConfigBrokenOneWay(t *testing.T) {
 			want: []string{"problem:tls-no-key"}},
 		{name: "node's certificate fails its trust restrictions", edit: writeFile("certs/transport-trust.yml", []byte(`trust.subject_name: ["*.node.other-cluster"]`+"\n"), 0o644),
 			want: []string{"problem:trust-restrictions-mismatch"}},
-		{name: "network.host not in the HTTP certificate", edit: appendToYml("network.host: 192.0.2.99\n"),
+		{name: "network.host not in the HTTP certificate", edit: appendToYml("network.host: 192.0.2.99\n" + ipFilter),
 			want: []string{"warning:http-name-missing"}},
 		{name: "http.publish_host not in the HTTP certificate", edit: appendToYml("http.publish_host: es.escert.test\n"),
 			want: []string{"warning:http-name-missing"}},
-		{name: "hosts the HTTP certificate names", edit: appendToYml("network.host: [node1.escert.test, 192.0.2.1]\nhttp.publish_host: localhost\n")},
-		{name: "special and wildcard hosts are skipped", edit: appendToYml("network.host: [_site_, _eth0:ipv4_, 0.0.0.0, \"[::]\"]\n")},
+		{name: "hosts the HTTP certificate names", edit: appendToYml("network.host: [node1.escert.test, 192.0.2.1]\nhttp.publish_host: localhost\n" + ipFilter)},
+		{name: "special and wildcard hosts are skipped", edit: appendToYml("network.host: [_site_, _eth0:ipv4_, 0.0.0.0, \"[::]\"]\n" + ipFilter)},
 		{name: "transport host not in the certificate with full verification",
-			edit: all(replaceInYml("verification_mode: certificate", "verification_mode: full"), appendToYml("transport.host: 192.0.2.99\n")),
+			edit: all(replaceInYml("verification_mode: certificate", "verification_mode: full"), appendToYml("transport.host: 192.0.2.99\n"+ipFilter)),
 			want: []string{"warning:transport-name-missing"}},
+		{name: "network.host beyond loopback without an IP filter", edit: appendToYml("network.host: _site_\n"),
+			want: []string{"warning:ip-filter-missing"}},
+		{name: "loopback hosts need no IP filter", edit: appendToYml("network.host: [_local_, 127.0.0.1, \"::1\"]\nhttp.bind_host: localhost\n")},
+		{name: "an IP filter turned off does not count", edit: appendToYml("http.host: 0.0.0.0\nxpack.security.http.filter.allow: 10.0.0.0/8\n" + "xpack.security.http.filter.enabled: false\n"),
+			want: []string{"warning:ip-filter-missing"}},
+		{name: "a transport profile's IP filter counts", edit: appendToYml("transport.host: _site_\ntransport.profiles.client.xpack.security.filter.deny: _all\n")},
+		{name: "CORS open to every origin", edit: appendToYml("http.cors.enabled: true\nhttp.cors.allow-origin: \"*\"\n"),
+			want: []string{"problem:cors-any-origin"}},
+		{name: "every origin while CORS is off", edit: appendToYml("http.cors.allow-origin: /.*/\n"),
+			want: []string{"warning:cors-any-origin"}},
+		{name: "CORS for one origin", edit: appendToYml("http.cors.enabled: true\nhttp.cors.allow-origin: https://app.escert.test\n")},
+		{name: "anonymous realm roles", edit: appendToYml("xpack.security.authc.anonymous.roles: [monitoring_user]\n"),
+			want: []string{"problem:anonymous-access"}},
+		{name: "HTTP allows TLSv1.1", edit: appendToYml("xpack.security.http.ssl.supported_protocols: [TLSv1.3, TLSv1.2, TLSv1.1]\n"),
+			want: []string{"problem:tls-old-protocol"}},
+		{name: "a realm allows TLSv1 as a comma-separated scalar", edit: appendToYml("xpack.security.authc.realms.ldap.ldap1.ssl.supported_protocols: TLSv1.2,TLSv1\n"),
+			want: []string{"problem:tls-old-protocol"}},
+		{name: "TLS 1.3 and 1.2 only", edit: appendToYml("xpack.security.transport.ssl.supported_protocols: [TLSv1.3, TLSv1.2]\n")},
+		{name: "transport allows a 3DES suite", edit: appendToYml("xpack.security.transport.ssl.cipher_suites: [TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, TLS_RSA_WITH_3DES_EDE_CBC_SHA]\n"),
+			want: []string{"problem:tls-weak-cipher"}},
+		{name: "strong suites only", edit: appendToYml("xpack.security.http.ssl.cipher_suites: [TLS_AES_256_GCM_SHA384, TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384]\n")},
 		{name: "plaintext bootstrap password", edit: appendToYml("bootstrap.password: changeme-in-the-yml\n"),
 			want: []string{"problem:plaintext-secret"}},
 		{name: "plaintext p12 password beside the secure one", edit: appendToYml("xpack.security.http.ssl.keystore.password: changeme\n"),

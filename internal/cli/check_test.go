@@ -127,6 +127,35 @@ func TestCheckJSON(t *testing.T) {
 	}
 }
 
+func TestCheckKibanaConfigFromTheSameBundleIsCleanAndJoinsTheNodesFindings(t *testing.T) {
+	config := checkedNode(t, auditOn)
+	kibana := filepath.Join(filepath.Dir(config), "out", "clients", "kibana.yml")
+	for _, args := range [][]string{
+		{"check", "--kibana-config", kibana},
+		{"check", "--es-config", config, "--kibana-config", kibana},
+	} {
+		if r := escert(t, nil, args...); r.code != 0 || !strings.HasPrefix(r.stdout, "clean: ") {
+			t.Errorf("%v: exit %d, stdout %s, stderr %s", args, r.code, r.stdout, r.stderr)
+		}
+	}
+	data, err := os.ReadFile(kibana)
+	if err != nil {
+		t.Fatal(err)
+	}
+	weak := strings.Replace(string(data), "verificationMode: full", "verificationMode: none", 1)
+	if err := os.WriteFile(kibana, []byte(weak), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := escert(t, nil, "check", "--es-config", config, "--kibana-config", kibana, "-o", "json")
+	var report check.Report
+	if err := json.Unmarshal([]byte(r.stdout), &report); err != nil || r.code != 2 {
+		t.Fatalf("exit %d, %v: %s", r.code, err, r.stdout)
+	}
+	if len(report.Findings) != 1 || report.Findings[0].ID != "verification-none" || report.Findings[0].File != "kibana.yml" {
+		t.Errorf("findings: %+v", report.Findings)
+	}
+}
+
 func TestCheckPasswordProtectedKeystore(t *testing.T) {
 	dir := t.TempDir()
 	right := writeFile(t, dir, "ks.pass", "correct horse battery staple\n")
@@ -161,7 +190,7 @@ func TestCheckUnusableInputAndUsage(t *testing.T) {
 	}
 	// check answers like a Nagios plugin: a usage error is UNKNOWN (3), not 2, which
 	// says problems were found.
-	if r := escert(t, nil, "check"); r.code != 3 || !strings.Contains(r.stderr, "missing --es-config") {
+	if r := escert(t, nil, "check"); r.code != 3 || !strings.Contains(r.stderr, "give --es-config DIR, --kibana-config FILE or both") {
 		t.Errorf("no --es-config: exit %d, stderr %q", r.code, r.stderr)
 	}
 	if r := escert(t, nil, "check", "--es-config", dir, "-o", "yaml"); r.code != 3 {
