@@ -178,11 +178,13 @@ func logins(t *testing.T, c *realtest.Cluster, out string) {
 	}
 }
 
-// checkAndProbe: escert check judges every live node's config directory clean, and
-// escert probe sees on both ports what the node says it serves.
+// checkAndProbe: escert check judges every live node's config directory clean, the
+// node refuses TLS below 1.2, and escert probe sees on both ports what the node says
+// it serves.
 func checkAndProbe(t *testing.T, c *realtest.Cluster, cl *realtest.Client, out string) {
 	for _, n := range c.Nodes {
 		checkClean(t, n)
+		refusesOldTLS(t, n)
 		served := servedCertificates(t, cl, n)
 		probed := probeSerial(t, run(t, "", nil, "probe", n.HTTPAddr(), "--ca", filepath.Join(out, "clients", "http-ca.crt"), "-o", "json"))
 		if probed != served["http"] {
