@@ -49,6 +49,8 @@ type Finding struct {
 	// ("elasticsearch.yml", "certs/http.p12"); Line is a line of that file, when known.
 	File string `json:"file,omitempty"`
 	Line int    `json:"line,omitempty"`
+	// Node is the node concerned, by node.name, in the live check of a cluster.
+	Node string `json:"node,omitempty"`
 	// Setting is the elasticsearch.yml or elasticsearch.keystore setting concerned.
 	Setting string `json:"setting,omitempty"`
 	Message string `json:"message"`

@@ -33,6 +33,9 @@ func NewReport(findings []Finding) Report {
 func Render(w io.Writer, dir string, findings []Finding) {
 	for _, f := range findings {
 		where := f.File
+		if f.Node != "" {
+			where = "node " + f.Node
+		}
 		if f.Line > 0 {
 			where += ":" + strconv.Itoa(f.Line)
 		}

@@ -18,6 +18,7 @@ var (
 
 func newCheckCmd(e *env) *cobra.Command {
 	var dir, kibanaFile, passFile string
+	var cluster liveFlags
 	var output outputFormat
 	var warnDays int
 	cmd := &cobra.Command{
@@ -74,8 +75,8 @@ printed, in either output format.`,
   escert check --es-config /etc/elasticsearch --keystore-pass-file /root/es-keystore.pass`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if dir == "" && kibanaFile == "" {
-				return usagef("give --es-config DIR, --kibana-config FILE or both")
+			if dir == "" && kibanaFile == "" && cluster.url == "" {
+				return usagef("give --es-config DIR, --kibana-config FILE, --url URL, or several")
 			}
 			if warnDays < 0 {
 				return usagef("--warn-days %d: must be 0 or more", warnDays)
@@ -96,6 +97,13 @@ printed, in either output format.`,
 					return err
 				}
 				findings, checked = check.Merge(findings, kibana), append(checked, kibanaFile)
+			}
+			if cluster.url != "" {
+				found, err := liveCheck(cmd.Context(), e, cluster, warnDays)
+				if err != nil {
+					return err
+				}
+				findings, checked = check.Merge(findings, found), append(checked, cluster.url)
 			}
 			if output == "json" {
 				if err := printJSON(cmd.OutOrStdout(), check.NewReport(findings)); err != nil {
@@ -119,5 +127,6 @@ printed, in either output format.`,
 	outputFlag(cmd.Flags(), &output, "text or json")
 	cmd.Flags().IntVar(&warnDays, "warn-days", 30, "warn about certificates expiring within this many days")
 	cmd.Flags().StringVar(&passFile, "keystore-pass-file", "", "file holding the elasticsearch.keystore password (or set ESCERT_KEYSTORE_PASSWORD)")
+	cluster.register(cmd)
 	return withExit(cmd, checkContract)
 }

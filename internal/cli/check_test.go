@@ -190,7 +190,7 @@ func TestCheckUnusableInputAndUsage(t *testing.T) {
 	}
 	// check answers like a Nagios plugin: a usage error is UNKNOWN (3), not 2, which
 	// says problems were found.
-	if r := escert(t, nil, "check"); r.code != 3 || !strings.Contains(r.stderr, "give --es-config DIR, --kibana-config FILE or both") {
+	if r := escert(t, nil, "check"); r.code != 3 || !strings.Contains(r.stderr, "give --es-config DIR, --kibana-config FILE, --url URL, or several") {
 		t.Errorf("no --es-config: exit %d, stderr %q", r.code, r.stderr)
 	}
 	if r := escert(t, nil, "check", "--es-config", dir, "-o", "yaml"); r.code != 3 {

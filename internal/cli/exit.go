@@ -47,8 +47,8 @@ var escertCodes = map[fault.Kind]exitLine{
 	fault.Exists:      {ExitExists, "the output exists: --force replaces it"},
 	fault.Locked:      {ExitLocked, "another escert run holds the lock: retry when it is done"},
 	fault.Refused:     {ExitRefused, "the issuer refused the certificate (a Vault role's or step-ca's policy)"},
-	fault.Credentials: {ExitCredentials, "the issuer refused the credentials (token, AppRole, provisioner password)"},
-	fault.Unavailable: {ExitUnavailable, "the issuer is unavailable (unreachable, sealed, timed out): retry later"},
+	fault.Credentials: {ExitCredentials, "the server refused the credentials (Vault token or AppRole, step-ca provisioner password, the elastic user's password)"},
+	fault.Unavailable: {ExitUnavailable, "the server is unavailable (unreachable, sealed, timed out, a cluster not green): retry later"},
 	fault.Interrupted: {ExitInterrupted, "interrupted (Ctrl-C, SIGTERM) between steps: nothing is half-written"},
 }
 
@@ -77,7 +77,7 @@ var (
 	// they are: anything that stops the check is UNKNOWN.
 	checkContract = &contract{name: "check", title: "EXIT CODES (those of Nagios plugins)",
 		results: []exitLine{{0, "clean: no problems and no warnings"}, {1, "warnings only"}, {2, "at least one problem"}},
-		errors:  []exitLine{{3, "the node could not be checked: a bad flag, a missing or unparsable config directory, elasticsearch.yml or elasticsearch.keystore, a wrong keystore password, or a file that cannot be read (run as root or as the Elasticsearch user)"}},
+		errors:  []exitLine{{3, "the node could not be checked: a bad flag, a missing or unparsable config directory, elasticsearch.yml or elasticsearch.keystore, a wrong keystore password, or a file that cannot be read (run as root or as the Elasticsearch user); with --url, a cluster that cannot be reached or refuses the password"}},
 		code:    func(fault.Kind) int { return 3 }}
 	probeContract = &contract{name: "probe", title: "EXIT CODES (those of Nagios and Icinga plugins)",
 		results: []exitLine{

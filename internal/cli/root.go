@@ -64,6 +64,6 @@ that turn security on. One static binary; no Java needed.`,
 	}
 	root.AddCommand(newBootstrapCmd(e), newCertCmd(e), newCACmd(e), newInstallCmd(e), newKeystoreCmd(e),
 		newClientConfigCmd(e), newCheckCmd(e), newNeedsRenewalCmd(e), newRenewCmd(e), newProbeCmd(e), newVaultCmd(e), newStepCmd(),
-		newInspectCmd(e), newVersionCmd())
+		newInspectCmd(e), newPasswordsCmd(e), newVersionCmd())
 	return root
 }

@@ -99,7 +99,7 @@ func Generate(in Input) (*Result, error) {
 				res.Warnings = append(res.Warnings, fmt.Sprintf("no node's HTTP certificate in this bundle names the host of %s: clients verifying host names (all of these files) will refuse it", h))
 			}
 		}
-	} else if res.Hosts, res.Warnings, err = hosts(m); err != nil {
+	} else if res.Hosts, res.Warnings, err = Hosts(m); err != nil {
 		return nil, err
 	}
 	s := settings{hosts: res.Hosts, fingerprint: res.Fingerprint}
@@ -126,6 +126,7 @@ func Generate(in Input) (*Result, error) {
 	}
 	add(BeatsFile, public, s.beats())
 	add(LogstashFile, public, s.logstash())
+	add(LogstashSettingsFile, public, s.logstashMonitoring())
 	add(CurlFile, public, s.curl())
 	return res, nil
 }
@@ -135,7 +136,9 @@ const (
 	KibanaFile   = "kibana.yml" // kibana-<filename>.yml each when the bundle has several Kibanas
 	BeatsFile    = "beats-output.yml"
 	LogstashFile = "logstash-output.conf"
-	CurlFile     = "curl.sh"
+	// LogstashSettingsFile is Logstash's own monitoring connection (logstash.yml).
+	LogstashSettingsFile = "logstash-monitoring.yml"
+	CurlFile             = "curl.sh"
 )
 
 // ParseHosts checks Elasticsearch URLs as clients will use them: https only, with an
@@ -212,10 +215,10 @@ func httpCertificates(m *manifest.Manifest) []manifest.CertInfo {
 	return out
 }
 
-// hosts derives one URL per node: its HTTP certificate's first DNS name, else its first
+// Hosts derives one URL per node: its HTTP certificate's first DNS name, else its first
 // IP. localhost and loopback addresses name no node from elsewhere; they are used only
 // when no node has anything else.
-func hosts(m *manifest.Manifest) (hosts, warnings []string, err error) {
+func Hosts(m *manifest.Manifest) (hosts, warnings []string, err error) {
 	loopback := ""
 	for _, n := range m.OfType("elasticsearch") {
 		host := ""

@@ -118,7 +118,7 @@ func TestFilesMatchGolden(t *testing.T) {
 				names = append(names, name)
 				golden.Check(t, filepath.Join("testdata", tc.name, name+".golden"), f.Data)
 			}
-			want := []string{"kibana.yml", "beats-output.yml", "logstash-output.conf", "curl.sh"}
+			want := []string{"kibana.yml", "beats-output.yml", "logstash-output.conf", "logstash-monitoring.yml", "curl.sh"}
 			if !slices.Equal(names, want) {
 				t.Errorf("files %v, want %v", names, want)
 			}
@@ -242,13 +242,27 @@ func TestSnippetsParseWithTheDocumentedSettingNames(t *testing.T) {
 		t.Error("kibana.yml sets elasticsearch.password: escert must not invent kibana_system's password")
 	}
 	beats := parseYAML(t, file(t, withKibana, "beats-output.yml").Data)
-	wantBeats := []string{"output.elasticsearch.hosts", "output.elasticsearch.protocol", "output.elasticsearch.ssl.ca_trusted_fingerprint",
+	wantBeats := []string{"monitoring.elasticsearch.hosts", "monitoring.elasticsearch.password", "monitoring.elasticsearch.protocol",
+		"monitoring.elasticsearch.ssl.certificate_authorities", "monitoring.elasticsearch.ssl.verification_mode", "monitoring.elasticsearch.username",
+		"monitoring.enabled", "output.elasticsearch.hosts", "output.elasticsearch.protocol", "output.elasticsearch.ssl.ca_trusted_fingerprint",
 		"output.elasticsearch.ssl.certificate_authorities", "output.elasticsearch.ssl.verification_mode"}
 	if got := keys(beats); !slices.Equal(got, wantBeats) {
 		t.Errorf("beats settings %v, want %v", got, wantBeats)
 	}
 	if beats["output.elasticsearch.protocol"] != "https" || beats["output.elasticsearch.ssl.verification_mode"] != "full" {
 		t.Errorf("beats protocol/verification: %v", beats)
+	}
+	// Each built-in user's password is a keystore reference, never a value.
+	if beats["monitoring.elasticsearch.username"] != "beats_system" || beats["monitoring.elasticsearch.password"] != "${BEATS_SYSTEM_PASSWORD}" {
+		t.Errorf("beats monitoring credentials: %v / %v", beats["monitoring.elasticsearch.username"], beats["monitoring.elasticsearch.password"])
+	}
+	ls := parseYAML(t, file(t, withKibana, "logstash-monitoring.yml").Data)
+	if ls["xpack.monitoring.elasticsearch.username"] != "logstash_system" || ls["xpack.monitoring.elasticsearch.password"] != "${LOGSTASH_SYSTEM_PASSWORD}" ||
+		ls["xpack.monitoring.elasticsearch.ssl.verification_mode"] != "full" {
+		t.Errorf("logstash monitoring settings: %v", ls)
+	}
+	if !strings.Contains(string(file(t, withKibana, "kibana.yml").Data), "sed -n 's/^kibana_system=//p' built-in-passwords | bin/kibana-keystore add elasticsearch.password --stdin") {
+		t.Error("kibana.yml does not give the exact kibana-keystore line")
 	}
 }
 

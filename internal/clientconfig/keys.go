@@ -68,12 +68,10 @@ func randomKey(rand io.Reader) (string, error) {
 // them: a new xpack.encryptedSavedObjects.encryptionKey would leave every encrypted
 // saved object unreadable. Settings it does not find are absent from the map.
 func KibanaKeys(data []byte) (map[string]string, error) {
-	var doc map[string]any
-	if err := yaml.Unmarshal(data, &doc); err != nil {
+	flat, err := flatSettings(data)
+	if err != nil {
 		return nil, err
 	}
-	flat := map[string]any{}
-	flatten("", doc, flat)
 	keys := map[string]string{}
 	for _, setting := range KibanaKeySettings {
 		if v, ok := flat[setting].(string); ok && v != "" {
@@ -81,6 +79,38 @@ func KibanaKeys(data []byte) (map[string]string, error) {
 		}
 	}
 	return keys, nil
+}
+
+// KibanaHosts reads elasticsearch.hosts of an existing kibana.yml, so that files
+// regenerated from it keep the hosts it was written for.
+func KibanaHosts(data []byte) ([]string, error) {
+	flat, err := flatSettings(data)
+	if err != nil {
+		return nil, err
+	}
+	var hosts []string
+	switch v := flat["elasticsearch.hosts"].(type) {
+	case string:
+		hosts = []string{v}
+	case []any:
+		for _, h := range v {
+			if s, ok := h.(string); ok {
+				hosts = append(hosts, s)
+			}
+		}
+	}
+	return hosts, nil
+}
+
+// flatSettings reads a YAML settings file, flat or nested, into dotted names.
+func flatSettings(data []byte) (map[string]any, error) {
+	var doc map[string]any
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return nil, err
+	}
+	flat := map[string]any{}
+	flatten("", doc, flat)
+	return flat, nil
 }
 
 func flatten(prefix string, v any, out map[string]any) {

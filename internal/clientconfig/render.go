@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/escert/escert/internal/manifest"
+	"github.com/escert/escert/internal/passwords"
 )
 
 // Where the settings expect their files on the client hosts. Kibana and Logstash
@@ -28,6 +29,31 @@ const (
 type settings struct {
 	hosts       []string
 	fingerprint string
+}
+
+// keystoreCommands are how each built-in user's client stores the password in its own
+// keystore. logstash-keystore reads a piped value without --stdin; given --stdin,
+// Logstash 8.12 took it for the key's name (elastic/logstash#15724).
+var keystoreCommands = map[string]string{
+	"kibana_system":   "bin/kibana-keystore add elasticsearch.password --stdin",
+	"beats_system":    "filebeat keystore add BEATS_SYSTEM_PASSWORD --stdin",
+	"logstash_system": "bin/logstash-keystore add LOGSTASH_SYSTEM_PASSWORD",
+}
+
+// KeystoreLine is the shell line that moves user's password from the passwords file
+// into its client's keystore, so the password is never typed or on a command line.
+func KeystoreLine(passwordsFile, user string) string {
+	return fmt.Sprintf("sed -n 's/^%s=//p' %s | %s", user, shellQuote(passwordsFile), keystoreCommands[user])
+}
+
+// passwordLines explain where user's password comes from, as comment lines. The line
+// names the file relative to the bundle, so every writer of these files writes the
+// same bytes.
+func passwordLines(t *text, user, client string) {
+	t.line("# %s signs in as the built-in %s user, with its password from its own keystore,", client, user)
+	t.line("# never from this file. `escert passwords --bundle DIR` sets the password and keeps it in")
+	t.line("# DIR/%s; then, on the %s host, in a copy of DIR:", passwords.File, client)
+	t.line("#   %s", KeystoreLine(passwords.File, user))
 }
 
 // text collects the lines of one file.
@@ -63,10 +89,7 @@ func (s settings) kibana(inst *manifest.InstanceInfo, keys []kibanaKey) string {
 	t.set("elasticsearch.ssl.certificateAuthorities", "["+file("http-ca.crt")+"]")
 	t.set("elasticsearch.ssl.verificationMode", "full")
 	t.line("")
-	t.line("# Kibana signs in as the built-in kibana_system user. escert does not know its password")
-	t.line("# and never invents one: set it on the cluster, then keep it in Kibana's keystore, not here:")
-	t.line("#   bin/elasticsearch-reset-password -u kibana_system   (on a node: prints a new password)")
-	t.line("#   bin/kibana-keystore add elasticsearch.password      (on the Kibana host: paste it)")
+	passwordLines(&t, "kibana_system", "Kibana")
 	t.set("elasticsearch.username", "kibana_system")
 	if inst != nil {
 		if crt, key, ok := pemFiles(inst, "client"); ok {
@@ -145,6 +168,35 @@ func (s settings) beats() string {
 	t.line("#")
 	t.line("# Elastic Agent: a standalone agent takes the same ssl.* settings under outputs.default;")
 	t.line("# in Fleet, paste the fingerprint into the output's \"Elasticsearch CA trusted fingerprint\".")
+	t.line("")
+	t.line("# Monitoring of the Beat itself, sent to the cluster over the same verified HTTPS.")
+	passwordLines(&t, "beats_system", "Beat")
+	const m = "monitoring.elasticsearch."
+	t.set("monitoring.enabled", "true")
+	t.set(m+"hosts", yamlList(s.hosts))
+	t.set(m+"protocol", "https")
+	t.set(m+"username", "beats_system")
+	t.set(m+"password", yamlString("${BEATS_SYSTEM_PASSWORD}"))
+	t.set(m+"ssl.certificate_authorities", "["+yamlString(BeatsCertDir+"/http-ca.crt")+"]")
+	t.set(m+"ssl.verification_mode", "full")
+	return t.String()
+}
+
+// logstashMonitoring renders the monitoring connection of logstash.yml: Logstash
+// reporting its own metrics as the built-in logstash_system user.
+func (s settings) logstashMonitoring() string {
+	var t text
+	const m = "xpack.monitoring.elasticsearch."
+	t.line("# Written by escert: merge into logstash.yml (/etc/logstash/logstash.yml in the packages)")
+	t.line("# to send Logstash's own monitoring data to the cluster over verified HTTPS. Copy the")
+	t.line("# bundle's %s/http-ca.crt to %s/http-ca.crt.", Dir, LogstashCertDir)
+	passwordLines(&t, "logstash_system", "Logstash")
+	t.set("xpack.monitoring.enabled", "true")
+	t.set(m+"hosts", yamlList(s.hosts))
+	t.set(m+"username", "logstash_system")
+	t.set(m+"password", yamlString("${LOGSTASH_SYSTEM_PASSWORD}"))
+	t.set(m+"ssl.certificate_authority", yamlString(LogstashCertDir+"/http-ca.crt"))
+	t.set(m+"ssl.verification_mode", "full")
 	return t.String()
 }
 

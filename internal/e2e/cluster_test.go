@@ -90,6 +90,7 @@ func lifecycle(t *testing.T, dist *realtest.Distribution) {
 	t.Run("check is clean and probe matches _ssl/certificates", func(t *testing.T) { checkAndProbe(t, c, cl, out) })
 	t.Run("escert works on keystores the node upgraded", func(t *testing.T) { afterFirstStart(t, c, []*realtest.Node{n1, n3}, out) })
 	t.Run("Elasticsearch refuses nodes without the transport trust", func(t *testing.T) { refusals(t, c, cl, out) })
+	t.Run("built-in users get passwords and the live check goes clean", func(t *testing.T) { builtInUsers(t, c, cl, out) })
 	if t.Failed() {
 		return
 	}
@@ -406,7 +407,7 @@ func afterStep(t *testing.T, c *realtest.Cluster, out, step string) {
 func watchHealth(t *testing.T, c *realtest.Cluster, out string) (stop func()) {
 	t.Helper()
 	want := len(c.Nodes)
-	caFile, password := filepath.Join(out, "clients", "http-ca.crt"), bootstrapPassword(t, out)
+	caFile, password := filepath.Join(out, "clients", "http-ca.crt"), elasticClient(t, out).Password
 	var (
 		polls, failures atomic.Int64
 		firstFailure    atomic.Value

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -196,10 +197,36 @@ func bootstrapPassword(t *testing.T, out string) string {
 	return strings.TrimSpace(string(data))
 }
 
-// elasticClient trusts only the bundle's published HTTP CA and logs in as elastic.
+// elasticClient trusts only the bundle's published HTTP CA and logs in as elastic,
+// with its password from the bundle's built-in-passwords once escert passwords has
+// set one, else the bootstrap password.
 func elasticClient(t *testing.T, out string) *realtest.Client {
 	t.Helper()
-	return realtest.NewClient(t, filepath.Join(out, "clients", "http-ca.crt"), "elastic", bootstrapPassword(t, out))
+	password := bootstrapPassword(t, out)
+	if pw := builtInPasswords(t, out)["elastic"]; pw != "" {
+		password = pw
+	}
+	return realtest.NewClient(t, filepath.Join(out, "clients", "http-ca.crt"), "elastic", password)
+}
+
+// builtInPasswords reads the bundle's built-in-passwords without escert's parser: the
+// user=password lines a script would read. Empty when there is no such file.
+func builtInPasswords(t *testing.T, out string) map[string]string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(out, "built-in-passwords"))
+	if errors.Is(err, fs.ErrNotExist) {
+		return map[string]string{}
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	entries := map[string]string{}
+	for _, line := range strings.Split(string(data), "\n") {
+		if user, password, ok := strings.Cut(line, "="); ok && !strings.HasPrefix(line, "#") {
+			entries[user] = password
+		}
+	}
+	return entries
 }
 
 // keystoreVersion is the format version in a keystore file's header (an int32 after

@@ -28,10 +28,11 @@ const (
 	Locked
 	// Refused: the issuer (Vault's role, step-ca's policy) refused the request.
 	Refused
-	// Credentials: the issuer refused the credentials (token, AppRole, provisioner password).
+	// Credentials: the server refused the credentials (an issuer's token, AppRole or
+	// provisioner password; the cluster's elastic password).
 	Credentials
-	// Unavailable: the issuer could not be reached or is not serving (down, sealed,
-	// timed out): retry later.
+	// Unavailable: the server could not be reached or is not serving (down, sealed,
+	// timed out, a cluster not green): retry later.
 	Unavailable
 	// Interrupted: the run was interrupted (Ctrl-C, SIGTERM) and stopped cleanly.
 	Interrupted

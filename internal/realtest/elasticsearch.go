@@ -621,9 +621,23 @@ func ClientFor(caFile, user, password string) (*Client, error) {
 // Get sends GET https://<node>/<path> and decodes the JSON answer into out (when not
 // nil). A status other than 200 is an error carrying the body.
 func (cl *Client) Get(n *Node, path string, out any) error {
-	req, err := http.NewRequest(http.MethodGet, "https://"+n.HTTPAddr()+"/"+strings.TrimPrefix(path, "/"), nil)
+	return cl.Do(n, http.MethodGet, path, "", out)
+}
+
+// Do sends method https://<node>/<path> with a JSON body (none when empty) and decodes
+// the JSON answer into out (when not nil). A status other than 200 is an error
+// carrying the body.
+func (cl *Client) Do(n *Node, method, path, body string, out any) error {
+	var reader io.Reader
+	if body != "" {
+		reader = strings.NewReader(body)
+	}
+	req, err := http.NewRequest(method, "https://"+n.HTTPAddr()+"/"+strings.TrimPrefix(path, "/"), reader)
 	if err != nil {
 		return err
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
 	}
 	req.SetBasicAuth(cl.User, cl.Password)
 	resp, err := cl.http.Do(req)
@@ -631,16 +645,16 @@ func (cl *Client) Get(n *Node, path string, out any) error {
 		return err
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
 	if err != nil {
 		return err
 	}
 	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("GET %s on %s: %s: %s", path, n.Name, resp.Status, bytes.TrimSpace(body))
+		return fmt.Errorf("%s %s on %s: %s: %s", method, path, n.Name, resp.Status, bytes.TrimSpace(data))
 	}
 	if out != nil {
-		if err := json.Unmarshal(body, out); err != nil {
-			return fmt.Errorf("GET %s on %s: %w", path, n.Name, err)
+		if err := json.Unmarshal(data, out); err != nil {
+			return fmt.Errorf("%s %s on %s: %w", method, path, n.Name, err)
 		}
 	}
 	return nil
