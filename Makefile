@@ -53,7 +53,9 @@ test-servers:
 	  useradd --system --no-create-home --shell /usr/sbin/nologin elasticsearch; fi
 	scripts/build-vault >/dev/null
 	scripts/build-stepca >/dev/null
-	for v in $(ES_VERSIONS); do scripts/fetch-elasticsearch $$v >/dev/null || exit 1; done
+	@# The integ-test zip lacks analysis-common, which the .security index's mapping needs.
+	for v in $(ES_VERSIONS); do scripts/fetch-elasticsearch $$v >/dev/null && \
+	  scripts/build-es-test-analysis $$v >/dev/null || exit 1; done
 	for vg in $(FIPS_ES); do scripts/prepare-fips-elasticsearch $${vg%%:*} $${vg##*:} >/dev/null || exit 1; done
 
 # The end-to-end package runs real clusters for several minutes: past go test's

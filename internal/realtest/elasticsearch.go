@@ -52,13 +52,17 @@ type Distribution struct {
 // RequireElasticsearch returns the distribution of version that
 // scripts/fetch-elasticsearch left in its cache ($ESCERT_CACHE, else
 // /var/cache/escert-elasticsearch as root, else os.UserCacheDir()/escert-elasticsearch),
-// with the JDK that version runs on. Without one it skips the test naming the script,
+// holding the plugin of scripts/build-es-test-analysis, with the JDK that version runs on. Without one it skips the test naming the script,
 // or fails it when ESCERT_REQUIRE_TOOLS=1.
 func RequireElasticsearch(t testing.TB, version string) *Distribution {
 	t.Helper()
 	home := filepath.Join(esCacheDir(), "elasticsearch-"+version)
 	if _, err := os.Stat(filepath.Join(home, ".escert-complete")); err != nil {
 		Missing(t, fmt.Sprintf("realtest: no Elasticsearch %s in %s (fetch it with scripts/fetch-elasticsearch %s)", version, esCacheDir(), version))
+	}
+	// Without the analysis components of the .security index, no password can be set.
+	if _, err := os.Stat(filepath.Join(home, "plugins", "escert-test-analysis", ".escert-test-analysis")); err != nil {
+		Missing(t, fmt.Sprintf("realtest: Elasticsearch %s in %s has no escert-test-analysis plugin (build it with scripts/build-es-test-analysis %s)", version, esCacheDir(), version))
 	}
 	java, err := javaHomeFor(version)
 	if err != nil {
