@@ -22,7 +22,7 @@ func newCheckCmd(e *env) *cobra.Command {
 	var output outputFormat
 	var warnDays int
 	cmd := &cobra.Command{
-		Use:   "check --es-config DIR [--kibana-config FILE]",
+		Use:   "check [--es-config DIR] [--kibana-config FILE] [--url URL --bundle DIR]",
 		Short: "Check a node's security settings, files, modes and certificates against Elastic's checklist",
 		Long: `Check one Elasticsearch node's security against Elastic's "secure your cluster"
 checklist and print one line per finding: its severity, a stable ID, the file, line
@@ -54,6 +54,21 @@ a password in the file, signing in as elastic (problems); encryption keys missin
 (kibana-encryption-key: unless kibana.keystore holds them) and session timeouts unset
 (kibana-session-timeout) (warnings); a key under 32 characters (a problem).
 
+--url checks the running cluster (alone or with the files), asking what no file says:
+a request without credentials must get 401 (anonymous-access when an anonymous user
+answers, unauthenticated-access otherwise); elastic must no longer accept the
+bootstrap password of --bundle (bootstrap-password-in-use); every node, found through
+_nodes at its publish address, must refuse TLS 1.0 and 1.1 on both ports
+(tls-old-protocol; in a FIPS 140 mode escert cannot offer them and says
+tls-old-protocol-not-tested), serve an HTTP chain that verifies to the HTTP CA, names
+its publish host and holds the CA (probe's chain-untrusted, name-mismatch, ca-not-sent),
+serve on both ports certificates far from expiry (cert-expiring, cert-expired) that
+are the ones it loaded from its files (served-not-loaded, from _ssl/certificates), and
+run with audit logging on (audit-disabled). It signs in as --user (elastic) with
+--pass-file or ESCERT_PASSWORD, else with elastic's password in the bundle's
+built-in-passwords, else the bootstrap password; the HTTP CA is --ca or the bundle's
+clients/http-ca.crt.
+
 Run as the user Elasticsearch runs as, it needs no more than that user may read:
 escert's own backups (escert-backups/), lock and temporary files are checked when
 they can be listed and skipped when not, and any other subdirectory that cannot be
@@ -70,6 +85,9 @@ printed, in either output format.`,
 
   # The Kibana settings too:
   escert check --es-config /etc/elasticsearch --kibana-config /etc/kibana/kibana.yml
+
+  # The running cluster, with the bundle's CA and passwords:
+  escert check --url https://node1.example.com:9200 --bundle escert-out
 
   # A password-protected elasticsearch.keystore:
   escert check --es-config /etc/elasticsearch --keystore-pass-file /root/es-keystore.pass`,

@@ -24,14 +24,7 @@ import (
 )
 
 func newPasswordsCmd(e *env) *cobra.Command {
-	var (
-		bundleDir string
-		urls      []string
-		users     []string
-		force     bool
-		timeout   time.Duration
-		output    outputFormat
-	)
+	var r passwordsRun
 	cmd := &cobra.Command{
 		Use:   "passwords --bundle DIR [--url URL]... [--users NAME,...] [--force]",
 		Short: "Give the built-in users (elastic, kibana_system, ...) random passwords of their own",
@@ -73,25 +66,25 @@ The cluster is reached at --url (https://host:port), else at each node of the bu
 			if err := required(cmd, "bundle"); err != nil {
 				return err
 			}
-			named, err := passwords.CheckUsers(users)
+			named, err := passwords.CheckUsers(r.users)
 			if err != nil {
 				return fmt.Errorf("--users %w", err)
 			}
-			return runPasswords(cmd.Context(), e, cmd.OutOrStdout(), cmd.ErrOrStderr(), passwordsRun{
-				bundleDir: bundleDir, urls: urls, users: named, force: force, timeout: timeout, output: output,
-			})
+			r.users = named
+			return runPasswords(cmd.Context(), e, cmd.OutOrStdout(), cmd.ErrOrStderr(), r)
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&bundleDir, "bundle", "", "the bundle directory (the --out of escert bootstrap)")
-	f.StringSliceVar(&urls, "url", nil, "the cluster's https:// URL(s), tried in order (default: each node of the bundle, port 9200)")
-	f.StringSliceVar(&users, "users", passwords.BuiltIn, "the built-in users to set, comma-separated")
-	f.BoolVar(&force, "force", false, "set new passwords even for users whose password works, or was set outside escert")
-	f.DurationVar(&timeout, "timeout", esapi.DefaultTimeout, "time allowed for each request")
-	outputFlag(f, &output, "text, or json: the URL, the file and the users set and kept (no password)")
+	f.StringVar(&r.bundleDir, "bundle", "", "the bundle directory (the --out of escert bootstrap)")
+	f.StringSliceVar(&r.urls, "url", nil, "the cluster's https:// URL(s), tried in order (default: each node of the bundle, port 9200)")
+	f.StringSliceVar(&r.users, "users", passwords.BuiltIn, "the built-in users to set, comma-separated")
+	f.BoolVar(&r.force, "force", false, "set new passwords even for users whose password works, or was set outside escert")
+	f.DurationVar(&r.timeout, "timeout", esapi.DefaultTimeout, "time allowed for each request")
+	outputFlag(f, &r.output, "text, or json: the URL, the file and the users set and kept (no password)")
 	return withExit(cmd, escertContract, fault.Input, fault.Exists, fault.Locked, fault.Credentials, fault.Unavailable)
 }
 
+// passwordsRun is what the flags ask for.
 type passwordsRun struct {
 	bundleDir string
 	urls      []string
@@ -135,16 +128,18 @@ func runPasswords(ctx context.Context, e *env, stdout, stderr io.Writer, r passw
 	}
 	req := passwords.Request{Users: r.users, Known: known, Bootstrap: []byte(strings.TrimRight(string(bootstrapPassword), "\r\n")), Force: r.force, Rand: e.rand}
 	var plan *passwords.Plan
-	for _, c := range clients {
+	for i, c := range clients {
 		req.Client = c
-		if plan, err = passwords.Prepare(ctx, req); !errors.Is(err, esapi.ErrUnreachable) {
+		if plan, err = passwords.Prepare(ctx, req); !errors.Is(err, esapi.ErrUnreachable) || i == len(clients)-1 {
 			break
 		}
-		fmt.Fprintf(stderr, "[passwords] %v\n", err)
+		fmt.Fprintf(stderr, "[passwords] %v: trying the next node\n", err)
 	}
 	switch {
 	case errors.Is(err, passwords.ErrElasticUnknown):
 		return fmt.Errorf("%s: %w (%s): elastic's password was changed outside escert: put it in %s as elastic=<password> (mode 0600) and re-run; nothing was changed", req.Client.URL(), err, filepath.Join(r.bundleDir, bundle.BootstrapPasswordFile), file)
+	case errors.Is(err, esapi.ErrUnreachable), errors.Is(err, esapi.ErrUntrusted):
+		return fmt.Errorf("%w; nothing was changed", err) // it names the URL
 	case err != nil:
 		return fmt.Errorf("%s: %w; nothing was changed", req.Client.URL(), err)
 	}

@@ -86,6 +86,7 @@ func fipsLifecycle(t *testing.T, dist *realtest.Distribution, bin, bcfipsMajor s
 			checkCleanBy(t, bin, n, "--keystore-pass-file", pass)
 		}
 	})
+	t.Run("the live check runs from the FIPS binary", func(t *testing.T) { fipsLiveCheck(t, c, bin, out) })
 	if t.Failed() {
 		return
 	}
@@ -106,6 +107,27 @@ func fipsLifecycle(t *testing.T, dist *realtest.Distribution, bin, bcfipsMajor s
 		afterStep(t, c, out, "renew of node1 on FIPS")
 		checkCleanBy(t, bin, n1, "--keystore-pass-file", pass)
 	})
+}
+
+// fipsLiveCheck: check --url from a FIPS binary finds the bootstrap password, and, since
+// its TLS offers nothing below 1.2, says it could not test TLS 1.0 and 1.1 on each port
+// of each node rather than calling them refused.
+func fipsLiveCheck(t *testing.T, c *realtest.Cluster, bin, out string) {
+	r := runBin(t, bin, nil, "", nil, "check", "--url", fmt.Sprintf("https://localhost:%d", c.Nodes[0].HTTPPort), "--bundle", out, "-o", "json")
+	var report struct {
+		Findings []struct{ Severity, ID string } `json:"findings"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &report); err != nil {
+		t.Fatalf("%s check --url: %v: %s", filepath.Base(bin), err, r)
+	}
+	counts := map[string]int{}
+	for _, f := range report.Findings {
+		counts[f.Severity+":"+f.ID]++
+	}
+	want := map[string]int{"problem:bootstrap-password-in-use": 1, "warning:tls-old-protocol-not-tested": 2 * len(c.Nodes)}
+	if r.code != 2 || !maps.Equal(counts, want) {
+		t.Errorf("%s check --url: exit %d, findings %v; want 2 and %v", filepath.Base(bin), r.code, counts, want)
+	}
 }
 
 // fipsModeIsOn: every node runs with fips_mode and its block's required_providers,

@@ -163,7 +163,8 @@ func builtInUsers(t *testing.T, c *realtest.Cluster, cl *realtest.Client, out st
 }
 
 // TestLiveCheckFlagsWhatTheRunningNodeAccepts: one node with anonymous access, TLS 1.1
-// in the HTTP layer's supported_protocols and an HTTP keystore holding only its leaf.
+// in the HTTP layer's supported_protocols, CORS open to every origin and an HTTP
+// keystore holding only its leaf (the node starts on all of these settings).
 // The offline check flags the settings; the live check flags what the node does. On
 // the JDK's own security properties TLS 1.1 stays refused whatever supported_protocols
 // says (jdk.tls.disabledAlgorithms wins); with them overridden the node accepts it and
@@ -176,13 +177,14 @@ func TestLiveCheckFlagsWhatTheRunningNodeAccepts(t *testing.T) {
 	install(t, c, out, n)
 	appendFile(t, filepath.Join(n.Config, "elasticsearch.yml"),
 		"xpack.security.authc.anonymous.roles: monitoring_user\n"+
-			"xpack.security.http.ssl.supported_protocols: [TLSv1.3, TLSv1.2, TLSv1.1]\n")
+			"xpack.security.http.ssl.supported_protocols: [TLSv1.3, TLSv1.2, TLSv1.1]\n"+
+			"http.cors.enabled: true\nhttp.cors.allow-origin: \"*\"\n")
 	leafOnly(t, filepath.Join(n.Config, "certs", "http.p12"), keystoreSetting(t, n.Config, "xpack.security.http.ssl.keystore.secure_password"))
 	cl := elasticClient(t, out)
 	c.Start(cl)
 
 	r := run(t, "", nil, "check", "--es-config", n.Config, "-o", "json")
-	for _, id := range []string{`"anonymous-access"`, `"tls-old-protocol"`} {
+	for _, id := range []string{`"anonymous-access"`, `"tls-old-protocol"`, `"cors-any-origin"`} {
 		if r.code != 2 || !strings.Contains(r.stdout, id) {
 			t.Errorf("offline check of the node: want exit 2 with %s, got %s", id, r)
 		}

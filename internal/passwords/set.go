@@ -169,7 +169,7 @@ func (p *Plan) Apply(ctx context.Context, save func(Entries) error) (*Result, er
 		body := map[string]string{"password": string(fresh[user])}
 		err := p.req.Client.Do(ctx, http.MethodPost, "_security/user/"+user+"/_password", &p.auth, body, nil)
 		if err != nil {
-			return res, p.partial(save, inForce, res.Set, user, err)
+			return res, partial(save, inForce, res.Set, user, err)
 		}
 		inForce = inForce.With(user, fresh[user])
 		res.Set = append(res.Set, user)
@@ -179,7 +179,7 @@ func (p *Plan) Apply(ctx context.Context, save func(Entries) error) (*Result, er
 }
 
 // partial saves the passwords in force after user failed and says what was done.
-func (p *Plan) partial(save func(Entries) error, inForce Entries, done []string, user string, cause error) error {
+func partial(save func(Entries) error, inForce Entries, done []string, user string, cause error) error {
 	did := "no password was set"
 	if len(done) > 0 {
 		did = "set " + strings.Join(done, ", ")
