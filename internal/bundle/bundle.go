@@ -35,6 +35,7 @@ import (
 	"github.com/escert/escert/internal/manifest"
 	"github.com/escert/escert/internal/p12"
 	"github.com/escert/escert/internal/spec"
+	"github.com/escert/escert/internal/target"
 )
 
 // Format is how node keys and certificates are written.
@@ -66,6 +67,12 @@ type Options struct {
 	// RequiredProviders, under FIPS, is xpack.security.fips_mode.required_providers
 	// (esconfig.RequiredProviders); nil leaves the setting out.
 	RequiredProviders []string
+	// Target is the engine the node bundles are for (empty: Elasticsearch). An
+	// OpenSearch node bundle has PEM files, an opensearch.yml block and no keystore.
+	Target target.Target
+	// OpenSearchHotReload turns on the security plugin's reload of changed
+	// certificate files (OpenSearch 2.19 and later), which renewal relies on.
+	OpenSearchHotReload bool
 }
 
 // Result is a built bundle: the manifest and the warnings. Files holds the files when
@@ -87,6 +94,9 @@ type Request struct {
 	// BootstrapPassword is the elastic user's initial password, put in every node's
 	// keystore; empty for nodes added to a running cluster, which ignore it.
 	BootstrapPassword string
+	// Bootstrap is a cluster's first bundle, which for OpenSearch brings the internal
+	// users' passwords and the admin certificate.
+	Bootstrap bool
 }
 
 // Sink takes a bundle's files as they are made; Add may be called concurrently.
@@ -150,7 +160,19 @@ func BuildInto(ctx context.Context, req Request, opts Options, out Sink) (*Resul
 		return nil, err
 	}
 	opts.Rand = concurrentReader(opts.Rand)
-	needKeystores := slices.ContainsFunc(instances, func(i spec.Instance) bool { return i.Type == spec.Elasticsearch })
+	var oss *openSearch
+	if opts.Target == target.OpenSearch {
+		if opts.Format != PEM {
+			return nil, errors.New("OpenSearch bundles are PEM files: use --format pem")
+		}
+		var err error
+		if oss, err = prepareOpenSearch(req, opts); err != nil {
+			return nil, err
+		}
+		res.Manifest.Target = string(target.OpenSearch)
+		res.Manifest.NodesDN = oss.nodesDN
+	}
+	needKeystores := oss == nil && slices.ContainsFunc(instances, func(i spec.Instance) bool { return i.Type == spec.Elasticsearch })
 	keystores := startKeystores(needKeystores, opts, out)
 	// Always wait for the keystores' goroutine: it writes to out, which the caller
 	// discards on error.
@@ -169,7 +191,7 @@ func BuildInto(ctx context.Context, req Request, opts Options, out Sink) (*Resul
 					err = &PanicError{Where: fmt.Sprintf("instance %q", inst.Name), Value: r, Stack: debug.Stack()}
 				}
 			}()
-			b, err := buildInstance(gctx, iss, inst, bootstrapPassword, keystores, opts)
+			b, err := buildInstance(gctx, iss, inst, bootstrapPassword, keystores, oss, opts)
 			if err != nil {
 				return fmt.Errorf("instance %q: %w", inst.Name, err)
 			}
@@ -202,9 +224,18 @@ func BuildInto(ctx context.Context, req Request, opts Options, out Sink) (*Resul
 		{Path: "clients/http-ca.crt", Mode: atomicfs.PublicMode, Data: ca.EncodeCertificates(httpCA...)},
 		{Path: "clients/http-ca.sha256", Mode: atomicfs.PublicMode, Data: []byte(ca.Fingerprint(httpCA[0]) + "\n")},
 	}
-	if bootstrapPassword != "" {
+	if oss != nil && req.Bootstrap {
+		files, err := oss.clusterFiles(ctx, iss, &res.Manifest, opts)
+		if err != nil {
+			return nil, err
+		}
+		final = append(final, files...)
+	}
+	if bootstrapPassword != "" && oss == nil {
 		final = append(final, atomicfs.File{Path: BootstrapPasswordFile, Mode: atomicfs.SecretMode, Data: []byte(bootstrapPassword + "\n")})
 		res.Manifest.BootstrapPasswordFile = BootstrapPasswordFile
+	}
+	if bootstrapPassword != "" || (oss != nil && req.Bootstrap) {
 		// Client settings belong to a cluster's bootstrap only: `escert cert` adding a
 		// node must not mint new Kibana encryption keys.
 		files, warning, err := clientSettings(&res.Manifest, httpCA, opts)
@@ -237,7 +268,7 @@ type instanceBundle struct {
 	warnings []string
 }
 
-func buildInstance(ctx context.Context, iss issuer.Issuer, inst spec.Instance, bootstrapPassword string, keystores *keystores, opts Options) (*instanceBundle, error) {
+func buildInstance(ctx context.Context, iss issuer.Issuer, inst spec.Instance, bootstrapPassword string, keystores *keystores, oss *openSearch, opts Options) (*instanceBundle, error) {
 	certs, err := spec.Certificates(inst, opts.Spec)
 	if err != nil {
 		return nil, err
@@ -250,7 +281,7 @@ func buildInstance(ctx context.Context, iss issuer.Issuer, inst spec.Instance, b
 	}
 	b.info.Dir = root
 	var ks *eskeystore.Keystore
-	if node {
+	if node && oss == nil {
 		ks, err = eskeystore.New(opts.KeystoreVersion, opts.Rand)
 		if err != nil {
 			return nil, err
@@ -293,6 +324,12 @@ func buildInstance(ctx context.Context, iss issuer.Issuer, inst spec.Instance, b
 	}
 	for _, layer := range []spec.Layer{spec.Transport, spec.HTTP} {
 		add("certs/"+string(layer)+"-ca.crt", atomicfs.PublicMode, ca.EncodeCertificates(iss.Trust(layer)...))
+	}
+	if oss != nil {
+		for _, f := range oss.nodeFiles(opts) {
+			add(f.Path, f.Mode, f.Data)
+		}
+		return b, nil
 	}
 	if opts.Spec.TrustRestrictions {
 		add("certs/"+TrustRestrictionsFile, atomicfs.PublicMode, TrustRestrictions(opts.Spec.ClusterName))

@@ -188,7 +188,19 @@ func isHex(c byte) bool {
 // 4514 leaves their order free, and DN matching ignores it). An attribute type
 // without a name, or a value that is not a string, is written as OID=#hex (RFC 4514
 // section 2.4).
-func FormatDN(der []byte) string {
+func FormatDN(der []byte) string { return formatDN(der, false) }
+
+// FormatDNAsJava is der in the RFC 2253 form Java's X500Principal.getName() gives,
+// the string OpenSearch's security plugin compares plugins.security.nodes_dn and
+// authcz.admin_dn with: as FormatDN, but a multi-valued RDN's attributes in DER
+// order, and by name only the types Java names (RFC 2253's, with DC and UID); the
+// others as OID=#hex.
+func FormatDNAsJava(der []byte) string { return formatDN(der, true) }
+
+// javaNames are the attribute types X500Principal's RFC 2253 form writes by name.
+var javaNames = map[string]bool{"CN": true, "C": true, "L": true, "ST": true, "O": true, "OU": true, "STREET": true, "DC": true, "UID": true}
+
+func formatDN(der []byte, java bool) string {
 	var rdns []rawRDNSET
 	if rest, err := asn1.Unmarshal(der, &rdns); err != nil || len(rest) > 0 {
 		return "#" + hex.EncodeToString(der)
@@ -198,14 +210,18 @@ func FormatDN(der []byte) string {
 		if i < len(rdns)-1 {
 			b.WriteByte(',')
 		}
-		for j := len(rdns[i]) - 1; j >= 0; j-- {
+		for k := range rdns[i] {
+			j := len(rdns[i]) - 1 - k
+			if java {
+				j = k
+			}
 			atv := rdns[i][j]
-			if j < len(rdns[i])-1 {
+			if k > 0 {
 				b.WriteByte('+')
 			}
 			name := atv.Type.String()
 			for _, a := range dnAttributes {
-				if a.oid.Equal(atv.Type) {
+				if a.oid.Equal(atv.Type) && (!java || javaNames[a.name]) {
 					name = a.name
 				}
 			}

@@ -22,12 +22,14 @@ import (
 	"github.com/escert/escert/internal/atomicfs"
 	"github.com/escert/escert/internal/bundle"
 	"github.com/escert/escert/internal/cadir"
+	"github.com/escert/escert/internal/clientconfig"
 	"github.com/escert/escert/internal/fault"
 	"github.com/escert/escert/internal/fips"
 	"github.com/escert/escert/internal/infile"
 	"github.com/escert/escert/internal/issuer"
 	"github.com/escert/escert/internal/manifest"
 	"github.com/escert/escert/internal/spec"
+	"github.com/escert/escert/internal/target"
 )
 
 func newBootstrapCmd(e *env) *cobra.Command {
@@ -188,7 +190,7 @@ func runBootstrap(ctx context.Context, e *env, stdout, stderr io.Writer, f *issu
 	opts.Progress = func() { bar.Add(1) }
 	res, err := bundle.BuildInto(ctx, bundle.Request{
 		Issuer: iss, Instances: instances, CAFiles: caFiles,
-		CAKeyEncrypted: len(caPass) > 0, BootstrapPassword: bootstrapPassword,
+		CAKeyEncrypted: len(caPass) > 0, BootstrapPassword: bootstrapPassword, Bootstrap: true,
 	}, opts, tree)
 	bar.Finish()
 	if err != nil {
@@ -265,6 +267,10 @@ func printSummary(w io.Writer, out string, m manifest.Manifest) {
 	if m.BootstrapPasswordFile != "" {
 		fmt.Fprintf(w, "\nThe elastic user's initial password is in %s (mode 0600).\n", filepath.Join(out, m.BootstrapPasswordFile))
 	}
+	if m.Target == string(target.OpenSearch) {
+		printOpenSearchSummary(w, out, m)
+		return
+	}
 	fmt.Fprintf(w, "HTTP CA fingerprint (Beats ssl.ca_trusted_fingerprint): %s\n", m.HTTPCAFingerprint)
 	if slices.Contains(m.Files, "clients/kibana.yml") {
 		fmt.Fprintf(w, "Client settings (kibana.yml, Beats and Logstash outputs, curl.sh) are in %s.\n", filepath.Join(out, "clients"))
@@ -291,4 +297,19 @@ func (p progress) bar(n int, label string) *progressbar.ProgressBar {
 	}
 	return progressbar.NewOptions(n, progressbar.OptionSetWriter(p.w), progressbar.OptionSetDescription(label),
 		progressbar.OptionShowCount(), progressbar.OptionClearOnFinish())
+}
+
+// printOpenSearchSummary ends an OpenSearch bootstrap's summary: where the passwords
+// and the admin certificate are, and the securityadmin.sh line that uploads a changed
+// security configuration.
+func printOpenSearchSummary(w io.Writer, out string, m manifest.Manifest) {
+	fmt.Fprintf(w, "\nThe internal users' passwords (admin, kibanaserver) are in %s (mode 0600);\n", filepath.Join(out, m.PasswordsFile))
+	fmt.Fprintf(w, "the nodes' opensearch-security/internal_users.yml holds only their bcrypt hashes.\n")
+	fmt.Fprintf(w, "HTTP CA fingerprint: %s\n", m.HTTPCAFingerprint)
+	fmt.Fprintf(w, "Client settings (opensearch_dashboards.yml, curl.sh) are in %s.\n", filepath.Join(out, "clients"))
+	fmt.Fprintf(w, "Next: on each node, escert install --bundle %s/nodes/<name> --es-config /etc/opensearch (add --dry-run to see the changes first).\n", out)
+	if m.Admin != nil {
+		fmt.Fprintf(w, "\nThe admin certificate (%s) is in %s: keep it off the nodes. Once the cluster runs,\n", m.Admin.Subject, filepath.Join(out, bundle.AdminDir))
+		fmt.Fprintf(w, "upload a changed security configuration from a node (its OpenSearch home) with:\n  %s\n", clientconfig.SecurityAdminCommand(out, "/etc/opensearch", m.Cluster, "NODE_HOST"))
+	}
 }

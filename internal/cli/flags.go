@@ -18,6 +18,7 @@ import (
 	"github.com/escert/escert/internal/infile"
 	"github.com/escert/escert/internal/issuer"
 	"github.com/escert/escert/internal/spec"
+	"github.com/escert/escert/internal/target"
 )
 
 // keyFlags choose the key of every certificate (and CA) escert generates.
@@ -63,6 +64,8 @@ type issueFlags struct {
 	force            bool
 	fips             bool
 	fipsGeneration   string
+	target           string
+	osVersion        string
 	flags            *pflag.FlagSet
 }
 
@@ -82,12 +85,21 @@ func (f *issueFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.caPassFile, "ca-pass-file", "", "file holding the CA key passphrase (or set ESCERT_CA_PASSWORD)")
 	quietFlag(fs, &f.quiet)
 	fs.BoolVar(&f.force, "force", false, "replace a non-empty --out (the old one is kept as <out>.bak-<time>)")
+	fs.StringVar(&f.target, "target", "elasticsearch", "the engine the nodes run: elasticsearch or opensearch (PEM files, an opensearch.yml block, internal users and an admin certificate)")
+	fs.StringVar(&f.osVersion, "os-version", "2.19", "with --target opensearch, the OpenSearch version the nodes run; picks the settings' spellings (2.19+: certificate hot reload)")
 }
+
+// openSearchDefaultCluster is cluster.name's default in opensearch.yml.
+const openSearchDefaultCluster = "opensearch"
 
 func (f *issueFlags) options(e *env, policy fips.Policy) (bundle.Options, error) {
 	key, err := f.spec(policy)
 	if err != nil {
 		return bundle.Options{}, err
+	}
+	tgt, err := target.Parse(f.target)
+	if err != nil {
+		return bundle.Options{}, usagef("--target %w", err)
 	}
 	format := bundle.Format(strings.ToLower(f.format))
 	if format != bundle.P12 && format != bundle.PEM {
@@ -116,6 +128,19 @@ func (f *issueFlags) options(e *env, policy fips.Policy) (bundle.Options, error)
 	if err != nil {
 		return bundle.Options{}, err
 	}
+	if tgt != target.OpenSearch && f.flags.Changed("os-version") {
+		return bundle.Options{}, usagef("--os-version needs --target opensearch")
+	}
+	cluster := f.cluster
+	var osHotReload bool
+	if tgt == target.OpenSearch {
+		if format, osHotReload, err = f.openSearch(policy); err != nil {
+			return bundle.Options{}, err
+		}
+		if !f.flags.Changed("cluster-name") {
+			cluster = openSearchDefaultCluster
+		}
+	}
 	ksPass, err := readSecret(e, f.keystorePassFile, "ESCERT_KEYSTORE_PASSWORD", "--keystore-pass-file")
 	if err != nil {
 		return bundle.Options{}, err
@@ -124,10 +149,11 @@ func (f *issueFlags) options(e *env, policy fips.Policy) (bundle.Options, error)
 		return bundle.Options{}, fault.Mark(fault.Usage, err)
 	}
 	return bundle.Options{
-		Format:                format,
-		Key:                   key,
-		Policy:                policy,
-		Spec:                  spec.Options{ClusterName: f.cluster, TrustRestrictions: !f.noTrust, Localhost: !f.noLocalhost, Days: f.days},
+		Format: format,
+		Key:    key,
+		Policy: policy,
+		// OpenSearch has no trust restrictions: plugins.security.nodes_dn does their job.
+		Spec:                  spec.Options{ClusterName: cluster, TrustRestrictions: !f.noTrust && tgt == target.Elasticsearch, Localhost: !f.noLocalhost, Days: f.days},
 		KeystoreVersion:       version,
 		KeystorePassword:      ksPass,
 		TransportVerification: f.transportVerify,
@@ -136,7 +162,34 @@ func (f *issueFlags) options(e *env, policy fips.Policy) (bundle.Options, error)
 		Version:               Version,
 		FIPS:                  policy.FIPS,
 		RequiredProviders:     providers,
+		Target:                tgt,
+		OpenSearchHotReload:   osHotReload,
 	}, nil
+}
+
+// openSearch checks the flags of an OpenSearch bundle: PEM (the plugin's PKCS#8
+// files; its keystore settings would need passwords in opensearch.yml), and no FIPS
+// build, whose policy would refuse the bcrypt hashes internal_users.yml needs.
+func (f *issueFlags) openSearch(policy fips.Policy) (format bundle.Format, hotReload bool, err error) {
+	if policy.FIPS {
+		return "", false, usagef("--target opensearch is not available in FIPS mode: the security plugin's internal users need bcrypt hashes, which FIPS 140 does not approve")
+	}
+	if f.flags.Changed("format") && !strings.EqualFold(f.format, string(bundle.PEM)) {
+		return "", false, usagef("--format %s: OpenSearch bundles are PEM files (PKCS#8 keys); drop --format", f.format)
+	}
+	for _, name := range []string{"es-version", "keystore-pass-file"} {
+		if f.flags.Lookup(name) != nil && f.flags.Changed(name) {
+			return "", false, usagef("--%s is for Elasticsearch: OpenSearch nodes have no elasticsearch.keystore or trust restrictions", name)
+		}
+	}
+	v, err := esconfig.ParseVersion(f.osVersion)
+	if err != nil {
+		return "", false, usagef("--os-version: %w", err)
+	}
+	if !v.AtLeast(2, 9, 0) {
+		return "", false, usagef("--os-version %s: escert supports OpenSearch 2.9 and later", f.osVersion)
+	}
+	return bundle.PEM, v.AtLeast(2, 19, 0), nil
 }
 
 // requiredProviders are the FIPS providers the block makes the nodes require: those

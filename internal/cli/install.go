@@ -17,12 +17,13 @@ import (
 	"github.com/escert/escert/internal/fips"
 	"github.com/escert/escert/internal/infile"
 	"github.com/escert/escert/internal/install"
+	"github.com/escert/escert/internal/target"
 )
 
 func newInstallCmd(e *env) *cobra.Command {
 	var (
 		bundleDir, configDir, owner, passFile string
-		esVersion                             string
+		esVersion, targetFlag                 string
 		dryRun, force, noAudit, enrollment    bool
 		fipsMode                              bool
 		output                                outputFormat
@@ -79,10 +80,6 @@ or a prompt on a terminal; none is needed when the keystore has none.`,
 				return err
 			}
 			stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
-			own, err := resolveOwner(owner)
-			if err != nil {
-				return err
-			}
 			var password []byte
 			ksPath := filepath.Join(configDir, "elasticsearch.keystore")
 			data, err := infile.Read(ksPath, infile.Keystore)
@@ -100,6 +97,26 @@ or a prompt on a terminal; none is needed when the keystore has none.`,
 					return err
 				}
 			}
+			if err := install.CheckConfigDir(configDir); err != nil {
+				return err
+			}
+			engine, err := nodeTarget(cmd, targetFlag, configDir)
+			if err != nil {
+				return err
+			}
+			if engine == target.OpenSearch {
+				if enrollment || cmd.Flags().Changed("no-audit") || cmd.Flags().Changed("es-version") || passFile != "" {
+					return usagef("--enrollment, --no-audit, --es-version and --keystore-pass-file are for Elasticsearch: %s is an OpenSearch config directory", configDir)
+				}
+				noAudit = true
+				if !cmd.Flags().Changed("owner") {
+					owner = "opensearch"
+				}
+			}
+			own, err := resolveOwner(owner)
+			if err != nil {
+				return err
+			}
 			policy := fips.ForCurrent(fipsMode)
 			if err := policy.CheckPassword("keystore password", "--keystore-pass-file or ESCERT_KEYSTORE_PASSWORD", password); err != nil {
 				return fault.Mark(fault.Input, err)
@@ -112,9 +129,6 @@ or a prompt on a terminal; none is needed when the keystore has none.`,
 				BundleDir: bundleDir, ConfigDir: configDir, KeystorePassword: password, Owner: own,
 				Audit: !noAudit, Enrollment: enrollment, Force: force, FIPS: policy.FIPS,
 				KeystoreVersion: ksVersion, Now: e.now(), Rand: e.rand, Notify: e.write.Notify,
-			}
-			if err := install.CheckConfigDir(configDir); err != nil {
-				return err
 			}
 			if !dryRun {
 				unlock, err := atomicfs.Lock(configDir)
@@ -162,7 +176,11 @@ or a prompt on a terminal; none is needed when the keystore has none.`,
 						fmt.Fprintf(stdout, "previous versions kept in %s\n", backup)
 					}
 				}
-				fmt.Fprintln(stderr, "Elasticsearch reloads certificates by itself; restart the node for new keystore passwords and yml settings.")
+				if engine == target.OpenSearch {
+					fmt.Fprintln(stderr, "Restart the node for the new opensearch.yml settings; on a new cluster, the first node to start creates the security index from opensearch-security/.")
+				} else {
+					fmt.Fprintln(stderr, "Elasticsearch reloads certificates by itself; restart the node for new keystore passwords and yml settings.")
+				}
 			}
 			if output == "json" {
 				return printJSON(stdout, result)
@@ -172,8 +190,9 @@ or a prompt on a terminal; none is needed when the keystore has none.`,
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&bundleDir, "bundle", "", "the node bundle: DIR/nodes/<name> of a bootstrap")
-	fl.StringVar(&configDir, "es-config", "", "the node's config directory (e.g. /etc/elasticsearch)")
-	fl.StringVar(&owner, "owner", "elasticsearch", "user Elasticsearch runs as: files become root:<its group>; '-' keeps owners as they are")
+	fl.StringVar(&configDir, "es-config", "", "the node's config directory (e.g. /etc/elasticsearch, /etc/opensearch)")
+	targetFlagVar(fl, &targetFlag)
+	fl.StringVar(&owner, "owner", "elasticsearch", "user the node runs as (for OpenSearch, default opensearch): files become root:<its group>; '-' keeps owners as they are")
 	fl.StringVar(&passFile, "keystore-pass-file", "", "file holding the node keystore's password (or set ESCERT_KEYSTORE_PASSWORD)")
 	fl.BoolVar(&dryRun, "dry-run", false, "print a unified diff of every change and write nothing")
 	fl.BoolVar(&force, "force", false, "comment out conflicting settings outside escert's block instead of stopping (their plaintext passwords go to the keystore)")

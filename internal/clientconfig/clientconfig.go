@@ -21,6 +21,7 @@ import (
 	"github.com/escert/escert/internal/ca"
 	"github.com/escert/escert/internal/fault"
 	"github.com/escert/escert/internal/manifest"
+	"github.com/escert/escert/internal/ossecurity"
 )
 
 // Dir is the bundle directory the client settings belong in, beside http-ca.crt.
@@ -103,13 +104,18 @@ func Generate(in Input) (*Result, error) {
 		return nil, err
 	}
 	s := settings{hosts: res.Hosts, fingerprint: res.Fingerprint}
+	add := func(name string, mode fs.FileMode, data string) {
+		res.Files = append(res.Files, atomicfs.File{Path: path.Join(Dir, name), Mode: mode, Data: []byte(data)})
+	}
+	if m.Target == "opensearch" {
+		add(DashboardsFile, atomicfs.PublicMode, s.dashboards())
+		add(CurlFile, atomicfs.PublicMode, s.curl(ossecurity.Admin))
+		return res, nil
+	}
 	kibanas := m.OfType("kibana")
 	var keys []kibanaKey
 	if keys, res.Kept, err = kibanaKeys(in.Rand, in.KibanaKeys); err != nil {
 		return nil, err
-	}
-	add := func(name string, mode fs.FileMode, data string) {
-		res.Files = append(res.Files, atomicfs.File{Path: path.Join(Dir, name), Mode: mode, Data: []byte(data)})
 	}
 	// kibana.yml holds the encryption keys; the other files hold no secret.
 	secret, public := atomicfs.SecretMode, atomicfs.PublicMode
@@ -127,7 +133,7 @@ func Generate(in Input) (*Result, error) {
 	add(BeatsFile, public, s.beats())
 	add(LogstashFile, public, s.logstash())
 	add(LogstashSettingsFile, public, s.logstashMonitoring())
-	add(CurlFile, public, s.curl())
+	add(CurlFile, public, s.curl("elastic"))
 	return res, nil
 }
 
@@ -139,6 +145,8 @@ const (
 	// LogstashSettingsFile is Logstash's own monitoring connection (logstash.yml).
 	LogstashSettingsFile = "logstash-monitoring.yml"
 	CurlFile             = "curl.sh"
+	// DashboardsFile is OpenSearch Dashboards' settings, for an OpenSearch bundle.
+	DashboardsFile = "opensearch_dashboards.yml"
 )
 
 // ParseHosts checks Elasticsearch URLs as clients will use them: https only, with an

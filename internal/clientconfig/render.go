@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/escert/escert/internal/manifest"
+	"github.com/escert/escert/internal/ossecurity"
 	"github.com/escert/escert/internal/passwords"
 )
 
@@ -235,7 +236,7 @@ func (s settings) logstash() string {
 func logstashString(s string) string { return `"` + strings.ReplaceAll(s, `"`, "%22") + `"` }
 
 // curl renders a script that proves the first host's certificate verifies.
-func (s settings) curl() string {
+func (s settings) curl(user string) string {
 	var t text
 	cmd := func(host string) string {
 		u := host
@@ -246,12 +247,18 @@ func (s settings) curl() string {
 		if strings.Contains(u, "[") {
 			glob = "-g " // an IPv6 literal, not a curl glob
 		}
-		return "curl --cacert http-ca.crt -u elastic " + glob + `"$@" ` + shellQuote(u)
+		return "curl --cacert http-ca.crt -u " + user + " " + glob + `"$@" ` + shellQuote(u)
 	}
 	t.line("#!/bin/sh")
-	t.line("# Written by escert: checks that Elasticsearch answers over HTTPS with a certificate")
-	t.line("# that verifies against the HTTP CA for the host name clients use. curl asks for the")
-	t.line("# elastic user's password (on a new cluster, the bundle's elastic-bootstrap-password),")
+	if user == ossecurity.Admin {
+		t.line("# Written by escert: checks that OpenSearch answers over HTTPS with a certificate")
+		t.line("# that verifies against the HTTP CA for the host name clients use. curl asks for the")
+		t.line("# admin user's password (the bundle's %s, line admin=),", passwords.File)
+	} else {
+		t.line("# Written by escert: checks that Elasticsearch answers over HTTPS with a certificate")
+		t.line("# that verifies against the HTTP CA for the host name clients use. curl asks for the")
+		t.line("# elastic user's password (on a new cluster, the bundle's elastic-bootstrap-password),")
+	}
 	t.line("# so it is never on a command line. Extra arguments go to curl, e.g.: sh curl.sh -s")
 	t.line("#")
 	t.line("# By hand, from this directory:")
@@ -277,4 +284,43 @@ func shellQuote(s string) string {
 		return s
 	}
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// OpenSearch Dashboards' deb and rpm packages' config directory.
+const DashboardsCertDir = "/etc/opensearch-dashboards/certs"
+
+// dashboards renders opensearch_dashboards.yml: OpenSearch over verified HTTPS,
+// signed in as kibanaserver, whose password goes into Dashboards' own keystore.
+func (s settings) dashboards() string {
+	var t text
+	t.line("# Written by escert: merge into opensearch_dashboards.yml, replacing any setting of the")
+	t.line("# same name. Copy the bundle's %s/http-ca.crt to %s/ on the Dashboards host,", Dir, DashboardsCertDir)
+	t.line("# or change the path below.")
+	t.line("")
+	t.line("# OpenSearch over HTTPS, each node's certificate and host name verified against the HTTP CA.")
+	t.set("opensearch.hosts", yamlList(s.hosts))
+	t.set("opensearch.ssl.certificateAuthorities", "["+yamlString(path.Join(DashboardsCertDir, "http-ca.crt"))+"]")
+	t.set("opensearch.ssl.verificationMode", "full")
+	t.line("")
+	t.line("# Dashboards signs in as the internal user %s, with its password from its own", ossecurity.KibanaServer)
+	t.line("# keystore, never from this file. The password is in the bundle's %s; on the", passwords.File)
+	t.line("# Dashboards host, in a copy of the bundle:")
+	t.line("#   sed -n 's/^%s=//p' %s | bin/opensearch-dashboards-keystore add opensearch.password --stdin", ossecurity.KibanaServer, passwords.File)
+	t.set("opensearch.username", ossecurity.KibanaServer)
+	t.set("opensearch.requestHeadersAllowlist", "[authorization, securitytenant]")
+	return t.String()
+}
+
+// AdminDir is where a bootstrap writes the OpenSearch admin certificate and key.
+const AdminDir = "admin"
+
+// SecurityAdminCommand is the securityadmin.sh line, run from a node's OpenSearch
+// home, that uploads the security configuration in configDir/opensearch-security to
+// cluster through the node at host, for a bundle in out. It verifies the node's
+// HTTPS certificate and host name against the bundle's HTTP CA (no -nhnv), checks the
+// cluster's name (no -icl), and signs in with the admin certificate.
+func SecurityAdminCommand(out, configDir, cluster, host string) string {
+	return fmt.Sprintf("plugins/opensearch-security/tools/securityadmin.sh -cd %s -cn %s -cacert %s -cert %s -key %s -h %s -p 9200",
+		shellQuote(path.Join(configDir, "opensearch-security")), shellQuote(cluster), shellQuote(path.Join(out, Dir, "http-ca.crt")),
+		shellQuote(path.Join(out, AdminDir, "admin.crt")), shellQuote(path.Join(out, AdminDir, "admin.key")), shellQuote(host))
 }

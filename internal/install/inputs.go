@@ -11,6 +11,7 @@ import (
 	"github.com/escert/escert/internal/eskeystore"
 	"github.com/escert/escert/internal/fault"
 	"github.com/escert/escert/internal/infile"
+	"github.com/escert/escert/internal/target"
 )
 
 // This file reads the inputs of an install, the bundle and the config directory, and
@@ -46,10 +47,10 @@ func CheckConfigDir(dir string) error {
 	if !info.IsDir() {
 		return &fault.InputError{File: dir, Problem: "not a directory"}
 	}
-	// Every installation ships an elasticsearch.yml: a directory without one is a
-	// typo'd path, which must not be filled with keys and a new yml.
-	if _, err := os.Stat(filepath.Join(dir, "elasticsearch.yml")); err != nil {
-		return &fault.InputError{File: dir, Problem: "holds no readable elasticsearch.yml: point --es-config at the node's config directory (e.g. /etc/elasticsearch)"}
+	// Every installation ships an elasticsearch.yml or opensearch.yml: a directory
+	// without one is a typo'd path, which must not be filled with keys and a new yml.
+	if _, err := target.Detect(dir); err != nil {
+		return &fault.InputError{File: dir, Problem: err.Error() + ": point --es-config at the node's config directory (e.g. /etc/elasticsearch, /etc/opensearch)"}
 	}
 	if info.Mode().Perm()&0o002 != 0 {
 		return &fault.InputError{File: dir, Problem: "is world-writable, so anyone could swap its keys: chmod o-w it first"}
@@ -69,6 +70,24 @@ func CheckConfigDir(dir string) error {
 		}
 	}
 	return nil
+}
+
+// sameTarget is the engine both the bundle and the config directory are for, and
+// refuses a bundle made for the other one: an OpenSearch node ignores xpack settings
+// and Elasticsearch stops at plugins.security ones.
+func sameTarget(bundleDir, configDir string) (target.Target, error) {
+	node, err := target.Detect(configDir)
+	if err != nil {
+		return "", &fault.InputError{File: configDir, Problem: err.Error()}
+	}
+	made, err := target.Detect(bundleDir)
+	if err != nil {
+		return "", &fault.InputError{File: bundleDir, Problem: err.Error() + ": --bundle must be a node bundle, DIR/nodes/<name> of an escert bootstrap"}
+	}
+	if made != node {
+		return "", &fault.InputError{File: bundleDir, Problem: fmt.Sprintf("is a bundle for %s, but %s is an %s config directory (%s): bootstrap with --target %s", made.Product(), configDir, node.Product(), node.SettingsFile(), node)}
+	}
+	return node, nil
 }
 
 // checkFIPSBundle refuses a bundle made without --fips. A FIPS node does start on a

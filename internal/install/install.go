@@ -28,7 +28,9 @@ import (
 	"github.com/escert/escert/internal/eskeystore"
 	"github.com/escert/escert/internal/fault"
 	"github.com/escert/escert/internal/infile"
+	"github.com/escert/escert/internal/nodetls"
 	"github.com/escert/escert/internal/p12"
+	"github.com/escert/escert/internal/target"
 )
 
 // NodeOptions say how a node bundle goes into a config directory.
@@ -85,6 +87,8 @@ type Plan struct {
 	// secrets are the plaintext passwords --force takes out of elasticsearch.yml: the
 	// old file still holds them, and a dry run's diff must not print them.
 	secrets []string
+	// target is the engine the config directory is for.
+	target target.Target
 }
 
 // Modes of what install writes. Elasticsearch only reads keys and certificates, so
@@ -107,6 +111,13 @@ func PlanNode(o NodeOptions) (*Plan, error) {
 	if err := CheckConfigDir(o.ConfigDir); err != nil {
 		return nil, err
 	}
+	var err error
+	if p.target, err = sameTarget(o.BundleDir, o.ConfigDir); err != nil {
+		return nil, err
+	}
+	if p.target == target.OpenSearch {
+		return p, p.planOpenSearch(o)
+	}
 	blockPath := filepath.Join(o.BundleDir, "elasticsearch.yml")
 	block, err := infile.Read(blockPath, infile.Settings)
 	if err != nil {
@@ -126,7 +137,7 @@ func PlanNode(o NodeOptions) (*Plan, error) {
 		return nil, err
 	}
 	// Nothing is planned, let alone written, from a bundle the node could not start with.
-	if err := validateBundle(o.BundleDir, blockSettings, bundleKS); err != nil {
+	if err := validateBundle(o.BundleDir, "elasticsearch.yml", nodetls.Read(o.BundleDir, blockSettings, bundleKS)); err != nil {
 		return nil, err
 	}
 	nodeKSPath := filepath.Join(o.ConfigDir, "elasticsearch.keystore")

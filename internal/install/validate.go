@@ -11,7 +11,6 @@ import (
 
 	"github.com/escert/escert/internal/ca"
 	"github.com/escert/escert/internal/esconfig"
-	"github.com/escert/escert/internal/eskeystore"
 	"github.com/escert/escert/internal/expiry"
 	"github.com/escert/escert/internal/fault"
 	"github.com/escert/escert/internal/infile"
@@ -30,10 +29,10 @@ import (
 // verify to the bundle's own CA of its layer (certs/<layer>-ca.crt); and the
 // certificates must be this node's. One path serves both layers and both formats, so a
 // p12 and a PEM bundle are held to the same rules.
-func validateBundle(dir string, block esconfig.Settings, ks *eskeystore.Keystore) error {
-	v := &bundleCheck{dir: dir}
+func validateBundle(dir, settingsFile string, node nodetls.Node) error {
+	v := &bundleCheck{dir: dir, settingsFile: settingsFile}
 	leaves := map[string]leafFile{}
-	for _, l := range nodetls.Read(dir, block, ks).Layers {
+	for _, l := range node.Layers {
 		leaf, err := v.layer(l)
 		if err != nil {
 			return err
@@ -45,7 +44,7 @@ func validateBundle(dir string, block esconfig.Settings, ks *eskeystore.Keystore
 	return v.sameNode(leaves)
 }
 
-type bundleCheck struct{ dir string }
+type bundleCheck struct{ dir, settingsFile string }
 
 // leafFile is a node certificate and the bundle file it came from.
 type leafFile struct {
@@ -53,12 +52,12 @@ type leafFile struct {
 	path string
 }
 
-func (v *bundleCheck) blockPath() string { return filepath.Join(v.dir, "elasticsearch.yml") }
+func (v *bundleCheck) blockPath() string { return filepath.Join(v.dir, v.settingsFile) }
 
 // read reads a file the block names, relative to the bundle as it will be relative to
 // the config directory. A missing or empty file is the bundle's fault.
 func (v *bundleCheck) read(f nodetls.File) (string, []byte, error) {
-	return v.readAs(fmt.Sprintf("the bundle's elasticsearch.yml names it (%s)", f.Setting), f.Value, f.Kind)
+	return v.readAs(fmt.Sprintf("the bundle's %s names it (%s)", v.settingsFile, f.Setting), f.Value, f.Kind)
 }
 
 // readAs is read for a file the bundle must hold because of why.

@@ -15,6 +15,7 @@ import (
 	"github.com/escert/escert/internal/eskeystore"
 	"github.com/escert/escert/internal/fault"
 	"github.com/escert/escert/internal/infile"
+	"github.com/escert/escert/internal/target"
 )
 
 // This file edits elasticsearch.yml: escert's block in, the settings outside it that
@@ -45,7 +46,7 @@ func (p *Plan) planYML(o NodeOptions, blockPath string, blockData []byte, bundle
 	if err != nil {
 		return nil, nil, &fault.InputError{File: blockPath, Problem: err.Error()}
 	}
-	path := filepath.Join(o.ConfigDir, "elasticsearch.yml")
+	path := filepath.Join(o.ConfigDir, p.target.SettingsFile())
 	old, err := readOptional(path, infile.Settings)
 	if err != nil {
 		return nil, nil, err
@@ -78,7 +79,16 @@ func (p *Plan) planYML(o NodeOptions, blockPath string, blockData []byte, bundle
 	if _, _, ok, _ := esconfig.Block(old); ok {
 		reason = "escert block replaced"
 	}
-	return &Change{Path: "elasticsearch.yml", Old: old, New: updated, Perm: perm, Text: true, Reason: reason}, moved, nil
+	return &Change{Path: p.target.SettingsFile(), Old: old, New: updated, Perm: perm, Text: true, Reason: reason}, moved, nil
+}
+
+// tlsPrefixes start the settings of the TLS layers the block configures: any of them
+// set outside the block is another TLS setup.
+func (p *Plan) tlsPrefixes() []string {
+	if p.target == target.OpenSearch {
+		return []string{"plugins.security.ssl."}
+	}
+	return []string{esconfig.SSLPrefix(esconfig.Transport), esconfig.SSLPrefix(esconfig.HTTP)}
 }
 
 // hardenBlock adds the checklist's optional settings inside the bundle's block.
@@ -125,7 +135,7 @@ func (p *Plan) resolveConflicts(path string, data []byte, block string, force bo
 	for _, key := range settings.Keys() {
 		theirs := settings[key]
 		mine, clash := ours[key]
-		tlsLayer := strings.HasPrefix(key, esconfig.SSLPrefix(esconfig.Transport)) || strings.HasPrefix(key, esconfig.SSLPrefix(esconfig.HTTP))
+		tlsLayer := slices.ContainsFunc(p.tlsPrefixes(), func(prefix string) bool { return strings.HasPrefix(key, prefix) })
 		switch {
 		case clash && !tlsLayer && mine.Value == theirs.Value && slices.Equal(mine.Values, theirs.Values):
 			same = append(same, theirs)
@@ -190,7 +200,7 @@ func (p *Plan) commentOut(path string, data []byte, settings esconfig.Settings, 
 		}
 		note := fmt.Sprintf("# escert %s: %s\n", p.now.UTC().Format(time.DateOnly), why)
 		lines = slices.Insert(lines, i, note)
-		p.Notes = append(p.Notes, fmt.Sprintf("elasticsearch.yml: commented out %s (line %d)", strings.Join(keys, ", "), top))
+		p.Notes = append(p.Notes, fmt.Sprintf("%s: commented out %s (line %d)", p.target.SettingsFile(), strings.Join(keys, ", "), top))
 	}
 	return []byte(strings.Join(lines, "")), nil
 }
@@ -243,6 +253,10 @@ type secretFates struct {
 // decide drops a password the bundle replaces with its own secure setting and moves
 // any other into the keystore; it returns what was done, for the yml and the notes.
 func (f secretFates) decide(key, value string) string {
+	if f.bundle == nil {
+		// OpenSearch: no keystore to move it to, and the bundle's keys need none.
+		return fmt.Sprintf("removed %s (the bundle's keys have no password)", key)
+	}
 	secure := esconfig.SecureName(key)
 	if f.brings(key) {
 		return fmt.Sprintf("removed %s (the bundle brings its own secure setting)", key)

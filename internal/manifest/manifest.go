@@ -33,7 +33,15 @@ type Manifest struct {
 	HTTPCAFingerprint     string         `json:"http_ca_sha256"`
 	Instances             []InstanceInfo `json:"instances"`
 	BootstrapPasswordFile string         `json:"bootstrap_password_file,omitempty"`
-	Files                 []string       `json:"files"`
+	// Target is the engine the node bundles are for; empty means Elasticsearch, as
+	// in every manifest written before OpenSearch was a target.
+	Target string `json:"target,omitempty"`
+	// OpenSearch's first bundle: the internal users' passwords file, the admin
+	// certificate securityadmin.sh signs in with, and the node certificates' DNs.
+	PasswordsFile string    `json:"passwords_file,omitempty"`
+	Admin         *CertInfo `json:"admin_certificate,omitempty"`
+	NodesDN       []string  `json:"nodes_dn,omitempty"`
+	Files         []string  `json:"files"`
 }
 
 // CAInfo describes one CA certificate of the bundle.

@@ -101,12 +101,22 @@ func validUser(s string) bool {
 }
 
 // Render writes the file for the cluster named, with a header saying how to read it.
+// An OpenSearch cluster's file (its internal users, admin first) is bootstrap's,
+// not the passwords command's.
 func Render(cluster string, es Entries) []byte {
 	var b bytes.Buffer
-	fmt.Fprintf(&b, "# Written by escert passwords: the built-in users' passwords of cluster %s.\n", cluster)
+	example, openSearch := "kibana_system", len(es) > 0 && es[0].User == "admin"
+	if openSearch {
+		example = "kibanaserver"
+		fmt.Fprintf(&b, "# Written by escert bootstrap: the internal users' passwords of OpenSearch cluster %s.\n", cluster)
+	} else {
+		fmt.Fprintf(&b, "# Written by escert passwords: the built-in users' passwords of cluster %s.\n", cluster)
+	}
 	b.WriteString("# Mode 0600: keep it that way, and off the nodes. One user=password per line; read one with\n")
-	fmt.Fprintf(&b, "#   sed -n 's/^kibana_system=//p' %s\n", File)
-	b.WriteString("# `escert passwords` leaves users whose password here works; --force sets new ones.\n")
+	fmt.Fprintf(&b, "#   sed -n 's/^%s=//p' %s\n", example, File)
+	if !openSearch {
+		b.WriteString("# `escert passwords` leaves users whose password here works; --force sets new ones.\n")
+	}
 	for _, e := range es {
 		fmt.Fprintf(&b, "%s=%s\n", e.User, e.Password)
 	}

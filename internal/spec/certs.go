@@ -224,3 +224,26 @@ func uniqueIPs(in []net.IP) []net.IP {
 	}
 	return out
 }
+
+// AdminName is the subject of an OpenSearch cluster's admin certificate, the one
+// plugins.security.authcz.admin_dn names and securityadmin.sh signs in with. Its OU
+// is no instance's: bundle refuses an instance named so, as that instance's client
+// certificate would be the cluster's superuser.
+func AdminName(cluster string) string { return "CN=admin,OU=escert-admin,O=" + cluster }
+
+// AdminCertificate is the admin certificate of an OpenSearch cluster: a client
+// certificate from the HTTP CA, which the HTTP layer verifies client certificates
+// against and securityadmin.sh talks to.
+func AdminCertificate(opts Options) (Certificate, error) {
+	raw, subject, err := ParseName(AdminName(opts.ClusterName))
+	if err != nil {
+		return Certificate{}, err
+	}
+	return Certificate{
+		Instance: "admin", Dir: "admin", Kind: Client, Base: "admin", Layer: HTTP,
+		Subject: subject, RawSubject: raw, ClientAuth: true, Days: opts.Days,
+		// A certificate needs a SAN (RFC 5280 for an empty-subject one, and escert's
+		// rule for every one); a name no host has.
+		OtherNames: []string{"admin." + opts.ClusterName},
+	}, nil
+}
