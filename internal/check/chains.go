@@ -19,7 +19,7 @@ func (c *checker) checkChains(t *tlsContext, anchors []*x509.Certificate, trustF
 	switch {
 	case len(t.chains) == 0:
 	case len(anchors) == 0 && t.Name == esconfig.Transport:
-		c.add(Problem, "trust-missing", ymlName, 0, t.Keys.TruststorePath,
+		c.add(Problem, "trust-missing", c.ymlFile, 0, t.Keys.TruststorePath,
 			"the transport layer trusts no CA of its own (no certificate_authorities, no truststore.path, no trusted entry in the keystore), only the JDK's public CAs: other nodes cannot join",
 			fmt.Sprintf("set %s or %s to the transport CA", t.Keys.CAs, t.Keys.TruststorePath))
 	case len(anchors) == 0:

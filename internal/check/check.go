@@ -26,6 +26,7 @@ import (
 	"github.com/escert/escert/internal/fault"
 	"github.com/escert/escert/internal/infile"
 	"github.com/escert/escert/internal/nodetls"
+	"github.com/escert/escert/internal/target"
 )
 
 // Severity grades a finding.
@@ -101,6 +102,9 @@ func Node(dir string, password PasswordFunc, now time.Time, opts Options) ([]Fin
 	if !info.IsDir() {
 		return nil, unusable("config directory %s: not a directory", dir)
 	}
+	if t, err := target.Detect(dir); err == nil && t == target.OpenSearch {
+		return openSearchNode(dir, info, now, opts)
+	}
 	ymlPath := filepath.Join(dir, ymlName)
 	data, err := infile.Read(ymlPath, infile.Settings)
 	if err != nil {
@@ -112,6 +116,7 @@ func Node(dir string, password PasswordFunc, now time.Time, opts Options) ([]Fin
 	}
 	c := &checker{
 		dir:      dir,
+		ymlFile:  ymlName,
 		settings: settings,
 		now:      now,
 		warn:     expiry.Days(opts.WarnDays),
@@ -141,7 +146,7 @@ func Node(dir string, password PasswordFunc, now time.Time, opts Options) ([]Fin
 	}
 	c.checkKeystoreNeeded()
 	c.checkProcesses(procs)
-	id := resolveIdentity(opts.Elasticsearch, procs, info)
+	id := resolveIdentity(opts.Elasticsearch, "elasticsearch", procs, info)
 	c.checkModes(id)
 	c.checkKeystoreFormat(id)
 	if c.fatal != nil {
@@ -177,6 +182,7 @@ func Count(findings []Finding) (problems, warnings int) {
 
 type checker struct {
 	dir      string
+	ymlFile  string // the settings file's name: elasticsearch.yml or opensearch.yml
 	settings esconfig.Settings
 	now      time.Time
 	warn     expiry.Window        // --warn-days
@@ -207,7 +213,7 @@ func (c *checker) add(sev Severity, id, file string, line int, setting, message,
 
 // addSetting reports a finding about an elasticsearch.yml setting, at its line.
 func (c *checker) addSetting(sev Severity, id, key, message, fix string) {
-	c.add(sev, id, ymlName, c.settings[key].Line, key, message, fix)
+	c.add(sev, id, c.ymlFile, c.settings[key].Line, key, message, fix)
 }
 
 // value returns a setting's scalar value and whether it is set to anything.

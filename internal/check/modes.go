@@ -195,17 +195,17 @@ func groupName(gid int) string {
 // resolveIdentity finds the account Elasticsearch runs as: the given one, else the
 // elasticsearch user and group, else the user of a running Elasticsearch process and
 // the config directory's group unless that is root's.
-func resolveIdentity(given *Identity, procs []process, dir fs.FileInfo) Identity {
+func resolveIdentity(given *Identity, account string, procs []process, dir fs.FileInfo) Identity {
 	if given != nil {
 		return *given
 	}
 	id := Identity{UID: -1, GID: -1}
-	if u, err := user.Lookup("elasticsearch"); err == nil {
+	if u, err := user.Lookup(account); err == nil {
 		id.Name = u.Username
 		id.UID, _ = strconv.Atoi(u.Uid)
 		id.GID, _ = strconv.Atoi(u.Gid)
 	}
-	if g, err := user.LookupGroup("elasticsearch"); err == nil {
+	if g, err := user.LookupGroup(account); err == nil {
 		id.GID, _ = strconv.Atoi(g.Gid)
 	}
 	if id.UID < 0 {

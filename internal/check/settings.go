@@ -33,11 +33,11 @@ func (c *checker) checkSecurity() {
 			"security is off: no authentication, no authorization and no TLS, so anyone who reaches the node can read and change all data",
 			"set xpack.security.enabled: true and configure TLS (escert bootstrap writes the settings, escert install puts them in place)")
 	case c.hasTLSConfig():
-		c.add(Warning, "security-implicit", ymlName, 0, key,
+		c.add(Warning, "security-implicit", c.ymlFile, 0, key,
 			"xpack.security.enabled is not set: Elasticsearch 8 turns security on by default, 7.x leaves it off",
 			"set xpack.security.enabled: true explicitly")
 	default:
-		c.add(Problem, "security-implicit", ymlName, 0, key,
+		c.add(Problem, "security-implicit", c.ymlFile, 0, key,
 			"xpack.security.enabled is not set and no TLS is configured: only a brand-new 8.x node forming its own cluster auto-configures security on first start; otherwise the node runs without TLS (8.x) or without security (7.x)",
 			"set xpack.security.enabled: true and configure TLS on both layers (escert bootstrap, then escert install)")
 	}
@@ -60,7 +60,7 @@ func (c *checker) checkLayers() {
 		default:
 			msg = fmt.Sprintf("TLS is not configured on the %s layer: %s", layerName[l.Name], layerRisk[l.Name])
 		}
-		c.add(Problem, l.Name+"-tls-disabled", ymlName, c.settings[key].Line, key, msg,
+		c.add(Problem, l.Name+"-tls-disabled", c.ymlFile, c.settings[key].Line, key, msg,
 			fmt.Sprintf("set %s: true with a keystore or a key and certificate (escert bootstrap writes both)", key))
 	}
 }
@@ -121,7 +121,7 @@ func (c *checker) checkAudit() {
 	if v, _ := c.value(key); v == "true" {
 		return
 	}
-	c.add(Warning, "audit-disabled", ymlName, c.settings[key].Line, key,
+	c.add(Warning, "audit-disabled", c.ymlFile, c.settings[key].Line, key,
 		"audit logging is off: logins, denied requests and security changes leave no trace",
 		"set xpack.security.audit.enabled: true (needs a Platinum or Enterprise license, or a trial)")
 }

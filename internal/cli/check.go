@@ -17,7 +17,7 @@ var (
 )
 
 func newCheckCmd(e *env) *cobra.Command {
-	var dir, kibanaFile, passFile string
+	var dir, kibanaFile, passFile, targetFlag string
 	var cluster liveFlags
 	var output outputFormat
 	var warnDays int
@@ -102,6 +102,9 @@ printed, in either output format.`,
 			var findings []check.Finding
 			var checked []string
 			if dir != "" {
+				if _, err := nodeTarget(cmd, targetFlag, dir); err != nil && cmd.Flags().Changed("target") {
+					return err
+				}
 				password := func(keystore []byte) ([]byte, error) { return keystorePassword(e, passFile, keystore) }
 				node, err := check.Node(dir, password, e.now(), check.Options{WarnDays: warnDays, Proc: checkProc, Elasticsearch: checkIdentity})
 				if err != nil {
@@ -140,7 +143,8 @@ printed, in either output format.`,
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&dir, "es-config", "", "the node's config directory, holding elasticsearch.yml (e.g. /etc/elasticsearch)")
+	cmd.Flags().StringVar(&dir, "es-config", "", "the node's config directory, holding elasticsearch.yml or opensearch.yml (e.g. /etc/elasticsearch, /etc/opensearch)")
+	targetFlagVar(cmd.Flags(), &targetFlag)
 	cmd.Flags().StringVar(&kibanaFile, "kibana-config", "", "a kibana.yml to check as well (e.g. /etc/kibana/kibana.yml)")
 	outputFlag(cmd.Flags(), &output, "text or json")
 	cmd.Flags().IntVar(&warnDays, "warn-days", 30, "warn about certificates expiring within this many days")

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"strconv"
 
+	"go.yaml.in/yaml/v3"
 	"golang.org/x/crypto/bcrypt"
 )
 
@@ -67,4 +68,50 @@ func InternalUsers(users []User) ([]byte, error) {
 		fmt.Fprintf(&b, "\n%s:\n  hash: %s\n  reserved: true\n%s", u.Name, strconv.Quote(string(hash)), extra)
 	}
 	return b.Bytes(), nil
+}
+
+// DemoHashes are the hashes of the security plugin's shipped internal_users.yml
+// (2.x and 3.x alike), each of a password equal to the user's name or as public: a
+// security index holding one lets anyone in.
+var DemoHashes = map[string]string{
+	"$2a$12$VcCDgh2NDk07JGN0rjGbM.Ad41qVR/YFJcgHp0UGns5JDymv..TOG": "admin",
+	"$2y$12$TRwAAJgnNo67w3rVUz4FIeLx9Dy/llB79zf9I15CKJ9vkM4ZzAd3.": "anomalyadmin",
+	"$2a$12$4AcgAt3xwOWadA5s5blL6ev39OXDNhmOesEoo33eZtrq2N0YrU3H.": "kibanaserver",
+	"$2a$12$JJSXNfTowz7Uu5ttXfeYpeYE0arACvcwlPBStB1F.MI7f0U9Z4DGC": "kibanaro",
+	"$2a$12$u1ShR4l4uBS3Uv59Pa2y5.1uQuZBrZtmNfqB3iM/.jL0XoV9sghS2": "logstash",
+	"$2a$12$ae4ycwzwvLtZxwZ82RmiEunBbIPiAmGZduBAjKN0TXdwQFtCwARz2": "readall",
+	"$2y$12$DpwmetHKwgYnorbgdvORCenv4NAK8cPUg8AI6pxLCuWf/ALc0.v7W": "snapshotrestore",
+}
+
+// DemoFiles are the certificate files the plugin's install_demo_configuration.sh
+// writes into the config directory: a node certificate, the admin certificate kirk
+// and their root, whose private keys are published with the plugin.
+var DemoFiles = []string{"esnode.pem", "esnode-key.pem", "kirk.pem", "kirk-key.pem", "root-ca.pem"}
+
+// UsersWithDemoHashes lists the users of an internal_users.yml whose hash is a demo
+// one, in file order.
+func UsersWithDemoHashes(data []byte) ([]string, error) {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return nil, fmt.Errorf("not YAML: %w", err)
+	}
+	if len(doc.Content) == 0 || doc.Content[0].Kind != yaml.MappingNode {
+		return nil, nil
+	}
+	var out []string
+	top := doc.Content[0].Content
+	for i := 0; i+1 < len(top); i += 2 {
+		user, entry := top[i].Value, top[i+1]
+		if entry.Kind != yaml.MappingNode {
+			continue
+		}
+		for j := 0; j+1 < len(entry.Content); j += 2 {
+			if entry.Content[j].Value == "hash" {
+				if _, demo := DemoHashes[entry.Content[j+1].Value]; demo {
+					out = append(out, user)
+				}
+			}
+		}
+	}
+	return out, nil
 }

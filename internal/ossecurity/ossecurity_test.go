@@ -58,3 +58,35 @@ func TestInternalUsersRefusesAUserWithoutAMapping(t *testing.T) {
 		t.Fatal("wrote a user escert does not map")
 	}
 }
+
+func TestUsersWithDemoHashesFindsTheShippedUsersOnly(t *testing.T) {
+	generated, err := InternalUsers([]User{{Admin, []byte("generated-1")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		data string
+		want []string
+	}{
+		{"shipped file", "_meta:\n  type: internalusers\nadmin:\n  hash: \"$2a$12$VcCDgh2NDk07JGN0rjGbM.Ad41qVR/YFJcgHp0UGns5JDymv..TOG\"\nreadall:\n  hash: \"$2a$12$ae4ycwzwvLtZxwZ82RmiEunBbIPiAmGZduBAjKN0TXdwQFtCwARz2\"\n", []string{"admin", "readall"}},
+		{"escert's file", string(generated), nil},
+		{"empty", "", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := UsersWithDemoHashes([]byte(tt.data))
+			if err != nil || strings.Join(got, ",") != strings.Join(tt.want, ",") {
+				t.Errorf("UsersWithDemoHashes = %v, %v; want %v", got, err, tt.want)
+			}
+		})
+	}
+}
+
+func FuzzUsersWithDemoHashes(f *testing.F) {
+	f.Add([]byte("admin:\n  hash: x\n"))
+	f.Add([]byte("- [a, b]\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		_, _ = UsersWithDemoHashes(data)
+	})
+}
