@@ -20,6 +20,7 @@ import (
 	"runtime/debug"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -70,9 +71,9 @@ type Options struct {
 	// Target is the engine the node bundles are for (empty: Elasticsearch). An
 	// OpenSearch node bundle has PEM files, an opensearch.yml block and no keystore.
 	Target target.Target
-	// OpenSearchHotReload turns on the security plugin's reload of changed
-	// certificate files (OpenSearch 2.19 and later), which renewal relies on.
-	OpenSearchHotReload bool
+	// OpenSearchVersion is the version the OpenSearch nodes run, which picks the
+	// settings' spellings (one per setting: both at once stop the node).
+	OpenSearchVersion esconfig.Version
 }
 
 // Result is a built bundle: the manifest and the warnings. Files holds the files when
@@ -171,6 +172,9 @@ func BuildInto(ctx context.Context, req Request, opts Options, out Sink) (*Resul
 		}
 		res.Manifest.Target = string(target.OpenSearch)
 		res.Manifest.NodesDN = oss.nodesDN
+		if !req.Bootstrap && len(oss.nodesDN) > 0 {
+			res.Warnings = append(res.Warnings, fmt.Sprintf("plugins.security.nodes_dn in the new block lists only %s: before the node starts, add it to nodes_dn on every running node (a restart each) and add theirs to this block; until then the cluster refuses the node", strings.Join(oss.nodesDN, "; ")))
+		}
 	}
 	needKeystores := oss == nil && slices.ContainsFunc(instances, func(i spec.Instance) bool { return i.Type == spec.Elasticsearch })
 	keystores := startKeystores(needKeystores, opts, out)

@@ -137,11 +137,18 @@ func OpenSearchBlock(opts Options, nodesDN []string, adminDN string) string {
 		set(prefix+"pemtrustedcas_filepath", "certs/"+layer+"-ca.crt")
 		if layer == esconfig.Transport {
 			// As Elasticsearch's verification_mode: certificate checks the chain (and
-			// nodes_dn who may join); full checks host names too.
-			set(prefix+"enforce_hostname_verification", fmt.Sprint(opts.TransportVerification == "full"))
+			// nodes_dn who may join); full checks host names too. 2.19 moved the
+			// setting into the server, deprecating the plugin's spelling.
+			key := prefix + "enforce_hostname_verification"
+			if newSpellings(opts) {
+				key = "transport.ssl.enforce_hostname_verification"
+			}
+			set(key, fmt.Sprint(opts.TransportVerification == "full"))
 		}
 	}
-	if opts.OpenSearchHotReload {
+	if newSpellings(opts) {
+		// Renewal swaps files in place; 2.19 reloads them within 5 seconds (earlier
+		// versions only through the reloadcerts API, behind ssl_cert_reload_enabled).
 		set(osHotReload, "true")
 	}
 	set("plugins.security.nodes_dn", yamlList(nodesDN))
@@ -150,3 +157,7 @@ func OpenSearchBlock(opts Options, nodesDN []string, adminDN string) string {
 	lines = append(lines, esconfig.BlockEnd)
 	return strings.Join(lines, "\n") + "\n"
 }
+
+// newSpellings: OpenSearch 2.19 and later, with certificate hot reload and the
+// server's transport.ssl.enforce_hostname_verification.
+func newSpellings(opts Options) bool { return opts.OpenSearchVersion.AtLeast(2, 19, 0) }

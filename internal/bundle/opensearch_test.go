@@ -39,7 +39,7 @@ instances:
 
 func openSearchOptions() bundle.Options {
 	opts := options(bundle.PEM)
-	opts.Target, opts.OpenSearchHotReload = target.OpenSearch, true
+	opts.Target, opts.OpenSearchVersion = target.OpenSearch, esconfig.Version{Major: 2, Minor: 19}
 	opts.Spec.TrustRestrictions = false
 	return opts
 }
@@ -189,8 +189,11 @@ func TestOpenSearchBlock(t *testing.T) {
 		edit   func(*bundle.Options)
 	}{
 		{"opensearch-block.golden", func(*bundle.Options) {}},
-		// Before 2.19 the plugin has no hot reload setting: one it does not know stops it.
-		{"opensearch-block-2.18-full.golden", func(o *bundle.Options) { o.OpenSearchHotReload, o.TransportVerification = false, "full" }},
+		// Before 2.19 the plugin has no hot reload setting (one it does not know stops
+		// the node) and spells the transport's host name check its own way.
+		{"opensearch-block-2.18-full.golden", func(o *bundle.Options) {
+			o.OpenSearchVersion, o.TransportVerification = esconfig.Version{Major: 2, Minor: 18}, "full"
+		}},
 	} {
 		t.Run(tc.golden, func(t *testing.T) {
 			opts := openSearchOptions()

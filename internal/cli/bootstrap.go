@@ -303,10 +303,12 @@ func (p progress) bar(n int, label string) *progressbar.ProgressBar {
 // and the admin certificate are, and the securityadmin.sh line that uploads a changed
 // security configuration.
 func printOpenSearchSummary(w io.Writer, out string, m manifest.Manifest) {
-	fmt.Fprintf(w, "\nThe internal users' passwords (admin, kibanaserver) are in %s (mode 0600);\n", filepath.Join(out, m.PasswordsFile))
-	fmt.Fprintf(w, "the nodes' opensearch-security/internal_users.yml holds only their bcrypt hashes.\n")
+	if m.PasswordsFile != "" {
+		fmt.Fprintf(w, "\nThe internal users' passwords (admin, kibanaserver) are in %s (mode 0600);\n", filepath.Join(out, m.PasswordsFile))
+		fmt.Fprintf(w, "the nodes' opensearch-security/internal_users.yml holds only their bcrypt hashes.\n")
+		fmt.Fprintf(w, "Client settings (opensearch_dashboards.yml, curl.sh) are in %s.\n", filepath.Join(out, "clients"))
+	}
 	fmt.Fprintf(w, "HTTP CA fingerprint: %s\n", m.HTTPCAFingerprint)
-	fmt.Fprintf(w, "Client settings (opensearch_dashboards.yml, curl.sh) are in %s.\n", filepath.Join(out, "clients"))
 	fmt.Fprintf(w, "Next: on each node, escert install --bundle %s/nodes/<name> --es-config /etc/opensearch (add --dry-run to see the changes first).\n", out)
 	if m.Admin != nil {
 		fmt.Fprintf(w, "\nThe admin certificate (%s) is in %s: keep it off the nodes. Once the cluster runs,\n", m.Admin.Subject, filepath.Join(out, bundle.AdminDir))

@@ -132,9 +132,9 @@ func (f *issueFlags) options(e *env, policy fips.Policy) (bundle.Options, error)
 		return bundle.Options{}, usagef("--os-version needs --target opensearch")
 	}
 	cluster := f.cluster
-	var osHotReload bool
+	var osVersion esconfig.Version
 	if tgt == target.OpenSearch {
-		if format, osHotReload, err = f.openSearch(policy); err != nil {
+		if format, osVersion, err = f.openSearch(policy); err != nil {
 			return bundle.Options{}, err
 		}
 		if !f.flags.Changed("cluster-name") {
@@ -163,33 +163,32 @@ func (f *issueFlags) options(e *env, policy fips.Policy) (bundle.Options, error)
 		FIPS:                  policy.FIPS,
 		RequiredProviders:     providers,
 		Target:                tgt,
-		OpenSearchHotReload:   osHotReload,
+		OpenSearchVersion:     osVersion,
 	}, nil
 }
 
 // openSearch checks the flags of an OpenSearch bundle: PEM (the plugin's PKCS#8
 // files; its keystore settings would need passwords in opensearch.yml), and no FIPS
 // build, whose policy would refuse the bcrypt hashes internal_users.yml needs.
-func (f *issueFlags) openSearch(policy fips.Policy) (format bundle.Format, hotReload bool, err error) {
+func (f *issueFlags) openSearch(policy fips.Policy) (format bundle.Format, version esconfig.Version, err error) {
 	if policy.FIPS {
-		return "", false, usagef("--target opensearch is not available in FIPS mode: the security plugin's internal users need bcrypt hashes, which FIPS 140 does not approve")
+		return "", version, usagef("--target opensearch is not available in FIPS mode: the security plugin's internal users need bcrypt hashes, which FIPS 140 does not approve")
 	}
 	if f.flags.Changed("format") && !strings.EqualFold(f.format, string(bundle.PEM)) {
-		return "", false, usagef("--format %s: OpenSearch bundles are PEM files (PKCS#8 keys); drop --format", f.format)
+		return "", version, usagef("--format %s: OpenSearch bundles are PEM files (PKCS#8 keys); drop --format", f.format)
 	}
 	for _, name := range []string{"es-version", "keystore-pass-file"} {
 		if f.flags.Lookup(name) != nil && f.flags.Changed(name) {
-			return "", false, usagef("--%s is for Elasticsearch: OpenSearch nodes have no elasticsearch.keystore or trust restrictions", name)
+			return "", version, usagef("--%s is for Elasticsearch: OpenSearch nodes have no elasticsearch.keystore or trust restrictions", name)
 		}
 	}
-	v, err := esconfig.ParseVersion(f.osVersion)
-	if err != nil {
-		return "", false, usagef("--os-version: %w", err)
+	if version, err = esconfig.ParseVersion(f.osVersion); err != nil {
+		return "", version, usagef("--os-version: %w", err)
 	}
-	if !v.AtLeast(2, 9, 0) {
-		return "", false, usagef("--os-version %s: escert supports OpenSearch 2.9 and later", f.osVersion)
+	if !version.AtLeast(2, 9, 0) {
+		return "", version, usagef("--os-version %s: escert supports OpenSearch 2.9 and later", f.osVersion)
 	}
-	return bundle.PEM, v.AtLeast(2, 19, 0), nil
+	return bundle.PEM, version, nil
 }
 
 // requiredProviders are the FIPS providers the block makes the nodes require: those

@@ -24,6 +24,10 @@ func ReadOpenSearch(configDir string, settings esconfig.Settings) Node {
 	return node
 }
 
+// openSearchHostnameVerification is 2.19's spelling of the plugin's
+// transport.enforce_hostname_verification.
+const openSearchHostnameVerification = "transport.ssl.enforce_hostname_verification"
+
 func (r reader) openSearchLayer(name string) Layer {
 	prefix := OpenSearchPrefix(name)
 	l := Layer{Name: name, Keys: Keys{
@@ -50,8 +54,15 @@ func (r reader) openSearchLayer(name string) Layer {
 	if f := r.file(l.Keys.CAs, infile.PEM); f != nil {
 		l.CAs = []File{*f}
 	}
-	if v, _ := r.value(l.Keys.VerificationMode); name == esconfig.Transport {
-		// enforce_hostname_verification, true by default, is verification_mode full.
+	if name == esconfig.Transport {
+		// enforce_hostname_verification, true by default, is verification_mode full;
+		// 2.19 spells it transport.ssl.enforce_hostname_verification.
+		v, set := r.value(openSearchHostnameVerification)
+		if set {
+			l.Keys.VerificationMode = openSearchHostnameVerification
+		} else {
+			v, _ = r.value(l.Keys.VerificationMode)
+		}
 		l.VerificationMode = "full"
 		if v == "false" {
 			l.VerificationMode = "certificate"
