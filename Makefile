@@ -17,6 +17,9 @@ CRYPTO_PKGS := ./internal/fips ./internal/ca ./internal/eskeystore ./internal/p1
 # The Elasticsearch versions the end-to-end tests start (internal/e2e names the same
 # ones): the newest 8.x and 9.x, and 8.17 for the keystore format table.
 ES_VERSIONS := 9.5.4 8.19.21 8.17.4
+# The OpenSearch versions the tests start (internal/realtest names the same ones): the
+# newest 2.x and 3.x whose security plugin zip Central has beside the server.
+OS_VERSIONS := 2.19.4 3.4.0
 # The FIPS JVMs the FIPS end-to-end tests run (version:generation): 9.4+ on
 # BouncyCastle FIPS 2.x (FIPS 140-3), 8.x on 1.x (FIPS 140-2).
 FIPS_ES := 9.5.4:140-3 8.19.21:140-2
@@ -57,6 +60,8 @@ test-servers:
 	for v in $(ES_VERSIONS); do scripts/fetch-elasticsearch $$v >/dev/null && \
 	  scripts/build-es-test-analysis $$v >/dev/null || exit 1; done
 	for vg in $(FIPS_ES); do scripts/prepare-fips-elasticsearch $${vg%%:*} $${vg##*:} >/dev/null || exit 1; done
+	@# OpenSearch with its security plugin (~15 s a version); its nodes run as the same user.
+	for v in $(OS_VERSIONS); do scripts/fetch-opensearch $$v >/dev/null || exit 1; done
 
 # The end-to-end package runs real clusters for several minutes: past go test's
 # default 10-minute limit.

@@ -35,12 +35,14 @@ const (
 const ESUser = "elasticsearch"
 
 // Distribution is an unpacked Elasticsearch integ-test distribution (the server, the
-// transport module, x-pack security and bin/elasticsearch-keystore) and the JDK it
-// runs on.
+// transport module, x-pack security and bin/elasticsearch-keystore), or an OpenSearch
+// one with its security plugin (RequireOpenSearch), and the JDK it runs on.
 type Distribution struct {
+	// Product is what the distribution runs; "" is Elasticsearch.
+	Product  Product
 	Version  string // e.g. 9.5.4
-	Home     string // ES_HOME
-	JavaHome string // ES_JAVA_HOME
+	Home     string // ES_HOME (OPENSEARCH_HOME)
+	JavaHome string // ES_JAVA_HOME (OPENSEARCH_JAVA_HOME)
 	// FIPS is the FIPS 140 generation ("140-2", "140-3") of a distribution that
 	// scripts/prepare-fips-elasticsearch set up to run on a FIPS JVM, "" otherwise.
 	FIPS string
@@ -68,7 +70,7 @@ func RequireElasticsearch(t testing.TB, version string) *Distribution {
 	if err != nil {
 		t.Fatalf("realtest: Elasticsearch %s: %v", version, err)
 	}
-	return &Distribution{Version: version, Home: home, JavaHome: java}
+	return &Distribution{Product: Elasticsearch, Version: version, Home: home, JavaHome: java}
 }
 
 // RequireFIPSElasticsearch is RequireElasticsearch for the distribution of version
@@ -87,7 +89,7 @@ func RequireFIPSElasticsearch(t testing.TB, version, generation string) *Distrib
 	if err != nil {
 		t.Fatalf("realtest: Elasticsearch %s: %v", version, err)
 	}
-	return &Distribution{Version: version, Home: home, JavaHome: java, FIPS: generation, cliJavaOpts: strings.TrimSpace(string(opts))}
+	return &Distribution{Product: Elasticsearch, Version: version, Home: home, JavaHome: java, FIPS: generation, cliJavaOpts: strings.TrimSpace(string(opts))}
 }
 
 // esCacheDir is where scripts/fetch-elasticsearch unpacks distributions.
@@ -147,6 +149,9 @@ func esAccount(t testing.TB) *syscall.Credential {
 
 // esEnv is the environment of a node or tool working on configDir.
 func (d *Distribution) esEnv(configDir, tmpDir string) []string {
+	if d.IsOpenSearch() {
+		return d.openSearchEnv(configDir, tmpDir)
+	}
 	env := []string{"ES_JAVA_HOME=" + d.JavaHome, "ES_PATH_CONF=" + configDir, "ES_JAVA_OPTS=-Xms512m -Xmx512m"}
 	if d.cliJavaOpts != "" {
 		env = append(env, "CLI_JAVA_OPTS="+d.cliJavaOpts)
@@ -170,14 +175,14 @@ func (d *Distribution) Keystore(t testing.TB, configDir, stdin string, args ...s
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), commandTimeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, filepath.Join(d.Home, "bin", "elasticsearch-keystore"), args...)
+	cmd := exec.CommandContext(ctx, filepath.Join(d.Home, "bin", d.product().command()+"-keystore"), args...)
 	cmd.Env = d.esEnv(configDir, "")
 	cmd.Dir = configDir
 	cmd.Stdin = strings.NewReader(stdin)
 	out, err := cmd.CombinedOutput()
 	var exitErr *exec.ExitError
 	if err != nil && !errors.As(err, &exitErr) {
-		t.Fatalf("realtest: elasticsearch-keystore %s: %v", strings.Join(args, " "), err)
+		t.Fatalf("realtest: %s-keystore %s: %v", d.product().command(), strings.Join(args, " "), err)
 	}
 	return string(out), cmd.ProcessState.ExitCode()
 }
@@ -204,7 +209,7 @@ type Cluster struct {
 type Node struct {
 	Name          string
 	Dir           string // the node's directory: config/, data/, logs/, tmp/
-	Config        string // ES_PATH_CONF
+	Config        string // ES_PATH_CONF (OPENSEARCH_PATH_CONF)
 	HTTPPort      int
 	TransportPort int
 
@@ -216,10 +221,11 @@ type Node struct {
 }
 
 // NewCluster lays out n nodes named node1..nodeN of a cluster that forms from them
-// (cluster.initial_master_nodes). Each config directory starts as a copy of the
-// distribution's config/ with the node's settings appended to elasticsearch.yml;
-// nothing about security is set: that is escert's job. Nodes are stopped by
-// t.Cleanup, and when the test failed the tail of every node's log is attached.
+// (cluster.initial_master_nodes, for OpenSearch cluster.initial_cluster_manager_nodes).
+// Each config directory starts as a copy of the distribution's config/ with the node's
+// settings appended to elasticsearch.yml (opensearch.yml); nothing about security is
+// set: that is escert's job. Nodes are stopped by t.Cleanup, and when the test failed
+// the tail of every node's log is attached.
 func NewCluster(t testing.TB, dist *Distribution, name string, n int) *Cluster {
 	t.Helper()
 	c := &Cluster{Name: name, Dist: dist, t: t, root: t.TempDir(), cred: esAccount(t)}
@@ -296,6 +302,10 @@ func (c *Cluster) layOut(name string, httpPort, transportPort int, seeds, initia
 		}
 		return "[" + strings.Join(q, ", ") + "]"
 	}
+	if c.Dist.IsOpenSearch() {
+		n.layOutOpenSearch(seeds, initial)
+		return n
+	}
 	settings := fmt.Sprintf(`
 # Test node settings (realtest.Cluster)
 cluster.name: %s
@@ -316,8 +326,16 @@ cluster.routing.allocation.disk.threshold_enabled: false
 		// As Elastic's own FIPS test clusters: FIPS mode is a subscription feature.
 		settings += "xpack.license.self_generated.type: trial\n"
 	}
-	yml := filepath.Join(n.Config, "elasticsearch.yml")
-	f, err := os.OpenFile(yml, os.O_APPEND|os.O_WRONLY, 0)
+	n.appendSettings(settings)
+	n.SetLayout(PackageLayout)
+	return n
+}
+
+// appendSettings appends settings to the node's elasticsearch.yml (opensearch.yml).
+func (n *Node) appendSettings(settings string) {
+	t := n.c.t
+	t.Helper()
+	f, err := os.OpenFile(n.ConfigFile(), os.O_APPEND|os.O_WRONLY, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -327,8 +345,11 @@ cluster.routing.allocation.disk.threshold_enabled: false
 	if err := f.Close(); err != nil {
 		t.Fatal(err)
 	}
-	n.SetLayout(PackageLayout)
-	return n
+}
+
+// ConfigFile is the node's elasticsearch.yml (opensearch.yml).
+func (n *Node) ConfigFile() string {
+	return filepath.Join(n.Config, n.c.Dist.product().command()+".yml")
 }
 
 // chown gives path to the nodes' account: the user itself (owner) or root with the
@@ -427,9 +448,9 @@ func (n *Node) Keystore(stdin string, args ...string) (string, int) {
 func (n *Node) HTTPAddr() string      { return fmt.Sprintf("127.0.0.1:%d", n.HTTPPort) }
 func (n *Node) TransportAddr() string { return fmt.Sprintf("127.0.0.1:%d", n.TransportPort) }
 
-// Start starts the node (bin/elasticsearch in the foreground, as the nodes' account,
-// in its own process group) and returns at once; wait for it with Cluster.WaitGreen
-// or Node.WaitExit.
+// Start starts the node (bin/elasticsearch or bin/opensearch in the foreground, as
+// the nodes' account, in its own process group) and returns at once; wait for it with
+// Cluster.WaitGreen or Node.WaitExit.
 func (n *Node) Start() {
 	t := n.c.t
 	t.Helper()
@@ -446,7 +467,7 @@ func (n *Node) Start() {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(filepath.Join(n.c.Dist.Home, "bin", "elasticsearch"))
+	cmd := exec.Command(filepath.Join(n.c.Dist.Home, "bin", n.c.Dist.product().command()))
 	cmd.Env = n.c.Dist.esEnv(n.Config, filepath.Join(n.Dir, "tmp"))
 	if n.c.KeystorePassword != "" {
 		cmd.Stdin = strings.NewReader(n.c.KeystorePassword + "\n")
@@ -501,6 +522,12 @@ func (n *Node) WaitExit(timeout time.Duration) int {
 	n.mu.Unlock()
 	if cmd == nil {
 		return -1
+	}
+	// An ended process first: with timeout 0 a select over both would pick at random.
+	select {
+	case <-exited:
+		return cmd.ProcessState.ExitCode()
+	default:
 	}
 	select {
 	case <-exited:
@@ -588,7 +615,8 @@ func (c *Cluster) cleanup() {
 }
 
 // Client is an HTTPS client of the cluster that trusts only CAFile and
-// authenticates as User with Password.
+// authenticates as User with Password (or, from NewCertClient, with a client
+// certificate and no password).
 type Client struct {
 	User, Password string
 	http           *http.Client
@@ -643,7 +671,9 @@ func (cl *Client) Do(n *Node, method, path, body string, out any) error {
 	if body != "" {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	req.SetBasicAuth(cl.User, cl.Password)
+	if cl.User != "" || cl.Password != "" {
+		req.SetBasicAuth(cl.User, cl.Password)
+	}
 	resp, err := cl.http.Do(req)
 	if err != nil {
 		return err
