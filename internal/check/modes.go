@@ -129,14 +129,14 @@ func (c *checker) files() []fileEntry {
 }
 
 // checkModes: key files private, nothing world-writable, and Elasticsearch unable to
-// rewrite its own configuration. elasticsearch.keystore is exempt from the last two
-// rules about writing: Elasticsearch's packages create it 0660 root:elasticsearch
-// because the node upgrades its format in place on start.
+// rewrite its own configuration. elasticsearch.keystore (opensearch.keystore) is
+// exempt from the last two rules about writing: the packages create it 0660
+// root:elasticsearch (root:opensearch) because the node upgrades it in place on start.
 func (c *checker) checkModes(id Identity) {
 	var writable []string
 	for _, f := range c.files() {
 		file, perm := c.display(f.path), f.mode.Perm()
-		keystore := filepath.Base(f.path) == keystoreName
+		keystore := filepath.Base(f.path) == keystoreName || filepath.Base(f.path) == "opensearch.keystore"
 		if f.secret && perm&0o004 != 0 {
 			c.add(Problem, "secret-world-readable", file, 0, "",
 				fmt.Sprintf("%s holds keys or passwords and every user on this machine can read it (mode %04o)", file, perm),

@@ -19,13 +19,14 @@ import (
 	"github.com/escert/escert/internal/issuer"
 	"github.com/escert/escert/internal/rotate"
 	"github.com/escert/escert/internal/spec"
+	"github.com/escert/escert/internal/target"
 )
 
 // rotateFlags are shared by the three phases of `escert ca rotate`.
 type rotateFlags struct {
-	caDir, configDir, layer, clients, passFile, caPassFile string
-	caDays                                                 int
-	iss                                                    issuerFlags
+	caDir, configDir, layer, clients, passFile, caPassFile, target string
+	caDays                                                         int
+	iss                                                            issuerFlags
 }
 
 func (f *rotateFlags) register(cmd *cobra.Command) {
@@ -37,6 +38,7 @@ func (f *rotateFlags) register(cmd *cobra.Command) {
 	fl.StringVar(&f.passFile, "keystore-pass-file", "", "file holding the node keystore's password (or ESCERT_KEYSTORE_PASSWORD)")
 	fl.StringVar(&f.caPassFile, "ca-pass-file", "", "file holding the CA key passphrase (or ESCERT_CA_PASSWORD)")
 	fl.IntVar(&f.caDays, "ca-days", 3650, "lifetime of the new CA in days")
+	targetFlagVar(fl, &f.target)
 	f.iss.register(fl)
 }
 
@@ -52,6 +54,9 @@ func (f *rotateFlags) start(cmd *cobra.Command, e *env, more ...string) (rotate.
 		return rotate.CAOptions{}, usagef("--ca-dir is for local CAs: with --issuer %s the new CA is the issuer's", f.iss.kind)
 	}
 	if err := required(cmd, more...); err != nil {
+		return rotate.CAOptions{}, err
+	}
+	if err := checkTargetFlag(cmd, f.target, f.configDir); err != nil {
 		return rotate.CAOptions{}, err
 	}
 	return f.options(e)
@@ -262,6 +267,12 @@ the new fingerprint (printed by begin) before issue.`,
 				}
 				if err == nil && len(renewed) == 0 {
 					fmt.Fprintln(cmd.ErrOrStderr(), "already issued from the new CA: nothing to do")
+				}
+				if err == nil && len(renewed) > 0 {
+					if t, _ := target.Detect(iff.configDir); t == target.OpenSearch {
+						// Seen on 2.19.4: "New certificates do not have valid Issuer DNs".
+						fmt.Fprintln(cmd.ErrOrStderr(), "OpenSearch hot-reloads a certificate only from the same issuer: restart this node now, and wait for the cluster to be green before the next one")
+					}
 				}
 				return err
 			})

@@ -102,7 +102,7 @@ printed, in either output format.`,
 			var findings []check.Finding
 			var checked []string
 			if dir != "" {
-				if _, err := nodeTarget(cmd, targetFlag, dir); err != nil && cmd.Flags().Changed("target") {
+				if err := checkTargetFlag(cmd, targetFlag, dir); err != nil {
 					return err
 				}
 				password := func(keystore []byte) ([]byte, error) { return keystorePassword(e, passFile, keystore) }

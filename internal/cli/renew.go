@@ -22,6 +22,7 @@ import (
 	"github.com/escert/escert/internal/fips"
 	"github.com/escert/escert/internal/issuer"
 	"github.com/escert/escert/internal/rotate"
+	"github.com/escert/escert/internal/target"
 )
 
 // windowFlags are --before and --at, shared by needs-renewal and renew.
@@ -89,9 +90,9 @@ const (
 
 func newNeedsRenewalCmd(e *env) *cobra.Command {
 	var (
-		configDir, passFile string
-		output              outputFormat
-		w                   windowFlags
+		configDir, passFile, targetFlag string
+		output                          outputFormat
+		w                               windowFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "needs-renewal --es-config DIR",
@@ -113,6 +114,9 @@ default (--before), or once a fraction of its lifetime has passed (--at 2/3).`,
 			// Only the dates matter here: Chains opens no keystore when the
 			// certificates read without one, so a cron job costs what starting
 			// escert costs.
+			if err := checkTargetFlag(cmd, targetFlag, configDir); err != nil {
+				return err
+			}
 			certs, err := rotate.Chains(configDir, nodeKeystorePassword(e, passFile))
 			if errors.Is(err, rotate.ErrMissing) {
 				return outcome{exitMissing, err}
@@ -158,6 +162,7 @@ default (--before), or once a fraction of its lifetime has passed (--at 2/3).`,
 	}
 	w.register(cmd.Flags())
 	cmd.Flags().StringVar(&configDir, "es-config", "", "the node's config directory")
+	targetFlagVar(cmd.Flags(), &targetFlag)
 	cmd.Flags().StringVar(&passFile, "keystore-pass-file", "", "file holding the node keystore's password (or ESCERT_KEYSTORE_PASSWORD)")
 	outputFlag(cmd.Flags(), &output, "text or json")
 	return withExit(cmd, needsRenewalContract)
@@ -165,12 +170,12 @@ default (--before), or once a fraction of its lifetime has passed (--at 2/3).`,
 
 func newRenewCmd(e *env) *cobra.Command {
 	var (
-		configDir, caDir, passFile, caPassFile, execCmd string
-		output                                          outputFormat
-		force                                           bool
-		jitter                                          time.Duration
-		w                                               windowFlags
-		iflags                                          issuerFlags
+		configDir, caDir, passFile, caPassFile, execCmd, targetFlag string
+		output                                                      outputFormat
+		force                                                       bool
+		jitter                                                      time.Duration
+		w                                                           windowFlags
+		iflags                                                      issuerFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "renew --es-config DIR --ca-dir DIR",
@@ -213,6 +218,9 @@ renewed files). Replaced files are kept under <config>/escert-backups/<time>/.`,
 			}
 			if jitter > 0 {
 				e.sleep(time.Duration(rand.Int64N(int64(jitter))))
+			}
+			if err := checkTargetFlag(cmd, targetFlag, configDir); err != nil {
+				return err
 			}
 			unlock, err := lockConfig(configDir)
 			if err != nil {
@@ -272,7 +280,11 @@ renewed files). Replaced files are kept under <config>/escert-backups/<time>/.`,
 					fmt.Fprintf(cmd.ErrOrStderr(), "warning: the %s certificate is capped at its CA's expiry %s: rotate the CA before then\n", r.Layer, r.NotAfter.Format(time.DateOnly))
 				}
 			}
-			fmt.Fprintf(cmd.ErrOrStderr(), "previous files kept in %s; Elasticsearch reloads the new ones within 5 s\n", backup)
+			reload := "Elasticsearch reloads the new ones within 5 s"
+			if t, _ := target.Detect(configDir); t == target.OpenSearch {
+				reload = "OpenSearch 2.19 and later reload the new ones within 5 s (certificates_hot_reload); older ones need a restart"
+			}
+			fmt.Fprintf(cmd.ErrOrStderr(), "previous files kept in %s; %s\n", backup, reload)
 			if execCmd != "" {
 				if err := runExec(cmd.Context(), execCmd, renewed, cmd.OutOrStdout(), cmd.ErrOrStderr()); err != nil {
 					if caEnding != nil {
@@ -288,6 +300,7 @@ renewed files). Replaced files are kept under <config>/escert-backups/<time>/.`,
 	iflags.register(cmd.Flags())
 	fl := cmd.Flags()
 	fl.StringVar(&configDir, "es-config", "", "the node's config directory")
+	targetFlagVar(fl, &targetFlag)
 	fl.StringVar(&caDir, "ca-dir", "", "the CA directory (transport-ca.crt/.key, http-ca.crt/.key)")
 	fl.StringVar(&passFile, "keystore-pass-file", "", "file holding the node keystore's password (or ESCERT_KEYSTORE_PASSWORD)")
 	fl.StringVar(&caPassFile, "ca-pass-file", "", "file holding the CA key passphrase (or ESCERT_CA_PASSWORD)")

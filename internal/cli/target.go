@@ -31,3 +31,13 @@ func nodeTarget(cmd *cobra.Command, flag, configDir string) (target.Target, erro
 	}
 	return found, nil
 }
+
+// checkTargetFlag refuses a --target the config directory contradicts; without
+// --target the directory decides and there is nothing to check.
+func checkTargetFlag(cmd *cobra.Command, flag, configDir string) error {
+	if !cmd.Flags().Changed("target") || configDir == "" {
+		return nil
+	}
+	_, err := nodeTarget(cmd, flag, configDir)
+	return err
+}

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/escert/escert/internal/ossecurity"
 	"github.com/escert/escert/internal/realtest"
 )
 
@@ -199,9 +200,12 @@ func bootstrapPassword(t *testing.T, out string) string {
 
 // elasticClient trusts only the bundle's published HTTP CA and logs in as elastic,
 // with its password from the bundle's built-in-passwords once escert passwords has
-// set one, else the bootstrap password.
+// set one, else the bootstrap password; for an OpenSearch bundle, as admin.
 func elasticClient(t *testing.T, out string) *realtest.Client {
 	t.Helper()
+	if pw := builtInPasswords(t, out)[ossecurity.Admin]; pw != "" {
+		return realtest.NewClient(t, filepath.Join(out, "clients", "http-ca.crt"), ossecurity.Admin, pw)
+	}
 	password := bootstrapPassword(t, out)
 	if pw := builtInPasswords(t, out)["elastic"]; pw != "" {
 		password = pw

@@ -2,7 +2,9 @@ package nodetls
 
 import (
 	"github.com/escert/escert/internal/esconfig"
+	"github.com/escert/escert/internal/eskeystore"
 	"github.com/escert/escert/internal/infile"
+	"github.com/escert/escert/internal/target"
 )
 
 // OpenSearchPrefix starts the security plugin's TLS settings of a layer:
@@ -90,4 +92,14 @@ func (r reader) storeAt(key, typeKey string, password Secret) *Store {
 	}
 	typ, _ := r.value(typeKey)
 	return &Store{File: *f, Type: typ, Password: password}
+}
+
+// ReadFor reads a node of engine t: Read for Elasticsearch (keystore is its
+// elasticsearch.keystore), ReadOpenSearch for OpenSearch, which keeps no secure
+// settings escert reads.
+func ReadFor(t target.Target, configDir string, settings esconfig.Settings, keystore *eskeystore.Keystore) Node {
+	if t == target.OpenSearch {
+		return ReadOpenSearch(configDir, settings)
+	}
+	return Read(configDir, settings, keystore)
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/escert/escert/internal/nodetls"
 	"github.com/escert/escert/internal/p12"
 	"github.com/escert/escert/internal/spec"
+	"github.com/escert/escert/internal/target"
 )
 
 // ErrMissing means the node has no certificate escert can look after: no TLS settings,
@@ -90,7 +91,7 @@ func (n NodeCert) Files() []string {
 // every TLS identity of a layer with TLS on, keys included. password opens the
 // keystore (nil: it has none).
 func Discover(configDir string, password KeystorePassword) ([]NodeCert, error) {
-	settings, ymlPath, err := readSettings(configDir)
+	settings, ymlPath, engine, err := readSettings(configDir)
 	if err != nil {
 		return nil, err
 	}
@@ -98,7 +99,7 @@ func Discover(configDir string, password KeystorePassword) ([]NodeCert, error) {
 	if err != nil {
 		return nil, err
 	}
-	return identities(ymlPath, nodetls.Read(configDir, settings, ks), func(l nodetls.Layer) (NodeCert, error) {
+	return identities(ymlPath, nodetls.ReadFor(engine, configDir, settings, ks), func(l nodetls.Layer) (NodeCert, error) {
 		if l.Keystore != nil {
 			return loadP12(*l.Keystore)
 		}
@@ -118,12 +119,12 @@ type KeystorePassword func(keystore []byte) ([]byte, error)
 // for that file's password. What it reads is not authenticated (a PKCS#12 file's MAC
 // needs the password): enough to learn dates, not to trust a chain.
 func Chains(configDir string, password KeystorePassword) ([]NodeCert, error) {
-	settings, ymlPath, err := readSettings(configDir)
+	settings, ymlPath, engine, err := readSettings(configDir)
 	if err != nil {
 		return nil, err
 	}
 	var keyed *nodetls.Node // the model with the keystore's passwords, once opened
-	return identities(ymlPath, nodetls.Read(configDir, settings, nil), func(l nodetls.Layer) (NodeCert, error) {
+	return identities(ymlPath, nodetls.ReadFor(engine, configDir, settings, nil), func(l nodetls.Layer) (NodeCert, error) {
 		if l.Keystore == nil {
 			return loadPEMChain(l)
 		}
@@ -146,21 +147,26 @@ func Chains(configDir string, password KeystorePassword) ([]NodeCert, error) {
 	})
 }
 
-// readSettings reads and parses the config directory's elasticsearch.yml.
-func readSettings(configDir string) (esconfig.Settings, string, error) {
-	ymlPath := filepath.Join(configDir, "elasticsearch.yml")
+// readSettings reads and parses the config directory's elasticsearch.yml or
+// opensearch.yml, and says which engine it is for.
+func readSettings(configDir string) (esconfig.Settings, string, target.Target, error) {
+	engine, err := target.Detect(configDir)
+	if err != nil {
+		engine = target.Elasticsearch // its file is the one reported missing
+	}
+	ymlPath := filepath.Join(configDir, engine.SettingsFile())
 	yml, err := infile.Read(ymlPath, infile.Settings)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, ymlPath, fault.BadFile(ymlPath, "cannot read it: point --es-config at the node's config directory")
+		return nil, ymlPath, engine, fault.BadFile(ymlPath, "cannot read it: point --es-config at the node's config directory")
 	}
 	if err != nil {
-		return nil, ymlPath, inputErr(ymlPath, err)
+		return nil, ymlPath, engine, inputErr(ymlPath, err)
 	}
 	settings, err := esconfig.Parse(yml)
 	if err != nil {
-		return nil, ymlPath, fault.BadFile(ymlPath, "%v", err)
+		return nil, ymlPath, engine, fault.BadFile(ymlPath, "%v", err)
 	}
-	return settings, ymlPath, nil
+	return settings, ymlPath, engine, nil
 }
 
 // openKeystore decrypts the config directory's elasticsearch.keystore; nil when

@@ -1,0 +1,262 @@
+package e2e
+
+import (
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/escert/escert/internal/ca"
+	"github.com/escert/escert/internal/clientconfig"
+	"github.com/escert/escert/internal/ossecurity"
+	"github.com/escert/escert/internal/realtest"
+)
+
+// The OpenSearch versions the tests start: the newest 2.x whose security plugin is on
+// Maven Central, on Java 17, and a 3.x on Java 25 (Makefile OS_VERSIONS).
+const (
+	os2 = "2.19.4"
+	os3 = "3.4.0"
+)
+
+// openSearchInstances names node2 and node3 by DNs with the characters nodes_dn
+// mismatches come from (attribute order, DC components, escaped commas), and a client
+// whose certificate must not be the admin's.
+const openSearchInstances = `instances:
+  - name: node1
+    dns: [node1.escert.test]
+    ip: [127.0.0.1]
+  - name: CN=node2,OU=search,DC=escert,DC=test
+    filename: node2
+    dns: [node2.escert.test]
+    ip: [127.0.0.1]
+  - name: 'CN=node\,3,O=Escert\, Inc.'
+    filename: node3
+    dns: [node3.escert.test]
+    ip: [127.0.0.1]
+  - name: auditor
+    type: client
+`
+
+// TestOpenSearchCluster bootstraps and installs a 3-node OpenSearch cluster with
+// escert, as its operator would, and checks what the security plugin makes of it:
+// TLS on both layers, the generated passwords and no demo ones, securityadmin.sh with
+// escert's admin certificate and with no other, and a node outside nodes_dn refused.
+func TestOpenSearchCluster(t *testing.T) {
+	for _, version := range []string{os2, os3} {
+		t.Run(version, func(t *testing.T) {
+			openSearchLifecycle(t, realtest.RequireOpenSearch(t, version))
+		})
+	}
+}
+
+func openSearchLifecycle(t *testing.T, dist *realtest.Distribution) {
+	dir := t.TempDir()
+	instancesFile := filepath.Join(dir, "instances.yml")
+	if err := os.WriteFile(instancesFile, []byte(openSearchInstances), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "out")
+	summary := escert(t, "bootstrap", "--target", "opensearch", "--os-version", dist.Version, "--instances", instancesFile, "--out", out, "--cluster-name", clusterName).stdout
+	c := realtest.NewCluster(t, dist, clusterName, 3)
+	for _, n := range c.Nodes {
+		install(t, c, out, n)
+	}
+	passwords := builtInPasswords(t, out)
+	cl := realtest.NewClient(t, filepath.Join(out, "clients", "http-ca.crt"), ossecurity.Admin, passwords[ossecurity.Admin])
+	start := time.Now()
+	c.Start(cl)
+	t.Logf("%d OpenSearch %s nodes green in %v", len(c.Nodes), dist.Version, time.Since(start).Round(time.Second))
+
+	t.Run("the generated passwords sign in over verified HTTPS, the demo ones and plain HTTP do not", func(t *testing.T) {
+		openSearchLogins(t, c, out, passwords)
+	})
+	t.Run("the demo material is nowhere", func(t *testing.T) { noDemoMaterial(t, c) })
+	t.Run("check is clean on every node", func(t *testing.T) {
+		for _, n := range c.Nodes {
+			checkClean(t, n)
+		}
+	})
+	t.Run("securityadmin.sh runs with escert's admin certificate only", func(t *testing.T) {
+		securityAdmin(t, c, out, summary)
+	})
+	t.Run("a node from the same CA outside nodes_dn is refused", func(t *testing.T) {
+		outsideNodesDN(t, c, cl, out)
+	})
+	if t.Failed() {
+		return
+	}
+	t.Run("renew swaps certificates on a live node without a failed request", func(t *testing.T) { openSearchRenew(t, c, out) })
+	if t.Failed() {
+		return
+	}
+	t.Run("CA rotation one node at a time without downtime", func(t *testing.T) { rotateCAs(t, c, out, openSearchFiles) })
+}
+
+// openSearchLogins: admin and kibanaserver authenticate with the passwords in the
+// bundle, and as the users the plugin's demo shipped (admin:admin,
+// kibanaserver:kibanaserver) they are refused; HTTP without TLS gets no answer.
+func openSearchLogins(t *testing.T, c *realtest.Cluster, out string, passwords map[string]string) {
+	caFile := filepath.Join(out, "clients", "http-ca.crt")
+	for _, n := range c.Nodes {
+		for _, user := range ossecurity.Users {
+			var info struct {
+				User string `json:"user_name"`
+			}
+			if err := realtest.NewClient(t, caFile, user, passwords[user]).Get(n, "_plugins/_security/authinfo", &info); err != nil || info.User != user {
+				t.Errorf("%s: %s with the generated password: %v (signed in as %q)", n.Name, user, err, info.User)
+			}
+			if err := realtest.NewClient(t, caFile, user, user).Get(n, "_plugins/_security/authinfo", nil); err == nil || !strings.Contains(err.Error(), "401") {
+				t.Errorf("%s: %s with the demo password %q: %v, want 401", n.Name, user, user, err)
+			}
+		}
+		if resp, err := (&http.Client{Timeout: 10 * time.Second}).Get("http://" + n.HTTPAddr() + "/"); err == nil {
+			resp.Body.Close()
+			t.Errorf("%s answers plain HTTP with %s", n.Name, resp.Status)
+		}
+	}
+}
+
+// noDemoMaterial: no node's config directory holds the demo certificates or a demo
+// hash (read as bytes, not through escert's parser).
+func noDemoMaterial(t *testing.T, c *realtest.Cluster) {
+	for _, n := range c.Nodes {
+		for _, name := range ossecurity.DemoFiles {
+			if _, err := os.Stat(filepath.Join(n.Config, name)); err == nil {
+				t.Errorf("%s has the demo file %s", n.Name, name)
+			}
+		}
+		data, err := os.ReadFile(filepath.Join(n.Config, ossecurity.Dir, ossecurity.InternalUsersFile))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for hash, user := range ossecurity.DemoHashes {
+			if strings.Contains(string(data), hash) {
+				t.Errorf("%s's internal_users.yml holds the demo hash of %s", n.Name, user)
+			}
+		}
+	}
+}
+
+// securityAdmin runs the securityadmin.sh line bootstrap printed, pointed at node1,
+// and the same line with another certificate of the HTTP CA, which must fail.
+func securityAdmin(t *testing.T, c *realtest.Cluster, out, summary string) {
+	n1 := c.Nodes[0]
+	printed := clientconfig.SecurityAdminCommand(out, "/etc/opensearch", clusterName, "NODE_HOST")
+	if !strings.Contains(summary, printed) {
+		t.Fatalf("bootstrap's summary does not give the securityadmin.sh line %q:\n%s", printed, summary)
+	}
+	args := strings.Fields(clientconfig.SecurityAdminCommand(out, n1.Config, clusterName, "127.0.0.1"))[1:]
+	args[len(args)-1] = strconv.Itoa(n1.HTTPPort) // the printed line says 9200
+	msg, code := n1.SecurityAdmin(args...)
+	if code != 0 || !strings.Contains(msg, "Done with success") {
+		t.Fatalf("securityadmin.sh %s: exit %d:\n%s", strings.Join(args, " "), code, msg)
+	}
+	other := strings.Join(args, " ")
+	other = strings.Replace(other, filepath.Join(out, "admin", "admin.crt"), filepath.Join(out, "clients", "auditor", "client.crt"), 1)
+	other = strings.Replace(other, filepath.Join(out, "admin", "admin.key"), filepath.Join(out, "clients", "auditor", "client.key"), 1)
+	if msg, code := n1.SecurityAdmin(strings.Fields(other)...); code == 0 || strings.Contains(msg, "Done with success") {
+		t.Errorf("securityadmin.sh with the auditor's client certificate succeeded:\n%s", msg)
+	}
+}
+
+// openSearchRenew renews node2's certificates while a client polls the cluster: the
+// node hot-reloads them (certificates_hot_reload) and serves the new serials on both
+// ports, and no poll fails.
+func openSearchRenew(t *testing.T, c *realtest.Cluster, out string) {
+	n2 := c.Nodes[1]
+	stop := watchHealth(t, c, out)
+	defer stop()
+	before := fileHashes(t, n2, openSearchFiles)
+	start := time.Now()
+	escert(t, "renew", "--force", "--es-config", n2.Config, "--ca-dir", filepath.Join(out, "ca"))
+	waitServed(t, c, out, n2, changedFiles(t, n2, before))
+	t.Logf("node2 served both renewed certificates %v after renew started", time.Since(start).Round(100*time.Millisecond))
+	time.Sleep(2 * time.Second) // keep polling past the swap
+}
+
+// openSearchFiles are the files an OpenSearch node bundle's settings name.
+var openSearchFiles = []string{"transport.crt", "transport.key", "transport-ca.crt", "http.crt", "http.key", "http-ca.crt"}
+
+// waitServed waits until node n serves what changed under its certs/: the leaf
+// serial of a changed transport.crt or http.crt, on that port. A change of CA files
+// alone shows on no port: the plugin's watcher polls every 5 seconds, so two polls
+// are waited for, then the next step's handshakes tell.
+func waitServed(t *testing.T, c *realtest.Cluster, out string, n *realtest.Node, changed []string) {
+	t.Helper()
+	leafChanged := false
+	for _, f := range changed {
+		layer, ok := strings.CutSuffix(f, ".crt")
+		if !ok || (layer != "http" && layer != "transport") {
+			continue
+		}
+		leafChanged = true
+		want := leafSerialOf(t, filepath.Join(n.Config, "certs", f))
+		deadline := time.Now().Add(reloadTimeout)
+		for {
+			var r result
+			if layer == "http" {
+				r = run(t, "", nil, "probe", n.HTTPAddr(), "--ca", filepath.Join(out, "clients", "http-ca.crt"), "--warn-days", "0", "-o", "json")
+			} else {
+				r = probeTransport(t, c.Nodes[0], n, transportCAs(t, out))
+				if n == c.Nodes[0] {
+					r = probeTransport(t, c.Nodes[1], n, transportCAs(t, out))
+				}
+			}
+			if r.code == 0 && probeSerial(t, r) == want {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s does not serve its new %s certificate (serial %s) %v after it changed: %s", n.Name, layer, want, reloadTimeout, r)
+			}
+			time.Sleep(500 * time.Millisecond)
+		}
+	}
+	if !leafChanged {
+		time.Sleep(11 * time.Second)
+	}
+}
+
+// leafSerialOf is the serial of the first certificate in a PEM file.
+func leafSerialOf(t *testing.T, path string) string {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certs, err := ca.ParseCertificates(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return normalSerial(certs[0].SerialNumber.Text(16))
+}
+
+// outsideNodesDN: a fourth node with a transport certificate from the cluster's own
+// transport CA (escert cert --ca-dir) is not in the running nodes' nodes_dn, and the
+// cluster does not take it in.
+func outsideNodesDN(t *testing.T, c *realtest.Cluster, cl *realtest.Client, out string) {
+	n4 := c.AddNode("node4")
+	defer c.Remove(n4)
+	out4 := filepath.Join(t.TempDir(), "node4")
+	escert(t, "cert", "--target", "opensearch", "--name", "node4", "--dns", "node4.escert.test", "--ip", "127.0.0.1",
+		"--ca-dir", filepath.Join(out, "ca"), "--out", out4, "--cluster-name", clusterName, "--quiet")
+	install(t, c, out4, n4)
+	n1 := c.Nodes[0]
+	mark := n1.LogLines()
+	n4.Start()
+	line := n1.WaitLogAfter(mark, 2*time.Minute, "Node presenting certificate with SSL Principal {CN=node4} could not securely connect", "nodes_dn")
+	if line == "" {
+		t.Fatalf("node1 did not refuse node4 for its DN within 2 minutes")
+	}
+	t.Logf("node1: %s", line)
+	var health realtest.Health
+	if err := cl.Get(n1, "_cluster/health", &health); err != nil {
+		t.Fatal(err)
+	}
+	if health.Nodes != 3 {
+		t.Fatalf("the cluster took in node4, whose DN is not in nodes_dn: %d nodes", health.Nodes)
+	}
+}
