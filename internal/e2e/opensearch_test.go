@@ -1,8 +1,10 @@
 package e2e
 
 import (
+	"encoding/json"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -258,5 +260,55 @@ func outsideNodesDN(t *testing.T, c *realtest.Cluster, cl *realtest.Client, out 
 	}
 	if health.Nodes != 3 {
 		t.Fatalf("the cluster took in node4, whose DN is not in nodes_dn: %d nodes", health.Nodes)
+	}
+}
+
+// TestCheckFlagsANodeOnTheDemoConfiguration runs the security plugin's own
+// install_demo_configuration.sh, as the OpenSearch docs tell newcomers to, on a copy
+// of the distribution, starts a node on what it wrote, and has escert check that
+// node's config directory: the demo certificates (whose keys ship with the plugin),
+// the flag that lets the plugin use them and the demo users' hashes are problems.
+func TestCheckFlagsANodeOnTheDemoConfiguration(t *testing.T) {
+	dist := realtest.RequireOpenSearch(t, os2)
+	home := filepath.Join(t.TempDir(), "opensearch")
+	if err := os.CopyFS(home, os.DirFS(dist.Home)); err != nil {
+		t.Fatal(err)
+	}
+	for _, dir := range []string{filepath.Dir(filepath.Dir(home)), filepath.Dir(home), home} {
+		if err := os.Chmod(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	adminPassword := "Escert-Demo-Pw-2026!x"
+	demo := exec.Command("bash", filepath.Join(home, "plugins", "opensearch-security", "tools", "install_demo_configuration.sh"), "-y", "-i", "-s")
+	demo.Env = append(os.Environ(), "OPENSEARCH_JAVA_HOME="+dist.JavaHome, "OPENSEARCH_INITIAL_ADMIN_PASSWORD="+adminPassword)
+	if out, err := demo.CombinedOutput(); err != nil || !strings.Contains(string(out), "### Success") {
+		t.Fatalf("install_demo_configuration.sh: %v\n%s", err, out)
+	}
+	c := realtest.NewCluster(t, &realtest.Distribution{Product: realtest.OpenSearch, Version: dist.Version, Home: home, JavaHome: dist.JavaHome}, clusterName, 1)
+	n := c.Nodes[0]
+	// The demo root signs the node's certificate; the client trusts only it.
+	c.Start(realtest.NewClient(t, filepath.Join(n.Config, "root-ca.pem"), ossecurity.Admin, adminPassword))
+
+	r := run(t, "", nil, "check", "--es-config", n.Config, "-o", "json")
+	var report struct {
+		Findings []struct {
+			ID, File string
+		} `json:"findings"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &report); err != nil || r.code != 2 {
+		t.Fatalf("check of the demo node: exit %d (want 2), %v:\n%s", r.code, err, r)
+	}
+	found := map[string]bool{}
+	for _, f := range report.Findings {
+		found[f.ID+" "+f.File] = true
+	}
+	for _, want := range []string{
+		"demo-certificates esnode.pem", "demo-certificates kirk-key.pem", "demo-certificates root-ca.pem",
+		"demo-certificates opensearch.yml", "demo-passwords opensearch-security/internal_users.yml", "nodes-dn-missing opensearch.yml",
+	} {
+		if !found[want] {
+			t.Errorf("check did not report %q:\n%s", want, r.stdout)
+		}
 	}
 }

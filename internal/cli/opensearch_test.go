@@ -1,0 +1,107 @@
+package cli
+
+import (
+	"maps"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/escert/escert/internal/atomicfs"
+	"github.com/escert/escert/internal/treestate"
+)
+
+func TestOpenSearchFlagsRefuseWhatTheTargetCannotUse(t *testing.T) {
+	dir := t.TempDir()
+	in := writeFile(t, dir, "instances.yml", threeNodes)
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"unknown target", []string{"--target", "solr"}, "--target"},
+		{"PKCS#12 for OpenSearch", []string{"--target", "opensearch", "--format", "p12"}, "PEM"},
+		{"a keystore version for OpenSearch", []string{"--target", "opensearch", "--es-version", "9.5"}, "--es-version"},
+		{"an OpenSearch version for Elasticsearch", []string{"--os-version", "2.19"}, "--target opensearch"},
+		{"an OpenSearch without PKCS#8-only keys", []string{"--target", "opensearch", "--os-version", "2.5"}, "2.9"},
+		// internal_users.yml needs bcrypt, which FIPS 140 does not approve.
+		{"FIPS mode", []string{"--target", "opensearch", "--fips"}, "FIPS"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out := filepath.Join(dir, strings.ReplaceAll(tc.name, " ", "-"))
+			r := escert(t, nil, append([]string{"bootstrap", "--instances", in, "--out", out, "-q"}, tc.args...)...)
+			if r.code != ExitUsage || !strings.Contains(r.stderr, tc.want) || strings.Count(r.stderr, "\n") != 1 {
+				t.Errorf("exit %d, stderr %q; want %d and one line naming %s", r.code, r.stderr, ExitUsage, tc.want)
+			}
+			if _, err := os.Stat(out); err == nil {
+				t.Errorf("%s was written", out)
+			}
+		})
+	}
+}
+
+// openSearchConfig is a config directory as OpenSearch's packages ship it, as far as
+// escert reads it: opensearch.yml and the security plugin's directory.
+func openSearchConfig(t *testing.T, dir string) string {
+	t.Helper()
+	config := filepath.Join(dir, "os-config")
+	if err := os.MkdirAll(filepath.Join(config, "opensearch-security"), 0o750); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, config, "opensearch.yml", "cluster.name: search\n")
+	writeFile(t, filepath.Join(config, "opensearch-security"), "internal_users.yml", "_meta:\n  type: \"internalusers\"\n  config_version: 2\nadmin:\n  hash: \"$2a$12$VcCDgh2NDk07JGN0rjGbM.Ad41qVR/YFJcgHp0UGns5JDymv..TOG\"\n")
+	return config
+}
+
+func TestInstallRefusesABundleForTheOtherEngineAndChangesNothing(t *testing.T) {
+	dir := t.TempDir()
+	in := writeFile(t, dir, "instances.yml", threeNodes)
+	for _, target := range []string{"elasticsearch", "opensearch"} {
+		if r := escert(t, nil, "bootstrap", "--target", target, "--instances", in, "--out", filepath.Join(dir, target), "-q"); r.code != ExitOK {
+			t.Fatal(r.stderr)
+		}
+	}
+	esConfig := filepath.Join(dir, "es-config")
+	os.Mkdir(esConfig, 0o750)
+	writeFile(t, esConfig, "elasticsearch.yml", "cluster.name: search\n")
+	osConfig := openSearchConfig(t, dir)
+	for _, tc := range []struct{ bundle, config, want string }{
+		{filepath.Join(dir, "opensearch", "nodes", "node1"), esConfig, "bootstrap with --target elasticsearch"},
+		{filepath.Join(dir, "elasticsearch", "nodes", "node1"), osConfig, "bootstrap with --target opensearch"},
+	} {
+		before := treestate.Of(t, tc.config, atomicfs.LockFile)
+		r := escert(t, nil, "install", "--bundle", tc.bundle, "--es-config", tc.config, "--owner", "-")
+		if r.code != ExitInput || !strings.Contains(r.stderr, tc.want) || strings.Count(r.stderr, "\n") != 1 {
+			t.Errorf("install %s into %s: exit %d, stderr %q; want %d and one line saying %q", tc.bundle, tc.config, r.code, r.stderr, ExitInput, tc.want)
+		}
+		if !maps.Equal(treestate.Of(t, tc.config, atomicfs.LockFile), before) {
+			t.Errorf("the refused install changed %s", tc.config)
+		}
+	}
+	r := escert(t, nil, "check", "--es-config", osConfig, "--target", "elasticsearch")
+	if r.code != ExitInput || !strings.Contains(r.stderr, "OpenSearch's") {
+		t.Errorf("check --target elasticsearch of an OpenSearch directory: exit %d, stderr %q", r.code, r.stderr)
+	}
+}
+
+func TestInstallOfAnOpenSearchBundleReplacesTheDemoUsersAndChecksClean(t *testing.T) {
+	dir := t.TempDir()
+	in := writeFile(t, dir, "instances.yml", threeNodes)
+	if r := escert(t, nil, "bootstrap", "--target", "opensearch", "--instances", in, "--out", filepath.Join(dir, "out"), "-q"); r.code != ExitOK {
+		t.Fatal(r.stderr)
+	}
+	config := openSearchConfig(t, dir)
+	if r := escert(t, nil, "check", "--es-config", config); r.code != 2 || !strings.Contains(r.stdout, "demo-passwords") {
+		t.Errorf("check before install: exit %d, want 2 with demo-passwords:\n%s", r.code, r.stdout)
+	}
+	r := escert(t, nil, "install", "--bundle", filepath.Join(dir, "out", "nodes", "node1"), "--es-config", config, "--owner", "-")
+	if r.code != ExitOK || !strings.Contains(r.stdout, "internal_users.yml: replaced the plugin's demo users") {
+		t.Fatalf("install: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if r := escert(t, nil, "check", "--es-config", config); r.code != ExitOK {
+		t.Errorf("check after install: exit %d:\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if r := escert(t, nil, "install", "--bundle", filepath.Join(dir, "out", "nodes", "node1"), "--es-config", config, "--owner", "-"); !strings.Contains(r.stdout, "nothing to do") {
+		t.Errorf("a second install changed something:\n%s", r.stdout)
+	}
+}
