@@ -105,30 +105,14 @@ func Node(dir string, password PasswordFunc, now time.Time, opts Options) ([]Fin
 	if t, err := target.Detect(dir); err == nil && t == target.OpenSearch {
 		return openSearchNode(dir, info, now, opts)
 	}
-	ymlPath := filepath.Join(dir, ymlName)
-	data, err := infile.Read(ymlPath, infile.Settings)
+	c, err := newChecker(dir, ymlName, now, opts)
 	if err != nil {
-		return nil, unusable("%s: %w", ymlPath, pathErr(err))
-	}
-	settings, err := esconfig.Parse(data)
-	if err != nil {
-		return nil, unusable("%s: %w", ymlPath, err)
-	}
-	c := &checker{
-		dir:      dir,
-		ymlFile:  ymlName,
-		settings: settings,
-		now:      now,
-		warn:     expiry.Days(opts.WarnDays),
-		seen:     map[string]bool{},
-		certSeen: map[string]bool{},
-		refs:     map[string]bool{},
-		p12Cache: map[string]p12Result{},
+		return nil, err
 	}
 	if err := c.openKeystore(password); err != nil {
 		return nil, err
 	}
-	c.node = nodetls.Read(dir, settings, c.keystore)
+	c.node = nodetls.Read(dir, c.settings, c.keystore)
 	procs, _ := elasticsearchProcesses(opts.Proc)
 
 	c.checkSecurity()
@@ -153,6 +137,30 @@ func Node(dir string, password PasswordFunc, now time.Time, opts Options) ([]Fin
 		return nil, c.fatal
 	}
 	return Merge(c.findings), nil
+}
+
+// newChecker reads the settings file ymlFile of the config directory dir.
+func newChecker(dir, ymlFile string, now time.Time, opts Options) (*checker, error) {
+	ymlPath := filepath.Join(dir, ymlFile)
+	data, err := infile.Read(ymlPath, infile.Settings)
+	if err != nil {
+		return nil, unusable("%s: %w", ymlPath, pathErr(err))
+	}
+	settings, err := esconfig.Parse(data)
+	if err != nil {
+		return nil, unusable("%s: %w", ymlPath, err)
+	}
+	return &checker{
+		dir:      dir,
+		ymlFile:  ymlFile,
+		settings: settings,
+		now:      now,
+		warn:     expiry.Days(opts.WarnDays),
+		seen:     map[string]bool{},
+		certSeen: map[string]bool{},
+		refs:     map[string]bool{},
+		p12Cache: map[string]p12Result{},
+	}, nil
 }
 
 // Merge joins the findings of several checks (a node's and its Kibana's), problems

@@ -12,7 +12,6 @@ import (
 
 	"github.com/escert/escert/internal/ca"
 	"github.com/escert/escert/internal/esconfig"
-	"github.com/escert/escert/internal/expiry"
 	"github.com/escert/escert/internal/infile"
 	"github.com/escert/escert/internal/nodetls"
 	"github.com/escert/escert/internal/ossecurity"
@@ -25,20 +24,11 @@ const openSearchYML = "opensearch.yml"
 // admin_dn set and fitting the installed certificates, PKCS#8 keys, no demo
 // certificates or demo password hashes, and the files' modes and owners.
 func openSearchNode(dir string, info fs.FileInfo, now time.Time, opts Options) ([]Finding, error) {
-	ymlPath := filepath.Join(dir, openSearchYML)
-	data, err := infile.Read(ymlPath, infile.Settings)
+	c, err := newChecker(dir, openSearchYML, now, opts)
 	if err != nil {
-		return nil, unusable("%s: %w", ymlPath, pathErr(err))
+		return nil, err
 	}
-	settings, err := esconfig.Parse(data)
-	if err != nil {
-		return nil, unusable("%s: %w", ymlPath, err)
-	}
-	c := &checker{
-		dir: dir, ymlFile: openSearchYML, settings: settings, now: now, warn: expiry.Days(opts.WarnDays),
-		seen: map[string]bool{}, certSeen: map[string]bool{}, refs: map[string]bool{}, p12Cache: map[string]p12Result{},
-	}
-	c.node = nodetls.ReadOpenSearch(dir, settings)
+	c.node = nodetls.ReadOpenSearch(dir, c.settings)
 	c.checkOpenSearchPlugin()
 	c.checkOpenSearchLayers()
 	for _, l := range c.tlsConfigs() {

@@ -302,10 +302,6 @@ func (c *Cluster) layOut(name string, httpPort, transportPort int, seeds, initia
 		}
 		return "[" + strings.Join(q, ", ") + "]"
 	}
-	if c.Dist.IsOpenSearch() {
-		n.layOutOpenSearch(seeds, initial)
-		return n
-	}
 	settings := fmt.Sprintf(`
 # Test node settings (realtest.Cluster)
 cluster.name: %s
@@ -316,9 +312,18 @@ transport.port: %d
 path.data: %s
 path.logs: %s
 discovery.seed_hosts: %s
-xpack.security.autoconfiguration.enabled: false
 cluster.routing.allocation.disk.threshold_enabled: false
 `, c.Name, name, httpPort, transportPort, filepath.Join(dir, "data"), filepath.Join(dir, "logs"), quote(seeds))
+	if c.Dist.IsOpenSearch() {
+		if initial != nil {
+			settings += "cluster.initial_cluster_manager_nodes: " + quote(initial) + "\n"
+		}
+		n.appendSettings(settings)
+		n.logsToNodeDirs()
+		n.SetLayout(PackageLayout)
+		return n
+	}
+	settings += "xpack.security.autoconfiguration.enabled: false\n"
 	if initial != nil {
 		settings += "cluster.initial_master_nodes: " + quote(initial) + "\n"
 	}

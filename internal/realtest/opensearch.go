@@ -108,34 +108,10 @@ func (d *Distribution) openSearchEnv(configDir, tmpDir string) []string {
 	return env
 }
 
-// layOutOpenSearch appends an OpenSearch node's settings to its opensearch.yml and
-// makes its jvm.options write where the node may.
-func (n *Node) layOutOpenSearch(seeds, initial []string) {
+// logsToNodeDirs makes an OpenSearch node's jvm.options write where the node may.
+func (n *Node) logsToNodeDirs() {
 	t := n.c.t
 	t.Helper()
-	quote := func(items []string) string {
-		q := make([]string, len(items))
-		for i, s := range items {
-			q[i] = strconv.Quote(s)
-		}
-		return "[" + strings.Join(q, ", ") + "]"
-	}
-	settings := fmt.Sprintf(`
-# Test node settings (realtest.Cluster)
-cluster.name: %s
-node.name: %s
-network.host: 127.0.0.1
-http.port: %d
-transport.port: %d
-path.data: %s
-path.logs: %s
-discovery.seed_hosts: %s
-cluster.routing.allocation.disk.threshold_enabled: false
-`, n.c.Name, n.Name, n.HTTPPort, n.TransportPort, filepath.Join(n.Dir, "data"), filepath.Join(n.Dir, "logs"), quote(seeds))
-	if initial != nil {
-		settings += "cluster.initial_cluster_manager_nodes: " + quote(initial) + "\n"
-	}
-	n.appendSettings(settings)
 	// bin/opensearch-env runs the JVM in OPENSEARCH_HOME, where jvm.options' relative
 	// paths (-XX:HeapDumpPath=data, -XX:ErrorFile=logs/hs_err_pid%p.log, the GC log
 	// logs/gc.log) are not the node account's to write, and a GC log file the JVM
@@ -160,7 +136,6 @@ cluster.routing.allocation.disk.threshold_enabled: false
 	if err := os.WriteFile(jvm, []byte(strings.Join(lines, "\n")), 0o660); err != nil {
 		t.Fatal(err)
 	}
-	n.SetLayout(PackageLayout)
 }
 
 // SecurityAdmin runs the distribution's plugins/opensearch-security/tools/securityadmin.sh
