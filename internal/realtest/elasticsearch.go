@@ -118,8 +118,14 @@ func javaHomeFor(version string) (string, error) {
 	if len(parts) > 1 {
 		minor, _ = strconv.Atoi(parts[1])
 	}
+	return jdk(major < 8 || major == 8 && minor < 18)
+}
+
+// jdk is the machine's JDK 17 (java17) or Temurin 25; ESCERT_JAVA17_HOME and
+// ESCERT_JAVA25_HOME override their paths.
+func jdk(java17 bool) (string, error) {
 	envVar, path := "ESCERT_JAVA25_HOME", "/usr/lib/jvm/temurin-25-jdk-amd64"
-	if major < 8 || major == 8 && minor < 18 {
+	if java17 {
 		envVar, path = "ESCERT_JAVA17_HOME", "/usr/lib/jvm/java-17-openjdk-amd64"
 	}
 	if v := os.Getenv(envVar); v != "" {

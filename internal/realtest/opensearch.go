@@ -72,20 +72,9 @@ func RequireOpenSearch(t testing.TB, version string) *Distribution {
 
 // openSearchJavaHome picks the JDK an OpenSearch version runs on: 2.x needs the Java
 // SecurityManager, which JDK 24 removed (JDK 17); 3.x needs 21+ (Temurin 25).
-// ESCERT_JAVA17_HOME and ESCERT_JAVA25_HOME override the machine's paths.
 func openSearchJavaHome(version string) (string, error) {
 	major, _ := strconv.Atoi(strings.Split(version, ".")[0])
-	envVar, path := "ESCERT_JAVA25_HOME", "/usr/lib/jvm/temurin-25-jdk-amd64"
-	if major < 3 {
-		envVar, path = "ESCERT_JAVA17_HOME", "/usr/lib/jvm/java-17-openjdk-amd64"
-	}
-	if v := os.Getenv(envVar); v != "" {
-		path = v
-	}
-	if _, err := os.Stat(filepath.Join(path, "bin", "java")); err != nil {
-		return "", fmt.Errorf("no JDK at %s (set %s)", path, envVar)
-	}
-	return path, nil
+	return jdk(major < 3)
 }
 
 // openSearchEnv is esEnv for OpenSearch: bin/opensearch-env reads
