@@ -329,8 +329,10 @@ func TestOpenSearchSecurity(t *testing.T) {
 // TestOpenSearchNodesDN starts three nodes whose certificates match
 // plugins.security.nodes_dn as an exact DN, a wildcard and a regex, then a fourth
 // node with a certificate from the same CA whose DN matches none: it is refused.
+// It runs on 2.19.4 only, to keep make test within CI's budget: on 3.4.0, internal/e2e's
+// cluster shows exact DNs accepted and a node outside nodes_dn refused.
 func TestOpenSearchNodesDN(t *testing.T) {
-	for _, version := range openSearchVersions {
+	for _, version := range openSearchVersions[:1] {
 		t.Run(version, func(t *testing.T) {
 			dist := RequireOpenSearch(t, version)
 			p := newOSPKI(t, false)
