@@ -384,3 +384,21 @@ func fipsBinary(t *testing.T, flavour fipsFlavour) string {
 	}
 	return b.path
 }
+
+// TestFIPSBuildsRefuseTheOpenSearchTarget: the security plugin's internal users need
+// bcrypt hashes, which FIPS 140 does not approve, so both FIPS builds refuse
+// --target opensearch in one line (exit 2) and write nothing.
+func TestFIPSBuildsRefuseTheOpenSearchTarget(t *testing.T) {
+	for _, flavour := range []fipsFlavour{goFIPS, boringCrypto} {
+		bin := fipsBinary(t, flavour)
+		dir := t.TempDir()
+		out := filepath.Join(dir, "out")
+		r := runBin(t, bin, nil, "", nil, "bootstrap", "--target", "opensearch", "--instances", instances(t, dir, 1), "--out", out)
+		if r.code != 2 || !strings.Contains(r.stderr, "FIPS") || strings.Count(r.stderr, "\n") != 1 {
+			t.Errorf("%s: bootstrap --target opensearch: %s; want exit 2 and one line naming FIPS", bin, r)
+		}
+		if _, err := os.Stat(out); err == nil {
+			t.Errorf("%s: the refused bootstrap wrote %s", bin, out)
+		}
+	}
+}
