@@ -99,7 +99,7 @@ func (o *openSearch) clusterFiles(ctx context.Context, iss issuer.Issuer, m *man
 		return nil, err
 	}
 	files := []atomicfs.File{
-		{Path: passwords.File, Mode: atomicfs.SecretMode, Data: passwords.Render(opts.Spec.ClusterName, o.users)},
+		{Path: passwords.File, Mode: atomicfs.SecretMode, Data: passwords.RenderInternalUsers(opts.Spec.ClusterName, o.users)},
 		{Path: path.Join(AdminDir, "admin.crt"), Mode: atomicfs.PublicMode, Data: ca.EncodeCertificates(chain...)},
 		{Path: path.Join(AdminDir, "admin.key"), Mode: atomicfs.SecretMode, Data: keyPEM},
 	}

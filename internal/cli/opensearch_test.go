@@ -78,7 +78,12 @@ func TestInstallRefusesABundleForTheOtherEngineAndChangesNothing(t *testing.T) {
 			t.Errorf("the refused install changed %s", tc.config)
 		}
 	}
-	r := escert(t, nil, "check", "--es-config", osConfig, "--target", "elasticsearch")
+	// escert passwords sets Elasticsearch's built-in users, which OpenSearch has not.
+	r := escert(t, nil, "passwords", "--bundle", filepath.Join(dir, "opensearch"), "--url", "https://127.0.0.1:1")
+	if r.code != ExitInput || !strings.Contains(r.stderr, "an OpenSearch bundle") || strings.Count(r.stderr, "\n") != 1 {
+		t.Errorf("passwords on an OpenSearch bundle: exit %d, stderr %q", r.code, r.stderr)
+	}
+	r = escert(t, nil, "check", "--es-config", osConfig, "--target", "elasticsearch")
 	if r.code != ExitInput || !strings.Contains(r.stderr, "OpenSearch's") {
 		t.Errorf("check --target elasticsearch of an OpenSearch directory: exit %d, stderr %q", r.code, r.stderr)
 	}

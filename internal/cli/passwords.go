@@ -21,6 +21,7 @@ import (
 	"github.com/escert/escert/internal/infile"
 	"github.com/escert/escert/internal/manifest"
 	"github.com/escert/escert/internal/passwords"
+	"github.com/escert/escert/internal/target"
 )
 
 func newPasswordsCmd(e *env) *cobra.Command {
@@ -106,6 +107,9 @@ func runPasswords(ctx context.Context, e *env, stdout, stderr io.Writer, r passw
 	m, roots, err := bundleTrust(r.bundleDir)
 	if err != nil {
 		return err
+	}
+	if m.Target == string(target.OpenSearch) {
+		return badInput("--bundle %s: an OpenSearch bundle, whose internal users got their passwords at bootstrap (%s): escert passwords sets Elasticsearch's built-in users", r.bundleDir, passwords.File)
 	}
 	bootstrapPassword, err := readBundleFile(r.bundleDir, bundle.BootstrapPasswordFile, infile.Secret)
 	if err != nil {

@@ -100,23 +100,25 @@ func validUser(s string) bool {
 	return true
 }
 
-// Render writes the file for the cluster named, with a header saying how to read it.
-// An OpenSearch cluster's file (its internal users, admin first) is bootstrap's,
-// not the passwords command's.
+// Render writes the file of `escert passwords` for the cluster named, with a header
+// saying how to read it.
 func Render(cluster string, es Entries) []byte {
+	return render(es, fmt.Sprintf("escert passwords: the built-in users' passwords of cluster %s", cluster), "kibana_system",
+		"# `escert passwords` leaves users whose password here works; --force sets new ones.\n")
+}
+
+// RenderInternalUsers writes the file an OpenSearch bootstrap leaves: its internal
+// users' passwords, whose bcrypt hashes the nodes' internal_users.yml holds.
+func RenderInternalUsers(cluster string, es Entries) []byte {
+	return render(es, fmt.Sprintf("escert bootstrap: the internal users' passwords of OpenSearch cluster %s", cluster), "kibanaserver", "")
+}
+
+func render(es Entries, writtenBy, example, footer string) []byte {
 	var b bytes.Buffer
-	example, openSearch := "kibana_system", len(es) > 0 && es[0].User == "admin"
-	if openSearch {
-		example = "kibanaserver"
-		fmt.Fprintf(&b, "# Written by escert bootstrap: the internal users' passwords of OpenSearch cluster %s.\n", cluster)
-	} else {
-		fmt.Fprintf(&b, "# Written by escert passwords: the built-in users' passwords of cluster %s.\n", cluster)
-	}
+	fmt.Fprintf(&b, "# Written by %s.\n", writtenBy)
 	b.WriteString("# Mode 0600: keep it that way, and off the nodes. One user=password per line; read one with\n")
 	fmt.Fprintf(&b, "#   sed -n 's/^%s=//p' %s\n", example, File)
-	if !openSearch {
-		b.WriteString("# `escert passwords` leaves users whose password here works; --force sets new ones.\n")
-	}
+	b.WriteString(footer)
 	for _, e := range es {
 		fmt.Fprintf(&b, "%s=%s\n", e.User, e.Password)
 	}
