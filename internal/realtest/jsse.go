@@ -303,11 +303,13 @@ type JSSEServer struct {
 	Addr string
 
 	out    *serverOutput
+	stderr *lockedBuffer
 	exited <-chan struct{}
 }
 
 // StartReloadingJSSEServer is StartJSSEServer returning a handle on which a test can
-// follow the server's reloads (cfg.ReloadInterval; without it no reload ever happens).
+// follow the server's reloads (cfg.ReloadInterval; without it no reload ever happens)
+// and the handshakes it rejected.
 func StartReloadingJSSEServer(t testing.TB, cfg JSSEConfig) *JSSEServer {
 	t.Helper()
 	s, err := startJSSEServer(t, cfg)
@@ -351,6 +353,27 @@ func (s *JSSEServer) WaitReload(t testing.TB, n int, timeout time.Duration) {
 func (s *JSSEServer) WaitReloadFailed(t testing.TB, n int, timeout time.Duration) {
 	t.Helper()
 	s.wait(t, "failed reloads", n, timeout, func() int { return len(s.out.failures) })
+}
+
+// WaitRejected waits until the server has logged a rejected handshake whose reason
+// contains want. A refused client cannot always tell why: in TLS 1.3 the server's alert
+// races the client's last handshake write, which then fails with a broken pipe instead.
+// The server's own record is the one that says which check refused.
+func (s *JSSEServer) WaitRejected(t testing.TB, want string, timeout time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		for _, line := range strings.Split(s.stderr.String(), "\n") {
+			if strings.HasPrefix(line, "rejected ") && strings.Contains(line, want) {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("realtest: JSSE server %s logged no rejection containing %q after %v; log:\n%s",
+				s.Addr, want, timeout, s.stderr.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 func (s *JSSEServer) wait(t testing.TB, what string, n int, timeout time.Duration, count func() int) {
@@ -419,7 +442,7 @@ func startJSSEServer(t testing.TB, cfg JSSEConfig) (*JSSEServer, error) {
 				t.Logf("JSSE server %s log:\n%s", addr, log)
 			}
 		})
-		return &JSSEServer{Addr: addr, out: out, exited: exited}, nil
+		return &JSSEServer{Addr: addr, out: out, stderr: stderr, exited: exited}, nil
 	case <-exited:
 		res := result{stderr: stderr.String(), code: cmd.ProcessState.ExitCode()}
 		return nil, clientError(t, "java TLSPeer server", res)
