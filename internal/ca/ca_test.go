@@ -175,9 +175,7 @@ func extension(cert *x509.Certificate, oid asn1.ObjectIdentifier) (pkix.Extensio
 }
 
 var (
-	oidKeyUsage         = asn1.ObjectIdentifier{2, 5, 29, 15}
 	oidBasicConstraints = asn1.ObjectIdentifier{2, 5, 29, 19}
-	oidExtKeyUsage      = asn1.ObjectIdentifier{2, 5, 29, 37}
 	oidSubjectKeyID     = asn1.ObjectIdentifier{2, 5, 29, 14}
 	oidAuthorityKeyID   = asn1.ObjectIdentifier{2, 5, 29, 35}
 )

@@ -134,29 +134,37 @@ func (a *Authority) Sign(rand io.Reader, policy fips.Policy, leaf Leaf, pub cryp
 		RawSubject:            leaf.RawSubject,
 		NotBefore:             leaf.NotBefore.Add(-backdate),
 		NotAfter:              leaf.NotAfter,
-		KeyUsage:              x509.KeyUsageDigitalSignature,
 		BasicConstraintsValid: true,
 		SubjectKeyId:          ski,
 		AuthorityKeyId:        a.Cert.SubjectKeyId,
 		SignatureAlgorithm:    sigAlg,
 		ExtraExtensions:       []pkix.Extension{san},
 	}
-	// RSA key exchange (TLS 1.2 non-ECDHE suites) needs keyEncipherment; ECDSA keys
-	// can never encipher, and strict verifiers reject the bit on them.
-	if _, isRSA := pub.(*rsa.PublicKey); isRSA {
-		tmpl.KeyUsage |= x509.KeyUsageKeyEncipherment
-	}
-	if leaf.ServerAuth {
-		tmpl.ExtKeyUsage = append(tmpl.ExtKeyUsage, x509.ExtKeyUsageServerAuth)
-	}
-	if leaf.ClientAuth {
-		tmpl.ExtKeyUsage = append(tmpl.ExtKeyUsage, x509.ExtKeyUsageClientAuth)
-	}
+	tmpl.KeyUsage, tmpl.ExtKeyUsage = leaf.usages(pub)
 	der, err := x509.CreateCertificate(rand, tmpl, a.Cert, pub, a.Key)
 	if err != nil {
 		return nil, fmt.Errorf("sign certificate for %q: %w", leaf.Subject.CommonName, err)
 	}
 	return x509.ParseCertificate(der)
+}
+
+// usages are the key usages and extended key usages a leaf for pub carries, and the
+// ones its certificate request asks for.
+func (leaf Leaf) usages(pub crypto.PublicKey) (x509.KeyUsage, []x509.ExtKeyUsage) {
+	usage := x509.KeyUsageDigitalSignature
+	// RSA key exchange (TLS 1.2 non-ECDHE suites) needs keyEncipherment; ECDSA keys
+	// can never encipher, and strict verifiers reject the bit on them.
+	if _, isRSA := pub.(*rsa.PublicKey); isRSA {
+		usage |= x509.KeyUsageKeyEncipherment
+	}
+	var ext []x509.ExtKeyUsage
+	if leaf.ServerAuth {
+		ext = append(ext, x509.ExtKeyUsageServerAuth)
+	}
+	if leaf.ClientAuth {
+		ext = append(ext, x509.ExtKeyUsageClientAuth)
+	}
+	return usage, ext
 }
 
 // SubjectKeyID is the key identifier of RFC 7093 section 2 method 1: the leftmost 160
