@@ -74,6 +74,10 @@ type Options struct {
 	// OpenSearchVersion is the version the OpenSearch nodes run, which picks the
 	// settings' spellings (one per setting: both at once stop the node).
 	OpenSearchVersion esconfig.Version
+	// Restriction, when set, is what the transport trust restrictions admit instead
+	// of the cluster's node otherNames (spec.NodeNameRestriction): the nodes' DNS
+	// names, when a company CA's profile dropped the otherName.
+	Restriction *spec.Restriction
 }
 
 // Result is a built bundle: the manifest and the warnings. Files holds the files when
@@ -335,8 +339,8 @@ func buildInstance(ctx context.Context, iss issuer.Issuer, inst spec.Instance, b
 		}
 		return b, nil
 	}
-	if opts.Spec.TrustRestrictions {
-		add("certs/"+TrustRestrictionsFile, atomicfs.PublicMode, TrustRestrictions(opts.Spec.ClusterName))
+	if r, ok := opts.restriction(); ok {
+		add("certs/"+TrustRestrictionsFile, atomicfs.PublicMode, TrustRestrictions(opts.Spec.ClusterName, r))
 	}
 	if bootstrapPassword != "" {
 		if err := ks.Set("bootstrap.password", []byte(bootstrapPassword)); err != nil {

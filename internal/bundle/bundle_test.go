@@ -312,6 +312,10 @@ func TestSettingsBlockMatchesGolden(t *testing.T) {
 			o.Format, o.FIPS = bundle.PEM, true
 			o.RequiredProviders = []string{"BCFIPS:2*", "BCJSSE:2*"}
 		}},
+		{"trust restrictions on DNS names", "settings-pem-dns-trust.golden", func(o *bundle.Options) {
+			o.Format = bundle.PEM
+			o.Restriction = &dnsRestriction
+		}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -321,8 +325,13 @@ func TestSettingsBlockMatchesGolden(t *testing.T) {
 			golden.Check(t, filepath.Join("testdata", tc.golden), []byte(bundle.SettingsBlock(opts)))
 		})
 	}
-	golden.Check(t, filepath.Join("testdata", "transport-trust.golden"), bundle.TrustRestrictions(cluster))
+	golden.Check(t, filepath.Join("testdata", "transport-trust.golden"), bundle.TrustRestrictions(cluster, spec.NodeNameRestriction(cluster)))
+	golden.Check(t, filepath.Join("testdata", "transport-trust-dns.golden"), bundle.TrustRestrictions(cluster, dnsRestriction))
 }
+
+// dnsRestriction is what a bundle from a company CA that dropped the node otherName
+// restricts the transport layer to.
+var dnsRestriction = spec.Restriction{Field: spec.DNSNameField, Names: []string{"node1.example.com", "node2.example.com"}}
 
 // TestFIPSBlockFollowsElasticsearchFIPSRules checks the --fips block against what a
 // FIPS 140 mode Elasticsearch demands (its FIPS docs): fips_mode on, no PKCS#12 or JKS

@@ -23,8 +23,12 @@ func newManifest(iss issuer.Issuer, req Request, opts Options) manifest.Manifest
 		Format:  string(opts.Format),
 		Key:     opts.Key.String(),
 	}
-	if opts.Spec.TrustRestrictions {
-		m.TrustPattern = spec.TrustPattern(opts.Spec.ClusterName)
+	if r, ok := opts.restriction(); ok {
+		if r.Field == spec.OtherNameField && len(r.Names) == 1 {
+			m.TrustPattern = r.Names[0]
+		} else {
+			m.TrustField, m.TrustNames = r.Field, r.Names
+		}
 	}
 	// A CA both layers trust is listed once; the layers share one CA only when they
 	// are issued by the same one, not when their CAs merely chain to one root.

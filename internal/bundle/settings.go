@@ -12,12 +12,31 @@ import (
 const TrustRestrictionsFile = "transport-trust.yml"
 
 // TrustRestrictions is the file xpack.security.transport.ssl.trust_restrictions.path
-// names: only certificates whose otherName matches a node of this cluster may open a
-// transport connection, whichever CA signed them.
-func TrustRestrictions(cluster string) []byte {
+// names: only certificates that carry one of r's names may open a transport
+// connection, whichever CA signed them.
+func TrustRestrictions(cluster string, r spec.Restriction) []byte {
+	what := fmt.Sprintf("naming a node of cluster %q", cluster)
+	if r.Field == spec.DNSNameField {
+		what = fmt.Sprintf("with a DNS name of a node of cluster %q", cluster)
+	}
+	quoted := make([]string, len(r.Names))
+	for i, n := range r.Names {
+		quoted[i] = fmt.Sprintf("%q", n)
+	}
 	return fmt.Appendf(nil, "# Written by escert. Elasticsearch reloads this file when it changes.\n"+
-		"# Only transport certificates naming a node of cluster %q may join.\n"+
-		"trust.subject_name: [%q]\n", cluster, spec.TrustPattern(cluster))
+		"# Only transport certificates %s may join.\n"+
+		"trust.subject_name: [%s]\n", what, strings.Join(quoted, ", "))
+}
+
+// restriction is what the bundle's trust restrictions admit, when it has them.
+func (opts Options) restriction() (spec.Restriction, bool) {
+	switch {
+	case !opts.Spec.TrustRestrictions:
+		return spec.Restriction{}, false
+	case opts.Restriction != nil:
+		return *opts.Restriction, true
+	}
+	return spec.NodeNameRestriction(opts.Spec.ClusterName), true
 }
 
 // SettingsBlock is the elasticsearch.yml block that turns security and TLS on for a
@@ -62,8 +81,11 @@ func SettingsBlock(opts Options) string {
 				set(prefix+"truststore.path", "certs/"+layer+".p12")
 			}
 		}
-		if layer == esconfig.Transport && opts.Spec.TrustRestrictions {
+		if r, ok := opts.restriction(); ok && layer == esconfig.Transport {
 			set(prefix+"trust_restrictions.path", "certs/"+TrustRestrictionsFile)
+			if r.Field != spec.OtherNameField {
+				set(prefix+"trust_restrictions.x509_fields", yamlList([]string{r.Field}))
+			}
 		}
 	}
 	lines = append(lines, esconfig.BlockEnd)

@@ -58,3 +58,22 @@ func EncodeCertificates(certs ...*x509.Certificate) []byte {
 	}
 	return buf.Bytes()
 }
+
+// ParseCSR reads a PEM (or DER) certificate request and checks its signature.
+func ParseCSR(data []byte) (*x509.CertificateRequest, error) {
+	der := data
+	if block, _ := DecodePEM(data); block != nil {
+		if block.Type != "CERTIFICATE REQUEST" && block.Type != "NEW CERTIFICATE REQUEST" {
+			return nil, fmt.Errorf("a PEM %q block, not a CERTIFICATE REQUEST", block.Type)
+		}
+		der = block.Bytes
+	}
+	csr, err := x509.ParseCertificateRequest(der)
+	if err != nil {
+		return nil, fmt.Errorf("not a certificate request: %w", err)
+	}
+	if err := csr.CheckSignature(); err != nil {
+		return nil, fmt.Errorf("the request's signature does not verify: %w", err)
+	}
+	return csr, nil
+}

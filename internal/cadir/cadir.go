@@ -13,7 +13,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -107,7 +106,7 @@ func loadAuthority(dir, base string, password []byte, policy fips.Policy, now ti
 	keyPath := filepath.Join(dir, base+".key")
 	certPEM, err := infile.Read(certPath, infile.PEM)
 	if err != nil {
-		return nil, &fault.InputError{File: certPath, Problem: readProblem(err, "run `escert ca create --out "+dir+"` first or point --ca-dir at the bootstrap's ca/ folder")}
+		return nil, &fault.InputError{File: certPath, Problem: infile.Problem(err, "run `escert ca create --out "+dir+"` first or point --ca-dir at the bootstrap's ca/ folder")}
 	}
 	certs, err := ca.ParseCertificates(certPEM)
 	if err != nil {
@@ -119,7 +118,7 @@ func loadAuthority(dir, base string, password []byte, policy fips.Policy, now ti
 	cert := certs[0]
 	keyPEM, err := infile.Read(keyPath, infile.Key)
 	if err != nil {
-		return nil, &fault.InputError{File: keyPath, Problem: readProblem(err, "the CA key must sit beside its certificate")}
+		return nil, &fault.InputError{File: keyPath, Problem: infile.Problem(err, "the CA key must sit beside its certificate")}
 	}
 	key, err := ca.ParseKeyPEM(keyPEM, password)
 	if errors.Is(err, ca.ErrKeyPassword) {
@@ -166,21 +165,6 @@ func checkCAChain(certs []*x509.Certificate, now time.Time) string {
 		}
 	}
 	return ""
-}
-
-func readProblem(err error, fix string) string {
-	if errors.Is(err, fs.ErrNotExist) {
-		return "missing: " + fix
-	}
-	if errors.Is(err, fs.ErrPermission) {
-		return "cannot read it (permission denied): run as a user who can"
-	}
-	// The path is already named: keep the cause only.
-	var pe *fs.PathError
-	if errors.As(err, &pe) {
-		return fmt.Sprint(pe.Err)
-	}
-	return fmt.Sprint(err)
 }
 
 func fileExists(path string) bool {

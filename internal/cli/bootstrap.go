@@ -23,6 +23,7 @@ import (
 	"github.com/escert/escert/internal/bundle"
 	"github.com/escert/escert/internal/cadir"
 	"github.com/escert/escert/internal/clientconfig"
+	"github.com/escert/escert/internal/csrdir"
 	"github.com/escert/escert/internal/fault"
 	"github.com/escert/escert/internal/fips"
 	"github.com/escert/escert/internal/infile"
@@ -83,10 +84,14 @@ failure leaves nothing behind.`,
       dns: [kibana.example.com]`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := required(cmd, "instances", "out"); err != nil {
+			if err := iflags.check(); err != nil {
 				return err
 			}
-			if err := iflags.check(); err != nil {
+			need := []string{"instances", "out"}
+			if iflags.kind == "pki" {
+				need = need[1:] // the CSR directory holds the instances file
+			}
+			if err := required(cmd, need...); err != nil {
 				return err
 			}
 			clusterGiven := cmd.Flags().Changed("cluster-name")
@@ -115,8 +120,16 @@ func runBootstrap(ctx context.Context, e *env, stdout, stderr io.Writer, f *issu
 	if err := checkOutput(out, f.force); err != nil {
 		return err
 	}
-	data, err := infile.Read(instancesFile, infile.Instances)
-	if err != nil {
+	var (
+		csrs *csrdir.Dir
+		data []byte
+	)
+	if iflags.kind == "pki" {
+		if csrs, err = iflags.pkiRequest(&opts); err != nil {
+			return err
+		}
+		instancesFile, data = filepath.Join(csrs.Path, csrdir.InstancesFile), csrs.Instances
+	} else if data, err = infile.Read(instancesFile, infile.Instances); err != nil {
 		return badInput("%s: %v", instancesFile, unwrapPathError(err))
 	}
 	instances, err := spec.ParseInstances(instancesFile, data)
@@ -134,6 +147,19 @@ func runBootstrap(ctx context.Context, e *env, stdout, stderr io.Writer, f *issu
 		caFiles []atomicfs.File
 	)
 	switch {
+	case csrs != nil:
+		var certs []spec.Certificate
+		for _, inst := range instances {
+			cs, err := spec.Certificates(inst, opts.Spec)
+			if err != nil {
+				return err
+			}
+			certs = append(certs, cs...)
+		}
+		if iss, err = iflags.buildPKI(csrs, certs, &opts, f.esVersion, e.now(), stderr); err != nil {
+			return err
+		}
+		log.printf("[ca] checked %d signed certificate(s) against the requests in %s", len(certs), csrs.Path)
 	case iflags.remote():
 		if caDir != "" || singleCA {
 			return usagef("--issuer %s takes its CAs from the issuer: drop --ca-dir and --single-ca", iflags.kind)

@@ -34,10 +34,15 @@ type keyFlags struct {
 const esVersionFormats = "7.x: 4, 8.0-8.13: 5, 8.14-8.17: 6, 8.18+ and 9.x: 7"
 
 func (f *keyFlags) register(fs *pflag.FlagSet) {
+	f.registerKey(fs)
+	fs.IntVar(&f.caDays, "ca-days", 3650, "CA lifetime in days")
+}
+
+// registerKey adds the key flags alone, for commands that make no CA.
+func (f *keyFlags) registerKey(fs *pflag.FlagSet) {
 	fs.StringVar(&f.keyType, "key-type", "ecdsa", "key type: ecdsa or rsa")
 	fs.IntVar(&f.keySize, "key-size", 0, "RSA key size: 2048, 3072 or 4096 (default 3072)")
 	fs.StringVar(&f.curve, "curve", "P-256", "ECDSA curve: P-256 or P-384")
-	fs.IntVar(&f.caDays, "ca-days", 3650, "CA lifetime in days")
 }
 
 func (f *keyFlags) spec(policy fips.Policy) (fips.KeySpec, error) {

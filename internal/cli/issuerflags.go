@@ -33,6 +33,15 @@ type issuerFlags struct {
 	concurrency                        int
 	timeout                            time.Duration
 	step                               stepFlags
+	pki                                pkiFlags
+}
+
+// pkiFlags find a company CA's answer: the CSR directory `escert csr` wrote, the
+// signed certificates and intermediates, and the roots each layer trusts.
+type pkiFlags struct {
+	csrDir                  string
+	signed                  []string
+	transportRoot, httpRoot string
 }
 
 // stepFlags reach a step-ca: --root or --fingerprint pins its root; the provisioner
@@ -43,7 +52,7 @@ type stepFlags struct {
 
 func (f *issuerFlags) register(fs *pflag.FlagSet) {
 	f.fs = fs
-	fs.StringVar(&f.kind, "issuer", "local", "where certificates come from: local (the CA files), vault (Vault's PKI engine) or step (a step-ca)")
+	fs.StringVar(&f.kind, "issuer", "local", "where certificates come from: local (the CA files), vault (Vault's PKI engine), step (a step-ca) or pki (a company CA that signed escert csr's requests)")
 	fs.StringVar(&f.addr, "vault-addr", "", "Vault's address (default $VAULT_ADDR)")
 	fs.StringVar(&f.namespace, "vault-namespace", "", "Vault Enterprise namespace (default $VAULT_NAMESPACE)")
 	fs.StringVar(&f.caCert, "vault-cacert", "", "CA file to trust Vault's TLS certificate (default $VAULT_CACERT)")
@@ -62,16 +71,23 @@ func (f *issuerFlags) register(fs *pflag.FlagSet) {
 	fs.IntVar(&f.concurrency, "vault-concurrency", 8, "requests in flight to Vault at once")
 	fs.DurationVar(&f.timeout, "vault-timeout", 30*time.Second, "timeout of one Vault request")
 	fs.StringVar(&f.step.url, "ca-url", "", "step-ca's address, https://host:port (default $STEP_CA_URL)")
-	fs.StringVar(&f.step.root, "root", "", "step-ca's root certificate file (default $STEP_ROOT)")
+	fs.StringVar(&f.step.root, "root", "", "step-ca's root certificate file (default $STEP_ROOT); with --issuer pki, the company root both layers trust")
 	fs.StringVar(&f.step.fingerprint, "fingerprint", "", "SHA-256 of step-ca's root, hex: fetch the root and pin it (step ca bootstrap's way)")
 	fs.StringVar(&f.step.provisioner, "provisioner", "", "step-ca JWK provisioner for first issuance (renewal needs none)")
 	fs.StringVar(&f.step.passwordFile, "provisioner-password-file", "", "file holding the provisioner's password (or ESCERT_PROVISIONER_PASSWORD)")
+	fs.StringVar(&f.pki.csrDir, "csr-dir", "", "with --issuer pki, the directory 'escert csr' wrote: the keys and the requests")
+	fs.StringArrayVar(&f.pki.signed, "signed", nil, "with --issuer pki, a file or directory of the PKI team's answer: signed certificates and intermediates, any names (repeatable)")
+	fs.StringVar(&f.pki.transportRoot, "transport-root", "", "with --issuer pki, the CA the transport layer trusts (default --root); the issuing CA itself narrows it to what that CA signs")
+	fs.StringVar(&f.pki.httpRoot, "http-root", "", "with --issuer pki, the CA HTTP clients trust (default --root)")
 }
 
 // describe names the issuer for progress lines.
 func (f *issuerFlags) describe() string {
-	if f.kind == "step" {
+	switch f.kind {
+	case "step":
 		return "step-ca"
+	case "pki":
+		return "the company CA's signed certificates"
 	}
 	return "Vault (" + f.mode + " mode)"
 }
@@ -80,8 +96,15 @@ func (f *issuerFlags) describe() string {
 func (f *issuerFlags) remote() bool { return f.kind != "local" }
 
 func (f *issuerFlags) check() error {
-	if f.kind != "local" && f.kind != "vault" && f.kind != "step" {
-		return usagef("--issuer %q: use local, vault or step", f.kind)
+	if f.kind != "local" && f.kind != "vault" && f.kind != "step" && f.kind != "pki" {
+		return usagef("--issuer %q: use local, vault, step or pki", f.kind)
+	}
+	if f.kind != "pki" {
+		for _, name := range []string{"csr-dir", "signed", "transport-root", "http-root"} {
+			if fl := f.fs.Lookup(name); fl != nil && fl.Changed {
+				return usagef("--%s is for --issuer pki", name)
+			}
+		}
 	}
 	// One step-ca usually signs everything a company has: only the trust restrictions
 	// keep its other certificates off the transport layer.

@@ -63,7 +63,7 @@ that turn security on. One static binary; no Java needed.`,
 		},
 	}
 	root.AddCommand(newBootstrapCmd(e), newCertCmd(e), newCACmd(e), newInstallCmd(e), newKeystoreCmd(e),
-		newClientConfigCmd(e), newCheckCmd(e), newNeedsRenewalCmd(e), newRenewCmd(e), newProbeCmd(e), newVaultCmd(e), newStepCmd(),
+		newCSRCmd(e), newClientConfigCmd(e), newCheckCmd(e), newNeedsRenewalCmd(e), newRenewCmd(e), newProbeCmd(e), newVaultCmd(e), newStepCmd(),
 		newInspectCmd(e), newPasswordsCmd(e), newVersionCmd())
 	return root
 }

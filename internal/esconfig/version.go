@@ -40,3 +40,13 @@ func (v Version) AtLeast(major, minor, patch int) bool {
 }
 
 func (v Version) String() string { return fmt.Sprintf("%d.%d.%d", v.Major, v.Minor, v.Patch) }
+
+// TrustFieldsSupported reports whether Elasticsearch v reads
+// xpack.security.transport.ssl.trust_restrictions.x509_fields, which lets the trust
+// restrictions match DNS names: 8.5.3 and later, and 7.17.8 and later on 7.x.
+func TrustFieldsSupported(v Version) bool {
+	if v.Major == 7 {
+		return v.AtLeast(7, 17, 8)
+	}
+	return v.AtLeast(8, 5, 3)
+}

@@ -5,6 +5,7 @@
 package infile
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -73,6 +74,22 @@ func ReadFrom(r io.Reader, path string, kind Kind) ([]byte, error) {
 		return nil, &fs.PathError{Op: "read", Path: path, Err: &TooLargeError{Kind: kind}}
 	}
 	return data, nil
+}
+
+// Problem says what went wrong reading a file whose path the message already names:
+// a missing file gets fix, the rest their cause alone.
+func Problem(err error, fix string) string {
+	if errors.Is(err, fs.ErrNotExist) {
+		return "missing: " + fix
+	}
+	if errors.Is(err, fs.ErrPermission) {
+		return "cannot read it (permission denied): run as a user who can"
+	}
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return fmt.Sprint(pe.Err)
+	}
+	return fmt.Sprint(err)
 }
 
 func size(n int64) string {

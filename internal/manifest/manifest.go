@@ -22,13 +22,18 @@ const File = "manifest.json"
 
 // Manifest records what a bundle holds.
 type Manifest struct {
-	Tool                  string         `json:"tool"`
-	Created               time.Time      `json:"created"`
-	Cluster               string         `json:"cluster_name"`
-	Format                string         `json:"format"` // p12 or pem
-	Key                   string         `json:"key"`
-	SingleCA              bool           `json:"single_ca"`
-	TrustPattern          string         `json:"transport_trust_pattern,omitempty"`
+	Tool         string    `json:"tool"`
+	Created      time.Time `json:"created"`
+	Cluster      string    `json:"cluster_name"`
+	Format       string    `json:"format"` // p12 or pem
+	Key          string    `json:"key"`
+	SingleCA     bool      `json:"single_ca"`
+	TrustPattern string    `json:"transport_trust_pattern,omitempty"`
+	// TrustField and TrustNames are what the trust restrictions admit when it is not
+	// TrustPattern on the node otherName: the nodes' DNS names, for certificates
+	// from a company CA whose profile dropped the otherName.
+	TrustField            string         `json:"transport_trust_field,omitempty"`
+	TrustNames            []string       `json:"transport_trust_names,omitempty"`
 	CAs                   []CAInfo       `json:"cas"`
 	HTTPCAFingerprint     string         `json:"http_ca_sha256"`
 	Instances             []InstanceInfo `json:"instances"`

@@ -92,6 +92,25 @@ func NodeName(filename, cluster string) string { return filename + ".node." + cl
 // issued later, for xpack.security.transport.ssl.trust_restrictions.
 func TrustPattern(cluster string) string { return "*.node." + cluster }
 
+// The certificate fields transport trust restrictions can match
+// (xpack.security.transport.ssl.trust_restrictions.x509_fields).
+const (
+	OtherNameField = "subjectAltName.otherName.commonName" // Elasticsearch's default
+	DNSNameField   = "subjectAltName.dnsName"              // Elasticsearch 8.5.3+ and 7.17.8+
+)
+
+// Restriction is what a cluster's transport trust restrictions admit: a peer whose
+// certificate has, in Field, a name matching one of Names (trust.subject_name).
+type Restriction struct {
+	Field string
+	Names []string
+}
+
+// NodeNameRestriction admits the node otherNames of the cluster: escert's own.
+func NodeNameRestriction(cluster string) Restriction {
+	return Restriction{Field: OtherNameField, Names: []string{TrustPattern(cluster)}}
+}
+
 // Certificate is one certificate to issue, as data.
 type Certificate struct {
 	Instance   string // instance name

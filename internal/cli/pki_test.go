@@ -1,0 +1,281 @@
+package cli
+
+import (
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/escert/escert/internal/ca"
+	"github.com/escert/escert/internal/csrdir"
+	"github.com/escert/escert/internal/realtest"
+	"github.com/escert/escert/internal/treestate"
+)
+
+const companyNodes = `instances:
+  - name: node1
+    dns: [node1.example.com]
+    ip: [127.0.0.1]
+  - name: node2
+    dns: [node2.example.com]
+  - name: kibana
+    type: kibana
+    dns: [kibana.example.com]
+`
+
+// requestAll runs escert csr for instances into a fresh directory.
+func requestAll(t *testing.T, instances string, args ...string) string {
+	t.Helper()
+	dir := t.TempDir()
+	out := filepath.Join(dir, "csr")
+	r := escertAt(t, time.Now, nil, append([]string{"csr", "--instances", writeFile(t, dir, "instances.yml", instances), "--out", out, "--cluster-name", "prod"}, args...)...)
+	if r.code != 0 {
+		t.Fatalf("escert csr: exit %d\n%s", r.code, r.stderr)
+	}
+	return out
+}
+
+// signAll has the company CA sign every request of a CSR directory, each with the
+// profile profile picks, and returns the directory of its answer: the leaves and,
+// unless leaveOutIntermediate, the issuing CA's certificate.
+func signAll(t *testing.T, corp *realtest.CorporateCA, csrs string, profile func(csr string) realtest.Profile, leaveOutIntermediate bool) string {
+	t.Helper()
+	signed := t.TempDir()
+	files, err := filepath.Glob(filepath.Join(csrs, "*", "*.csr"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no requests in %s (%v)", csrs, err)
+	}
+	for _, f := range files {
+		leaf := corp.Sign(t, f, profile(f))
+		data, err := os.ReadFile(leaf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The PKI team's names, not escert's: pairing goes by key.
+		name := strings.ReplaceAll(strings.TrimPrefix(f, csrs+string(filepath.Separator)), string(filepath.Separator), "_")
+		writeFile(t, signed, strings.TrimSuffix(name, ".csr")+".cer", string(data))
+	}
+	if !leaveOutIntermediate {
+		data, err := os.ReadFile(corp.IntermediateFile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		writeFile(t, signed, "issuing-ca.pem", string(data))
+	}
+	return signed
+}
+
+func keepAll(string) realtest.Profile { return realtest.Profile{} }
+
+func TestCSRWritesKeysAndRequestsForThePKITeam(t *testing.T) {
+	t.Parallel()
+	csrs := requestAll(t, companyNodes)
+	want := []string{"PKI-REQUEST.md", "http/kibana-server.csr", "http/node1.csr", "http/node2.csr", "instances.yml",
+		"keys/kibana/server.key", "keys/node1/http.key", "keys/node1/transport.key", "keys/node2/http.key", "keys/node2/transport.key",
+		"request.json", "transport/node1.csr", "transport/node2.csr"}
+	if got := listTree(t, csrs); !slices.Equal(got, want) {
+		t.Fatalf("files %q, want %q", got, want)
+	}
+	for _, key := range []string{"keys/node1/transport.key", "keys/kibana/server.key"} {
+		if info, err := os.Stat(filepath.Join(csrs, key)); err != nil || info.Mode().Perm() != 0o600 {
+			t.Errorf("%s: mode %v (%v), want 0600", key, info.Mode().Perm(), err)
+		}
+	}
+	data, err := os.ReadFile(filepath.Join(csrs, "transport", "node1.csr"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	csr, err := ca.ParseCSR(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(csr.DNSNames, []string{"node1.example.com"}) || len(csr.IPAddresses) != 1 {
+		t.Errorf("node1's transport request asks for %q %v", csr.DNSNames, csr.IPAddresses)
+	}
+	notes, err := os.ReadFile(filepath.Join(csrs, csrdir.NotesFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"serverAuth and clientAuth", "`node1.node.prod`", "`transport/node1.csr`", "`http/kibana-server.csr`"} {
+		if !strings.Contains(string(notes), want) {
+			t.Errorf("%s does not say %q:\n%s", csrdir.NotesFile, want, notes)
+		}
+	}
+}
+
+func TestCSRRefusesAnOutputThatHoldsKeys(t *testing.T) {
+	t.Parallel()
+	csrs := requestAll(t, companyNodes)
+	before := treestate.Of(t, csrs)
+	r := escertAt(t, time.Now, nil, "csr", "--instances", filepath.Join(csrs, "instances.yml"), "--out", csrs)
+	if r.code != 4 || strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 {
+		t.Fatalf("exit %d, want 4 in one line:\n%s", r.code, r.stderr)
+	}
+	if after := treestate.Of(t, csrs); !maps.Equal(before, after) {
+		t.Fatal("a refused csr changed the directory's files")
+	}
+}
+
+func TestBootstrapFromACompanyCABuildsTheBundle(t *testing.T) {
+	t.Parallel()
+	corp := realtest.NewCorporateCA(t, realtest.CorporateCAOptions{})
+	tests := []struct {
+		name        string
+		profile     func(string) realtest.Profile
+		wantTrust   string
+		wantX509    bool
+		wantWarning string
+	}{
+		{"profile keeps the node otherName", keepAll, `trust.subject_name: ["*.node.prod"]`, false, ""},
+		{"profile drops otherNames", func(string) realtest.Profile { return realtest.Profile{DropOtherNames: true} },
+			`trust.subject_name: ["node1.example.com", "node2.example.com"]`, true, "admit the nodes' DNS names instead"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			csrs := requestAll(t, companyNodes)
+			signed := signAll(t, corp, csrs, tc.profile, false)
+			out := filepath.Join(t.TempDir(), "out")
+			r := escertAt(t, time.Now, nil, "bootstrap", "--issuer", "pki", "--csr-dir", csrs, "--signed", signed, "--root", corp.RootFile, "--out", out, "--format", "pem")
+			if r.code != 0 {
+				t.Fatalf("exit %d:\n%s", r.code, r.stderr)
+			}
+			if (tc.wantWarning == "") != !strings.Contains(r.stderr, "warning:") || !strings.Contains(r.stderr, tc.wantWarning) {
+				t.Errorf("stderr %q, want a warning only if %q", r.stderr, tc.wantWarning)
+			}
+			trust, err := os.ReadFile(filepath.Join(out, "nodes", "node1", "certs", "transport-trust.yml"))
+			if err != nil || !strings.Contains(string(trust), tc.wantTrust) {
+				t.Errorf("transport-trust.yml:\n%s(%v)\nwant %s", trust, err, tc.wantTrust)
+			}
+			block, err := os.ReadFile(filepath.Join(out, "nodes", "node1", "elasticsearch.yml"))
+			if err != nil || strings.Contains(string(block), "x509_fields") != tc.wantX509 {
+				t.Errorf("elasticsearch.yml block (x509_fields wanted: %v):\n%s", tc.wantX509, block)
+			}
+			chain, err := os.ReadFile(filepath.Join(out, "nodes", "node1", "certs", "transport.crt"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			certs, err := ca.ParseCertificates(chain)
+			if err != nil || len(certs) != 3 || !certs[1].Equal(corp.Intermediate) || !certs[2].Equal(corp.Root) {
+				t.Fatalf("transport.crt holds %d certificates (%v), want leaf, intermediate, root", len(certs), err)
+			}
+			for _, f := range []string{"nodes/node1/certs/transport-ca.crt", "nodes/node1/certs/http-ca.crt", "clients/http-ca.crt"} {
+				data, err := os.ReadFile(filepath.Join(out, f))
+				if got, err2 := ca.ParseCertificates(data); err != nil || err2 != nil || len(got) != 1 || !got[0].Equal(corp.Root) {
+					t.Errorf("%s does not hold the root alone", f)
+				}
+			}
+			if _, err := os.Stat(filepath.Join(out, "nodes", "node1", "elasticsearch.keystore")); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+}
+
+// Every fault in the PKI's answer is one line naming the file, exit 3, and no output.
+func TestBootstrapFromACompanyCARefusesABadAnswer(t *testing.T) {
+	t.Parallel()
+	corp := realtest.NewCorporateCA(t, realtest.CorporateCAOptions{})
+	other := realtest.NewCorporateCA(t, realtest.CorporateCAOptions{Name: "Other Corp"})
+	expired := realtest.NewCorporateCA(t, realtest.CorporateCAOptions{Name: "Late Corp", IntermediateExpired: true})
+	tests := []struct {
+		name string
+		// answer returns the --signed directory and the --root file.
+		answer func(t *testing.T, csrs string) (signed, root string)
+		want   []string
+	}{
+		{"a certificate signed by another CA", func(t *testing.T, csrs string) (string, string) {
+			signed := signAll(t, corp, csrs, keepAll, false)
+			node1 := other.Sign(t, filepath.Join(csrs, "transport", "node1.csr"), realtest.Profile{})
+			os.Remove(filepath.Join(signed, "transport_node1.cer"))
+			copyFile(t, node1, filepath.Join(signed, "transport_node1.cer"))
+			return signed, corp.RootFile
+		}, []string{"transport_node1.cer", "Other Corp Issuing CA 1", "neither among the signed files nor the trusted root"}},
+		{"a certificate whose key is not the request's", func(t *testing.T, csrs string) (string, string) {
+			signed := signAll(t, corp, csrs, keepAll, false)
+			os.Remove(filepath.Join(signed, "transport_node1.cer"))
+			// The PKI signed node2's request twice, once for node1.
+			copyFile(t, corp.Sign(t, filepath.Join(csrs, "transport", "node2.csr"), realtest.Profile{}), filepath.Join(signed, "transport_node1.cer"))
+			return signed, corp.RootFile
+		}, []string{"no signed certificate", "transport/node1.csr"}},
+		{"a transport certificate without clientAuth", func(t *testing.T, csrs string) (string, string) {
+			return signAll(t, corp, csrs, func(string) realtest.Profile { return realtest.Profile{ServerOnly: true} }, false), corp.RootFile
+		}, []string{"transport_node1.cer", "lacks the extended key usage clientAuth"}},
+		{"a missing intermediate", func(t *testing.T, csrs string) (string, string) {
+			return signAll(t, corp, csrs, keepAll, true), corp.RootFile
+		}, []string{"Example Corp Issuing CA 1", "add the issuing CA's certificate (the intermediate) to --signed"}},
+		{"an expired intermediate", func(t *testing.T, csrs string) (string, string) {
+			return signAll(t, expired, csrs, keepAll, false), expired.RootFile
+		}, []string{"issuing-ca.pem", "the intermediate", "expired on 2021-01-01"}},
+		{"a leaf given as the root", func(t *testing.T, csrs string) (string, string) {
+			signed := signAll(t, corp, csrs, keepAll, false)
+			return signed, filepath.Join(signed, "transport_node1.cer")
+		}, []string{"is not a CA certificate"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			csrs := requestAll(t, companyNodes)
+			signed, root := tc.answer(t, csrs)
+			before := treestate.Of(t, csrs)
+			out := filepath.Join(t.TempDir(), "out")
+			r := escertAt(t, time.Now, nil, "bootstrap", "--issuer", "pki", "--csr-dir", csrs, "--signed", signed, "--root", root, "--out", out)
+			msg := strings.TrimSpace(r.stderr)
+			if r.code != 3 || strings.Contains(msg, "\n") {
+				t.Fatalf("exit %d, want 3 with one line:\n%s", r.code, r.stderr)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(msg, w) {
+					t.Errorf("error %q does not say %q", msg, w)
+				}
+			}
+			if _, err := os.Stat(out); !os.IsNotExist(err) {
+				t.Errorf("a refused bootstrap wrote %s", out)
+			}
+			if !maps.Equal(before, treestate.Of(t, csrs)) {
+				t.Error("a refused bootstrap changed the CSR directory")
+			}
+		})
+	}
+}
+
+// When the profile dropped the otherName and a node has no DNS name, nothing tells the
+// nodes from anything else the CA signs: escert says so and writes nothing, unless the
+// operator accepts it.
+func TestBootstrapFromACompanyCARefusesAnUnrestrictableTransportLayer(t *testing.T) {
+	t.Parallel()
+	corp := realtest.NewCorporateCA(t, realtest.CorporateCAOptions{})
+	csrs := requestAll(t, "instances:\n  - name: node1\n    ip: [127.0.0.1]\n")
+	signed := signAll(t, corp, csrs, func(string) realtest.Profile { return realtest.Profile{DropOtherNames: true} }, false)
+	out := filepath.Join(t.TempDir(), "out")
+	args := []string{"bootstrap", "--issuer", "pki", "--csr-dir", csrs, "--signed", signed, "--root", corp.RootFile, "--out", out}
+	r := escertAt(t, time.Now, nil, args...)
+	if msg := strings.TrimSpace(r.stderr); r.code != 6 || strings.Contains(msg, "\n") ||
+		!strings.Contains(msg, "any certificate") || !strings.Contains(msg, "Example Corp Issuing CA 1") || !strings.Contains(msg, "--no-trust-restrictions") {
+		t.Fatalf("exit %d, want 6 in one line naming the CA and the way out:\n%s", r.code, r.stderr)
+	}
+	if _, err := os.Stat(out); !os.IsNotExist(err) {
+		t.Fatalf("a refused bootstrap wrote %s", out)
+	}
+	r = escertAt(t, time.Now, nil, append(args, "--no-trust-restrictions")...)
+	if r.code != 0 || !strings.Contains(r.stderr, "warning: --no-trust-restrictions") {
+		t.Fatalf("exit %d with --no-trust-restrictions:\n%s", r.code, r.stderr)
+	}
+	if _, err := os.Stat(filepath.Join(out, "nodes", "node1", "certs", "transport-trust.yml")); !os.IsNotExist(err) {
+		t.Error("an accepted unrestricted bootstrap still wrote trust restrictions")
+	}
+}
+
+func copyFile(t *testing.T, from, to string) {
+	t.Helper()
+	data, err := os.ReadFile(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(to, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
