@@ -12,7 +12,8 @@ import (
 )
 
 // checkChains: the node's chains lead to the CAs the layer trusts, for every use the
-// layer makes of them. A transport layer trusting no CA of its own is a problem; an
+// layer makes of them, and carry every intermediate CA below a root themselves
+// (checkChainLinks). A transport layer trusting no CA of its own is a problem; an
 // HTTP layer trusting none has nothing to verify against (its clients bring their own
 // trust).
 func (c *checker) checkChains(t *tlsContext, anchors []*x509.Certificate, trustFrom string) {
@@ -27,6 +28,7 @@ func (c *checker) checkChains(t *tlsContext, anchors []*x509.Certificate, trustF
 		roots := nodetls.Pool(anchors...)
 		for _, chain := range t.chains {
 			c.verifyChain(t, chain, roots, trustFrom)
+			c.checkChainLinks(t, chain, anchors, trustFrom)
 		}
 	}
 }

@@ -37,8 +37,9 @@ func (c *checker) tlsConfigs() []nodetls.Layer {
 
 // checkTLS checks one TLS configuration: its settings do not conflict, its files
 // exist and parse, stores open with the configured passwords, keys match
-// certificates, chains verify to the configured CAs for the layer's usages, and the
-// node's names and trust restrictions fit its certificates.
+// certificates, chains verify to the configured CAs for the layer's usages and carry
+// their intermediate CAs, and the node's names and trust restrictions fit its
+// certificates.
 func (c *checker) checkTLS(l nodetls.Layer) {
 	t := &tlsContext{Layer: l}
 	c.checkConflicts(l)

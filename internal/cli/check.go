@@ -61,7 +61,8 @@ bootstrap password of --bundle (bootstrap-password-in-use); every node, found th
 _nodes at its publish address, must refuse TLS 1.0 and 1.1 on both ports
 (tls-old-protocol; in a FIPS 140 mode escert cannot offer them and says
 tls-old-protocol-not-tested), serve an HTTP chain that verifies to the HTTP CA, names
-its publish host and holds the CA (probe's chain-untrusted, name-mismatch, ca-not-sent),
+its publish host and holds the CA and any intermediate (probe's chain-untrusted,
+name-mismatch, ca-not-sent, chain-incomplete),
 serve on both ports certificates far from expiry (cert-expiring, cert-expired) that
 are the ones it loaded from its files (served-not-loaded, from _ssl/certificates), and
 run with audit logging on (audit-disabled). It signs in as --user (elastic) with

@@ -82,8 +82,8 @@ var (
 	probeContract = &contract{name: "probe", title: "EXIT CODES (those of Nagios and Icinga plugins)",
 		results: []exitLine{
 			{0, "OK: every target completed a handshake and nothing below applies"},
-			{probeWarning, "WARNING: a certificate of a chain (or the CA it verified to) expires within --warn-days, or a server does not send its CA (Beats' ca_trusted_fingerprint then cannot match)"},
-			{probeCritical, "CRITICAL: a handshake failed (nothing listening, no answer within --timeout, not TLS, the client certificate refused), the chain does not verify to --ca, the certificate does not name the host, or a certificate expired or is not yet valid"}},
+			{probeWarning, "WARNING: a certificate of a chain (or the CA it verified to) expires within --warn-days, a server does not send its CA (Beats' ca_trusted_fingerprint then cannot match), or it does not send the intermediate CA its chain needs, which only --ca held"},
+			{probeCritical, "CRITICAL: a handshake failed (nothing listening, no answer within --timeout, not TLS, the client certificate refused), the chain does not verify to --ca (or its issuer is neither sent nor in --ca), the certificate does not name the host, or a certificate expired or is not yet valid"}},
 		errors: []exitLine{{probeUnknown, "UNKNOWN: nothing probed: a bad target, flag or argument, an unreadable --ca, --cert, --key or --p12 file, or a wrong password"}},
 		code:   func(fault.Kind) int { return probeUnknown }}
 	// needs-renewal answers like step certificate needs-renewal, so scripts written

@@ -90,7 +90,7 @@ type Finding struct {
 	Severity Severity `json:"severity"`
 	// ID is stable for scripts: connect-failed, handshake-failed, client-cert-rejected,
 	// cert-unparsable, cert-expired, cert-not-yet-valid, cert-expiring, chain-untrusted,
-	// name-mismatch, ca-not-sent.
+	// chain-incomplete, name-mismatch, ca-not-sent.
 	ID      string `json:"id"`
 	Message string `json:"message"`
 	Fix     string `json:"fix,omitempty"`
@@ -119,6 +119,16 @@ type Result struct {
 	// Chain is what the server sent, leaf first; it is shown even when the handshake
 	// failed after the server's certificate (a rejected client certificate).
 	Chain []Certificate `json:"chain"`
+	// Intermediates are the intermediate CAs in Chain (CA certificates after the leaf
+	// that are not self-signed), in the order sent.
+	Intermediates []Intermediate `json:"intermediates"`
+	// ChainComplete reports whether Chain verifies to the given CAs with only the
+	// certificates the server sent (a root need not be sent): false when it verifies
+	// only thanks to an intermediate CA of the trust file, or not at all because the
+	// issuer of its last certificate is missing; MissingIssuer then names that CA.
+	// Nil when not judged: no CA given, or the chain fails for another reason.
+	ChainComplete *bool  `json:"chain_complete,omitempty"`
+	MissingIssuer string `json:"missing_issuer,omitempty"`
 	// CASent reports that the chain holds a CA certificate; CAFingerprint is the
 	// SHA-256 of the last one, the value of Beats' ssl.ca_trusted_fingerprint.
 	CASent        bool   `json:"ca_sent"`
@@ -201,7 +211,7 @@ func One(ctx context.Context, t Target, opts Options) Result {
 	if timeout <= 0 {
 		timeout = DefaultTimeout
 	}
-	r := &Result{Target: t.Input, Address: t.Address(), Findings: []Finding{}, Chain: []Certificate{}, TrustFrom: opts.TrustFrom}
+	r := &Result{Target: t.Input, Address: t.Address(), Findings: []Finding{}, Chain: []Certificate{}, Intermediates: []Intermediate{}, TrustFrom: opts.TrustFrom}
 	if r.Target == "" {
 		r.Target = r.Address
 	}
@@ -350,8 +360,9 @@ func dialProblem(err error, timeout time.Duration) string {
 	return err.Error()
 }
 
-// checkChain parses what the server sent and checks dates, trust, name and whether
-// the CA came along.
+// checkChain parses what the server sent and checks trust, whether the chain is
+// complete, dates (of every certificate sent, intermediates included, and of the
+// anchor it verified to), name and whether the CA came along.
 func (r *Result) checkChain(raw [][]byte, opts Options, now time.Time) {
 	var chain []*x509.Certificate
 	for i, der := range raw {
@@ -368,6 +379,7 @@ func (r *Result) checkChain(raw [][]byte, opts Options, now time.Time) {
 		return
 	}
 	leaf := chain[0]
+	r.Intermediates = intermediates(chain, now)
 	checked := append([]*x509.Certificate{}, chain...)
 	if opts.Roots == nil {
 		r.Verification = NotVerified
@@ -381,6 +393,9 @@ func (r *Result) checkChain(raw [][]byte, opts Options, now time.Time) {
 		if !contains(chain, anchor) {
 			checked = append(checked, anchor)
 		}
+	}
+	if opts.Roots != nil {
+		r.judgeServedChain(chain, opts, now)
 	}
 	window := expiry.Days(opts.WarnDays)
 	for _, c := range checked {

@@ -2,9 +2,11 @@ package probe
 
 import (
 	"fmt"
-	"github.com/escert/escert/internal/inspect"
 	"io"
 	"strings"
+	"time"
+
+	"github.com/escert/escert/internal/inspect"
 )
 
 // Render writes results for people: per target a status line, the findings, then what
@@ -60,6 +62,7 @@ func render(w io.Writer, r Result) {
 		}
 		line("name", r.Name+": "+verdict)
 	}
+	line("chain", chainLine(r))
 	if r.CASent {
 		line("ca sent", "yes, sha256 "+r.CAFingerprint+" (Beats ssl.ca_trusted_fingerprint)")
 	} else {
@@ -75,6 +78,39 @@ func render(w io.Writer, r Result) {
 	for i, c := range r.Chain {
 		inspect.RenderCertificate(w, fmt.Sprintf("chain[%d]", i), c)
 	}
+}
+
+// chainLine sums up the served chain: how many certificates, which are
+// intermediates (with their expiry), and whether it is complete, e.g.
+// "2 sent: leaf, intermediate CN=Issuing CA (until 2031-11-27, 1826 days left); complete".
+func chainLine(r Result) string {
+	inter := map[int]Intermediate{}
+	for _, i := range r.Intermediates {
+		inter[i.Index] = i
+	}
+	parts := []string{"leaf"}
+	for i, c := range r.Chain[1:] {
+		switch in, ok := inter[i+1]; {
+		case ok:
+			parts = append(parts, fmt.Sprintf("intermediate %s (until %s, %d days left)", in.Subject, in.NotAfter.Format(time.DateOnly), in.DaysLeft))
+		case c.IsCA && c.Subject == c.Issuer:
+			parts = append(parts, "root "+c.Subject)
+		default:
+			parts = append(parts, c.Subject)
+		}
+	}
+	s := fmt.Sprintf("%d sent: %s", len(r.Chain), strings.Join(parts, ", "))
+	if len(r.Chain) == 1 {
+		s += " only"
+	}
+	switch {
+	case r.ChainComplete == nil:
+	case *r.ChainComplete:
+		s += "; complete"
+	default:
+		s += "; INCOMPLETE: " + r.MissingIssuer + " not sent"
+	}
+	return s
 }
 
 func from(trust string) string {

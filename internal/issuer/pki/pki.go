@@ -7,7 +7,6 @@
 package pki
 
 import (
-	"bytes"
 	"context"
 	"crypto"
 	"crypto/x509"
@@ -91,7 +90,7 @@ func New(cfg Config) (*Issuer, error) {
 		switch {
 		case !s.cert.IsCA:
 			leaves = append(leaves, s)
-		case !selfSigned(s.cert):
+		case !ca.SelfSigned(s.cert):
 			cas = append(cas, s)
 		}
 	}
@@ -262,19 +261,19 @@ func buildChain(c spec.Certificate, leaf signedCert, cas []signedCert, cfg Confi
 func diagnose(leaf signedCert, cas []signedCert, anchors []Anchor, now time.Time) error {
 	cur := leaf
 	for range len(cas) + 1 {
-		if slices.ContainsFunc(anchors, func(a Anchor) bool { return issuedBy(cur.cert, a.Cert) }) {
+		if slices.ContainsFunc(anchors, func(a Anchor) bool { return ca.IssuedBy(cur.cert, a.Cert) }) {
 			return nil // reaches an anchor: the fault is elsewhere (usage)
 		}
 		var parent *signedCert
 		for _, s := range cas {
-			if issuedBy(cur.cert, s.cert) {
+			if ca.IssuedBy(cur.cert, s.cert) {
 				parent = &s
 				break
 			}
 		}
 		if parent == nil {
 			issuerDN := ca.FormatDN(cur.cert.RawIssuer)
-			if selfSigned(cur.cert) {
+			if ca.SelfSigned(cur.cert) {
 				return fault.BadFile(cur.file, "the chain ends at the root %q, which is not the trusted root (%s): this certificate is from another CA; have it signed by your PKI's CA under that root, or give its root with --root",
 					issuerDN, anchorFiles(anchors))
 			}
@@ -296,15 +295,6 @@ func diagnose(leaf signedCert, cas []signedCert, anchors []Anchor, now time.Time
 		cur = *parent
 	}
 	return nil
-}
-
-// issuedBy reports whether parent signed child.
-func issuedBy(child, parent *x509.Certificate) bool {
-	return bytes.Equal(child.RawIssuer, parent.RawSubject) && child.CheckSignatureFrom(parent) == nil
-}
-
-func selfSigned(c *x509.Certificate) bool {
-	return bytes.Equal(c.RawIssuer, c.RawSubject) && c.CheckSignatureFrom(c) == nil
 }
 
 func roleNames(roles []nodetls.Role) string {
