@@ -1,8 +1,10 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"io"
+	"path/filepath"
 	"time"
 
 	"github.com/escert/escert/internal/bundle"
@@ -13,6 +15,7 @@ import (
 	"github.com/escert/escert/internal/fips"
 	"github.com/escert/escert/internal/infile"
 	"github.com/escert/escert/internal/issuer/pki"
+	"github.com/escert/escert/internal/rotate"
 	"github.com/escert/escert/internal/spec"
 )
 
@@ -130,4 +133,72 @@ func readAnchors(file string, now time.Time) ([]pki.Anchor, error) {
 		anchors = append(anchors, pki.Anchor{Cert: c, File: file})
 	}
 	return anchors, nil
+}
+
+// requestRenewal is the first run of a renewal through the company CA: keys and
+// requests for the node's due certificates, nothing on the node changed.
+func requestRenewal(stdout, stderr io.Writer, certs []rotate.NodeCert, csrDir string, o rotate.Options, asJSON bool) error {
+	if csrDir == "" {
+		return usagef("renew --issuer pki needs --csr-dir: where the keys and requests go (and, with --signed, where they are)")
+	}
+	req, err := rotate.RequestRenewal(certs, csrDir, o, "escert "+Version)
+	if err != nil {
+		return err
+	}
+	if req == nil {
+		fmt.Fprintln(stderr, "not due: nothing requested")
+		if asJSON {
+			return printJSON(stdout, []csrdir.Entry{})
+		}
+		return nil
+	}
+	if asJSON {
+		return printJSON(stdout, req.Certificates)
+	}
+	for _, c := range req.Certificates {
+		fmt.Fprintf(stdout, "requested %s: %s\n", c.Layer, filepath.Join(csrDir, c.CSR))
+	}
+	fmt.Fprintf(stderr, "Send the requests and %s to the PKI team; the node is unchanged. With the signed certificates in SIGNED/:\n  escert renew --es-config %s --issuer pki --csr-dir %s --signed SIGNED\n",
+		filepath.Join(csrDir, csrdir.NotesFile), o.ConfigDir, csrDir)
+	return nil
+}
+
+// installSigned is the second run: the signed certificates, checked against the
+// node's own trust, swapped in.
+func (f *issuerFlags) installSigned(ctx context.Context, certs []rotate.NodeCert, o rotate.Options, stderr io.Writer) ([]rotate.Renewed, string, error) {
+	if f.pki.csrDir == "" {
+		return nil, "", usagef("renew --issuer pki --signed needs --csr-dir: the directory of the pending keys and requests")
+	}
+	for _, name := range []string{"root", "transport-root", "http-root"} {
+		if fl := f.fs.Lookup(name); fl != nil && fl.Changed {
+			return nil, "", usagef("--%s: a renewal chains to what the node already trusts; to change the root, rotate the CA (escert ca rotate)", name)
+		}
+	}
+	d, err := csrdir.Read(f.pki.csrDir)
+	if err != nil {
+		return nil, "", err
+	}
+	specs, err := rotate.PendingSpecs(certs, d)
+	if err != nil {
+		return nil, "", err
+	}
+	roots := map[spec.Layer][]pki.Anchor{}
+	for _, n := range certs {
+		trusted, err := n.Trusted()
+		if err != nil {
+			return nil, "", err
+		}
+		for _, c := range trusted {
+			roots[n.Layer] = append(roots[n.Layer], pki.Anchor{Cert: c, File: "the node's " + string(n.Layer) + " trust"})
+		}
+	}
+	iss, err := pki.New(pki.Config{CSRs: d, Certificates: specs, Signed: f.pki.signed, Roots: roots, Policy: o.Policy, Now: o.Now})
+	if err != nil {
+		return nil, "", err
+	}
+	for _, u := range iss.Unmatched {
+		fmt.Fprintf(stderr, "warning: %s matches no pending request in %s: ignored\n", u, d.Path)
+	}
+	o.Issuer = iss
+	return rotate.InstallSigned(ctx, certs, d, o)
 }

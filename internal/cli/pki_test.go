@@ -279,3 +279,110 @@ func copyFile(t *testing.T, from, to string) {
 		t.Fatal(err)
 	}
 }
+
+// companyNode bootstraps companyNodes from the company CA and installs node1 into a
+// config directory; it returns the directory.
+func companyNode(t *testing.T, corp *realtest.CorporateCA, format string) string {
+	t.Helper()
+	csrs := requestAll(t, companyNodes)
+	signed := signAll(t, corp, csrs, keepAll, false)
+	out := filepath.Join(t.TempDir(), "out")
+	if r := escertAt(t, time.Now, nil, "bootstrap", "--issuer", "pki", "--csr-dir", csrs, "--signed", signed, "--root", corp.RootFile, "--out", out, "--format", format, "-q"); r.code != 0 {
+		t.Fatalf("bootstrap: exit %d\n%s", r.code, r.stderr)
+	}
+	config := filepath.Join(t.TempDir(), "config")
+	os.Mkdir(config, 0o750)
+	writeFile(t, config, "elasticsearch.yml", "path.data: /var/lib/elasticsearch\n")
+	if r := escertAt(t, time.Now, nil, "install", "--bundle", filepath.Join(out, "nodes", "node1"), "--es-config", config, "--owner", "-"); r.code != 0 {
+		t.Fatalf("install: exit %d\n%s", r.code, r.stderr)
+	}
+	return config
+}
+
+func TestRenewThroughTheCompanyCARequestsThenInstallsTheSignedCertificates(t *testing.T) {
+	t.Parallel()
+	corp := realtest.NewCorporateCA(t, realtest.CorporateCAOptions{})
+	for _, format := range []string{"p12", "pem"} {
+		t.Run(format, func(t *testing.T) {
+			t.Parallel()
+			config := companyNode(t, corp, format)
+			req := filepath.Join(t.TempDir(), "renewal")
+			before := treestate.Of(t, config)
+			r := escertAt(t, time.Now, nil, "renew", "--es-config", config, "--issuer", "pki", "--csr-dir", req, "--force")
+			if r.code != 0 || !strings.Contains(r.stdout, "requested transport: "+filepath.Join(req, "transport", "node1.csr")) || !strings.Contains(r.stdout, "requested http") {
+				t.Fatalf("request: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+			}
+			if !maps.Equal(before, treestate.Of(t, config)) {
+				t.Fatal("requesting a renewal changed the node's files")
+			}
+			keyBefore, err := os.ReadFile(filepath.Join(req, "keys", "node1", "transport.key"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			// A second run (cron, the next day) asks again with the same key.
+			if r := escertAt(t, time.Now, nil, "renew", "--es-config", config, "--issuer", "pki", "--csr-dir", req, "--force"); r.code != 0 {
+				t.Fatalf("second request: exit %d\n%s", r.code, r.stderr)
+			}
+			if again, _ := os.ReadFile(filepath.Join(req, "keys", "node1", "transport.key")); string(again) != string(keyBefore) {
+				t.Error("a second request made a new key while the first was still pending")
+			}
+			signed := signAll(t, corp, req, keepAll, false)
+			r = escertAt(t, time.Now, nil, "renew", "--es-config", config, "--issuer", "pki", "--csr-dir", req, "--signed", signed)
+			if r.code != 0 || !strings.Contains(r.stdout, "renewed transport") || !strings.Contains(r.stdout, "renewed http") {
+				t.Fatalf("install: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+			}
+			if _, err := os.Stat(filepath.Join(req, "keys", "node1", "transport.key")); !os.IsNotExist(err) {
+				t.Error("the installed key is still in the CSR directory")
+			}
+			if r := escertAt(t, time.Now, nil, "check", "--es-config", config); r.code != 0 && r.code != 1 {
+				t.Errorf("check after renewal: exit %d\n%s", r.code, r.stdout)
+			}
+			// The next renewal asks with a new key, not the installed one.
+			if r := escertAt(t, time.Now, nil, "renew", "--es-config", config, "--issuer", "pki", "--csr-dir", req, "--force"); r.code != 0 {
+				t.Fatalf("next request: exit %d\n%s", r.code, r.stderr)
+			}
+			if next, _ := os.ReadFile(filepath.Join(req, "keys", "node1", "transport.key")); len(next) == 0 || string(next) == string(keyBefore) {
+				t.Error("the next renewal did not make a new key")
+			}
+		})
+	}
+}
+
+// Installing what the PKI returned is refused in one line, the node untouched, when it
+// does not fit: another node's request, a certificate without the layer's usage.
+func TestRenewThroughTheCompanyCARefusesABadAnswer(t *testing.T) {
+	t.Parallel()
+	corp := realtest.NewCorporateCA(t, realtest.CorporateCAOptions{})
+	other := realtest.NewCorporateCA(t, realtest.CorporateCAOptions{Name: "Other Corp"})
+	tests := []struct {
+		name string
+		sign func(t *testing.T, req string) string
+		want string
+	}{
+		{"a transport certificate without clientAuth", func(t *testing.T, req string) string {
+			return signAll(t, corp, req, func(string) realtest.Profile { return realtest.Profile{ServerOnly: true} }, false)
+		}, "lacks the extended key usage clientAuth"},
+		{"certificates from a CA the node does not trust", func(t *testing.T, req string) string {
+			return signAll(t, other, req, keepAll, false)
+		}, "Other Corp Root CA,O=Other Corp\", which is neither among the signed files nor the trusted root (the node's transport trust)"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			config := companyNode(t, corp, "p12")
+			req := filepath.Join(t.TempDir(), "renewal")
+			if r := escertAt(t, time.Now, nil, "renew", "--es-config", config, "--issuer", "pki", "--csr-dir", req, "--force"); r.code != 0 {
+				t.Fatalf("request: exit %d\n%s", r.code, r.stderr)
+			}
+			signed := tc.sign(t, req)
+			before := treestate.Of(t, config)
+			r := escertAt(t, time.Now, nil, "renew", "--es-config", config, "--issuer", "pki", "--csr-dir", req, "--signed", signed)
+			if msg := strings.TrimSpace(r.stderr); r.code != 3 || strings.Contains(msg, "\n") || !strings.Contains(msg, tc.want) {
+				t.Fatalf("exit %d, want 3 in one line saying %q:\n%s", r.code, tc.want, r.stderr)
+			}
+			if !maps.Equal(before, treestate.Of(t, config)) {
+				t.Error("a refused install changed the node's files")
+			}
+		})
+	}
+}

@@ -232,23 +232,22 @@ renewed files). Replaced files are kept under <config>/escert-backups/<time>/.`,
 				return err
 			}
 			policy := fips.ForCurrent(false)
-			var iss issuer.Issuer
-			if iflags.remote() {
-				if iss, err = iflags.build(cmd.Context(), e, policy, fips.DefaultKey, cmd.ErrOrStderr()); err != nil {
+			o := rotate.Options{ConfigDir: configDir, Policy: policy, Window: win, Force: force, Rand: e.rand, Now: e.now(), Notify: e.write.Notify}
+			var (
+				renewed []rotate.Renewed
+				backup  string
+			)
+			switch {
+			case iflags.kind == "pki" && len(iflags.pki.signed) == 0:
+				return requestRenewal(cmd.OutOrStdout(), cmd.ErrOrStderr(), certs, iflags.pki.csrDir, o, output == "json")
+			case iflags.kind == "pki":
+				renewed, backup, err = iflags.installSigned(cmd.Context(), certs, o, cmd.ErrOrStderr())
+			default:
+				if o.Issuer, err = renewalIssuer(cmd, e, &iflags, caDir, caPassFile, policy); err != nil {
 					return err
 				}
-			} else {
-				caPass, err := readSecret(e, caPassFile, "ESCERT_CA_PASSWORD", "--ca-pass-file")
-				if err != nil {
-					return err
-				}
-				if iss, err = issuer.LoadLocal(caDir, caPass, policy, e.rand, e.now); err != nil {
-					return err
-				}
+				renewed, backup, err = rotate.Renew(cmd.Context(), certs, o)
 			}
-			renewed, backup, err := rotate.Renew(cmd.Context(), certs, rotate.Options{
-				ConfigDir: configDir, Issuer: iss, Policy: policy, Window: win, Force: force, Rand: e.rand, Now: e.now(), Notify: e.write.Notify,
-			})
 			if werr := report(cmd.OutOrStdout(), renewed, output == "json"); werr != nil && err == nil {
 				err = werr
 			}
@@ -309,6 +308,19 @@ renewed files). Replaced files are kept under <config>/escert-backups/<time>/.`,
 	fl.StringVar(&execCmd, "exec", "", "shell command to run once every renewed file is in place")
 	outputFlag(fl, &output, "text or json")
 	return withExit(cmd, escertContract, fault.Locked, fault.Input, fault.Refused, fault.Credentials, fault.Unavailable, fault.Interrupted)
+}
+
+// renewalIssuer is where a renewal's certificates come from: the remote issuer, or
+// the CA directory.
+func renewalIssuer(cmd *cobra.Command, e *env, iflags *issuerFlags, caDir, caPassFile string, policy fips.Policy) (issuer.Issuer, error) {
+	if iflags.remote() {
+		return iflags.build(cmd.Context(), e, policy, fips.DefaultKey, cmd.ErrOrStderr())
+	}
+	caPass, err := readSecret(e, caPassFile, "ESCERT_CA_PASSWORD", "--ca-pass-file")
+	if err != nil {
+		return nil, err
+	}
+	return issuer.LoadLocal(caDir, caPass, policy, e.rand, e.now)
 }
 
 func report(w io.Writer, renewed []rotate.Renewed, asJSON bool) error {

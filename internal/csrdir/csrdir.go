@@ -18,8 +18,11 @@ import (
 	"crypto"
 	"encoding/json"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"os"
 	"path"
 	"path/filepath"
 	"slices"
@@ -53,10 +56,13 @@ type Request struct {
 	Cluster string    `json:"cluster_name"`
 	// TrustRestrictions: the transport requests ask for the node-name otherName the
 	// trust restrictions match.
-	TrustRestrictions bool    `json:"trust_restrictions"`
-	Localhost         bool    `json:"localhost"`
-	Key               string  `json:"key"`
-	Certificates      []Entry `json:"certificates"`
+	TrustRestrictions bool   `json:"trust_restrictions"`
+	Localhost         bool   `json:"localhost"`
+	Key               string `json:"key"`
+	// ConfigDir, for a renewal, is the config directory of the node whose
+	// certificates the requests renew; the signed ones go nowhere else.
+	ConfigDir    string  `json:"es_config,omitempty"`
+	Certificates []Entry `json:"certificates"`
 }
 
 // Entry is one certificate request.
@@ -72,6 +78,9 @@ type Entry struct {
 	Usages     []string   `json:"extended_key_usage"`
 	CSR        string     `json:"csr"`
 	KeyFile    string     `json:"key"`
+	// Replaces, for a renewal, is the SHA-256 of the certificate the request renews:
+	// a node whose certificate changed since is asked again, not overwritten.
+	Replaces string `json:"replaces_sha256,omitempty"`
 }
 
 // ID names a request in messages: node1's transport certificate is "node1/transport".
@@ -102,6 +111,12 @@ type Input struct {
 	Tool         string
 	// Progress, when set, is called once per request made.
 	Progress func()
+	// ConfigDir and Replaces (by Entry.ID) make the requests a node's renewal.
+	ConfigDir string
+	Replaces  map[string]string
+	// Keys (by Entry.ID) are pending keys to ask again with, instead of new ones: a
+	// daily renewal run re-requests with the key whose certificate is still awaited.
+	Keys map[string]crypto.Signer
 }
 
 // Files makes a key and a request for each certificate, and the directory's other
@@ -110,12 +125,21 @@ func Files(in Input) ([]atomicfs.File, *Request, error) {
 	req := &Request{
 		Format: formatVersion, Tool: in.Tool, Created: in.Now.UTC(), Cluster: in.Options.ClusterName,
 		TrustRestrictions: in.Options.TrustRestrictions, Localhost: in.Options.Localhost, Key: in.Key.String(),
+		ConfigDir: in.ConfigDir,
 	}
-	files := []atomicfs.File{{Path: InstancesFile, Mode: atomicfs.PublicMode, Data: in.Instances}}
+	var files []atomicfs.File
+	if in.Instances != nil {
+		files = append(files, atomicfs.File{Path: InstancesFile, Mode: atomicfs.PublicMode, Data: in.Instances})
+	}
 	for _, c := range in.Certificates {
-		key, err := ca.GenerateKey(in.Rand, in.Policy, in.Key)
-		if err != nil {
-			return nil, nil, err
+		e := EntryOf(c)
+		e.Replaces = in.Replaces[e.ID()]
+		key := in.Keys[e.ID()]
+		if key == nil {
+			var err error
+			if key, err = ca.GenerateKey(in.Rand, in.Policy, in.Key); err != nil {
+				return nil, nil, err
+			}
 		}
 		der, err := ca.NewCSR(in.Rand, in.Policy, c.Leaf(in.Now), key)
 		if err != nil {
@@ -125,7 +149,6 @@ func Files(in Input) ([]atomicfs.File, *Request, error) {
 		if err != nil {
 			return nil, nil, err
 		}
-		e := EntryOf(c)
 		files = append(files,
 			atomicfs.File{Path: e.CSR, Mode: atomicfs.PublicMode, Data: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der})},
 			atomicfs.File{Path: e.KeyFile, Mode: atomicfs.SecretMode, Data: keyPEM})
@@ -184,20 +207,70 @@ func Read(dir string) (*Dir, error) {
 	if err != nil {
 		return nil, &fault.InputError{File: file, Problem: infile.Problem(err, "point --csr-dir at the directory `escert csr --out` wrote")}
 	}
-	d := &Dir{Path: dir}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&d.Request); err != nil {
-		return nil, fault.BadFile(file, "not a request escert wrote (%v): run `escert csr` again", err)
+	req, err := ParseRequest(file, data)
+	if err != nil {
+		return nil, err
 	}
-	if d.Request.Format != formatVersion {
-		return nil, fault.BadFile(file, "format %d, but this escert reads format %d: use the escert that wrote it", d.Request.Format, formatVersion)
+	d := &Dir{Path: dir, Request: *req}
+	if d.Request.ConfigDir != "" {
+		return d, nil // a node's renewal: its instance is the node
 	}
 	instances := filepath.Join(dir, InstancesFile)
 	if d.Instances, err = infile.Read(instances, infile.Instances); err != nil {
 		return nil, &fault.InputError{File: instances, Problem: infile.Problem(err, "it is the instances file the requests were made from: restore it")}
 	}
 	return d, nil
+}
+
+// Forget removes the keys and requests of entries, whose certificates are installed
+// now, and rewrites request.json without them: a key left behind would be a second
+// copy of a node's secret, and a later renewal must ask with a new one.
+func (d *Dir) Forget(w atomicfs.Writer, entries []Entry) error {
+	var kept []Entry
+	for _, e := range d.Request.Certificates {
+		if !slices.ContainsFunc(entries, func(f Entry) bool { return f.ID() == e.ID() }) {
+			kept = append(kept, e)
+		}
+	}
+	d.Request.Certificates = kept
+	data, err := json.MarshalIndent(d.Request, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := w.WriteFile(filepath.Join(d.Path, RequestFile), append(data, '\n'), atomicfs.PublicMode); err != nil {
+		return err
+	}
+	for _, e := range entries {
+		for _, f := range []string{e.KeyFile, e.CSR} {
+			if err := os.Remove(filepath.Join(d.Path, filepath.FromSlash(f))); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// ParseRequest reads request.json (file names it in errors). Every path in it must
+// stay inside the directory: the file is input, and a path such as ../../etc would
+// otherwise make escert read or remove files elsewhere.
+func ParseRequest(file string, data []byte) (*Request, error) {
+	var r Request
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&r); err != nil {
+		return nil, fault.BadFile(file, "not a request escert wrote (%v): run `escert csr` again", err)
+	}
+	if r.Format != formatVersion {
+		return nil, fault.BadFile(file, "format %d, but this escert reads format %d: use the escert that wrote it", r.Format, formatVersion)
+	}
+	for _, e := range r.Certificates {
+		for _, p := range []string{e.CSR, e.KeyFile} {
+			if !filepath.IsLocal(filepath.FromSlash(p)) {
+				return nil, fault.BadFile(file, "the request %s names %q, outside the directory: run `escert csr` again", e.ID(), p)
+			}
+		}
+	}
+	return &r, nil
 }
 
 // Key reads the private key of request e, refusing one that is not the request's.

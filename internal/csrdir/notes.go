@@ -13,7 +13,14 @@ import (
 func Notes(r *Request) []byte {
 	var b bytes.Buffer
 	p := func(format string, args ...any) { fmt.Fprintf(&b, format+"\n", args...) }
-	p("# Certificate requests for the Elasticsearch cluster %q", r.Cluster)
+	if r.ConfigDir != "" {
+		p("# Renewal requests for the Elasticsearch node at %s", r.ConfigDir)
+		p("")
+		p("Each request renews a certificate this CA signed before: the same subject and names,")
+		p("with a new key.")
+	} else {
+		p("# Certificate requests for the Elasticsearch cluster %q", r.Cluster)
+	}
 	p("")
 	p("Written by %s on %s: %d request(s), %s keys. The private keys stay where they were",
 		r.Tool, r.Created.Format("2006-01-02"), len(r.Certificates), r.Key)
@@ -72,7 +79,7 @@ func transportNotes(p func(string, ...any), r *Request) {
 	p("- every requested DNS name and IP address.")
 	if r.TrustRestrictions {
 		p("")
-		p("Keep the **otherName SAN (type 2.5.4.3, UTF8String) `<node>.node.%s`** if your profile", r.Cluster)
+		p("Keep the **otherName SAN (type 2.5.4.3, UTF8String)** of each request (`<node>.node.%s`) if your profile", r.Cluster)
 		p("allows it. The nodes trust this CA on the transport layer, so any certificate it signs")
 		p("with clientAuth could join the cluster as a node; Elasticsearch's trust restrictions")
 		p("admit only certificates whose otherName matches `%s`. If the profile drops", spec.TrustPattern(r.Cluster))

@@ -162,11 +162,10 @@ type reissued struct {
 
 func reissue(ctx context.Context, n NodeCert, o Options, newIssuer bool) (*reissued, error) {
 	leaf := n.Leaf()
-	c, err := spec.FromCertificate(leaf, n.Layer)
+	c, added, err := RenewalSpec(n)
 	if err != nil {
 		return nil, err
 	}
-	added := askLayerUsages(&c)
 	trust := o.Issuer.Trust(n.Layer)
 	if len(trust) == 0 {
 		return nil, fmt.Errorf("the issuer has no CA for the %s layer", n.Layer)
@@ -281,6 +280,18 @@ func otherCA(leaf, given *x509.Certificate) string {
 		issuer, want = ca.FormatDN(leaf.RawIssuer), ca.FormatDN(given.RawSubject)
 	}
 	return fmt.Sprintf("was issued by %q, not by the CA given (%q)", issuer, want)
+}
+
+// RenewalSpec is the certificate that renews n: the old one's subject, names and
+// lifetime, asking for every usage its layer needs; added reports one the old
+// certificate lacked. Its Dir names it in a CSR directory (requestName).
+func RenewalSpec(n NodeCert) (c spec.Certificate, added bool, err error) {
+	c, err = spec.FromCertificate(n.Leaf(), n.Layer)
+	if err != nil {
+		return c, false, err
+	}
+	c.Dir = requestName(n)
+	return c, askLayerUsages(&c), nil
 }
 
 // askLayerUsages makes c ask for the usage of every role its layer needs

@@ -281,7 +281,7 @@ func diagnose(leaf signedCert, cas []signedCert, anchors []Anchor, now time.Time
 				return fault.BadFile(leaf.file, "%q was signed by %q, which is neither among the signed files nor the trusted root (%s): add the issuing CA's certificate (the intermediate) to --signed, or, if that is not your PKI's CA, have the certificate signed again by it",
 					ca.FormatDN(leaf.cert.RawSubject), issuerDN, anchorFiles(anchors))
 			}
-			return fault.BadFile(cur.file, "the intermediate %q was signed by %q, which is neither among the signed files nor the trusted root (%s): if that is your PKI's root, give it with --root; otherwise add the missing intermediate to --signed",
+			return fault.BadFile(cur.file, "the intermediate %q was signed by %q, which is neither among the signed files nor the trusted root (%s): if it is a root, these certificates are from a CA that is not trusted here; otherwise add the missing intermediate to --signed",
 				ca.FormatDN(cur.cert.RawSubject), issuerDN, anchorFiles(anchors))
 		}
 		switch {
