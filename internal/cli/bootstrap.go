@@ -63,6 +63,11 @@ Instances may say what they are with "type: kibana|logstash|fleet|apm|beats|clie
 (default elasticsearch), add HTTP-only names with http_dns/http_ip, and ask for a
 client certificate with "client_auth: true".
 
+With --issuer pki the certificates come from a company CA instead: 'escert csr' wrote
+the keys and requests, the PKI team signed them, and bootstrap checks every signed
+certificate (its key, names, usages and chain to --root) before it writes the same
+bundle; the CSR directory decides the instances, cluster name and keys.
+
 Everything is staged beside DIR as it is made and moved into place at the end: a
 failure leaves nothing behind.`,
 		Example: `  escert bootstrap --instances instances.yml --out escert-out
@@ -73,6 +78,7 @@ failure leaves nothing behind.`,
       --issuer vault --vault-transport-mount pki_es_transport --vault-http-mount pki_es_http --vault-role es-node
   escert bootstrap --instances instances.yml --out out --issuer step --ca-url https://ca:9000 --root root_ca.crt \
       --provisioner escert --provisioner-password-file provisioner.pw
+  escert bootstrap --issuer pki --csr-dir csr --signed signed/ --root corp-root.crt --out out   # after escert csr
 
   # instances.yml
   instances:

@@ -121,6 +121,11 @@ func (f *issuerFlags) check() error {
 
 // build connects to the remote issuer (and logs in); it prints warnings.
 func (f *issuerFlags) build(ctx context.Context, e *env, policy fips.Policy, key fips.KeySpec, stderr io.Writer) (issuer.Issuer, error) {
+	if f.kind == "pki" {
+		// A company CA signs only what was requested: bootstrap and renew read its
+		// answer; anything else would need a request first.
+		return nil, usagef("--issuer pki is for bootstrap and renew: to add instances, request them with escert csr --instances NEW.yml --cluster-name <cluster> and build their bundles with escert bootstrap --issuer pki")
+	}
 	if f.kind == "step" {
 		return f.buildStep(ctx, e, policy)
 	}

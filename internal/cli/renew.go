@@ -193,12 +193,19 @@ rotate).
 
 Not due: exits 0 and says so. A lock keeps two runs apart; --jitter spreads a fleet's
 runs; --exec runs a command once every file is in place (ESCERT_RENEWED holds the
-renewed files). Replaced files are kept under <config>/escert-backups/<time>/.`,
+renewed files). Replaced files are kept under <config>/escert-backups/<time>/.
+
+With a company CA (--issuer pki) renewal takes two runs: with --csr-dir alone, renew
+writes a new key and a request (same names) per due certificate and changes nothing
+on the node; with --signed too, it checks what the PKI team signed against the node's
+own trust and swaps it in as above.`,
 		Example: `  escert renew --es-config /etc/elasticsearch --ca-dir /root/escert-ca
   escert renew --es-config /etc/elasticsearch --ca-dir /root/escert-ca --at 2/3 --jitter 30m
   escert renew --es-config /etc/elasticsearch --ca-dir /root/escert-ca --force --exec 'logger escert renewed'
   escert renew --es-config /etc/elasticsearch --issuer vault --vault-token-file /etc/escert/vault-token --vault-role es-node
   escert renew --es-config /etc/elasticsearch --issuer step --ca-url https://ca:9000 --root /etc/escert/root_ca.crt   # mutual TLS, no secret
+  escert renew --es-config /etc/elasticsearch --issuer pki --csr-dir /root/es-renewal             # company CA: requests for what is due
+  escert renew --es-config /etc/elasticsearch --issuer pki --csr-dir /root/es-renewal --signed signed/   # then install what it signed
   # packaging/escert-renew.timer runs it daily; see the README for cron.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
