@@ -386,3 +386,38 @@ func TestRenewThroughTheCompanyCARefusesABadAnswer(t *testing.T) {
 		})
 	}
 }
+
+// --transport-root with the issuing CA makes the nodes trust, on the transport layer,
+// only what that CA signs: JSSE, as Elasticsearch runs it, takes the intermediate as
+// a trust anchor and completes node-to-node mutual TLS with the PEM bundle.
+func TestBootstrapFromACompanyCATrustsOnlyTheIssuingCAOnTransportWhenAsked(t *testing.T) {
+	t.Parallel()
+	corp := realtest.NewCorporateCA(t, realtest.CorporateCAOptions{})
+	csrs := requestAll(t, companyNodes)
+	signed := signAll(t, corp, csrs, keepAll, false)
+	out := filepath.Join(t.TempDir(), "out")
+	r := escertAt(t, time.Now, nil, "bootstrap", "--issuer", "pki", "--csr-dir", csrs, "--signed", signed,
+		"--root", corp.RootFile, "--transport-root", corp.IntermediateFile, "--out", out, "--format", "pem", "-q")
+	if r.code != 0 {
+		t.Fatalf("exit %d:\n%s", r.code, r.stderr)
+	}
+	certs := func(node string) string { return filepath.Join(out, "nodes", node, "certs") }
+	data, err := os.ReadFile(filepath.Join(certs("node1"), "transport-ca.crt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := ca.ParseCertificates(data); err != nil || len(got) != 1 || !got[0].Equal(corp.Intermediate) {
+		t.Fatalf("transport-ca.crt does not hold the issuing CA alone (%v)", err)
+	}
+	peer := func(node string) realtest.JSSEConfig {
+		return realtest.JSSEConfig{
+			Key:        realtest.Store{KeyPEM: filepath.Join(certs(node), "transport.key"), CertPEM: filepath.Join(certs(node), "transport.crt")},
+			Trust:      realtest.Store{CAPEMs: []string{filepath.Join(certs(node), "transport-ca.crt")}},
+			ClientAuth: true, TrustSubjectPatterns: []string{"*.node.prod"},
+		}
+	}
+	addr := realtest.StartJSSEServer(t, peer("node1"))
+	if err := realtest.JSSEHandshake(t, peer("node2"), addr, ""); err != nil {
+		t.Fatalf("node2 to node1 over the issuing CA alone: %v", err)
+	}
+}
