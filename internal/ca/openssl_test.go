@@ -232,3 +232,34 @@ func TestPEMWithAUTF8BOMIsReadAsOpenSSLReadsIt(t *testing.T) {
 		t.Errorf("ParseKeyPEM of a BOM-prefixed key: %v", err)
 	}
 }
+
+// A Windows CA hands out its chain as PKCS#7 (.p7b): openssl crl2pkcs7 makes the same
+// certs-only bundle, in PEM and in DER.
+func TestParseCertificatesReadsAnOpenSSLPKCS7Bundle(t *testing.T) {
+	t.Parallel()
+	requireOpenSSL(t)
+	a := testAuthority(t, "p256-ca")
+	leaf := sign(t, a, nodeLeaf(), testKey(t, "p256").Public())
+	dir := t.TempDir()
+	leafFile := writeTemp(t, dir, "leaf.crt", EncodeCertificates(leaf))
+	caFile := writeTemp(t, dir, "ca.crt", EncodeCertificates(a.Cert))
+	for _, form := range []string{"PEM", "DER"} {
+		t.Run(form, func(t *testing.T) {
+			out := filepath.Join(dir, "chain-"+form+".p7b")
+			if msg, err := openssl(t, "crl2pkcs7", "-nocrl", "-certfile", leafFile, "-certfile", caFile, "-outform", form, "-out", out); err != nil {
+				t.Fatalf("openssl crl2pkcs7: %v\n%s", err, msg)
+			}
+			data, err := os.ReadFile(out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			certs, err := ParseCertificates(data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(certs) != 2 || !certs[0].Equal(leaf) || !certs[1].Equal(a.Cert) {
+				t.Fatalf("read %d certificates from the %s bundle, want the leaf and its CA", len(certs), form)
+			}
+		})
+	}
+}

@@ -58,9 +58,9 @@ func TestParseCertificatesRefusesBadInput(t *testing.T) {
 		data    []byte
 		wantErr string
 	}{
-		{name: "empty", data: nil, wantErr: "neither PEM nor a DER certificate: "},
-		{name: "garbage", data: []byte("garbage"), wantErr: "neither PEM nor a DER certificate: "},
-		{name: "truncated DER", data: cert.Raw[:100], wantErr: "neither PEM nor a DER certificate: "},
+		{name: "empty", data: nil, wantErr: "neither PEM, a DER certificate nor PKCS#7: "},
+		{name: "garbage", data: []byte("garbage"), wantErr: "neither PEM, a DER certificate nor PKCS#7: "},
+		{name: "truncated DER", data: cert.Raw[:100], wantErr: "neither PEM, a DER certificate nor PKCS#7: "},
 		{name: "PEM without certificates", data: fixture(t, "ec-p384.pub"), wantErr: "no PEM certificate found"},
 		{name: "PEM marker without a block", data: []byte("-----BEGIN CERTIFICATE-----\nnot base64"), wantErr: "no PEM certificate found"},
 		{name: "corrupt first certificate", data: corrupt, wantErr: "certificate 1: "},

@@ -350,7 +350,7 @@ func malformedCases() []malformedCase {
 		malformedCase{name: "node/needs-renewal missing dir", code: exitNeedsRenewalError, want: "{case}/nope", args: []string{"needs-renewal", "--es-config", "{case}/nope"}},
 		malformedCase{name: "node/needs-renewal garbage certificate", files: map[string]string{"cfg/elasticsearch.yml": "xpack.security.http.ssl.enabled: true\nxpack.security.http.ssl.certificate: certs/http.crt\nxpack.security.http.ssl.key: certs/http.key\n", "cfg/certs/http.crt": garbage, "cfg/certs/http.key": keyGarbage},
 			// needs-renewal reads certificates only (rotate.Chains): the key is renew's.
-			code: exitNeedsRenewalError, want: "http.crt: neither PEM nor a DER certificate", args: []string{"needs-renewal", "--es-config", "{case}/cfg"}},
+			code: exitNeedsRenewalError, want: "http.crt: neither PEM, a DER certificate nor PKCS#7", args: []string{"needs-renewal", "--es-config", "{case}/cfg"}},
 		malformedCase{name: "renew/missing config", code: ExitInput, want: "{case}/nope", args: []string{"renew", "--es-config", "{case}/nope", "--ca-dir", "{ws}/out/ca"}},
 		malformedCase{name: "renew/other CA", files: map[string]string{"ca/transport-ca.crt": "{other-ca}", "ca/transport-ca.key": "{other-ca-key}", "ca/http-ca.crt": "{other-ca}", "ca/http-ca.key": "{other-ca-key}"},
 			code: ExitInput, want: "not by the CA given", args: []string{"renew", "--es-config", "{ws}/config", "--ca-dir", "{case}/ca", "--force"}},

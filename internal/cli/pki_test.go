@@ -3,6 +3,7 @@ package cli
 import (
 	"maps"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -128,16 +129,21 @@ func TestBootstrapFromACompanyCABuildsTheBundle(t *testing.T) {
 		wantTrust   string
 		wantX509    bool
 		wantWarning string
+		pkcs7       bool
 	}{
-		{"profile keeps the node otherName", keepAll, `trust.subject_name: ["*.node.prod"]`, false, ""},
+		{"profile keeps the node otherName", keepAll, `trust.subject_name: ["*.node.prod"]`, false, "", false},
 		{"profile drops otherNames", func(string) realtest.Profile { return realtest.Profile{DropOtherNames: true} },
-			`trust.subject_name: ["node1.example.com", "node2.example.com"]`, true, "admit the nodes' DNS names instead"},
+			`trust.subject_name: ["node1.example.com", "node2.example.com"]`, true, "admit the nodes' DNS names instead", false},
+		{"answer in PKCS#7 bundles, as a Windows CA sends it", keepAll, `trust.subject_name: ["*.node.prod"]`, false, "", true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			csrs := requestAll(t, companyNodes)
 			signed := signAll(t, corp, csrs, tc.profile, false)
+			if tc.pkcs7 {
+				asPKCS7(t, signed, corp.IntermediateFile)
+			}
 			out := filepath.Join(t.TempDir(), "out")
 			r := escertAt(t, time.Now, nil, "bootstrap", "--issuer", "pki", "--csr-dir", csrs, "--signed", signed, "--root", corp.RootFile, "--out", out, "--format", "pem")
 			if r.code != 0 {
@@ -420,4 +426,24 @@ func TestBootstrapFromACompanyCATrustsOnlyTheIssuingCAOnTransportWhenAsked(t *te
 	if err := realtest.JSSEHandshake(t, peer("node2"), addr, ""); err != nil {
 		t.Fatalf("node2 to node1 over the issuing CA alone: %v", err)
 	}
+}
+
+// asPKCS7 turns each leaf of a signed directory into a DER PKCS#7 bundle of the leaf
+// and the intermediate (openssl crl2pkcs7, what certreq hands back from a Windows CA),
+// leaving no other file.
+func asPKCS7(t *testing.T, signed, intermediate string) {
+	t.Helper()
+	openssl := realtest.Require(t, "openssl")
+	leaves, err := filepath.Glob(filepath.Join(signed, "*.cer"))
+	if err != nil || len(leaves) == 0 {
+		t.Fatalf("no leaves in %s", signed)
+	}
+	for _, leaf := range leaves {
+		p7b := strings.TrimSuffix(leaf, ".cer") + ".p7b"
+		if out, err := exec.Command(openssl, "crl2pkcs7", "-nocrl", "-certfile", leaf, "-certfile", intermediate, "-outform", "DER", "-out", p7b).CombinedOutput(); err != nil {
+			t.Fatalf("openssl crl2pkcs7: %v\n%s", err, out)
+		}
+		os.Remove(leaf)
+	}
+	os.Remove(filepath.Join(signed, "issuing-ca.pem"))
 }

@@ -295,7 +295,7 @@ func TestProbeUnusableInputExits3AndProbesNothing(t *testing.T) {
 		{"a bad port", []string{"node1:https"}, `target "node1:https": port "https"`},
 		{"plain http", []string{"http://node1:9200"}, "probe speaks TLS only"},
 		{"an unreadable --ca", []string{"127.0.0.1", "--ca", filepath.Join(dir, "missing.crt")}, "--ca " + filepath.Join(dir, "missing.crt") + ": no such file or directory"},
-		{"a --ca that is not PEM", []string{"127.0.0.1", "--ca", notPEM}, "--ca " + notPEM + ": neither PEM nor a DER certificate"},
+		{"a --ca that is not PEM", []string{"127.0.0.1", "--ca", notPEM}, "--ca " + notPEM + ": neither PEM, a DER certificate nor PKCS#7"},
 		{"--cert without --key", []string{"127.0.0.1:9300", "--cert", notPEM}, "--cert and --key go together"},
 		{"--p12 with --cert", []string{"127.0.0.1:9300", "--p12", notPEM, "--cert", "x", "--key", "y"}, "give one client certificate"},
 		{"a wrong --p12 password", []string{"127.0.0.1:9300", "--p12", p12File, "--pass-file", wrongPass}, "wrong PKCS#12 password: give it with --pass-file or ESCERT_PASSWORD"},

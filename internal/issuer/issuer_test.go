@@ -175,7 +175,7 @@ func TestLoadLocalNamesTheFileAndTheFix(t *testing.T) {
 			chain, _ := l.Issue(context.Background(), c, key.Public())
 			os.WriteFile(filepath.Join(dir, "http-ca.crt"), ca.EncodeCertificates(chain[0]), 0o644)
 		}, "http-ca.crt", "not a CA certificate"},
-		{"garbage certificate", func(t *testing.T, dir string) { os.WriteFile(filepath.Join(dir, "http-ca.crt"), []byte("junk"), 0o644) }, "http-ca.crt", "neither PEM nor a DER certificate"},
+		{"garbage certificate", func(t *testing.T, dir string) { os.WriteFile(filepath.Join(dir, "http-ca.crt"), []byte("junk"), 0o644) }, "http-ca.crt", "neither PEM, a DER certificate nor PKCS#7"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

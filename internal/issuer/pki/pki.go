@@ -328,7 +328,7 @@ func readSigned(paths []string) ([]signedCert, error) {
 		}
 		certs, err := ca.ParseCertificates(data)
 		if err != nil {
-			return fault.BadFile(file, "holds no certificate escert can read (%v): give certificates as PEM or DER, and remove other files from the directory", err)
+			return fault.BadFile(file, "holds no certificate escert can read (%v): give certificates as PEM, DER or PKCS#7 (.p7b), and remove other files from the directory", err)
 		}
 		for _, c := range certs {
 			out = append(out, signedCert{cert: c, file: file})
