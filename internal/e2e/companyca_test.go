@@ -301,3 +301,44 @@ func logAfter(n *realtest.Node, mark int) string {
 	lines := strings.Split(n.Log(), "\n")
 	return strings.Join(lines[min(mark, len(lines)):], "\n")
 }
+
+// TestFIPSBuildsBuildBundlesFromACompanyCA runs both FIPS binaries through the company
+// CA's whole path: escert csr, the PKI signs, bootstrap --issuer pki, and renewal
+// requests from the installed node. Keys, requests and the checks of the answer must
+// all stay inside the validated module (a BoringCrypto binary once panicked on every
+// bootstrap while the tests under the experiment passed).
+func TestFIPSBuildsBuildBundlesFromACompanyCA(t *testing.T) {
+	corp := realtest.NewCorporateCA(t, realtest.CorporateCAOptions{})
+	for _, flavour := range []fipsFlavour{goFIPS, boringCrypto} {
+		t.Run(string(flavour), func(t *testing.T) {
+			bin := fipsBinary(t, flavour)
+			dir := t.TempDir()
+			csrs := filepath.Join(dir, "csr")
+			mustRun(t, bin, nil, "csr", "--instances", instances(t, dir, 2), "--out", csrs, "--cluster-name", clusterName, "--quiet")
+			requests, err := filepath.Glob(filepath.Join(csrs, "*", "*.csr"))
+			if err != nil || len(requests) != 4 {
+				t.Fatalf("%s csr wrote %d requests (%v), want 4", bin, len(requests), err)
+			}
+			signed := signRequests(t, corp, csrs, requests, realtest.Profile{})
+			pass := secretFile(t, dir, "keystore-password", fipsKeystorePassword)
+			out := filepath.Join(dir, "out")
+			mustRun(t, bin, nil, "bootstrap", "--issuer", "pki", "--csr-dir", csrs, "--signed", signed, "--root", corp.RootFile,
+				"--out", out, "--keystore-pass-file", pass, "--quiet")
+			block := readFile(t, filepath.Join(out, "nodes", "node1", "elasticsearch.yml"))
+			if !strings.Contains(block, "xpack.security.fips_mode.enabled: true") || !strings.Contains(block, "certs/transport.key") {
+				t.Errorf("%s: the node1 block is not a FIPS PEM block:\n%s", bin, block)
+			}
+			config := filepath.Join(dir, "config")
+			if err := os.Mkdir(config, 0o750); err != nil {
+				t.Fatal(err)
+			}
+			secretFile(t, config, "elasticsearch.yml", "path.data: /var/lib/elasticsearch\n")
+			mustRun(t, bin, nil, "install", "--bundle", filepath.Join(out, "nodes", "node1"), "--es-config", config, "--owner", "-", "--keystore-pass-file", pass)
+			reqs := filepath.Join(dir, "renewal")
+			r := runBin(t, bin, nil, "", []string{"ESCERT_KEYSTORE_PASSWORD=" + fipsKeystorePassword}, "renew", "--es-config", config, "--issuer", "pki", "--csr-dir", reqs, "--force")
+			if r.code != 0 || !strings.Contains(r.stdout, "requested transport") {
+				t.Errorf("%s: renewal requests: %s", bin, r)
+			}
+		})
+	}
+}
