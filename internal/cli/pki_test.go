@@ -343,6 +343,10 @@ func TestRenewThroughTheCompanyCARequestsThenInstallsTheSignedCertificates(t *te
 			if r := escertAt(t, time.Now, nil, "check", "--es-config", config); r.code != 0 && r.code != 1 {
 				t.Errorf("check after renewal: exit %d\n%s", r.code, r.stdout)
 			}
+			// needs-renewal judges the company's certificates as any other: a year left.
+			if r := escertAt(t, time.Now, nil, "needs-renewal", "--es-config", config); r.code != exitNotYet {
+				t.Errorf("needs-renewal on new company certificates: exit %d, want %d\n%s", r.code, exitNotYet, r.stdout)
+			}
 			// The next renewal asks with a new key, not the installed one.
 			if r := escertAt(t, time.Now, nil, "renew", "--es-config", config, "--issuer", "pki", "--csr-dir", req, "--force"); r.code != 0 {
 				t.Fatalf("next request: exit %d\n%s", r.code, r.stderr)
@@ -446,4 +450,42 @@ func asPKCS7(t *testing.T, signed, intermediate string) {
 		os.Remove(leaf)
 	}
 	os.Remove(filepath.Join(signed, "issuing-ca.pem"))
+}
+
+// Transport and HTTP requests may go to different issuing CAs, even under different
+// roots: each layer chains to its own --*-root, and each trusts only its own.
+func TestBootstrapFromACompanyCATakesEachLayerFromItsOwnCA(t *testing.T) {
+	t.Parallel()
+	nodes := realtest.NewCorporateCA(t, realtest.CorporateCAOptions{Name: "Nodes Corp"})
+	web := realtest.NewCorporateCA(t, realtest.CorporateCAOptions{Name: "Web Corp"})
+	csrs := requestAll(t, companyNodes)
+	signed := t.TempDir()
+	for layer, corp := range map[string]*realtest.CorporateCA{"transport": nodes, "http": web} {
+		files, err := filepath.Glob(filepath.Join(csrs, layer, "*.csr"))
+		if err != nil || len(files) == 0 {
+			t.Fatalf("no %s requests", layer)
+		}
+		for _, f := range files {
+			copyFile(t, corp.Sign(t, f, realtest.Profile{}), filepath.Join(signed, layer+"-"+filepath.Base(f)+".pem"))
+		}
+		copyFile(t, corp.IntermediateFile, filepath.Join(signed, layer+"-issuing.pem"))
+	}
+	out := filepath.Join(t.TempDir(), "out")
+	r := escertAt(t, time.Now, nil, "bootstrap", "--issuer", "pki", "--csr-dir", csrs, "--signed", signed,
+		"--transport-root", nodes.RootFile, "--http-root", web.RootFile, "--out", out, "--format", "pem", "-q")
+	if r.code != 0 {
+		t.Fatalf("exit %d:\n%s", r.code, r.stderr)
+	}
+	for file, want := range map[string]*realtest.CorporateCA{"nodes/node1/certs/transport-ca.crt": nodes, "nodes/node1/certs/http-ca.crt": web, "clients/http-ca.crt": web} {
+		data, err := os.ReadFile(filepath.Join(out, file))
+		if got, err2 := ca.ParseCertificates(data); err != nil || err2 != nil || len(got) != 1 || !got[0].Equal(want.Root) {
+			t.Errorf("%s does not hold the root of %s alone", file, want.Root.Subject)
+		}
+	}
+	// Without its own root, the HTTP answer does not verify: each layer trusts only its own.
+	r = escertAt(t, time.Now, nil, "bootstrap", "--issuer", "pki", "--csr-dir", csrs, "--signed", signed,
+		"--root", nodes.RootFile, "--out", filepath.Join(t.TempDir(), "out2"), "--format", "pem", "-q")
+	if r.code != 3 || !strings.Contains(r.stderr, "Web Corp Root CA") {
+		t.Fatalf("HTTP certificates under another root passed with --root of the transport CA: exit %d\n%s", r.code, r.stderr)
+	}
 }
