@@ -124,7 +124,7 @@ func (f *issuerFlags) build(ctx context.Context, e *env, policy fips.Policy, key
 	if f.kind == "pki" {
 		// A company CA signs only what was requested: bootstrap and renew read its
 		// answer; anything else would need a request first.
-		return nil, usagef("--issuer pki is for bootstrap and renew: to add instances, request them with escert csr --instances NEW.yml --cluster-name <cluster> and build their bundles with escert bootstrap --issuer pki")
+		return nil, usagef("--issuer pki works with bootstrap and renew only, which read a company CA's answer to escert's requests; to add instances, request them with escert csr --instances NEW.yml --cluster-name <cluster> and build their bundles with escert bootstrap --issuer pki")
 	}
 	if f.kind == "step" {
 		return f.buildStep(ctx, e, policy)
