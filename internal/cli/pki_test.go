@@ -489,3 +489,20 @@ func TestBootstrapFromACompanyCATakesEachLayerFromItsOwnCA(t *testing.T) {
 		t.Fatalf("HTTP certificates under another root passed with --root of the transport CA: exit %d\n%s", r.code, r.stderr)
 	}
 }
+
+// Elasticsearch before 8.5.3 cannot restrict on DNS names: with the otherName dropped,
+// nothing can keep other certificates of the CA off the transport layer.
+func TestBootstrapFromACompanyCARefusesDNSRestrictionsAnOldVersionCannotRead(t *testing.T) {
+	t.Parallel()
+	corp := realtest.NewCorporateCA(t, realtest.CorporateCAOptions{})
+	csrs := requestAll(t, companyNodes)
+	signed := signAll(t, corp, csrs, func(string) realtest.Profile { return realtest.Profile{DropOtherNames: true} }, false)
+	out := filepath.Join(t.TempDir(), "out")
+	r := escertAt(t, time.Now, nil, "bootstrap", "--issuer", "pki", "--csr-dir", csrs, "--signed", signed, "--root", corp.RootFile, "--out", out, "--es-version", "8.4")
+	if msg := strings.TrimSpace(r.stderr); r.code != 6 || strings.Contains(msg, "\n") || !strings.Contains(msg, "before 8.5.3") {
+		t.Fatalf("exit %d, want 6 in one line naming the version:\n%s", r.code, r.stderr)
+	}
+	if _, err := os.Stat(out); !os.IsNotExist(err) {
+		t.Fatalf("a refused bootstrap wrote %s", out)
+	}
+}

@@ -113,11 +113,14 @@ func New(cfg Config) (*Issuer, error) {
 		if err := cfg.Policy.CheckPublicKey(key.Public()); err != nil {
 			return nil, fault.BadFile(filepath.Join(cfg.CSRs.Path, e.KeyFile), "%v", err)
 		}
-		leaf, err := pick(leaves, key, e, cfg)
+		found, err := pick(leaves, key, e, cfg)
 		if err != nil {
 			return nil, err
 		}
-		used[leaf.cert] = true
+		for _, f := range found {
+			used[f.cert] = true // an older signing of the same request is no stray
+		}
+		leaf := found[0]
 		iss, err := check(c, leaf, key, cas, cfg)
 		if err != nil {
 			return nil, err
@@ -150,9 +153,9 @@ func (i *Issuer) Issued(dir, base string) (Issued, bool) {
 	return iss, ok
 }
 
-// pick finds the signed certificate of a request's key; of several (a certificate
-// signed twice), the one that lasts longest.
-func pick(leaves []signedCert, key crypto.Signer, e csrdir.Entry, cfg Config) (signedCert, error) {
+// pick finds the signed certificates of a request's key, the one that lasts longest
+// first (a request signed twice).
+func pick(leaves []signedCert, key crypto.Signer, e csrdir.Entry, cfg Config) ([]signedCert, error) {
 	var found []signedCert
 	for _, l := range leaves {
 		if ca.KeyMatches(l.cert, key) == nil {
@@ -160,11 +163,11 @@ func pick(leaves []signedCert, key crypto.Signer, e csrdir.Entry, cfg Config) (s
 		}
 	}
 	if len(found) == 0 {
-		return signedCert{}, fault.New(fault.Input, "no signed certificate in %s is for the key of %s (%s %s certificate): add the certificate the PKI signed from that request, or check it was signed from this request and not an older one",
+		return nil, fault.New(fault.Input, "no signed certificate in %s is for the key of %s (%s %s certificate): add the certificate the PKI signed from that request, or check it was signed from this request and not an older one",
 			strings.Join(cfg.Signed, ", "), filepath.Join(cfg.CSRs.Path, e.CSR), e.Instance, e.Base)
 	}
 	sort.SliceStable(found, func(a, b int) bool { return found[a].cert.NotAfter.After(found[b].cert.NotAfter) })
-	return found[0], nil
+	return found, nil
 }
 
 // check judges one signed certificate against its spec and builds its chain.
