@@ -173,24 +173,12 @@ func EntryOf(c spec.Certificate) Entry {
 		Instance: c.Instance, Dir: c.Dir, Base: c.Base, Layer: c.Layer,
 		Subject:  ca.FormatDN(c.RawSubject),
 		DNSNames: slices.Clone(c.DNSNames), OtherNames: slices.Clone(c.OtherNames),
-		Usages: Usages(c), CSR: CSRPath(c.Layer, c.Dir, c.Base), KeyFile: KeyPath(c.Dir, c.Base),
+		Usages: c.UsageNames(), CSR: CSRPath(c.Layer, c.Dir, c.Base), KeyFile: KeyPath(c.Dir, c.Base),
 	}
 	for _, ip := range c.IPs {
 		e.IPs = append(e.IPs, ip.String())
 	}
 	return e
-}
-
-// Usages names the extended key usages a certificate needs, as RFC 5280 does.
-func Usages(c spec.Certificate) []string {
-	var u []string
-	if c.ServerAuth {
-		u = append(u, "serverAuth")
-	}
-	if c.ClientAuth {
-		u = append(u, "clientAuth")
-	}
-	return u
 }
 
 // Dir is a CSR directory read back.

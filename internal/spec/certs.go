@@ -199,6 +199,18 @@ func Certificates(inst Instance, opts Options) ([]Certificate, error) {
 	return out, nil
 }
 
+// UsageNames are the extended key usages c needs, as RFC 5280 names them.
+func (c Certificate) UsageNames() []string {
+	var u []string
+	if c.ServerAuth {
+		u = append(u, "serverAuth")
+	}
+	if c.ClientAuth {
+		u = append(u, "clientAuth")
+	}
+	return u
+}
+
 // Leaf is the request the CA signs for this certificate, valid from now.
 func (c Certificate) Leaf(now time.Time) ca.Leaf {
 	return ca.Leaf{

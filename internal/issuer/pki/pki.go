@@ -180,50 +180,27 @@ func check(c spec.Certificate, leaf signedCert, key crypto.Signer, cas []signedC
 	case cfg.Now.After(cert.NotAfter):
 		return Issued{}, bad("the %s certificate of %q expired on %s: have it signed again", c.Layer, c.Instance, cert.NotAfter.UTC().Format(time.DateOnly))
 	}
-	if len(cert.ExtKeyUsage) > 0 && !slices.Contains(cert.ExtKeyUsage, x509.ExtKeyUsageAny) {
-		var missing []string
-		if c.ServerAuth && !slices.Contains(cert.ExtKeyUsage, x509.ExtKeyUsageServerAuth) {
-			missing = append(missing, "serverAuth")
-		}
-		if c.ClientAuth && !slices.Contains(cert.ExtKeyUsage, x509.ExtKeyUsageClientAuth) {
-			missing = append(missing, "clientAuth")
-		}
-		if len(missing) > 0 {
-			return Issued{}, bad("the %s certificate of %q lacks the extended key usage %s (a %s certificate needs %s): ask the PKI team to sign it with a profile that sets %s",
-				c.Layer, c.Instance, strings.Join(missing, " and "), c.Layer, strings.Join(usageNames(c), " and "), strings.Join(usageNames(c), " and "))
-		}
-	}
-	if cert.KeyUsage != 0 && cert.KeyUsage&x509.KeyUsageDigitalSignature == 0 {
-		return Issued{}, bad("the %s certificate of %q lacks the key usage digitalSignature, which every TLS 1.3 handshake needs: ask the PKI team to sign it with a profile that sets it", c.Layer, c.Instance)
-	}
-	for _, dns := range c.DNSNames {
-		if !slices.ContainsFunc(cert.DNSNames, func(s string) bool { return strings.EqualFold(s, dns) }) {
-			return Issued{}, bad("the %s certificate of %q lacks the requested DNS name %q: ask the PKI team to keep every requested DNS name", c.Layer, c.Instance, dns)
-		}
-	}
-	for _, ip := range c.IPs {
-		if !slices.ContainsFunc(cert.IPAddresses, ip.Equal) {
-			return Issued{}, bad("the %s certificate of %q lacks the requested IP address %s: ask the PKI team to keep every requested IP address", c.Layer, c.Instance, ip)
-		}
-	}
-	others, err := ca.OtherNames(cert)
+	short, err := issuer.Compare(c, cert)
 	if err != nil {
 		return Issued{}, bad("the %s certificate of %q: %v", c.Layer, c.Instance, err)
 	}
-	var missing []string
-	for _, o := range c.OtherNames {
-		if !slices.Contains(others, o) {
-			missing = append(missing, o)
-		}
+	switch {
+	case len(short.Usages) > 0:
+		return Issued{}, bad("the %s certificate of %q lacks the extended key usage %s (a %s certificate needs %s): ask the PKI team to sign it with a profile that sets %s",
+			c.Layer, c.Instance, strings.Join(short.Usages, " and "), c.Layer, strings.Join(c.UsageNames(), " and "), strings.Join(c.UsageNames(), " and "))
+	case cert.KeyUsage != 0 && cert.KeyUsage&x509.KeyUsageDigitalSignature == 0:
+		return Issued{}, bad("the %s certificate of %q lacks the key usage digitalSignature, which every TLS 1.3 handshake needs: ask the PKI team to sign it with a profile that sets it", c.Layer, c.Instance)
+	case len(short.DNSNames) > 0:
+		return Issued{}, bad("the %s certificate of %q lacks the requested DNS name %q: ask the PKI team to keep every requested DNS name", c.Layer, c.Instance, short.DNSNames[0])
+	case len(short.IPs) > 0:
+		return Issued{}, bad("the %s certificate of %q lacks the requested IP address %s: ask the PKI team to keep every requested IP address", c.Layer, c.Instance, short.IPs[0])
 	}
 	chain, err := buildChain(c, leaf, cas, cfg)
 	if err != nil {
 		return Issued{}, err
 	}
-	return Issued{Key: key, Chain: chain, File: file, MissingOtherNames: missing}, nil
+	return Issued{Key: key, Chain: chain, File: file, MissingOtherNames: short.OtherNames}, nil
 }
-
-func usageNames(c spec.Certificate) []string { return csrdir.Usages(c) }
 
 // buildChain verifies the leaf up to one of its layer's trust anchors through the
 // intermediates of the answer, and says precisely what is missing or wrong otherwise.

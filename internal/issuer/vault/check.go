@@ -3,11 +3,10 @@ package vault
 import (
 	"crypto/x509"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
-	"github.com/escert/escert/internal/ca"
+	"github.com/escert/escert/internal/issuer"
 	"github.com/escert/escert/internal/spec"
 )
 
@@ -26,47 +25,32 @@ func (i *Issuer) check(c spec.Certificate, role Role, chain []*x509.Certificate,
 		return err
 	}
 
-	// Usages. A certificate without the extension may serve any purpose (RFC 5280
-	// 4.2.1.12), as certutil's do.
-	if len(leaf.ExtKeyUsage) > 0 && !slices.Contains(leaf.ExtKeyUsage, x509.ExtKeyUsageAny) {
-		var missing, settings []string
-		if c.ServerAuth && !slices.Contains(leaf.ExtKeyUsage, x509.ExtKeyUsageServerAuth) {
-			missing, settings = append(missing, "serverAuth"), append(settings, "server_flag=true")
-		}
-		if c.ClientAuth && !slices.Contains(leaf.ExtKeyUsage, x509.ExtKeyUsageClientAuth) {
-			missing, settings = append(missing, "clientAuth"), append(settings, "client_flag=true")
-		}
-		if len(missing) > 0 {
-			return newError(ErrRoleRefused, nil, "the certificate lacks the %s usage (a %s certificate needs %s): set %s %s",
-				strings.Join(missing, " and "), c.Layer, usageNames(c), strings.Join(settings, " and "), at)
-		}
+	short, err := issuer.Compare(c, leaf)
+	if err != nil {
+		return fmt.Errorf("the certificate's SANs: %w", err)
 	}
-
-	// Names.
-	for _, dns := range c.DNSNames {
-		if !slices.ContainsFunc(leaf.DNSNames, func(s string) bool { return strings.EqualFold(s, dns) }) {
-			hint := "add its domain to allowed_domains (with allow_subdomains=true)"
-			if dns == "localhost" {
-				hint = "set allow_localhost=true"
-			}
-			return newError(ErrRoleRefused, nil, "Vault left out the DNS name %q: %s %s, and keep use_csr_sans=true", dns, hint, at)
+	if len(short.Usages) > 0 {
+		settings := map[string]string{"serverAuth": "server_flag=true", "clientAuth": "client_flag=true"}
+		var set []string
+		for _, u := range short.Usages {
+			set = append(set, settings[u])
 		}
+		return newError(ErrRoleRefused, nil, "the certificate lacks the %s usage (a %s certificate needs %s): set %s %s",
+			strings.Join(short.Usages, " and "), c.Layer, strings.Join(c.UsageNames(), " and "), strings.Join(set, " and "), at)
 	}
-	for _, ip := range c.IPs {
-		if !slices.ContainsFunc(leaf.IPAddresses, ip.Equal) {
-			return newError(ErrRoleRefused, nil, "Vault left out the IP address %s: set allow_ip_sans=true %s", ip, at)
+	if len(short.DNSNames) > 0 {
+		dns := short.DNSNames[0]
+		hint := "add its domain to allowed_domains (with allow_subdomains=true)"
+		if dns == "localhost" {
+			hint = "set allow_localhost=true"
 		}
+		return newError(ErrRoleRefused, nil, "Vault left out the DNS name %q: %s %s, and keep use_csr_sans=true", dns, hint, at)
 	}
-	if len(c.OtherNames) > 0 {
-		got, err := ca.OtherNames(leaf)
-		if err != nil {
-			return fmt.Errorf("the certificate's SANs: %w", err)
-		}
-		for _, o := range c.OtherNames {
-			if !slices.Contains(got, o) {
-				return newError(ErrRoleRefused, nil, "Vault left out the otherName %q (the node name Elasticsearch's trust restrictions match): set allowed_other_sans=%q %s", o, otherSANPrefix+"*", at)
-			}
-		}
+	if len(short.IPs) > 0 {
+		return newError(ErrRoleRefused, nil, "Vault left out the IP address %s: set allow_ip_sans=true %s", short.IPs[0], at)
+	}
+	if len(short.OtherNames) > 0 {
+		return newError(ErrRoleRefused, nil, "Vault left out the otherName %q (the node name Elasticsearch's trust restrictions match): set allowed_other_sans=%q %s", short.OtherNames[0], otherSANPrefix+"*", at)
 	}
 
 	// Lifetime: Vault quietly shortens a ttl beyond the role's max_ttl (or the mount's
@@ -100,16 +84,6 @@ func (i *Issuer) check(c spec.Certificate, role Role, chain []*x509.Certificate,
 		return fmt.Errorf("the certificate does not verify against the CA chain of mount %q (%v): if role %q uses another issuer (issuer_ref), make it the mount's default issuer", role.Mount, err, role.Name)
 	}
 	return nil
-}
-
-func usageNames(c spec.Certificate) string {
-	switch {
-	case c.ServerAuth && c.ClientAuth:
-		return "serverAuth and clientAuth"
-	case c.ClientAuth:
-		return "clientAuth"
-	}
-	return "serverAuth"
 }
 
 func describeTTL(d time.Duration) string {
