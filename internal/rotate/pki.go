@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/escert/escert/internal/atomicfs"
@@ -159,11 +160,18 @@ func InstallSigned(ctx context.Context, certs []NodeCert, d *csrdir.Dir, o Optio
 	// A company's PKI may sign the renewal with another issuing CA under the same
 	// root: what matters is that it chains to what the node and its peers trust.
 	done, backup, err := renew(ctx, todo, o, true)
-	if err != nil && !errors.Is(err, ErrCATooShort) {
-		return done, backup, err
+	// Forget what is installed even when a later swap failed: a re-run then finishes
+	// the rest instead of refusing a request whose certificate the node now has.
+	var installed []csrdir.Entry
+	for _, e := range used {
+		if slices.ContainsFunc(done, func(r Renewed) bool { return string(r.Layer) == e.Base }) {
+			installed = append(installed, e)
+		}
 	}
-	if ferr := d.Forget(atomicfs.Writer{Notify: o.Notify}, used); ferr != nil && !errors.Is(ferr, fs.ErrNotExist) {
-		return done, backup, fmt.Errorf("renewed, but removing the used keys from %s failed (remove them by hand): %w", d.Path, ferr)
+	if len(installed) > 0 {
+		if ferr := d.Forget(atomicfs.Writer{Notify: o.Notify}, installed); ferr != nil && !errors.Is(ferr, fs.ErrNotExist) && err == nil {
+			err = fmt.Errorf("renewed, but removing the used keys from %s failed (remove them by hand): %w", d.Path, ferr)
+		}
 	}
 	return done, backup, err
 }
