@@ -247,6 +247,7 @@ func malformedCases() []malformedCase {
 		flag("probe -o xml", probeUnknown, "xml", "probe", "localhost", "-o", "xml"),
 		flag("probe no host", probeUnknown, "HOST", "probe"),
 		flag("probe zero timeout", probeUnknown, "--timeout", "probe", "localhost", "--timeout", "0s"),
+		flag("probe unknown target", probeUnknown, "--target \"solr\": use elasticsearch or opensearch", "probe", "localhost", "--target", "solr"),
 		flag("probe cert without key", probeUnknown, "--cert and --key", "probe", "localhost", "--cert", "{ws}/out/nodes/node1/certs/http-ca.crt"),
 		flag("unknown command", ExitUsage, "unknown command", "frobnicate"),
 		flag("ca create missing out", ExitUsage, "see escert ca create --help", "ca", "create"),

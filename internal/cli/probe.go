@@ -15,6 +15,7 @@ import (
 	"github.com/escert/escert/internal/infile"
 	"github.com/escert/escert/internal/p12"
 	"github.com/escert/escert/internal/probe"
+	"github.com/escert/escert/internal/target"
 )
 
 // probe's exit codes are those of monitoring plugins (Nagios, Icinga, Zabbix agents),
@@ -34,6 +35,7 @@ func newProbeCmd(e *env) *cobra.Command {
 		systemRoots, noVerifyName        bool
 		timeout                          time.Duration
 		warnDays                         int
+		engine                           string
 	)
 	cmd := &cobra.Command{
 		Use:   "probe HOST[:PORT]...",
@@ -57,6 +59,11 @@ or --p12. A password (for --p12 or an encrypted --key) comes from --pass-file or
 ESCERT_PASSWORD environment variable, never from a flag value; a p12 of a node bundle
 (certs/*.p12) is opened with the passwords in the bundle's elasticsearch.keystore.
 
+With --target opensearch the report gives each leaf's subject as OpenSearch's security
+plugin compares it with plugins.security.nodes_dn and authcz.admin_dn (Java's RFC 2253
+form: a transport port's line is the one to paste), and a CA left out of the chain is
+not flagged, since only Elastic's clients pin a CA by fingerprint.
+
 Targets are probed 8 at a time, each within --timeout. In a FIPS 140 mode, Go's TLS
 client offers only approved protocols and suites, as a FIPS client of the cluster would.`,
 		Example: `  # Is node1's HTTP certificate trusted, named right and far from expiry?
@@ -70,7 +77,11 @@ client offers only approved protocols and suites, as a FIPS client of the cluste
 
   # The transport layer, with a node's client certificate:
   escert probe node1:9300 --ca transport-ca.crt --cert certs/transport.crt --key certs/transport.key
-  escert probe node1:9300 --p12 escert-out/nodes/node2/certs/transport.p12 --no-verify-name`,
+  escert probe node1:9300 --p12 escert-out/nodes/node2/certs/transport.p12 --no-verify-name
+
+  # An OpenSearch node's transport certificate, and its DN as nodes_dn must list it:
+  escert probe --target opensearch node1:9300 --ca os-out/ca/transport-ca.crt \
+      --cert os-out/nodes/node2/certs/transport.crt --key os-out/nodes/node2/certs/transport.key`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 0 {
 				return fmt.Errorf("%s needs at least one HOST[:PORT]: see --help", cmd.CommandPath())
@@ -98,8 +109,11 @@ client offers only approved protocols and suites, as a FIPS client of the cluste
 				}
 				targets = append(targets, t)
 			}
-			opts := probe.Options{Name: name, SkipName: noVerifyName, Timeout: timeout, WarnDays: warnDays, Now: e.now}
 			var err error
+			opts := probe.Options{Name: name, SkipName: noVerifyName, Timeout: timeout, WarnDays: warnDays, Now: e.now}
+			if opts.Engine, err = target.Parse(engine); err != nil {
+				return unknown("--target %w", err)
+			}
 			if opts.Roots, opts.TrustFrom, err = probeRoots(caFiles, systemRoots); err != nil {
 				return err
 			}
@@ -137,6 +151,7 @@ client offers only approved protocols and suites, as a FIPS client of the cluste
 	f.StringVar(&p12File, "p12", "", "PKCS#12 file with the client key and chain, e.g. a node's transport.p12")
 	f.StringVar(&passFile, "pass-file", "", "file holding the password of --p12 or of an encrypted --key (or set ESCERT_PASSWORD)")
 	f.DurationVar(&timeout, "timeout", probe.DefaultTimeout, "time allowed per target to connect and complete the handshake")
+	f.StringVar(&engine, "target", string(target.Elasticsearch), "the engine the nodes run: elasticsearch or opensearch (adds each leaf's DN as nodes_dn matches it)")
 	f.IntVar(&warnDays, "warn-days", 30, "warn about certificates expiring within this many days")
 	outputFlag(f, &output, "text or json")
 	return withExit(cmd, probeContract)

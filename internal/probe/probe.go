@@ -1,6 +1,7 @@
-// Package probe makes a TLS handshake with live Elasticsearch nodes and reports what
-// they serve: the certificate chain, the negotiated protocol and cipher suite, whether
-// the CA is sent (Beats' ssl.ca_trusted_fingerprint needs it), and whether the chain
+// Package probe makes a TLS handshake with live Elasticsearch or OpenSearch nodes and
+// reports what they serve: the certificate chain, the negotiated protocol and cipher
+// suite, whether the CA is sent (Beats' ssl.ca_trusted_fingerprint needs it), the
+// leaf's subject as OpenSearch's security plugin matches it, and whether the chain
 // verifies to given CAs and names the host clients connect to.
 //
 // The handshake always completes with verification off, and the chain is verified
@@ -27,6 +28,7 @@ import (
 	"github.com/escert/escert/internal/expiry"
 	"github.com/escert/escert/internal/inspect"
 	"github.com/escert/escert/internal/nodetls"
+	"github.com/escert/escert/internal/target"
 )
 
 // Defaults for Options.
@@ -64,6 +66,10 @@ type Options struct {
 	Now func() time.Time
 	// Concurrency is how many targets are probed at once; 0 is DefaultConcurrency.
 	Concurrency int
+	// Engine is what the nodes run; "" is Elasticsearch. It decides the findings that
+	// are one engine's (ca-not-sent serves Elastic's clients) and the settings fixes
+	// name.
+	Engine target.Target
 }
 
 // Severity grades a finding.
@@ -108,10 +114,11 @@ const (
 
 // Result is what one target served. It holds no secret.
 type Result struct {
-	Target   string    `json:"target"`  // as given
-	Address  string    `json:"address"` // host:port dialled
-	Status   Status    `json:"status"`
-	Findings []Finding `json:"findings"`
+	Target   string        `json:"target"`  // as given
+	Address  string        `json:"address"` // host:port dialled
+	Engine   target.Target `json:"engine"`
+	Status   Status        `json:"status"`
+	Findings []Finding     `json:"findings"`
 
 	Protocol    string `json:"protocol,omitempty"`     // e.g. TLSv1.3; empty when the handshake failed
 	CipherSuite string `json:"cipher_suite,omitempty"` // e.g. TLS_AES_128_GCM_SHA256
@@ -133,6 +140,10 @@ type Result struct {
 	// SHA-256 of the last one, the value of Beats' ssl.ca_trusted_fingerprint.
 	CASent        bool   `json:"ca_sent"`
 	CAFingerprint string `json:"ca_fingerprint,omitempty"`
+	// SecurityDN is, on OpenSearch, the leaf's subject as the security plugin
+	// compares it with plugins.security.nodes_dn and authcz.admin_dn (Java's RFC
+	// 2253 form): the line to paste for a transport certificate.
+	SecurityDN string `json:"security_dn,omitempty"`
 
 	// Verification is Verified, Failed or NotVerified (no trust anchors given); empty
 	// when no certificate arrived. VerifiedTo is the anchor's subject.
@@ -211,7 +222,11 @@ func One(ctx context.Context, t Target, opts Options) Result {
 	if timeout <= 0 {
 		timeout = DefaultTimeout
 	}
-	r := &Result{Target: t.Input, Address: t.Address(), Findings: []Finding{}, Chain: []Certificate{}, Intermediates: []Intermediate{}, TrustFrom: opts.TrustFrom}
+	engine := opts.Engine
+	if engine == "" {
+		engine = target.Elasticsearch
+	}
+	r := &Result{Target: t.Input, Address: t.Address(), Engine: engine, Findings: []Finding{}, Chain: []Certificate{}, Intermediates: []Intermediate{}, TrustFrom: opts.TrustFrom}
 	if r.Target == "" {
 		r.Target = r.Address
 	}
@@ -313,20 +328,19 @@ func (r *Result) handshakeFailed(err error, timeout time.Duration) {
 	switch {
 	case errors.Is(err, context.DeadlineExceeded) || isTimeout(err):
 		r.add(Critical, "handshake-failed", fmt.Sprintf("TLS handshake with %s: no answer within %s", r.Address, timeout),
-			"check that this port serves TLS (Elasticsearch: 9200 HTTP, 9300 transport) or raise --timeout")
+			"check that this port serves TLS ("+r.Engine.Product()+": 9200 HTTP, 9300 transport) or raise --timeout")
 	case errors.As(err, &rh):
 		msg := fmt.Sprintf("TLS handshake with %s: the server's answer is not TLS", r.Address)
 		if strings.HasPrefix(string(rh.RecordHeader[:]), "HTTP/") {
 			msg = fmt.Sprintf("TLS handshake with %s: the server answered in plain HTTP", r.Address)
 		}
-		r.add(Critical, "handshake-failed", msg,
-			"turn TLS on for this layer (xpack.security.http.ssl.enabled / xpack.security.transport.ssl.enabled: true) or probe the TLS port")
+		r.add(Critical, "handshake-failed", msg, r.turnTLSOn())
 	case isRemoteAlert(err) && r.ClientCertRequested && !r.ClientCertSent:
 		r.add(Critical, "client-cert-rejected", fmt.Sprintf("TLS handshake with %s: the server requires a client certificate and none was given (%v)", r.Address, err),
 			"give a certificate the server trusts: --cert and --key, or --p12 (the transport layer always requires one)")
 	case isRemoteAlert(err) && r.ClientCertSent:
 		r.add(Critical, "client-cert-rejected", fmt.Sprintf("TLS handshake with %s: the server refused the client certificate (%v)", r.Address, err),
-			"present a certificate from the CA the server trusts for this layer; on the transport layer it must also match the trust restrictions (a node certificate)")
+			r.presentTrusted())
 	case errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET):
 		r.add(Critical, "handshake-failed", fmt.Sprintf("TLS handshake with %s: the server closed the connection (%v)", r.Address, err),
 			"check that this port serves TLS, and the node's log for the reason it refused")
@@ -424,10 +438,30 @@ func (r *Result) checkChain(raw [][]byte, opts Options, now time.Time) {
 	if leaf.IsCA && len(chain) == 1 {
 		r.CASent, r.CAFingerprint = true, ca.Fingerprint(leaf)
 	}
-	if !r.CASent {
+	if r.Engine == target.OpenSearch {
+		r.SecurityDN = ca.FormatDNAsJava(leaf.RawSubject)
+	}
+	// Only Elastic's clients pin a CA by fingerprint; OpenSearch's read a CA file.
+	if !r.CASent && r.Engine == target.Elasticsearch {
 		r.add(Warning, "ca-not-sent", "the server sends its own certificate without its CA: Beats' and Elastic Agent's ssl.ca_trusted_fingerprint cannot match",
 			"serve the chain leaf + CA: a p12 key entry with the CA in its chain, or the CA appended to the PEM certificate file (escert's node bundles do both)")
 	}
+}
+
+// turnTLSOn is the fix for a port that answered without TLS, in the engine's settings.
+func (r *Result) turnTLSOn() string {
+	if r.Engine == target.OpenSearch {
+		return "turn TLS on for the HTTP layer (plugins.security.ssl.http.enabled: true; the security plugin's transport layer is always TLS) or probe the TLS port"
+	}
+	return "turn TLS on for this layer (xpack.security.http.ssl.enabled / xpack.security.transport.ssl.enabled: true) or probe the TLS port"
+}
+
+// presentTrusted is the fix for a refused client certificate.
+func (r *Result) presentTrusted() string {
+	if r.Engine == target.OpenSearch {
+		return "present a certificate from the CA the server trusts for this layer (plugins.security.ssl.*.pemtrustedcas_filepath)"
+	}
+	return "present a certificate from the CA the server trusts for this layer; on the transport layer it must also match the trust restrictions (a node certificate)"
 }
 
 func trustName(opts Options) string {

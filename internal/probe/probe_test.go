@@ -18,6 +18,7 @@ import (
 
 	"github.com/escert/escert/internal/ca"
 	"github.com/escert/escert/internal/fips"
+	"github.com/escert/escert/internal/target"
 )
 
 // fixedNow is the clock of every certificate and probe here; the Go servers check
@@ -266,6 +267,41 @@ func TestProbeUntrustedChainIsStillShown(t *testing.T) {
 		if !strings.Contains(buf.String(), want) {
 			t.Errorf("text output lacks %q:\n%s", want, buf.String())
 		}
+	}
+}
+
+// On OpenSearch the leaf's DN comes in the form nodes_dn is matched in, and a chain
+// without its CA is fine: no OpenSearch client pins a CA by fingerprint.
+func TestProbeOpenSearchGivesTheSecurityDNAndDoesNotAskForTheCA(t *testing.T) {
+	p := thePKI(t)
+	leaf := issue(t, p.ca, ca.Leaf{
+		Subject:  pkix.Name{CommonName: "node,3", Organization: []string{"Example, Inc."}},
+		DNSNames: []string{"node3.escert.test"}, IPs: []net.IP{net.ParseIP("127.0.0.1")},
+		ServerAuth: true, ClientAuth: true, NotBefore: fixedNow.AddDate(0, 0, -1), NotAfter: fixedNow.AddDate(1, 0, 0),
+	})
+	server := serveTLS(t, &tls.Config{Certificates: []tls.Certificate{keyPair(leaf)}})
+	cases := []struct {
+		engine     target.Target
+		status     Status
+		ids        []string
+		securityDN string
+	}{
+		{"", StatusWarning, []string{"ca-not-sent"}, ""},
+		{"elasticsearch", StatusWarning, []string{"ca-not-sent"}, ""},
+		{"opensearch", OK, nil, `CN=node\,3,O=Example\, Inc.`},
+	}
+	for _, tc := range cases {
+		t.Run(string(tc.engine), func(t *testing.T) {
+			r := One(context.Background(), server, Options{Roots: pool(p.ca), Engine: tc.engine, Now: clock})
+			if r.Status != tc.status || !slices.Equal(findingIDs(r), tc.ids) || r.SecurityDN != tc.securityDN {
+				t.Fatalf("status %s, findings %v, security dn %q; want %s, %v, %q", r.Status, findingIDs(r), r.SecurityDN, tc.status, tc.ids, tc.securityDN)
+			}
+			var buf bytes.Buffer
+			Render(&buf, []Result{r})
+			if shown := strings.Contains(buf.String(), "security dn  "+tc.securityDN+"\n"); shown != (tc.securityDN != "") {
+				t.Errorf("security dn line shown %t, want %t:\n%s", shown, tc.securityDN != "", buf.String())
+			}
+		})
 	}
 }
 

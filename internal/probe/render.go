@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/escert/escert/internal/inspect"
+	"github.com/escert/escert/internal/target"
 )
 
 // Render writes results for people: per target a status line, the findings, then what
@@ -63,11 +64,15 @@ func render(w io.Writer, r Result) {
 		line("name", r.Name+": "+verdict)
 	}
 	line("chain", chainLine(r))
-	if r.CASent {
+	switch {
+	case r.CASent && r.Engine == target.Elasticsearch:
 		line("ca sent", "yes, sha256 "+r.CAFingerprint+" (Beats ssl.ca_trusted_fingerprint)")
-	} else {
+	case r.CASent:
+		line("ca sent", "yes, sha256 "+r.CAFingerprint)
+	default:
 		line("ca sent", "no")
 	}
+	line("security dn", r.SecurityDN)
 	if r.ClientCertRequested {
 		sent := "none sent"
 		if r.ClientCertSent {
