@@ -19,7 +19,7 @@ CRYPTO_PKGS := ./internal/fips ./internal/ca ./internal/eskeystore ./internal/p1
 ES_VERSIONS := 9.5.4 8.19.21 8.17.4
 # The OpenSearch versions the tests start (internal/realtest names the same ones): the
 # newest 2.x and 3.x whose security plugin zip Central has beside the server.
-OS_VERSIONS := 2.19.4 3.4.0
+OS_VERSIONS := 2.19.4 3.4.0 2.11.1
 # The FIPS JVMs the FIPS end-to-end tests run (version:generation): 9.4+ on
 # BouncyCastle FIPS 2.x (FIPS 140-3), 8.x on 1.x (FIPS 140-2).
 FIPS_ES := 9.5.4:140-3 8.19.21:140-2

@@ -12,6 +12,7 @@ import (
 	"github.com/escert/escert/internal/esconfig"
 	"github.com/escert/escert/internal/issuer"
 	"github.com/escert/escert/internal/manifest"
+	"github.com/escert/escert/internal/nodetls"
 	"github.com/escert/escert/internal/ossecurity"
 	"github.com/escert/escert/internal/passwords"
 	"github.com/escert/escert/internal/spec"
@@ -109,12 +110,8 @@ func (o *openSearch) clusterFiles(ctx context.Context, iss issuer.Issuer, m *man
 	return files, nil
 }
 
-// OpenSearch's settings of its security plugin (plugins.security.*), which the
-// block sets.
-const (
-	osSSL       = "plugins.security.ssl."
-	osHotReload = "plugins.security.ssl.certificates_hot_reload.enabled"
-)
+// osSSL starts the security plugin's TLS settings, which the block sets.
+const osSSL = "plugins.security.ssl."
 
 // OpenSearchBlock is the opensearch.yml block that turns the security plugin's TLS
 // on for a node bundle, with paths relative to the config directory: PEM files (the
@@ -146,10 +143,13 @@ func OpenSearchBlock(opts Options, nodesDN []string, adminDN string) string {
 			set(key, fmt.Sprint(opts.TransportVerification == "full"))
 		}
 	}
+	// Renewal swaps files in place; 2.19 reloads them within 5 seconds, earlier
+	// versions when the admin certificate calls the reloadcerts API, which this
+	// setting opens.
 	if newSpellings(opts) {
-		// Renewal swaps files in place; 2.19 reloads them within 5 seconds (earlier
-		// versions only through the reloadcerts API, behind ssl_cert_reload_enabled).
-		set(osHotReload, "true")
+		set(nodetls.OpenSearchHotReload, "true")
+	} else {
+		set(nodetls.OpenSearchReloadEnabled, "true")
 	}
 	set("plugins.security.nodes_dn", yamlList(nodesDN))
 	set("plugins.security.authcz.admin_dn", yamlList([]string{adminDN}))

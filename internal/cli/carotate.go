@@ -239,6 +239,9 @@ the new fingerprint (printed by begin) before issue.`,
 				if err != nil {
 					return err
 				}
+				if len(changed) > 0 {
+					fmt.Fprintln(cmd.ErrOrStderr(), reloadAdvice(bf.configDir, o.Layers))
+				}
 			}
 			return clients.write(e.write, out)
 		},
@@ -270,8 +273,11 @@ the new fingerprint (printed by begin) before issue.`,
 				}
 				if err == nil && len(renewed) > 0 {
 					if t, _ := target.Detect(iff.configDir); t == target.OpenSearch {
-						// Seen on 2.19.4: "New certificates do not have valid Issuer DNs".
-						fmt.Fprintln(cmd.ErrOrStderr(), "OpenSearch hot-reloads a certificate only from the same issuer: restart this node now, and wait for the cluster to be green before the next one")
+						// Seen on 2.19.4: "New certificates do not have valid Issuer DNs";
+						// the reloadcerts API of earlier versions makes the same check.
+						fmt.Fprintln(cmd.ErrOrStderr(), "OpenSearch reloads a certificate only from the same issuer: restart this node now, and wait for the cluster to be green before the next one")
+					} else {
+						fmt.Fprintln(cmd.ErrOrStderr(), reloadAdvice(iff.configDir, renewedLayers(renewed)))
 					}
 				}
 				return err
@@ -309,6 +315,9 @@ the new fingerprint (printed by begin) before issue.`,
 			if err := ff.onNode(e, func(certs []rotate.NodeCert) error {
 				changed, err := rotate.Finish(ff.configDir, certs, next, o)
 				printChanged(out, changed, "now trusts the new CA only")
+				if err == nil && len(changed) > 0 {
+					fmt.Fprintln(cmd.ErrOrStderr(), reloadAdvice(ff.configDir, o.Layers))
+				}
 				return err
 			}); err != nil {
 				return err

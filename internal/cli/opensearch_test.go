@@ -110,3 +110,59 @@ func TestInstallOfAnOpenSearchBundleReplacesTheDemoUsersAndChecksClean(t *testin
 		t.Errorf("a second install changed something:\n%s", r.stdout)
 	}
 }
+
+// renew says how the node takes up the new files, from the node's own settings: 2.19's
+// watcher, the reloadcerts API of earlier versions (the curl line per renewed layer),
+// or a restart when neither is on.
+func TestRenewOfAnOpenSearchNodeSaysHowItsVersionReloads(t *testing.T) {
+	cases := []struct {
+		name, version string
+		edit          func(yml string) string
+		want          []string
+	}{
+		{"2.19 watches its files", "2.19", nil, []string{"OpenSearch reloads the new files within 5 s"}},
+		{"2.18 reloads through the API", "2.18", nil, []string{
+			"when the admin certificate asks (plugins.security.ssl_cert_reload_enabled)",
+			"  curl --fail --cacert BUNDLE/clients/http-ca.crt --cert BUNDLE/admin/admin.crt --key BUNDLE/admin/admin.key -X PUT https://NODE_HOST:9200/_plugins/_security/api/ssl/transport/reloadcerts\n",
+			"  curl --fail --cacert BUNDLE/clients/http-ca.crt --cert BUNDLE/admin/admin.crt --key BUNDLE/admin/admin.key -X PUT https://NODE_HOST:9200/_plugins/_security/api/ssl/http/reloadcerts\n",
+		}},
+		{"2.18 with reload off needs a restart", "2.18", func(yml string) string {
+			return strings.Replace(yml, "plugins.security.ssl_cert_reload_enabled: true", "plugins.security.ssl_cert_reload_enabled: false", 1)
+		}, []string{"restart the node to load them: neither plugins.security.ssl.certificates_hot_reload.enabled (2.19+) nor plugins.security.ssl_cert_reload_enabled is true"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			in := writeFile(t, dir, "instances.yml", threeNodes)
+			out := filepath.Join(dir, "out")
+			if r := escert(t, nil, "bootstrap", "--target", "opensearch", "--os-version", tc.version, "--instances", in, "--out", out, "-q"); r.code != ExitOK {
+				t.Fatal(r.stderr)
+			}
+			config := openSearchConfig(t, dir)
+			if r := escert(t, nil, "install", "--bundle", filepath.Join(out, "nodes", "node1"), "--es-config", config, "--owner", "-"); r.code != ExitOK {
+				t.Fatal(r.stderr)
+			}
+			if tc.edit != nil {
+				yml := filepath.Join(config, "opensearch.yml")
+				data, err := os.ReadFile(yml)
+				if err != nil {
+					t.Fatal(err)
+				}
+				edited := tc.edit(string(data))
+				if edited == string(data) {
+					t.Fatal("the edit changed nothing")
+				}
+				writeFile(t, config, "opensearch.yml", edited)
+			}
+			r := escert(t, nil, "renew", "--force", "--es-config", config, "--ca-dir", filepath.Join(out, "ca"))
+			if r.code != ExitOK {
+				t.Fatalf("renew: exit %d: %s", r.code, r.stderr)
+			}
+			for _, want := range tc.want {
+				if !strings.Contains(r.stderr, want) {
+					t.Errorf("renew's message lacks %q:\n%s", want, r.stderr)
+				}
+			}
+		})
+	}
+}

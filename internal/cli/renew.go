@@ -17,11 +17,14 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/escert/escert/internal/atomicfs"
+	"github.com/escert/escert/internal/clientconfig"
 	"github.com/escert/escert/internal/expiry"
 	"github.com/escert/escert/internal/fault"
 	"github.com/escert/escert/internal/fips"
 	"github.com/escert/escert/internal/issuer"
+	"github.com/escert/escert/internal/nodetls"
 	"github.com/escert/escert/internal/rotate"
+	"github.com/escert/escert/internal/spec"
 	"github.com/escert/escert/internal/target"
 )
 
@@ -286,11 +289,7 @@ own trust and swaps it in as above.`,
 					fmt.Fprintf(cmd.ErrOrStderr(), "warning: the %s certificate is capped at its CA's expiry %s: rotate the CA before then\n", r.Layer, r.NotAfter.Format(time.DateOnly))
 				}
 			}
-			reload := "Elasticsearch reloads the new ones within 5 s"
-			if t, _ := target.Detect(configDir); t == target.OpenSearch {
-				reload = "OpenSearch 2.19 and later reload the new ones within 5 s (certificates_hot_reload); older ones need a restart"
-			}
-			fmt.Fprintf(cmd.ErrOrStderr(), "previous files kept in %s; %s\n", backup, reload)
+			fmt.Fprintf(cmd.ErrOrStderr(), "previous files kept in %s; %s\n", backup, reloadAdvice(configDir, renewedLayers(renewed)))
 			if execCmd != "" {
 				if err := runExec(cmd.Context(), execCmd, renewed, cmd.OutOrStdout(), cmd.ErrOrStderr()); err != nil {
 					if caEnding != nil {
@@ -328,6 +327,40 @@ func renewalIssuer(cmd *cobra.Command, e *env, iflags *issuerFlags, caDir, caPas
 		return nil, err
 	}
 	return issuer.LoadLocal(caDir, caPass, policy, e.rand, e.now)
+}
+
+// reloadAdvice says how the node of configDir takes up the files of layers that were
+// just changed in place: by itself, when the admin certificate calls OpenSearch's
+// reloadcerts API (the curl lines, one per layer), or at a restart.
+func reloadAdvice(configDir string, layers []spec.Layer) string {
+	how, engine, err := rotate.ReloadOf(configDir)
+	if err != nil {
+		return "restart the node if it does not take up the new files"
+	}
+	switch how {
+	case nodetls.ReloadWatch:
+		return engine.Product() + " reloads the new files within 5 s"
+	case nodetls.ReloadAPI:
+		var b strings.Builder
+		b.WriteString("this OpenSearch reloads the new files when the admin certificate asks (" + nodetls.OpenSearchReloadEnabled + "); run, with BUNDLE the bootstrap's --out and NODE_HOST this node:")
+		for _, layer := range slices.Compact(slices.Sorted(slices.Values(layers))) {
+			b.WriteString("\n  " + clientconfig.ReloadCertsCommand("BUNDLE", string(layer), "NODE_HOST"))
+		}
+		return b.String()
+	}
+	if engine == target.OpenSearch {
+		return "restart the node to load them: neither " + nodetls.OpenSearchHotReload + " (2.19+) nor " + nodetls.OpenSearchReloadEnabled + " is true"
+	}
+	return "restart the node to load them: " + nodetls.ElasticsearchResourceReload + " is false"
+}
+
+// renewedLayers are the layers of renewed.
+func renewedLayers(renewed []rotate.Renewed) []spec.Layer {
+	layers := make([]spec.Layer, 0, len(renewed))
+	for _, r := range renewed {
+		layers = append(layers, r.Layer)
+	}
+	return layers
 }
 
 func report(w io.Writer, renewed []rotate.Renewed, asJSON bool) error {

@@ -324,3 +324,14 @@ func SecurityAdminCommand(out, configDir, cluster, host string) string {
 		shellQuote(path.Join(configDir, "opensearch-security")), shellQuote(cluster), shellQuote(path.Join(out, Dir, "http-ca.crt")),
 		shellQuote(path.Join(out, AdminDir, "admin.crt")), shellQuote(path.Join(out, AdminDir, "admin.key")), shellQuote(host))
 }
+
+// ReloadCertsCommand is the curl line that has an OpenSearch node before 2.19 reload
+// a layer's certificate and CA files: PUT _plugins/_security/api/ssl/<layer>/reloadcerts,
+// which plugins.security.ssl_cert_reload_enabled opens to the admin certificate. It
+// signs in with the admin certificate of a bundle in out and verifies the node
+// against the bundle's HTTP CA and host name.
+func ReloadCertsCommand(out, layer, host string) string {
+	return fmt.Sprintf("curl --fail --cacert %s --cert %s --key %s -X PUT %s",
+		shellQuote(path.Join(out, Dir, "http-ca.crt")), shellQuote(path.Join(out, AdminDir, "admin.crt")), shellQuote(path.Join(out, AdminDir, "admin.key")),
+		shellQuote("https://"+host+":9200/_plugins/_security/api/ssl/"+layer+"/reloadcerts"))
+}

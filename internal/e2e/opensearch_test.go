@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -13,15 +14,19 @@ import (
 
 	"github.com/escert/escert/internal/ca"
 	"github.com/escert/escert/internal/clientconfig"
+	"github.com/escert/escert/internal/esconfig"
 	"github.com/escert/escert/internal/ossecurity"
 	"github.com/escert/escert/internal/realtest"
 )
 
 // The OpenSearch versions the tests start: the newest 2.x whose security plugin is on
-// Maven Central, on Java 17, and a 3.x on Java 25 (Makefile OS_VERSIONS).
+// Maven Central, on Java 17, a 3.x on Java 25, and the one earlier 2.x Central has a
+// plugin for, whose nodes reload certificates only through the API (Makefile
+// OS_VERSIONS).
 const (
-	os2 = "2.19.4"
-	os3 = "3.4.0"
+	os2    = "2.19.4"
+	os3    = "3.4.0"
+	os2API = "2.11.1"
 )
 
 // openSearchInstances names node2 and node3 by DNs with the characters nodes_dn
@@ -82,6 +87,9 @@ func openSearchLifecycle(t *testing.T, dist *realtest.Distribution) {
 			checkClean(t, n)
 		}
 	})
+	t.Run("probe gives each node's transport DN as nodes_dn lists it", func(t *testing.T) {
+		probeSecurityDNs(t, c, out)
+	})
 	t.Run("securityadmin.sh runs with escert's admin certificate only", func(t *testing.T) {
 		securityAdmin(t, c, out, summary)
 	})
@@ -139,6 +147,37 @@ func noDemoMaterial(t *testing.T, c *realtest.Cluster) {
 			if strings.Contains(string(data), hash) {
 				t.Errorf("%s's internal_users.yml holds the demo hash of %s", n.Name, user)
 			}
+		}
+	}
+}
+
+// probeSecurityDNs: probe --target opensearch on each node's transport port reports
+// the DN the plugin matched against nodes_dn. The cluster is green on exact entries,
+// so the DN must be one of them verbatim; node3's escaped commas and node2's DC
+// components are where a wrong form would show.
+func probeSecurityDNs(t *testing.T, c *realtest.Cluster, out string) {
+	data, err := os.ReadFile(filepath.Join(c.Nodes[0].Config, "opensearch.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	settings, err := esconfig.Parse(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nodesDN := settings.List("plugins.security.nodes_dn")
+	certs := filepath.Join(c.Nodes[0].Config, "certs")
+	for _, n := range c.Nodes {
+		r := run(t, "", nil, "probe", "--target", "opensearch", n.TransportAddr(), "--ca", transportCAs(t, out), "--no-verify-name",
+			"--cert", filepath.Join(certs, "transport.crt"), "--key", filepath.Join(certs, "transport.key"), "-o", "json")
+		var results []struct {
+			Status     string `json:"status"`
+			SecurityDN string `json:"security_dn"`
+		}
+		if err := json.Unmarshal([]byte(r.stdout), &results); err != nil || len(results) != 1 {
+			t.Fatalf("%s: probe -o json: %v\n%s", n.Name, err, r)
+		}
+		if r.code != 0 || results[0].Status != "ok" || !slices.Contains(nodesDN, results[0].SecurityDN) {
+			t.Errorf("%s: probe exit %d, status %s, security_dn %q; want ok and one of nodes_dn %q", n.Name, r.code, results[0].Status, results[0].SecurityDN, nodesDN)
 		}
 	}
 }
@@ -261,6 +300,116 @@ func outsideNodesDN(t *testing.T, c *realtest.Cluster, cl *realtest.Client, out 
 	if health.Nodes != 3 {
 		t.Fatalf("the cluster took in node4, whose DN is not in nodes_dn: %d nodes", health.Nodes)
 	}
+}
+
+// TestOpenSearchBefore219ReloadsThroughTheAPI: a 2.11 node has no file watcher, so
+// the curl lines renew and ca rotate begin print (the reloadcerts API, as the admin
+// certificate), run as printed, are what make it serve the renewed certificates and
+// trust the new CA; without them it keeps the old ones.
+func TestOpenSearchBefore219ReloadsThroughTheAPI(t *testing.T) {
+	dist := realtest.RequireOpenSearch(t, os2API)
+	dir := t.TempDir()
+	instancesFile := filepath.Join(dir, "instances.yml")
+	if err := os.WriteFile(instancesFile, []byte("instances:\n  - name: node1\n    dns: [node1.escert.test]\n    ip: [127.0.0.1]\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "out")
+	escert(t, "bootstrap", "--target", "opensearch", "--os-version", dist.Version, "--instances", instancesFile, "--out", out, "--cluster-name", clusterName, "--quiet")
+	c := realtest.NewCluster(t, dist, clusterName, 1)
+	n := c.Nodes[0]
+	install(t, c, out, n)
+	cl := realtest.NewClient(t, filepath.Join(out, "clients", "http-ca.crt"), ossecurity.Admin, builtInPasswords(t, out)[ossecurity.Admin])
+	c.Start(cl)
+	checkClean(t, n)
+	caDir := filepath.Join(out, "ca")
+	served := func() (transport, http string) {
+		t.Helper()
+		return probeSerial(t, probeTransport(t, n, n, transportCAs(t, out))),
+			probeSerial(t, run(t, "", nil, "probe", n.HTTPAddr(), "--ca", filepath.Join(out, "clients", "http-ca.crt"), "--warn-days", "0", "-o", "json"))
+	}
+	oldTransport, oldHTTP := served()
+
+	r := escert(t, "renew", "--force", "--es-config", n.Config, "--ca-dir", caDir)
+	time.Sleep(11 * time.Second) // two polls of a watcher, had 2.11 one
+	if transport, http := served(); transport != oldTransport || http != oldHTTP {
+		t.Fatalf("2.11 took up the renewed files by itself (transport %s, http %s), so the reload API is not what this tests", transport, http)
+	}
+	reloadAsPrinted(t, r.stderr, out, n, 2)
+	transport, http := served()
+	if want := leafSerialOf(t, filepath.Join(n.Config, "certs", "transport.crt")); transport != want {
+		t.Errorf("after the reload, transport serves serial %s, want the renewed %s", transport, want)
+	}
+	if want := leafSerialOf(t, filepath.Join(n.Config, "certs", "http.crt")); http != want {
+		t.Errorf("after the reload, HTTP serves serial %s, want the renewed %s", http, want)
+	}
+	c.WaitGreen(cl, 1)
+
+	// A certificate from the next transport CA is refused until the node, told by
+	// begin's lines, reloads the CA file that now holds both.
+	r = escert(t, "ca", "rotate", "begin", "--ca-dir", caDir, "--es-config", n.Config, "--clients", filepath.Join(out, "clients"))
+	cl = realtest.NewClient(t, filepath.Join(out, "clients", "http-ca.crt"), ossecurity.Admin, builtInPasswords(t, out)[ossecurity.Admin]) // old + next HTTP CA
+	nextOut := filepath.Join(dir, "next")
+	escert(t, "cert", "--target", "opensearch", "--os-version", dist.Version, "--name", "node9", "--ip", "127.0.0.1",
+		"--ca-dir", filepath.Join(caDir, "next"), "--out", nextOut, "--cluster-name", clusterName, "--quiet")
+	nextCerts := filepath.Join(nextOut, "nodes", "node9", "certs")
+	probeNext := func() result {
+		return run(t, "", nil, "probe", "--target", "opensearch", n.TransportAddr(), "--ca", transportCAs(t, out), "--no-verify-name", "--warn-days", "0",
+			"--cert", filepath.Join(nextCerts, "transport.crt"), "--key", filepath.Join(nextCerts, "transport.key"), "-o", "json")
+	}
+	if p := probeNext(); p.code != 2 || !strings.Contains(p.stdout, "client-cert-rejected") {
+		t.Fatalf("before the reload, a certificate of the next CA: %s; want client-cert-rejected", p)
+	}
+	reloadAsPrinted(t, r.stderr, out, n, 2)
+	if p := probeNext(); p.code != 0 {
+		t.Errorf("after the reload, a certificate of the next CA is still refused: %s", p)
+	}
+	c.WaitGreen(cl, 1)
+
+	// issue's certificates come from another issuer, which the API refuses to load,
+	// as escert says: the node takes them at its restart.
+	r = escert(t, "ca", "rotate", "issue", "--ca-dir", caDir, "--es-config", n.Config)
+	if !strings.Contains(r.stderr, "restart this node now") || strings.Contains(r.stderr, "  curl ") {
+		t.Errorf("ca rotate issue on 2.11 did not say to restart the node, or offered the API:\n%s", r)
+	}
+	// Without --fail, so that curl shows the plugin's answer.
+	msg, err := runReload(out, n, strings.Replace(clientconfig.ReloadCertsCommand("BUNDLE", "transport", "NODE_HOST"), "--fail ", "", 1))
+	if err != nil || !strings.Contains(msg, "New Certs do not have valid Issuer DN") {
+		t.Errorf("the reload API did not refuse a certificate from the new CA as 2.11 does (%v): %s", err, msg)
+	}
+	n.Stop()
+	n.Start()
+	c.WaitGreen(cl, 1)
+	if transport, _ := served(); transport != leafSerialOf(t, filepath.Join(n.Config, "certs", "transport.crt")) {
+		t.Errorf("after the restart, transport serves serial %s, not the new CA's certificate", transport)
+	}
+}
+
+// reloadAsPrinted runs the want curl lines escert printed for node n (reloadcerts),
+// each of which must succeed.
+func reloadAsPrinted(t *testing.T, stderr, out string, n *realtest.Node, want int) {
+	t.Helper()
+	var lines []string
+	for _, line := range strings.Split(stderr, "\n") {
+		if cmd, ok := strings.CutPrefix(line, "  curl "); ok {
+			lines = append(lines, "curl "+cmd)
+		}
+	}
+	if len(lines) != want {
+		t.Fatalf("escert printed %d reloadcerts lines, want %d:\n%s", len(lines), want, stderr)
+	}
+	for _, line := range lines {
+		if msg, err := runReload(out, n, line); err != nil || !strings.Contains(msg, "updated") {
+			t.Fatalf("%s: %v\n%s", line, err, msg)
+		}
+	}
+}
+
+// runReload runs a reloadcerts curl line with sh, BUNDLE as the bootstrap's out and
+// NODE_HOST:9200 as node n's HTTP address, and returns what curl printed.
+func runReload(out string, n *realtest.Node, line string) (string, error) {
+	line = strings.ReplaceAll(strings.ReplaceAll(line, "NODE_HOST:9200", n.HTTPAddr()), "BUNDLE/", out+"/")
+	b, err := exec.Command("sh", "-c", strings.Replace(line, "curl ", "curl -sS ", 1)).CombinedOutput()
+	return string(b), err
 }
 
 // TestCheckFlagsANodeOnTheDemoConfiguration runs the security plugin's own

@@ -147,6 +147,16 @@ func Chains(configDir string, password KeystorePassword) ([]NodeCert, error) {
 	})
 }
 
+// ReloadOf is how the node of configDir takes up the files renewal and CA rotation
+// change in place, and which engine it runs.
+func ReloadOf(configDir string) (nodetls.Reload, target.Target, error) {
+	settings, _, engine, err := readSettings(configDir)
+	if err != nil {
+		return "", engine, err
+	}
+	return nodetls.ReloadFor(engine, settings), engine, nil
+}
+
 // readSettings reads and parses the config directory's elasticsearch.yml or
 // opensearch.yml, and says which engine it is for.
 func readSettings(configDir string) (esconfig.Settings, string, target.Target, error) {
