@@ -158,7 +158,7 @@ func (f *issueFlags) options(e *env, policy fips.Policy) (bundle.Options, error)
 		Key:    key,
 		Policy: policy,
 		// OpenSearch has no trust restrictions: plugins.security.nodes_dn does their job.
-		Spec:                  spec.Options{ClusterName: cluster, TrustRestrictions: !f.noTrust && tgt == target.Elasticsearch, Localhost: !f.noLocalhost, Days: f.days},
+		Spec:                  spec.Options{ClusterName: cluster, TrustRestrictions: !f.noTrust && tgt == target.Elasticsearch, Localhost: !f.noLocalhost, Days: f.days, KeepSubject: tgt == target.OpenSearch},
 		KeystoreVersion:       version,
 		KeystorePassword:      ksPass,
 		TransportVerification: f.transportVerify,

@@ -397,6 +397,50 @@ func TestRenewThroughTheCompanyCARefusesABadAnswer(t *testing.T) {
 	}
 }
 
+// An OpenSearch node that trusts the company CA, renewed through it by a profile that
+// rebuilds the subject from its policy (CN only): nodes_dn names the whole DN, so the
+// signed certificates are refused in one line and the node keeps its files.
+func TestRenewOfAnOpenSearchNodeThroughTheCompanyCARefusesACutSubject(t *testing.T) {
+	t.Parallel()
+	corp := realtest.NewCorporateCA(t, realtest.CorporateCAOptions{})
+	dir := t.TempDir()
+	in := writeFile(t, dir, "instances.yml", "instances:\n  - name: \"CN=node1,OU=search,O=Example\"\n    filename: node1\n    dns: [node1.example.com]\n")
+	out := filepath.Join(dir, "out")
+	if r := escertAt(t, time.Now, nil, "bootstrap", "--target", "opensearch", "--instances", in, "--out", out, "-q"); r.code != 0 {
+		t.Fatalf("bootstrap: exit %d\n%s", r.code, r.stderr)
+	}
+	config := openSearchConfig(t, dir)
+	if r := escertAt(t, time.Now, nil, "install", "--bundle", filepath.Join(out, "nodes", "node1"), "--es-config", config, "--owner", "-"); r.code != 0 {
+		t.Fatalf("install: exit %d\n%s", r.code, r.stderr)
+	}
+	root, err := os.ReadFile(corp.RootFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, layer := range []string{"transport", "http"} { // the node trusts the company CA as well
+		caFile := filepath.Join(config, "certs", layer+"-ca.crt")
+		old, err := os.ReadFile(caFile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		writeFile(t, filepath.Dir(caFile), filepath.Base(caFile), string(old)+string(root))
+	}
+	req := filepath.Join(dir, "renewal")
+	if r := escertAt(t, time.Now, nil, "renew", "--es-config", config, "--issuer", "pki", "--csr-dir", req, "--force"); r.code != 0 {
+		t.Fatalf("request: exit %d\n%s", r.code, r.stderr)
+	}
+	signed := signAll(t, corp, req, func(string) realtest.Profile { return realtest.Profile{SubjectFromPolicy: true} }, false)
+	before := treestate.Of(t, config)
+	r := escertAt(t, time.Now, nil, "renew", "--es-config", config, "--issuer", "pki", "--csr-dir", req, "--signed", signed)
+	want := `came back with the subject "CN=node1", not the "CN=node1,OU=search,O=Example" asked for, which OpenSearch's nodes_dn or admin_dn must match exactly: ask the PKI team to sign the requested subject as it is`
+	if msg := strings.TrimSpace(r.stderr); r.code != 3 || strings.Contains(msg, "\n") || !strings.Contains(msg, want) {
+		t.Fatalf("exit %d, want 3 in one line saying %q:\n%s", r.code, want, r.stderr)
+	}
+	if !maps.Equal(before, treestate.Of(t, config)) {
+		t.Error("a refused install changed the node's files")
+	}
+}
+
 // --transport-root with the issuing CA makes the nodes trust, on the transport layer,
 // only what that CA signs: JSSE, as Elasticsearch runs it, takes the intermediate as
 // a trust anchor and completes node-to-node mutual TLS with the PEM bundle.

@@ -1,6 +1,9 @@
 package e2e
 
 import (
+	"errors"
+	"io/fs"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -49,6 +52,38 @@ func TestClustersIssuedByVaultAndStepCAGoGreen(t *testing.T) {
 		template := escert(t, "step", "template").stdout
 		s := realtest.StartStepCA(t, realtest.StepCAOptions{Template: template})
 		remoteCluster(t, dist, nil, "--issuer", "step", "--ca-url", s.URL, "--root", s.RootFile, "--provisioner", s.Provisioner, "--provisioner-password-file", s.PasswordFile)
+	})
+}
+
+// TestOpenSearchBundlesThroughVaultAndStepCAAreRefusedAsTheyCutTheSubject: a real
+// Vault's sign endpoint and a real step-ca keep only the CN of the subject asked for,
+// so the admin certificate (CN=admin,OU=escert-admin,O=<cluster>) would not be the
+// admin_dn OpenSearch matches: bootstrap --target opensearch through them refuses
+// with exit 6, naming both subjects, and writes nothing.
+func TestOpenSearchBundlesThroughVaultAndStepCAAreRefusedAsTheyCutTheSubject(t *testing.T) {
+	refused := func(t *testing.T, env []string, issuerArgs ...string) {
+		dir := t.TempDir()
+		out := filepath.Join(dir, "out")
+		r := run(t, "", env, append([]string{"bootstrap", "--target", "opensearch", "--instances", instances(t, dir, 2), "--out", out, "--cluster-name", clusterName, "--quiet"}, issuerArgs...)...)
+		want := `came back with the subject "CN=admin", not the "CN=admin,OU=escert-admin,O=` + clusterName + `" asked for`
+		if r.code != 6 || !strings.Contains(r.stderr, want) || strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 {
+			t.Errorf("bootstrap --target opensearch %s: %s; want exit 6 and one line with %q", issuerArgs[1], r, want)
+		}
+		if _, err := os.Stat(out); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("the refused bootstrap left %s behind (%v)", out, err)
+		}
+	}
+	t.Run("vault", func(t *testing.T) {
+		v := realtest.StartVault(t)
+		env := []string{"VAULT_ADDR=" + v.Addr, "VAULT_TOKEN=" + v.Token}
+		if r := run(t, "", env, "vault", "setup", "--domain", "escert.test", "--policy", "escert-node"); r.code != 0 {
+			t.Fatalf("vault setup: %s", r)
+		}
+		refused(t, env, "--issuer", "vault", "--vault-transport-mount", "pki_es_transport", "--vault-http-mount", "pki_es_http", "--vault-role", "es-node")
+	})
+	t.Run("step-ca", func(t *testing.T) {
+		s := realtest.StartStepCA(t, realtest.StepCAOptions{Template: escert(t, "step", "template").stdout})
+		refused(t, nil, "--issuer", "step", "--ca-url", s.URL, "--root", s.RootFile, "--provisioner", s.Provisioner, "--provisioner-password-file", s.PasswordFile)
 	})
 }
 

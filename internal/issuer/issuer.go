@@ -168,7 +168,25 @@ func Obtain(ctx context.Context, iss Issuer, c spec.Certificate, rand io.Reader,
 	if err := policy.CheckPublicKey(k.Public()); err != nil {
 		return nil, nil, fmt.Errorf("the issuer's key: %w", err)
 	}
+	if c.KeepSubject {
+		if err := CheckSubject(c, chain[0]); err != nil {
+			return nil, nil, fault.Mark(fault.Refused, fmt.Errorf("%w: issue these certificates from escert's own CA (no --issuer), which signs the subject as asked", err))
+		}
+	}
 	return k, chain, nil
+}
+
+// CheckSubject refuses leaf when its issuer changed the subject c asks for, for a c
+// that KeepSubject: OpenSearch's security plugin matches nodes_dn and admin_dn against the whole DN,
+// as Java writes it, and remote CAs rewrite subjects silently (Vault's sign endpoint
+// keeps only the request's CN; a PKI team's profile may add O or C). Each caller adds
+// what to change.
+func CheckSubject(c spec.Certificate, leaf *x509.Certificate) error {
+	got, want := ca.FormatDNAsJava(leaf.RawSubject), ca.FormatDNAsJava(c.RawSubject)
+	if got == want {
+		return nil
+	}
+	return fmt.Errorf("the %s certificate of %q came back with the subject %q, not the %q asked for, which OpenSearch's nodes_dn or admin_dn must match exactly", c.Layer, c.Instance, got, want)
 }
 
 // Error is a remote issuer's failure, classified: Class is one of the backend's

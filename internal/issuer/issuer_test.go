@@ -222,3 +222,52 @@ func TestObtainAfterCtrlCIssuesNothingAndIsAnInterruption(t *testing.T) {
 		t.Fatalf("Obtain after cancel = %v, %v, %v (%v); want nothing and an interruption", key, chain, err, fault.KindOf(err))
 	}
 }
+
+func TestObtainRefusesASubjectTheIssuerRewroteOnlyWhenPeersMatchIt(t *testing.T) {
+	l := newLocal(t, false)
+	key, err := ca.GenerateKey(rand.Reader, fips.Policy{}, fips.DefaultKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	issued := func(name string) []*x509.Certificate {
+		raw, subject, err := spec.ParseName(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		chain, err := l.Issue(context.Background(), spec.Certificate{Layer: spec.HTTP, Subject: subject, RawSubject: raw, OtherNames: []string{"admin.search"}, ClientAuth: true, Days: 30}, key.Public())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return chain
+	}
+	raw, subject, err := spec.ParseName("CN=admin,OU=escert-admin,O=search")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name     string
+		keep     bool
+		returned []*x509.Certificate
+		wantErr  string
+	}{
+		{"a kept subject passes", true, issued("CN=admin,OU=escert-admin,O=search"), ""},
+		{"a subject cut to its CN is refused, naming both", true, issued("admin"), `the http certificate of "admin" came back with the subject "CN=admin", not the "CN=admin,OU=escert-admin,O=search" asked for`},
+		{"a reordered subject is refused", true, issued("O=search,OU=escert-admin,CN=admin"), `not the "CN=admin,OU=escert-admin,O=search"`},
+		{"without KeepSubject (Elasticsearch) any subject passes", false, issued("admin"), ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c := spec.Certificate{Instance: "admin", Layer: spec.HTTP, Subject: subject, RawSubject: raw, KeepSubject: tc.keep, ClientAuth: true, Days: 30}
+			_, chain, err := Obtain(context.Background(), ownKey{key: key, chain: tc.returned}, c, rand.Reader, fips.Policy{}, fips.DefaultKey)
+			if tc.wantErr == "" {
+				if err != nil || chain == nil {
+					t.Fatalf("Obtain = %v", err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) || fault.KindOf(err) != fault.Refused {
+				t.Fatalf("Obtain = %v (%v); want %q, refused", err, fault.KindOf(err), tc.wantErr)
+			}
+		})
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -73,6 +74,10 @@ type Profile struct {
 	ServerOnly bool
 	// Days is the leaf's validity from now; 0 is 365.
 	Days int
+	// SubjectFromPolicy signs without -preserveDN, so openssl rebuilds the subject from
+	// the CA's policy, which names only commonName: every other attribute of the
+	// request is dropped, as CA profiles that take the subject from their policy do.
+	SubjectFromPolicy bool
 }
 
 // CA sections of the issuing CA's openssl.cnf, one per SAN policy; both share its
@@ -143,7 +148,7 @@ func NewCorporateCA(t testing.TB, opts CorporateCAOptions) *CorporateCA {
 }
 
 // Sign signs the PEM certificate request in csrFile with the issuing intermediate
-// through `openssl ca -batch -preserveDN` under profile p, and returns the path of the
+// through `openssl ca -batch -preserveDN` (unless p.SubjectFromPolicy) under profile p, and returns the path of the
 // signed certificate in a fresh t.TempDir: PEM, the leaf only, as a PKI team returns it
 // (the chain is ChainFile). The leaf is valid from now for p.Days. It fails the test
 // when the request cannot be read or openssl refuses it, with openssl's stderr.
@@ -167,11 +172,15 @@ func (c *CorporateCA) Sign(t testing.TB, csrFile string, p Profile) string {
 	writeCAFile(t, extFile, leafExtensions(t, csr, p))
 	leaf := filepath.Join(dir, "leaf.pem")
 
+	args := []string{"ca", "-batch", "-config", filepath.Join(c.issuing, "openssl.cnf"), "-name", section,
+		"-extfile", extFile, "-extensions", "leaf", "-preserveDN", "-notext",
+		"-days", fmt.Sprint(days), "-in", absPath(t, csrFile), "-out", leaf}
+	if p.SubjectFromPolicy {
+		args = slices.DeleteFunc(args, func(a string) bool { return a == "-preserveDN" })
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.run(t, "ca", "-batch", "-config", filepath.Join(c.issuing, "openssl.cnf"), "-name", section,
-		"-extfile", extFile, "-extensions", "leaf", "-preserveDN", "-notext",
-		"-days", fmt.Sprint(days), "-in", absPath(t, csrFile), "-out", leaf)
+	c.run(t, args...)
 	return leaf
 }
 

@@ -42,6 +42,8 @@ type NodeCert struct {
 	password string
 	alias    string
 	trusted  []p12.TrustedCert
+	// keepSubject: the node's peers match the whole subject (OpenSearch's nodes_dn).
+	keepSubject bool
 	// For PEM layouts: the certificate_authorities files and what they hold.
 	caPaths []string
 	// separateTruststore is set when a p12 keystore has its own truststore file, a
@@ -99,7 +101,7 @@ func Discover(configDir string, password KeystorePassword) ([]NodeCert, error) {
 	if err != nil {
 		return nil, err
 	}
-	return identities(ymlPath, nodetls.ReadFor(engine, configDir, settings, ks), func(l nodetls.Layer) (NodeCert, error) {
+	return identities(ymlPath, engine, nodetls.ReadFor(engine, configDir, settings, ks), func(l nodetls.Layer) (NodeCert, error) {
 		if l.Keystore != nil {
 			return loadP12(*l.Keystore)
 		}
@@ -124,7 +126,7 @@ func Chains(configDir string, password KeystorePassword) ([]NodeCert, error) {
 		return nil, err
 	}
 	var keyed *nodetls.Node // the model with the keystore's passwords, once opened
-	return identities(ymlPath, nodetls.ReadFor(engine, configDir, settings, nil), func(l nodetls.Layer) (NodeCert, error) {
+	return identities(ymlPath, engine, nodetls.ReadFor(engine, configDir, settings, nil), func(l nodetls.Layer) (NodeCert, error) {
 		if l.Keystore == nil {
 			return loadPEMChain(l)
 		}
@@ -203,9 +205,9 @@ func openKeystore(configDir string, password KeystorePassword) (*eskeystore.Keys
 	return ks, nil
 }
 
-// identities loads, with load, the identity of every layer of node with TLS on and
-// a keystore or key configured.
-func identities(ymlPath string, node nodetls.Node, load func(nodetls.Layer) (NodeCert, error)) ([]NodeCert, error) {
+// identities loads, with load, the identity of every layer of node (of engine) with
+// TLS on and a keystore or key configured.
+func identities(ymlPath string, engine target.Target, node nodetls.Node, load func(nodetls.Layer) (NodeCert, error)) ([]NodeCert, error) {
 	var out []NodeCert
 	for _, l := range node.Layers {
 		if !l.Enabled || (l.Keystore == nil && l.Key == nil) {
@@ -223,6 +225,7 @@ func identities(ymlPath string, node nodetls.Node, load func(nodetls.Layer) (Nod
 			}
 		}
 		n.Layer = spec.Layer(l.Name)
+		n.keepSubject = engine == target.OpenSearch
 		out = append(out, n)
 	}
 	if len(out) == 0 {

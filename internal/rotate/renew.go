@@ -291,6 +291,7 @@ func RenewalSpec(n NodeCert) (c spec.Certificate, added bool, err error) {
 		return c, false, err
 	}
 	c.Dir = requestName(n)
+	c.KeepSubject = n.keepSubject
 	return c, askLayerUsages(&c), nil
 }
 

@@ -14,6 +14,7 @@ import (
 	"github.com/escert/escert/internal/atomicfs"
 	"github.com/escert/escert/internal/bundle"
 	"github.com/escert/escert/internal/ca"
+	"github.com/escert/escert/internal/esconfig"
 	"github.com/escert/escert/internal/eskeystore"
 	"github.com/escert/escert/internal/expiry"
 	"github.com/escert/escert/internal/fault"
@@ -23,6 +24,7 @@ import (
 	"github.com/escert/escert/internal/p12"
 	"github.com/escert/escert/internal/rotate"
 	"github.com/escert/escert/internal/spec"
+	"github.com/escert/escert/internal/target"
 )
 
 // issued is the day the test cluster's certificates were made; tests move the clock
@@ -38,6 +40,12 @@ type node struct {
 // caDays) and installs it into a fresh config directory.
 func installedNode(t *testing.T, format bundle.Format, days, caDays int) node {
 	t.Helper()
+	return installedNodeOf(t, target.Elasticsearch, format, days, caDays)
+}
+
+// installedNodeOf is installedNode for a node of engine.
+func installedNodeOf(t *testing.T, engine target.Target, format bundle.Format, days, caDays int) node {
+	t.Helper()
 	now := func() time.Time { return issued }
 	local, err := issuer.NewLocal(rand.Reader, fips.Policy{}, fips.DefaultKey, "prod", caDays, false, now)
 	if err != nil {
@@ -49,6 +57,7 @@ func installedNode(t *testing.T, format bundle.Format, days, caDays int) node {
 		Spec:            spec.Options{ClusterName: "prod", TrustRestrictions: true, Localhost: true, Days: days},
 		KeystoreVersion: eskeystore.DefaultVersion, TransportVerification: "certificate",
 		Rand: rand.Reader, Now: now, Version: "test",
+		Target: engine, OpenSearchVersion: esconfig.Version{Major: 2, Minor: 19},
 	}
 	res, err := bundle.Build(context.Background(), bundle.Request{Issuer: local, Instances: instances}, opts)
 	if err != nil {
@@ -60,7 +69,8 @@ func installedNode(t *testing.T, format bundle.Format, days, caDays int) node {
 	}
 	config := filepath.Join(dir, "config")
 	os.Mkdir(config, 0o750)
-	os.WriteFile(filepath.Join(config, "elasticsearch.yml"), []byte("path.data: /var/lib/elasticsearch\n"), 0o660)
+	os.WriteFile(filepath.Join(config, engine.SettingsFile()), []byte("path.data: /var/lib/data\n"), 0o660)
+	os.Mkdir(filepath.Join(config, "opensearch-security"), 0o750) // the plugin's, which install needs on OpenSearch
 	plan, err := install.PlanNode(install.NodeOptions{BundleDir: filepath.Join(dir, "bundle", "nodes", "node1"), ConfigDir: config, Now: issued, Rand: rand.Reader})
 	if err != nil {
 		t.Fatal(err)
@@ -235,6 +245,29 @@ func TestRenewRefusesACADifferentFromTheIssuer(t *testing.T) {
 	var in *fault.InputError
 	if !errors.As(err, &in) || !strings.Contains(err.Error(), "point --ca-dir at the CA that issued it") {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestRenewalKeepsTheWholeSubjectOnlyOnOpenSearch(t *testing.T) {
+	for _, tc := range []struct {
+		engine target.Target
+		format bundle.Format
+		want   bool
+	}{{target.OpenSearch, bundle.PEM, true}, {target.Elasticsearch, bundle.PEM, false}, {target.Elasticsearch, bundle.P12, false}} {
+		n := installedNodeOf(t, tc.engine, tc.format, 365, 3650)
+		certs, err := rotate.Discover(n.config, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range certs {
+			s, _, err := rotate.RenewalSpec(c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s.KeepSubject != tc.want {
+				t.Errorf("%s %s: the %s renewal's KeepSubject = %v, want %v (nodes_dn matches the whole DN on OpenSearch only)", tc.engine, tc.format, c.Layer, s.KeepSubject, tc.want)
+			}
+		}
 	}
 }
 

@@ -73,6 +73,8 @@ type Options struct {
 	TrustRestrictions bool
 	Localhost         bool // add localhost, 127.0.0.1 and ::1 to HTTP server certificates
 	Days              int
+	// KeepSubject marks every certificate KeepSubject: set for OpenSearch.
+	KeepSubject bool
 }
 
 var clusterNamePattern = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_-]{0,99}$`)
@@ -131,6 +133,9 @@ type Certificate struct {
 	// RawSubject is the subject's DER, which the certificate carries byte for byte:
 	// the instance name's RDNs as written, or the old certificate's on renewal.
 	RawSubject []byte
+	// KeepSubject says peers match the whole subject DN (OpenSearch's nodes_dn and
+	// admin_dn), so a certificate whose issuer rewrote it is refused.
+	KeepSubject bool
 }
 
 // FromCertificate describes an existing certificate as a spec, for renewal: the same
@@ -172,7 +177,7 @@ func Certificates(inst Instance, opts Options) ([]Certificate, error) {
 		}
 		c := Certificate{
 			Instance: inst.Name, Dir: inst.Filename, Kind: inst.Type, Base: p.Base, Layer: p.Layer,
-			Subject: subject, RawSubject: rawSubject, ServerAuth: p.ServerAuth, ClientAuth: p.ClientAuth, Days: opts.Days,
+			Subject: subject, RawSubject: rawSubject, KeepSubject: opts.KeepSubject, ServerAuth: p.ServerAuth, ClientAuth: p.ClientAuth, Days: opts.Days,
 			DNSNames:   slices.Clone(inst.DNS),
 			IPs:        slices.Clone(inst.IPs),
 			OtherNames: slices.Clone(inst.CN),
@@ -273,6 +278,7 @@ func AdminCertificate(opts Options) (Certificate, error) {
 	return Certificate{
 		Instance: "admin", Dir: "admin", Kind: Client, Base: "admin", Layer: HTTP,
 		Subject: subject, RawSubject: raw, ClientAuth: true, Days: opts.Days,
+		KeepSubject: true, // admin_dn names it
 		// A certificate needs a SAN (RFC 5280 for an empty-subject one, and escert's
 		// rule for every one); a name no host has.
 		OtherNames: []string{"admin." + opts.ClusterName},

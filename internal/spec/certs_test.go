@@ -233,6 +233,24 @@ func TestCertificatesForAnElasticsearchNode(t *testing.T) {
 	}
 }
 
+func TestOnlyOpenSearchCertificatesAndTheAdminOneMustKeepTheirSubject(t *testing.T) {
+	t.Parallel()
+	inst := Instance{Name: "node1", Filename: "node1", Type: Elasticsearch, DNS: []string{"node1.example.com"}}
+	for _, keep := range []bool{false, true} {
+		opts := defaultOpts
+		opts.KeepSubject = keep
+		for _, c := range certificates(t, inst, opts) {
+			if c.KeepSubject != keep {
+				t.Errorf("with Options.KeepSubject %v, the %s certificate's KeepSubject = %v", keep, c.Base, c.KeepSubject)
+			}
+		}
+	}
+	admin, err := AdminCertificate(defaultOpts)
+	if err != nil || !admin.KeepSubject {
+		t.Errorf("AdminCertificate: KeepSubject %v, %v; admin_dn names it, so it must be kept", admin.KeepSubject, err)
+	}
+}
+
 func TestNodeOtherNameOnlyWithTrustRestrictions(t *testing.T) {
 	t.Parallel()
 	inst := Instance{Name: "node1", Filename: "node1", Type: Elasticsearch, DNS: []string{"node1.example.com"}}

@@ -195,6 +195,11 @@ func check(c spec.Certificate, leaf signedCert, key crypto.Signer, cas []signedC
 	case len(short.IPs) > 0:
 		return Issued{}, bad("the %s certificate of %q lacks the requested IP address %s: ask the PKI team to keep every requested IP address", c.Layer, c.Instance, short.IPs[0])
 	}
+	if c.KeepSubject {
+		if err := issuer.CheckSubject(c, cert); err != nil {
+			return Issued{}, bad("%v: ask the PKI team to sign the requested subject as it is", err)
+		}
+	}
 	chain, err := buildChain(c, leaf, cas, cfg)
 	if err != nil {
 		return Issued{}, err
