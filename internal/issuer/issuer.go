@@ -176,11 +176,11 @@ func Obtain(ctx context.Context, iss Issuer, c spec.Certificate, rand io.Reader,
 	return k, chain, nil
 }
 
-// CheckSubject refuses leaf when its issuer changed the subject c asks for, for a c
-// that KeepSubject: OpenSearch's security plugin matches nodes_dn and admin_dn against the whole DN,
-// as Java writes it, and remote CAs rewrite subjects silently (Vault's sign endpoint
-// keeps only the request's CN; a PKI team's profile may add O or C). Each caller adds
-// what to change.
+// CheckSubject refuses leaf when its issuer changed the subject c asks for; callers
+// ask it for a c that KeepSubject. OpenSearch's security plugin matches nodes_dn and
+// admin_dn against the whole DN, as Java writes it, and remote CAs rewrite subjects
+// silently (Vault's sign endpoint and step-ca keep only the CN; a PKI team's profile
+// may drop or add attributes). Each caller adds what to change.
 func CheckSubject(c spec.Certificate, leaf *x509.Certificate) error {
 	got, want := ca.FormatDNAsJava(leaf.RawSubject), ca.FormatDNAsJava(c.RawSubject)
 	if got == want {

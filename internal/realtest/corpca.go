@@ -148,8 +148,9 @@ func NewCorporateCA(t testing.TB, opts CorporateCAOptions) *CorporateCA {
 }
 
 // Sign signs the PEM certificate request in csrFile with the issuing intermediate
-// through `openssl ca -batch -preserveDN` (unless p.SubjectFromPolicy) under profile p, and returns the path of the
-// signed certificate in a fresh t.TempDir: PEM, the leaf only, as a PKI team returns it
+// through `openssl ca -batch -preserveDN` (without it for p.SubjectFromPolicy) under
+// profile p, and returns the path of the signed certificate in a fresh t.TempDir:
+// PEM, the leaf only, as a PKI team returns it
 // (the chain is ChainFile). The leaf is valid from now for p.Days. It fails the test
 // when the request cannot be read or openssl refuses it, with openssl's stderr.
 func (c *CorporateCA) Sign(t testing.TB, csrFile string, p Profile) string {
